@@ -1,0 +1,62 @@
+/**
+ * What every analysis command does first: read and match the inputs, choose the backend, and
+ * report pruned names.
+ *
+ * @module
+ */
+
+import { type BackendFactory, chooseBackend } from "../likelihood/choose_backend.ts";
+import { type Dataset, loadDataset } from "../load_dataset.ts";
+import type { InputSettings } from "./options.ts";
+
+/** Loaded inputs and the chosen backend. */
+export interface Prepared {
+  /** The dataset. */
+  readonly dataset: Dataset;
+  /** The backend factory. */
+  readonly factory: BackendFactory;
+  /** Pruned names, for the result. */
+  readonly pruned: {
+    readonly droppedTips: readonly string[];
+    readonly droppedTaxa: readonly string[];
+  };
+}
+
+function listNames(names: readonly string[]): string {
+  return names.slice(0, 10).join(", ") +
+    (names.length > 10 ? `, ... (${names.length} in all)` : "");
+}
+
+/**
+ * Loads the dataset and chooses the backend; pruned names are reported on stderr.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepare } from "./prepare.ts";
+ * const p = await prepare({ treePath: "t.nwk", pamPath: "p.tsv", load: {}, backend: "auto", threads: 0 });
+ * console.log(p.factory.name);
+ * ```
+ */
+export async function prepare(settings: InputSettings): Promise<Prepared> {
+  const dataset = await loadDataset(settings.treePath, settings.pamPath, settings.load);
+  if (dataset.droppedTips.length > 0) {
+    console.error(
+      `genecontent: pruned ${dataset.droppedTips.length} tree tip(s) absent from the PAM: ${
+        listNames(dataset.droppedTips)
+      }`,
+    );
+  }
+  if (dataset.droppedTaxa.length > 0) {
+    console.error(
+      `genecontent: dropped ${dataset.droppedTaxa.length} PAM taxon/taxa absent from the tree: ${
+        listNames(dataset.droppedTaxa)
+      }`,
+    );
+  }
+  const factory = await chooseBackend(settings.backend, { threads: settings.threads });
+  return {
+    dataset,
+    factory,
+    pruned: { droppedTips: dataset.droppedTips, droppedTaxa: dataset.droppedTaxa },
+  };
+}

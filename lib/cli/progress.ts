@@ -1,0 +1,51 @@
+/**
+ * A progress line on stderr for long operations: shown only when stderr is a terminal and only
+ * after the operation has run for a second; cleared when done.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/**
+ * A single, self-overwriting progress line.
+ *
+ * @example
+ * ```ts
+ * import { ProgressLine } from "./progress.ts";
+ * const p = new ProgressLine({ enabled: false });
+ * p.update("fit: 10 evaluations");
+ * p.done();
+ * ```
+ */
+export class ProgressLine {
+  #enabled: boolean;
+  #start = performance.now();
+  #shown = false;
+  #lastDraw = 0;
+
+  /** `enabled` defaults to whether stderr is a terminal. */
+  constructor(options: { enabled?: boolean; delayMs?: number } = {}) {
+    this.#enabled = options.enabled ?? Deno.stderr.isTerminal();
+    this.#delay = options.delayMs ?? 1000;
+  }
+
+  #delay: number;
+
+  /** Replaces the line's text (redrawn at most ten times a second). */
+  update(text: string): void {
+    if (!this.#enabled) return;
+    const now = performance.now();
+    if (now - this.#start < this.#delay || now - this.#lastDraw < 100) return;
+    this.#lastDraw = now;
+    this.#shown = true;
+    const seconds = ((now - this.#start) / 1000).toFixed(1);
+    Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text} (${seconds} s)`));
+  }
+
+  /** Clears the line. */
+  done(): void {
+    if (this.#shown) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+    this.#shown = false;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The only module that calls `Deno.dlopen`: the symbol table of libgenecontent, with the C
+ * signature (from `rust/include/genecontent.h`) beside each symbol, and the status codes.
+ *
+ * @module
+ */
+
+import { GenecontentError } from "../errors.ts";
+
+/** The ABI version this module was written for (`GC_ABI_VERSION` in the header). */
+export const ABI_VERSION = 1;
+
+/** Status codes returned by the kernel (`GC_*` in the header). */
+export const Status = {
+  OK: 0,
+  NULL_POINTER: 1,
+  INVALID_ARGUMENT: 2,
+  CANCELLED: 3,
+  PANIC: 4,
+} as const;
+
+/** Kernel algorithms (`GC_ALGO_*` in the header). */
+export const Algorithm = { auto: 0, dense: 1, sparse: 2 } as const;
+
+/** Name of an algorithm of the native kernel. */
+export type AlgorithmName = keyof typeof Algorithm;
+
+const symbols = {
+  /** uint32_t gc_abi_version(void); */
+  gc_abi_version: { parameters: [], result: "u32" },
+  /**
+   * int32_t gc_dataset_new(uint64_t n_tips, uint64_t n_nodes, const int32_t *parent,
+   *   const double *branch_length, uint64_t n_patterns, const uint8_t *states,
+   *   uint32_t n_threads, uint32_t algorithm, gc_dataset **out_dataset,
+   *   char *err, uint64_t err_len);
+   */
+  gc_dataset_new: {
+    parameters: [
+      "u64",
+      "u64",
+      "buffer",
+      "buffer",
+      "u64",
+      "buffer",
+      "u32",
+      "u32",
+      "buffer",
+      "buffer",
+      "u64",
+    ],
+    result: "i32",
+  },
+  /** void gc_dataset_free(gc_dataset *dataset); */
+  gc_dataset_free: { parameters: ["pointer"], result: "void" },
+  /**
+   * int32_t gc_dataset_info(const gc_dataset *dataset, uint64_t *out, uint64_t out_len,
+   *   char *err, uint64_t err_len);
+   */
+  gc_dataset_info: {
+    parameters: ["pointer", "buffer", "u64", "buffer", "u64"],
+    result: "i32",
+  },
+  /**
+   * int32_t gc_loglik(const gc_dataset *dataset, uint64_t n_sets, const double *rates,
+   *   double *out_loglik, uint64_t out_len, double *out_grad, uint64_t grad_len,
+   *   uint64_t *progress, char *err, uint64_t err_len);
+   */
+  gc_loglik: {
+    parameters: [
+      "pointer",
+      "u64",
+      "buffer",
+      "buffer",
+      "u64",
+      "buffer",
+      "u64",
+      "buffer",
+      "buffer",
+      "u64",
+    ],
+    result: "i32",
+  },
+  /** The same symbol as `gc_loglik`, called on Deno's FFI thread pool (returns a Promise). */
+  gc_loglik_async: {
+    name: "gc_loglik",
+    parameters: [
+      "pointer",
+      "u64",
+      "buffer",
+      "buffer",
+      "u64",
+      "buffer",
+      "u64",
+      "buffer",
+      "buffer",
+      "u64",
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The opened library's functions. */
+export type KernelSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** An opened libgenecontent with a checked ABI version. */
+export interface Kernel {
+  /** The path or URL the library was loaded from. */
+  readonly path: string;
+  /** The typed symbol table. */
+  readonly symbols: KernelSymbols;
+}
+
+let cached: { path: string; kernel: Kernel } | undefined;
+
+/**
+ * Opens libgenecontent at `path` (a file path or `file:` URL) and checks its ABI version. The
+ * library stays open for the life of the process; opening the same path again returns the same
+ * kernel.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKernel } from "./ffi.ts";
+ * const kernel = openKernel("rust/target/release/libgenecontent.so");
+ * console.log(kernel.symbols.gc_abi_version());
+ * ```
+ */
+export function openKernel(path: string | URL): Kernel {
+  const key = String(path);
+  if (cached?.path === key) return cached.kernel;
+  const lib = Deno.dlopen(path, symbols);
+  const version = lib.symbols.gc_abi_version();
+  if (version !== ABI_VERSION) {
+    lib.close();
+    throw new GenecontentError(
+      `Native library ${key} has ABI version ${version}, but this genecontent needs ${ABI_VERSION}. ` +
+        "Rebuild it with `deno task build:native` or unset GENECONTENT_LIB.",
+    );
+  }
+  const kernel = { path: key, symbols: lib.symbols };
+  cached = { path: key, kernel };
+  return kernel;
+}
+
+/** Size of the caller-owned error buffers passed to the kernel. */
+export const ERROR_BUFFER_BYTES = 1024;
+
+/** Reads the NUL-terminated message a kernel call wrote into `buf`. */
+export function errorText(buf: Uint8Array): string {
+  const end = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
+}

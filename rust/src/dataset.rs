@@ -1,0 +1,293 @@
+//! A dataset: a validated tree, its patterns, the chosen engine, a thread pool and a pool of
+//! per-thread scratch spaces. Safe Rust API used by the C ABI, the tests and the benchmark.
+
+use crate::dense::{eval_pattern, DenseScratch};
+use crate::error::GcError;
+use crate::sparse::{SparseEngine, SparseScratch};
+use crate::transition::SetTables;
+use crate::tree::Tree;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The fastest exact algorithm (currently sparse).
+pub const GC_ALGO_AUTO: u32 = 0;
+/// Straightforward per-pattern pruning.
+pub const GC_ALGO_DENSE: u32 = 1;
+/// Blocked, minority-state sparse pruning.
+pub const GC_ALGO_SPARSE: u32 = 2;
+
+/// Progress counters shared with the caller: `done` (kernel writes), `total` (kernel writes at
+/// the start), `cancel` (caller writes nonzero to cancel).
+pub struct Progress<'a> {
+    /// Work units done.
+    pub done: &'a AtomicU64,
+    /// Total work units.
+    pub total: &'a AtomicU64,
+    /// Nonzero to cancel.
+    pub cancel: &'a AtomicU64,
+}
+
+enum Engine {
+    Dense { states: Vec<u8>, scratch: Mutex<Vec<DenseScratch>> },
+    Sparse { eng: Box<SparseEngine>, scratch: Mutex<Vec<SparseScratch>> },
+}
+
+/// An immutable dataset; `loglik` may be called concurrently.
+pub struct Dataset {
+    tree: Tree,
+    n_patterns: usize,
+    n_threads: usize,
+    algorithm: u32,
+    engine: Engine,
+    pool: rayon::ThreadPool,
+}
+
+#[derive(Clone, Copy)]
+struct OutPtrs {
+    out: *mut f64,
+    grad: *mut f64,
+}
+// SAFETY: tasks write disjoint elements only.
+unsafe impl Send for OutPtrs {}
+unsafe impl Sync for OutPtrs {}
+
+/// Dense patterns per parallel task.
+const DENSE_CHUNK: usize = 64;
+
+impl Dataset {
+    /// Validates the inputs and builds a dataset. `states` is pattern-major.
+    pub fn new(
+        n_tips: usize,
+        parent: &[i32],
+        branch_length: &[f64],
+        n_patterns: usize,
+        states: &[u8],
+        n_threads: usize,
+        algorithm: u32,
+    ) -> Result<Dataset, GcError> {
+        if algorithm > GC_ALGO_SPARSE {
+            return Err(GcError::invalid(format!(
+                "algorithm is {algorithm}: use 0 (auto), 1 (dense) or 2 (sparse)"
+            )));
+        }
+        let tree = Tree::new(n_tips, parent, branch_length)?;
+        let expected = n_patterns.checked_mul(n_tips).ok_or_else(|| {
+            GcError::invalid(format!("n_patterns ({n_patterns}) * n_tips ({n_tips}) overflows"))
+        })?;
+        if states.len() != expected {
+            return Err(GcError::invalid(format!(
+                "states has {} bytes but n_patterns * n_tips is {expected}",
+                states.len()
+            )));
+        }
+        if let Some(i) = states.iter().position(|&s| s > 2) {
+            return Err(GcError::invalid(format!(
+                "states[{i}] (pattern {}, tip {}) is {}: states must be 0 (absent), 1 (present) or 2 (missing)",
+                i / n_tips,
+                i % n_tips,
+                states[i]
+            )));
+        }
+        let n_threads = if n_threads == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        } else {
+            n_threads
+        };
+        if n_threads > 4096 {
+            return Err(GcError::invalid(format!("n_threads is {n_threads}: at most 4096")));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n_threads)
+            .thread_name(|i| format!("genecontent-{i}"))
+            .build()
+            .map_err(|e| GcError::invalid(format!("Could not start {n_threads} worker threads: {e}")))?;
+        let algorithm = if algorithm == GC_ALGO_AUTO { GC_ALGO_SPARSE } else { algorithm };
+        // A single-tip tree has no internal node to prune sparsely: the dense code handles it.
+        let engine = if algorithm == GC_ALGO_DENSE || tree.n_nodes == tree.n_tips {
+            Engine::Dense { states: states.to_vec(), scratch: Mutex::new(Vec::new()) }
+        } else {
+            let eng = pool.install(|| SparseEngine::new(&tree, states, n_patterns));
+            Engine::Sparse { eng: Box::new(eng), scratch: Mutex::new(Vec::new()) }
+        };
+        Ok(Dataset { tree, n_patterns, n_threads, algorithm, engine, pool })
+    }
+
+    /// `[n_tips, n_nodes, n_patterns, n_threads, algorithm]`.
+    pub fn info(&self) -> [u64; 5] {
+        [
+            self.tree.n_tips as u64,
+            self.tree.n_nodes as u64,
+            self.n_patterns as u64,
+            self.n_threads as u64,
+            self.algorithm as u64,
+        ]
+    }
+
+    /// Number of patterns.
+    pub fn n_patterns(&self) -> usize {
+        self.n_patterns
+    }
+
+    /// Shape statistics of the sparse engine, if any.
+    pub fn sparse_stats(&self) -> Option<crate::sparse::SparseStats> {
+        match &self.engine {
+            Engine::Sparse { eng, .. } => Some(eng.stats),
+            Engine::Dense { .. } => None,
+        }
+    }
+
+    /// Evaluates `rates = [gain0, loss0, ...]` on every pattern into `out` (set-major), and the
+    /// gradient into `grad` when given. Validates lengths and rates.
+    pub fn loglik(
+        &self,
+        rates: &[f64],
+        out: &mut [f64],
+        grad: Option<&mut [f64]>,
+        progress: Option<&Progress>,
+    ) -> Result<(), GcError> {
+        if rates.len() % 2 != 0 {
+            return Err(GcError::invalid(format!("rates has {} values, not 2 per set", rates.len())));
+        }
+        let n_sets = rates.len() / 2;
+        for (i, &r) in rates.iter().enumerate() {
+            if !(r.is_finite() && r > 0.0) {
+                let what = if i % 2 == 0 { "gain" } else { "loss" };
+                return Err(GcError::invalid(format!(
+                    "rates[{i}] ({what} of set {}) is {r}: rates must be finite and > 0",
+                    i / 2
+                )));
+            }
+        }
+        let n_out = n_sets * self.n_patterns;
+        if out.len() != n_out {
+            return Err(GcError::invalid(format!(
+                "out_len is {} but n_sets * n_patterns is {n_sets} * {} = {n_out}",
+                out.len(),
+                self.n_patterns
+            )));
+        }
+        let grad_ptr = match grad {
+            Some(g) => {
+                if g.len() != 2 * n_out {
+                    return Err(GcError::invalid(format!(
+                        "grad_len is {} but 2 * n_sets * n_patterns is {}: pass NULL with grad_len 0 for values only",
+                        g.len(),
+                        2 * n_out
+                    )));
+                }
+                g.as_mut_ptr()
+            }
+            None => std::ptr::null_mut(),
+        };
+        let total = (n_out) as u64;
+        if let Some(p) = progress {
+            p.done.store(0, Ordering::SeqCst);
+            p.total.store(total, Ordering::SeqCst);
+        }
+        let ptrs = OutPtrs { out: out.as_mut_ptr(), grad: grad_ptr };
+        let cancelled = AtomicBool::new(false);
+        let is_cancelled = || {
+            if cancelled.load(Ordering::Relaxed) {
+                return true;
+            }
+            if let Some(p) = progress {
+                if p.cancel.load(Ordering::Relaxed) != 0 {
+                    cancelled.store(true, Ordering::Relaxed);
+                    return true;
+                }
+            }
+            false
+        };
+        let add_done = |n: u64| {
+            if let Some(p) = progress {
+                p.done.fetch_add(n, Ordering::Relaxed);
+            }
+        };
+        let gradient = !grad_ptr.is_null();
+        for k in 0..n_sets {
+            if is_cancelled() {
+                break;
+            }
+            let tabs = SetTables::new(&self.tree, rates[2 * k], rates[2 * k + 1]);
+            match &self.engine {
+                Engine::Dense { states, scratch } => {
+                    let nt = self.tree.n_tips;
+                    let np = self.n_patterns;
+                    let n_chunks = np.div_ceil(DENSE_CHUNK);
+                    self.pool.install(|| {
+                        (0..n_chunks).into_par_iter().for_each(|ch| {
+                            if is_cancelled() {
+                                return;
+                            }
+                            let mut s = scratch.lock().unwrap().pop().unwrap_or_default();
+                            let range = ch * DENSE_CHUNK..((ch + 1) * DENSE_CHUNK).min(np);
+                            let n = range.len() as u64;
+                            let p = ptrs;
+                            for pat in range {
+                                let st = &states[pat * nt..(pat + 1) * nt];
+                                let (ll, g) = if gradient {
+                                    eval_pattern::<true>(&self.tree, &tabs, st, &mut s)
+                                } else {
+                                    eval_pattern::<false>(&self.tree, &tabs, st, &mut s)
+                                };
+                                let i = k * np + pat;
+                                // SAFETY: pattern `pat` of set `k` is written by this task only.
+                                unsafe {
+                                    *p.out.add(i) = ll;
+                                    if gradient {
+                                        *p.grad.add(2 * i) = g[0];
+                                        *p.grad.add(2 * i + 1) = g[1];
+                                    }
+                                }
+                            }
+                            scratch.lock().unwrap().push(s);
+                            add_done(n);
+                        })
+                    });
+                }
+                Engine::Sparse { eng, scratch } => {
+                    let base = if gradient {
+                        eng.baseline::<true>(&self.tree, &tabs)
+                    } else {
+                        eng.baseline::<false>(&self.tree, &tabs)
+                    };
+                    let nb = eng.n_blocks();
+                    let chunk = (nb / (self.n_threads * 16)).clamp(1, 64);
+                    let n_chunks = nb.div_ceil(chunk);
+                    let np = self.n_patterns;
+                    self.pool.install(|| {
+                        (0..n_chunks).into_par_iter().for_each(|ch| {
+                            if is_cancelled() {
+                                return;
+                            }
+                            let mut s = scratch.lock().unwrap().pop().unwrap_or_else(|| eng.scratch());
+                            let p = ptrs;
+                            let mut n = 0;
+                            for i in ch * chunk..((ch + 1) * chunk).min(nb) {
+                                // SAFETY: each pattern belongs to exactly one block.
+                                unsafe {
+                                    if gradient {
+                                        eng.run_block::<true>(i, &tabs, &base, &mut s, np, k, p.out, p.grad);
+                                    } else {
+                                        eng.run_block::<false>(i, &tabs, &base, &mut s, np, k, p.out, p.grad);
+                                    }
+                                }
+                                n += eng.block_orig_count(i);
+                            }
+                            scratch.lock().unwrap().push(s);
+                            add_done(n);
+                        })
+                    });
+                    // SAFETY: trivial patterns are in no block.
+                    let n = unsafe { eng.write_trivial(&base, np, k, ptrs.out, ptrs.grad) };
+                    add_done(n);
+                }
+            }
+        }
+        if is_cancelled() {
+            return Err(GcError::cancelled());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! GC_ALGO_DENSE: straightforward Felsenstein pruning of one pattern at a time over every node,
+//! in scalar code, with forward-mode derivatives. It is the baseline the sparse algorithm is
+//! measured and tested against.
+
+use crate::scaling::rescale_scalar;
+use crate::transition::SetTables;
+use crate::tree::Tree;
+
+/// Per-thread scratch of the dense kernel: one partial per internal node.
+#[derive(Default)]
+pub struct DenseScratch {
+    part: Vec<[f64; 2]>,
+    dpart: Vec<[f64; 4]>,
+    exp: Vec<f64>,
+}
+
+impl DenseScratch {
+    fn ensure(&mut self, n_internal: usize) {
+        if self.part.len() < n_internal {
+            self.part.resize(n_internal, [0.0; 2]);
+            self.dpart.resize(n_internal, [0.0; 4]);
+            self.exp.resize(n_internal, 0.0);
+        }
+    }
+}
+
+/// Log-likelihood of one pattern (`states[tip]`), and with `G` its gradient wrt
+/// (log gain, log loss).
+pub fn eval_pattern<const G: bool>(
+    tree: &Tree,
+    tabs: &SetTables,
+    states: &[u8],
+    s: &mut DenseScratch,
+) -> (f64, [f64; 2]) {
+    let nt = tree.n_tips;
+    let ni = tree.n_nodes - nt;
+    s.ensure(ni);
+    let (mut l, mut d, mut ex) = ([0.0f64; 2], [0.0f64; 4], 0.0f64);
+    if ni == 0 {
+        // Single-tip tree: the root is the tip.
+        l = match states[0] {
+            0 => [1.0, 0.0],
+            1 => [0.0, 1.0],
+            _ => [1.0, 1.0],
+        };
+    }
+    for v in nt..tree.n_nodes {
+        l = [1.0, 1.0];
+        d = [0.0; 4];
+        ex = 0.0;
+        for (k, &c) in tree.children_of(v).iter().enumerate() {
+            let c = c as usize;
+            let m: [f64; 6] = if c < nt {
+                tabs.tip_msg[c][states[c] as usize]
+            } else {
+                let b = &tabs.branch[c];
+                let q = s.part[c - nt];
+                ex += s.exp[c - nt];
+                let mut m = [0.0; 6];
+                m[0] = b.p[0] * q[0] + b.p[1] * q[1];
+                m[1] = b.p[2] * q[0] + b.p[3] * q[1];
+                if G {
+                    let dq = s.dpart[c - nt];
+                    // dq = [dL0/da, dL1/da, dL0/db, dL1/db]
+                    m[2] = b.da[0] * q[0] + b.da[1] * q[1] + b.p[0] * dq[0] + b.p[1] * dq[1];
+                    m[3] = b.da[2] * q[0] + b.da[3] * q[1] + b.p[2] * dq[0] + b.p[3] * dq[1];
+                    m[4] = b.db[0] * q[0] + b.db[1] * q[1] + b.p[0] * dq[2] + b.p[1] * dq[3];
+                    m[5] = b.db[2] * q[0] + b.db[3] * q[1] + b.p[2] * dq[2] + b.p[3] * dq[3];
+                }
+                m
+            };
+            if G {
+                d = [
+                    d[0] * m[0] + l[0] * m[2],
+                    d[1] * m[1] + l[1] * m[3],
+                    d[2] * m[0] + l[0] * m[4],
+                    d[3] * m[1] + l[1] * m[5],
+                ];
+            }
+            l = [l[0] * m[0], l[1] * m[1]];
+            if k % 3 == 2 {
+                ex += rescale_scalar::<G>(&mut l, &mut d);
+            }
+        }
+        ex += rescale_scalar::<G>(&mut l, &mut d);
+        s.part[v - nt] = l;
+        if G {
+            s.dpart[v - nt] = d;
+        }
+        s.exp[v - nt] = ex;
+    }
+    root_combine::<G>(tabs, l, d, ex)
+}
+
+/// Combines a root partial (true value `l * 2^ex`) with the root prior.
+#[inline(always)]
+pub fn root_combine<const G: bool>(
+    tabs: &SetTables,
+    l: [f64; 2],
+    d: [f64; 4],
+    ex: f64,
+) -> (f64, [f64; 2]) {
+    let pr = &tabs.prior;
+    let lik = pr.pi0 * l[0] + pr.pi1 * l[1];
+    let ll = lik.ln() + ex * std::f64::consts::LN_2;
+    if !G {
+        return (ll, [0.0; 2]);
+    }
+    let dp = pr.dpi1_da;
+    let ga = -dp * l[0] + pr.pi0 * d[0] + dp * l[1] + pr.pi1 * d[1];
+    let gb = dp * l[0] + pr.pi0 * d[2] - dp * l[1] + pr.pi1 * d[3];
+    (ll, [ga / lik, gb / lik])
+}

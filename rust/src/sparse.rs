@@ -1,0 +1,644 @@
+//! GC_ALGO_SPARSE: blocked, minority-state sparse pruning.
+//!
+//! At creation, identical patterns are merged and every distinct pattern gets a baseline: the
+//! all-absent column when fewer of its observed tips are present than absent, else the
+//! all-present column. Its *deviating* tips differ from the baseline (missing tips always
+//! deviate); only the nodes on their root paths differ from the baseline's partials. Patterns
+//! are sorted by baseline and by the depth-first ranks of their deviating tips, so neighbours
+//! share root paths, and cut into blocks of [`LANES`] patterns processed together in
+//! struct-of-arrays layout (one f64 per lane, which the compiler vectorises). Each block gets a
+//! small program: the union of its patterns' touched internal nodes in post-order and, per
+//! child, where its message comes from (a recomputed slot, a tip's state in each lane, or the
+//! baseline's precomputed message). Blocks whose union covers most of the tree run a shared
+//! full-tree program instead.
+//!
+//! Per call and parameter set, the baseline partials of every node (normalised, with a
+//! power-of-two exponent) and their branch messages, with forward-mode derivatives, are
+//! computed once; blocks then only touch their programs' nodes.
+
+use crate::dense::root_combine;
+use crate::scaling::{exponent_and_factor, rescale_scalar, TINY};
+use crate::transition::{Message, SetTables};
+use crate::tree::Tree;
+use std::collections::HashMap;
+
+/// Patterns per block (two AVX2 vectors of f64).
+pub const LANES: usize = 8;
+type V = [f64; LANES];
+
+/// Op argument tags: below `TIP_TAG` an op reads a slot; `TIP_TAG + r` reads lane-state row `r`.
+const TIP_TAG: u32 = 1 << 31;
+const BASE_TAG: u32 = u32::MAX;
+
+/// A pattern is "heavy" (run on the full tree) when its own touched ops exceed this share of
+/// the tree's edges; a block becomes full when its union of touched ops does.
+const HEAVY_FRAC: f64 = 0.5;
+const FULL_FRAC: f64 = 0.75;
+
+#[derive(Clone, Copy)]
+struct Op {
+    child: u32,
+    arg: u32,
+}
+
+#[derive(Clone, Copy)]
+struct NodeRec {
+    op_start: u32,
+    op_end: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Block {
+    baseline: u8,
+    n_lanes: u8,
+    pats: [u32; LANES],
+    node_start: u32,
+    node_end: u32,
+    rows_start: u32,
+    n_orig: u32,
+}
+
+/// The precomputed, rate-independent part of the sparse algorithm.
+pub struct SparseEngine {
+    orig_start: Vec<u32>,
+    orig: Vec<u32>,
+    trivial: Vec<(u32, u8)>,
+    blocks: Vec<Block>,
+    nodes: Vec<NodeRec>,
+    ops: Vec<Op>,
+    rows: Vec<[u8; LANES]>,
+    max_slots: usize,
+    /// Statistics: number of full blocks, sparse blocks, and total lane-ops executed per set.
+    pub stats: SparseStats,
+}
+
+/// Shape statistics of a sparse engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SparseStats {
+    /// Distinct patterns.
+    pub n_unique: usize,
+    /// Distinct patterns equal to their baseline.
+    pub n_trivial: usize,
+    /// Blocks on the full tree.
+    pub full_blocks: usize,
+    /// Blocks with a sparse program.
+    pub sparse_blocks: usize,
+    /// Ops (child messages) per evaluation, counted per block.
+    pub block_ops: usize,
+    /// Ops a per-pattern sparse scheme would need (sum of touched ops over patterns).
+    pub pattern_ops: usize,
+}
+
+/// Per-thread scratch: one slot per program node.
+#[derive(Default)]
+pub struct SparseScratch {
+    val: Vec<[V; 3]>,
+    grad: Vec<[V; 4]>,
+}
+
+/// Per-set baseline tables: message and exponent of every node under each baseline.
+pub struct Baseline {
+    msg: [Vec<Message>; 2],
+    exp: [Vec<f64>; 2],
+    root: [(f64, [f64; 2]); 2],
+}
+
+struct Marks {
+    stamp: Vec<u32>,
+    gen: u32,
+}
+
+impl Marks {
+    fn next(&mut self) {
+        self.gen += 1;
+    }
+    #[inline]
+    fn mark(&mut self, v: usize) -> bool {
+        if self.stamp[v] == self.gen {
+            false
+        } else {
+            self.stamp[v] = self.gen;
+            true
+        }
+    }
+    #[inline]
+    fn is(&self, v: usize) -> bool {
+        self.stamp[v] == self.gen
+    }
+}
+
+impl SparseEngine {
+    /// Builds the engine for `n_patterns` pattern-major columns `states` on `tree`.
+    pub fn new(tree: &Tree, states: &[u8], n_patterns: usize) -> Self {
+        let nt = tree.n_tips;
+        let nn = tree.n_nodes;
+        let n_edges = nn - 1;
+        // Merge identical columns.
+        let mut map: HashMap<&[u8], u32> = HashMap::with_capacity(n_patterns);
+        let mut uniq_of = Vec::with_capacity(n_patterns);
+        let mut first: Vec<u32> = Vec::new();
+        for p in 0..n_patterns {
+            let col = &states[p * nt..(p + 1) * nt];
+            let next = first.len() as u32;
+            let u = *map.entry(col).or_insert(next);
+            if u == next {
+                first.push(p as u32);
+            }
+            uniq_of.push(u);
+        }
+        drop(map);
+        let nu = first.len();
+        let mut orig_start = vec![0u32; nu + 1];
+        for &u in &uniq_of {
+            orig_start[u as usize + 1] += 1;
+        }
+        for u in 0..nu {
+            orig_start[u + 1] += orig_start[u];
+        }
+        let mut fill = orig_start[..nu].to_vec();
+        let mut orig = vec![0u32; n_patterns];
+        for (p, &u) in uniq_of.iter().enumerate() {
+            orig[fill[u as usize] as usize] = p as u32;
+            fill[u as usize] += 1;
+        }
+        let col = |u: usize| {
+            let p = first[u] as usize;
+            &states[p * nt..(p + 1) * nt]
+        };
+
+        // Baseline, deviating tips (by DFS rank) and touched ops of every distinct pattern.
+        let rank = tree.tip_dfs_rank();
+        let mut tip_at_rank = vec![0u32; nt];
+        for (t, &r) in rank.iter().enumerate() {
+            tip_at_rank[r as usize] = t as u32;
+        }
+        let mut marks = Marks { stamp: vec![0; nn], gen: 0 };
+        let mut dev_start = vec![0usize; nu + 1];
+        let mut dev: Vec<u32> = Vec::new();
+        let mut baseline = vec![0u8; nu];
+        let mut trivial = Vec::new();
+        let mut heavy = Vec::new();
+        let mut light = Vec::new();
+        let mut stats = SparseStats { n_unique: nu, ..Default::default() };
+        for u in 0..nu {
+            let c = col(u);
+            let (mut n0, mut n1) = (0usize, 0usize);
+            for &s in c {
+                n0 += (s == 0) as usize;
+                n1 += (s == 1) as usize;
+            }
+            let b = if n1 < n0 { 0u8 } else { 1u8 };
+            baseline[u] = b;
+            for r in 0..nt {
+                let t = tip_at_rank[r] as usize;
+                if c[t] != b {
+                    dev.push(r as u32);
+                }
+            }
+            dev_start[u + 1] = dev.len();
+            marks.next();
+            let mut ops = 0usize;
+            for &r in &dev[dev_start[u]..] {
+                let mut v = tree.parent[tip_at_rank[r as usize] as usize] as usize;
+                while v < nn && marks.mark(v) {
+                    ops += tree.children_of(v).len();
+                    v = tree.parent[v] as usize;
+                }
+            }
+            stats.pattern_ops += ops;
+            if dev_start[u + 1] == dev_start[u] {
+                trivial.push((u as u32, b));
+            } else if ops as f64 > HEAVY_FRAC * n_edges as f64 {
+                heavy.push(u as u32);
+            } else {
+                light.push(u as u32);
+            }
+        }
+        light.sort_by(|&x, &y| {
+            let (x, y) = (x as usize, y as usize);
+            baseline[x]
+                .cmp(&baseline[y])
+                .then_with(|| dev[dev_start[x]..dev_start[x + 1]].cmp(&dev[dev_start[y]..dev_start[y + 1]]))
+        });
+
+        let mut eng = SparseEngine {
+            orig_start,
+            orig,
+            trivial,
+            blocks: Vec::new(),
+            nodes: Vec::new(),
+            ops: Vec::new(),
+            rows: Vec::new(),
+            max_slots: 0,
+            stats,
+        };
+        // The shared full-tree program: slot of internal node v is v - n_tips; tip ops read
+        // row `tip` of the block's transposed states.
+        let full_start = eng.nodes.len() as u32;
+        for v in nt..nn {
+            let op_start = eng.ops.len() as u32;
+            for &c in tree.children_of(v) {
+                let arg = if (c as usize) < nt { TIP_TAG + c } else { c - nt as u32 };
+                eng.ops.push(Op { child: c, arg });
+            }
+            eng.nodes.push(NodeRec { op_start, op_end: eng.ops.len() as u32 });
+        }
+        let full_end = eng.nodes.len() as u32;
+        eng.max_slots = nn - nt;
+
+        let lanes_of = |group: &[u32]| {
+            let mut pats = [group[0]; LANES];
+            pats[..group.len()].copy_from_slice(group);
+            pats
+        };
+        let push_full = |eng: &mut SparseEngine, group: &[u32], b: u8| {
+            let pats = lanes_of(group);
+            let rows_start = eng.rows.len() as u32;
+            for t in 0..nt {
+                let mut row = [0u8; LANES];
+                for l in 0..LANES {
+                    row[l] = col(pats[l] as usize)[t];
+                }
+                eng.rows.push(row);
+            }
+            let n_orig = group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
+            eng.blocks.push(Block {
+                baseline: b,
+                n_lanes: group.len() as u8,
+                pats,
+                node_start: full_start,
+                node_end: full_end,
+                rows_start,
+                n_orig,
+            });
+            eng.stats.full_blocks += 1;
+            eng.stats.block_ops += n_edges;
+        };
+        for group in heavy.chunks(LANES) {
+            push_full(&mut eng, group, 0);
+        }
+        let mut slot_of = vec![0u32; nn];
+        let mut nodes_list: Vec<u32> = Vec::new();
+        let split = light.partition_point(|&u| baseline[u as usize] == 0);
+        let groups = light[..split].chunks(LANES).chain(light[split..].chunks(LANES));
+        for group in groups {
+            let b = baseline[group[0] as usize];
+            let pats = lanes_of(group);
+            // Union of the lanes' root paths (tips included).
+            marks.next();
+            nodes_list.clear();
+            let mut ops = 0usize;
+            let mut dev_tips: Vec<u32> = Vec::new();
+            for &u in group {
+                let u = u as usize;
+                for &r in &dev[dev_start[u]..dev_start[u + 1]] {
+                    let t = tip_at_rank[r as usize] as usize;
+                    if marks.mark(t) {
+                        dev_tips.push(t as u32);
+                    }
+                    let mut v = tree.parent[t] as usize;
+                    while v < nn && marks.mark(v) {
+                        ops += tree.children_of(v).len();
+                        nodes_list.push(v as u32);
+                        v = tree.parent[v] as usize;
+                    }
+                }
+            }
+            if ops as f64 > FULL_FRAC * n_edges as f64 {
+                push_full(&mut eng, group, 0);
+                continue;
+            }
+            nodes_list.sort_unstable();
+            let rows_start = eng.rows.len() as u32;
+            for (i, &t) in dev_tips.iter().enumerate() {
+                slot_of[t as usize] = i as u32;
+                let mut row = [0u8; LANES];
+                for l in 0..LANES {
+                    row[l] = col(pats[l] as usize)[t as usize];
+                }
+                eng.rows.push(row);
+            }
+            let node_start = eng.nodes.len() as u32;
+            for (k, &v) in nodes_list.iter().enumerate() {
+                let v = v as usize;
+                slot_of[v] = k as u32;
+                let op_start = eng.ops.len() as u32;
+                for &c in tree.children_of(v) {
+                    let cu = c as usize;
+                    let arg = if !marks.is(cu) {
+                        BASE_TAG
+                    } else if cu < nt {
+                        TIP_TAG + slot_of[cu]
+                    } else {
+                        slot_of[cu]
+                    };
+                    eng.ops.push(Op { child: c, arg });
+                }
+                eng.nodes.push(NodeRec { op_start, op_end: eng.ops.len() as u32 });
+            }
+            eng.max_slots = eng.max_slots.max(nodes_list.len());
+            let n_orig = group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
+            eng.blocks.push(Block {
+                baseline: b,
+                n_lanes: group.len() as u8,
+                pats,
+                node_start,
+                node_end: eng.nodes.len() as u32,
+                rows_start,
+                n_orig,
+            });
+            eng.stats.sparse_blocks += 1;
+            eng.stats.block_ops += ops;
+        }
+        eng.stats.n_trivial = eng.trivial.len();
+        // Expensive blocks first, for load balance.
+        eng.blocks.sort_by_key(|b| std::cmp::Reverse(b.node_end - b.node_start));
+        eng.blocks.shrink_to_fit();
+        eng.ops.shrink_to_fit();
+        eng.nodes.shrink_to_fit();
+        eng.rows.shrink_to_fit();
+        eng
+    }
+
+    /// Number of blocks.
+    pub fn n_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Number of original patterns in block `i`.
+    pub fn block_orig_count(&self, i: usize) -> u64 {
+        self.blocks[i].n_orig as u64
+    }
+
+    /// Allocates a scratch big enough for every block.
+    pub fn scratch(&self) -> SparseScratch {
+        SparseScratch { val: vec![[[0.0; LANES]; 3]; self.max_slots], grad: vec![[[0.0; LANES]; 4]; self.max_slots] }
+    }
+
+    /// Computes the per-set baseline tables (serial, O(n_nodes)).
+    pub fn baseline<const G: bool>(&self, tree: &Tree, tabs: &SetTables) -> Baseline {
+        let nt = tree.n_tips;
+        let nn = tree.n_nodes;
+        let mut out = Baseline {
+            msg: [vec![[0.0; 6]; nn], vec![[0.0; 6]; nn]],
+            exp: [vec![0.0; nn], vec![0.0; nn]],
+            root: [(0.0, [0.0; 2]); 2],
+        };
+        for b in 0..2 {
+            let msg = &mut out.msg[b];
+            let exp = &mut out.exp[b];
+            for t in 0..nt {
+                msg[t] = tabs.tip_msg[t][b];
+            }
+            for v in nt..nn {
+                let mut l = [1.0, 1.0];
+                let mut d = [0.0; 4];
+                let mut ex = 0.0;
+                for (k, &c) in tree.children_of(v).iter().enumerate() {
+                    let m = msg[c as usize];
+                    ex += exp[c as usize];
+                    if G {
+                        d = [
+                            d[0] * m[0] + l[0] * m[2],
+                            d[1] * m[1] + l[1] * m[3],
+                            d[2] * m[0] + l[0] * m[4],
+                            d[3] * m[1] + l[1] * m[5],
+                        ];
+                    }
+                    l = [l[0] * m[0], l[1] * m[1]];
+                    if k % 3 == 2 {
+                        ex += rescale_scalar::<G>(&mut l, &mut d);
+                    }
+                }
+                ex += rescale_scalar::<G>(&mut l, &mut d);
+                exp[v] = ex;
+                if v == nn - 1 {
+                    out.root[b] = root_combine::<G>(tabs, l, d, ex);
+                } else {
+                    let br = &tabs.branch[v];
+                    let q = l;
+                    let dq = d;
+                    msg[v] = [
+                        br.p[0] * q[0] + br.p[1] * q[1],
+                        br.p[2] * q[0] + br.p[3] * q[1],
+                        br.da[0] * q[0] + br.da[1] * q[1] + br.p[0] * dq[0] + br.p[1] * dq[1],
+                        br.da[2] * q[0] + br.da[3] * q[1] + br.p[2] * dq[0] + br.p[3] * dq[1],
+                        br.db[0] * q[0] + br.db[1] * q[1] + br.p[0] * dq[2] + br.p[1] * dq[3],
+                        br.db[2] * q[0] + br.db[3] * q[1] + br.p[2] * dq[2] + br.p[3] * dq[3],
+                    ];
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the values of the patterns equal to their baseline into set `k`'s outputs.
+    ///
+    /// # Safety
+    /// `out` must hold `(k + 1) * n_patterns` values and `grad` (if not null) twice that.
+    pub unsafe fn write_trivial(&self, base: &Baseline, n_patterns: usize, k: usize, out: *mut f64, grad: *mut f64) -> u64 {
+        let mut n = 0;
+        for &(u, b) in &self.trivial {
+            let (ll, g) = base.root[b as usize];
+            n += self.write(u as usize, n_patterns, k, ll, g, out, grad);
+        }
+        n
+    }
+
+    #[inline]
+    unsafe fn write(&self, u: usize, np: usize, k: usize, ll: f64, g: [f64; 2], out: *mut f64, grad: *mut f64) -> u64 {
+        let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
+        for &p in os {
+            let i = k * np + p as usize;
+            *out.add(i) = ll;
+            if !grad.is_null() {
+                *grad.add(2 * i) = g[0];
+                *grad.add(2 * i + 1) = g[1];
+            }
+        }
+        os.len() as u64
+    }
+
+    /// Runs block `i` for set `k` and writes its lanes' results.
+    ///
+    /// # Safety
+    /// As [`SparseEngine::write_trivial`]; no other thread writes the same patterns.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn run_block<const G: bool>(
+        &self,
+        i: usize,
+        tabs: &SetTables,
+        base: &Baseline,
+        s: &mut SparseScratch,
+        n_patterns: usize,
+        k: usize,
+        out: *mut f64,
+        grad: *mut f64,
+    ) {
+        let blk = &self.blocks[i];
+        let (ll, g) = run_dispatch::<G>(self, blk, tabs, base, s);
+        for l in 0..blk.n_lanes as usize {
+            self.write(blk.pats[l] as usize, n_patterns, k, ll[l], [g[0][l], g[1][l]], out, grad);
+        }
+    }
+}
+
+#[inline]
+fn run_dispatch<const G: bool>(
+    eng: &SparseEngine,
+    blk: &Block,
+    tabs: &SetTables,
+    base: &Baseline,
+    s: &mut SparseScratch,
+) -> (V, [V; 2]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { run_avx2::<G>(eng, blk, tabs, base, s) };
+        }
+    }
+    run_impl::<G>(eng, blk, tabs, base, s)
+}
+
+/// The same code compiled for AVX2 (no fused multiply-adds are written, so results are
+/// identical to the generic build).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<const G: bool>(
+    eng: &SparseEngine,
+    blk: &Block,
+    tabs: &SetTables,
+    base: &Baseline,
+    s: &mut SparseScratch,
+) -> (V, [V; 2]) {
+    run_impl::<G>(eng, blk, tabs, base, s)
+}
+
+#[inline(always)]
+fn mul<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], m: &[V; 6]) {
+    for l in 0..LANES {
+        if G {
+            d[0][l] = d[0][l] * m[0][l] + a[0][l] * m[2][l];
+            d[1][l] = d[1][l] * m[1][l] + a[1][l] * m[3][l];
+            d[2][l] = d[2][l] * m[0][l] + a[0][l] * m[4][l];
+            d[3][l] = d[3][l] * m[1][l] + a[1][l] * m[5][l];
+        }
+        a[0][l] *= m[0][l];
+        a[1][l] *= m[1][l];
+    }
+}
+
+#[inline(always)]
+fn rescale_lanes<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
+    let mut mn = f64::INFINITY;
+    for l in 0..LANES {
+        mn = mn.min(a[0][l].max(a[1][l]));
+    }
+    if mn < TINY {
+        for l in 0..LANES {
+            let m = a[0][l].max(a[1][l]);
+            let (e, f) = exponent_and_factor(m);
+            let on = m < TINY && m > 0.0;
+            let f = if on { f } else { 1.0 };
+            ae[l] += if on { e } else { 0.0 };
+            a[0][l] *= f;
+            a[1][l] *= f;
+            if G {
+                for x in d.iter_mut() {
+                    x[l] *= f;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn run_impl<const G: bool>(
+    eng: &SparseEngine,
+    blk: &Block,
+    tabs: &SetTables,
+    base: &Baseline,
+    s: &mut SparseScratch,
+) -> (V, [V; 2]) {
+    let b = blk.baseline as usize;
+    let bmsg = &base.msg[b];
+    let bexp = &base.exp[b];
+    let rows = &eng.rows[blk.rows_start as usize..];
+    let nodes = &eng.nodes[blk.node_start as usize..blk.node_end as usize];
+    let val = &mut s.val[..nodes.len()];
+    let grad = &mut s.grad[..if G { nodes.len() } else { 0 }];
+    let mut a = [[1.0; LANES]; 2];
+    let mut d = [[0.0; LANES]; 4];
+    let mut ae = [0.0; LANES];
+    for (k, nr) in nodes.iter().enumerate() {
+        a = [[1.0; LANES]; 2];
+        d = [[0.0; LANES]; 4];
+        ae = [0.0; LANES];
+        for (ci, op) in eng.ops[nr.op_start as usize..nr.op_end as usize].iter().enumerate() {
+            let c = op.child as usize;
+            let mut m = [[0.0; LANES]; 6];
+            if op.arg < TIP_TAG {
+                let sl = op.arg as usize;
+                let q = &val[sl];
+                let br = &tabs.branch[c];
+                for l in 0..LANES {
+                    m[0][l] = br.p[0] * q[0][l] + br.p[1] * q[1][l];
+                    m[1][l] = br.p[2] * q[0][l] + br.p[3] * q[1][l];
+                    ae[l] += q[2][l];
+                }
+                if G {
+                    let dq = &grad[sl];
+                    for l in 0..LANES {
+                        m[2][l] = br.da[0] * q[0][l] + br.da[1] * q[1][l] + br.p[0] * dq[0][l] + br.p[1] * dq[1][l];
+                        m[3][l] = br.da[2] * q[0][l] + br.da[3] * q[1][l] + br.p[2] * dq[0][l] + br.p[3] * dq[1][l];
+                        m[4][l] = br.db[0] * q[0][l] + br.db[1] * q[1][l] + br.p[0] * dq[2][l] + br.p[1] * dq[3][l];
+                        m[5][l] = br.db[2] * q[0][l] + br.db[3] * q[1][l] + br.p[2] * dq[2][l] + br.p[3] * dq[3][l];
+                    }
+                }
+            } else if op.arg == BASE_TAG {
+                let bm = &bmsg[c];
+                let e = bexp[c];
+                for l in 0..LANES {
+                    for j in 0..(if G { 6 } else { 2 }) {
+                        m[j][l] = bm[j];
+                    }
+                    ae[l] += e;
+                }
+            } else {
+                let row = &rows[(op.arg - TIP_TAG) as usize];
+                let tm = &tabs.tip_msg[c];
+                for l in 0..LANES {
+                    let t = &tm[row[l] as usize];
+                    for j in 0..(if G { 6 } else { 2 }) {
+                        m[j][l] = t[j];
+                    }
+                }
+            }
+            mul::<G>(&mut a, &mut d, &m);
+            if ci % 3 == 2 {
+                rescale_lanes::<G>(&mut a, &mut d, &mut ae);
+            }
+        }
+        rescale_lanes::<G>(&mut a, &mut d, &mut ae);
+        val[k] = [a[0], a[1], ae];
+        if G {
+            grad[k] = d;
+        }
+    }
+    // The last program node is the root.
+    let mut ll = [0.0; LANES];
+    let mut g = [[0.0; LANES]; 2];
+    for l in 0..LANES {
+        let (x, y) = root_combine::<G>(
+            tabs,
+            [a[0][l], a[1][l]],
+            [d[0][l], d[1][l], d[2][l], d[3][l]],
+            ae[l],
+        );
+        ll[l] = x;
+        g[0][l] = y[0];
+        g[1][l] = y[1];
+    }
+    (ll, g)
+}

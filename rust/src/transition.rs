@@ -1,0 +1,128 @@
+//! 2x2 transition matrices P(t) of the gain/loss chain and their derivatives with respect to
+//! a = log(gain) and b = log(loss), plus the per-parameter-set tables the pruning kernels read.
+
+use crate::tree::Tree;
+
+/// Stationary root prior (pi0, pi1) and its derivatives.
+#[derive(Debug, Clone, Copy)]
+pub struct RootPrior {
+    /// pi0 = loss / (gain + loss).
+    pub pi0: f64,
+    /// pi1 = gain / (gain + loss).
+    pub pi1: f64,
+    /// d pi1 / d log(gain) = pi0 pi1; d pi1 / d log(loss) is its negative, and
+    /// d pi0 = -d pi1 for both.
+    pub dpi1_da: f64,
+}
+
+impl RootPrior {
+    /// The prior of rates `gain`, `loss`.
+    pub fn new(gain: f64, loss: f64) -> Self {
+        let s = gain + loss;
+        let pi1 = gain / s;
+        let pi0 = loss / s;
+        RootPrior { pi0, pi1, dpi1_da: pi0 * pi1 }
+    }
+}
+
+/// P(t) of one branch, `[P00, P01, P10, P11]`, and its derivatives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Branch {
+    /// `[P00, P01, P10, P11]`.
+    pub p: [f64; 4],
+    /// Derivatives of `p` wrt log(gain).
+    pub da: [f64; 4],
+    /// Derivatives of `p` wrt log(loss).
+    pub db: [f64; 4],
+}
+
+impl Branch {
+    /// P(t) for rates `gain`, `loss` and branch length `t`, with e = expm1(-s t).
+    pub fn new(gain: f64, loss: f64, t: f64) -> Self {
+        let s = gain + loss;
+        let pi1 = gain / s;
+        let pi0 = loss / s;
+        let e = expm1(-s * t);
+        let f = (-s * t).exp(); // 1 + e
+        let p01 = -pi1 * e;
+        let p10 = -pi0 * e;
+        let p = [1.0 + pi1 * e, p01, p10, 1.0 + pi0 * e];
+        let dpi = pi0 * pi1; // d pi1/da = -d pi1/db = -d pi0/da = d pi0/db
+        let de_da = -t * gain * f;
+        let de_db = -t * loss * f;
+        // d P01 = -(d pi1 e + pi1 d e); d P00 = -d P01; likewise P10/P11 with pi0.
+        let d01a = -(dpi * e + pi1 * de_da);
+        let d10a = -(-dpi * e + pi0 * de_da);
+        let d01b = -(-dpi * e + pi1 * de_db);
+        let d10b = -(dpi * e + pi0 * de_db);
+        Branch { p, da: [-d01a, d01a, d10a, -d10a], db: [-d01b, d01b, d10b, -d10b] }
+    }
+}
+
+/// `exp(x) - 1`, accurate for small `x`.
+#[inline]
+pub fn expm1(x: f64) -> f64 {
+    x.exp_m1()
+}
+
+/// The message a tip in a given state sends up its branch: `[m0, m1, dm0/da, dm1/da, dm0/db,
+/// dm1/db]`, where `m = P(t) * partial` and the partial of state 0, 1, 2 is (1,0), (0,1), (1,1).
+pub type Message = [f64; 6];
+
+/// Everything a kernel needs for one parameter set: P(t) per node, tip messages, root prior.
+pub struct SetTables {
+    /// Rates of this set.
+    pub gain: f64,
+    /// Rates of this set.
+    pub loss: f64,
+    /// P(t) per node (the root's entry is the identity-like P(0) and unused).
+    pub branch: Vec<Branch>,
+    /// Per tip, the message of state 0, 1 and 2 (missing).
+    pub tip_msg: Vec<[Message; 3]>,
+    /// Root prior.
+    pub prior: RootPrior,
+}
+
+impl SetTables {
+    /// Computes the tables of one parameter set (each P(t) once per branch).
+    pub fn new(tree: &Tree, gain: f64, loss: f64) -> Self {
+        let branch: Vec<Branch> =
+            tree.branch_length.iter().map(|&t| Branch::new(gain, loss, t)).collect();
+        let tip_msg = (0..tree.n_tips)
+            .map(|i| {
+                let b = &branch[i];
+                [
+                    [b.p[0], b.p[2], b.da[0], b.da[2], b.db[0], b.db[2]],
+                    [b.p[1], b.p[3], b.da[1], b.da[3], b.db[1], b.db[3]],
+                    [1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+                ]
+            })
+            .collect();
+        SetTables { gain, loss, branch, tip_msg, prior: RootPrior::new(gain, loss) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_sum_to_one_and_derivatives_match_differences() {
+        for &(g, l, t) in &[(0.5, 1.0, 0.1), (3.0, 0.2, 2.0), (1e-3, 2e-3, 1e-4), (2.0, 2.0, 0.0)] {
+            let b = Branch::new(g, l, t);
+            assert!((b.p[0] + b.p[1] - 1.0).abs() < 1e-15);
+            assert!((b.p[2] + b.p[3] - 1.0).abs() < 1e-15);
+            // Central differences with step 1e-5 on the log scale: truncation error ~h^2 = 1e-10,
+            // rounding ~1e-16/h = 1e-11, so 1e-8 absolute is a safe bound for entries <= 1.
+            let h: f64 = 1e-5;
+            let bp = Branch::new(g * h.exp(), l, t);
+            let bm = Branch::new(g * (-h).exp(), l, t);
+            let cp = Branch::new(g, l * h.exp(), t);
+            let cm = Branch::new(g, l * (-h).exp(), t);
+            for k in 0..4 {
+                assert!(((bp.p[k] - bm.p[k]) / (2.0 * h) - b.da[k]).abs() < 1e-8, "da {k}");
+                assert!(((cp.p[k] - cm.p[k]) / (2.0 * h) - b.db[k]).abs() < 1e-8, "db {k}");
+            }
+        }
+    }
+}

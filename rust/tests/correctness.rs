@@ -1,0 +1,171 @@
+//! Numerical correctness: brute force, log-space reference, SPARSE vs DENSE, gradients against
+//! finite differences, thread-count invariance.
+
+mod common;
+use common::*;
+use genecontent::dataset::{GC_ALGO_AUTO, GC_ALGO_DENSE, GC_ALGO_SPARSE};
+
+const RATES: [f64; 6] = [0.5, 1.0, 2.0, 0.3, 0.05, 0.07];
+
+#[test]
+fn brute_force_equals_pruning_on_small_trees() {
+    let mut rng = Rng(1);
+    for case in 0..120 {
+        let n_tips = 1 + case % 9;
+        let general = case % 2 == 0;
+        let tree = random_tree(&mut rng, n_tips, general);
+        if tree.parent.len() - n_tips > 14 {
+            continue;
+        }
+        let states = random_patterns(&mut rng, n_tips, 20);
+        for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
+            let ds = dataset(&tree, &states, 1, algo);
+            let (ll, _) = eval(&ds, &RATES, false);
+            for k in 0..3 {
+                for p in 0..20 {
+                    let want = brute_force(&tree, &states[p * n_tips..(p + 1) * n_tips], RATES[2 * k], RATES[2 * k + 1]);
+                    let got = ll[k * 20 + p];
+                    // Both sum the same positive terms in a different order: ~n ulps of
+                    // rounding, far below 1e-12 relative for trees of < 30 nodes.
+                    assert!(close(got, want, 1e-12), "case {case} algo {algo} set {k} pattern {p}: {got} vs {want} {tree:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn single_tip_and_unary_trees() {
+    // Single tip: log pi_s, or 0 for missing.
+    let one = FlatTree { n_tips: 1, parent: vec![-1], bl: vec![0.0] };
+    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE, GC_ALGO_AUTO] {
+        let ds = dataset(&one, &[0, 1, 2], 2, algo);
+        let (ll, g) = eval(&ds, &[0.5, 1.5], true);
+        let (pi0, pi1) = (0.75f64, 0.25f64);
+        assert!(close(ll[0], pi0.ln(), 1e-15) && close(ll[1], pi1.ln(), 1e-15) && ll[2] == 0.0);
+        // d log pi1 / d log gain = pi0; d log pi0 / d log gain = -pi1.
+        assert!(close(g[0], -pi1, 1e-15) && close(g[1], pi1, 1e-15));
+        assert!(close(g[2], pi0, 1e-15) && close(g[3], -pi0, 1e-15));
+        assert_eq!(&g[4..], &[0.0, 0.0]);
+    }
+    // A chain of unary nodes equals one branch with the summed length.
+    let chain = FlatTree { n_tips: 2, parent: vec![2, 4, 3, 4, -1], bl: vec![0.3, 0.9, 0.4, 0.0, 0.0] };
+    let merged = FlatTree { n_tips: 2, parent: vec![2, 2, -1], bl: vec![0.7, 0.9, 0.0] };
+    let states = [0, 1, 1, 1, 2, 0, 0, 0];
+    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
+        let (a, _) = eval(&dataset(&chain, &states, 1, algo), &RATES, false);
+        let (b, _) = eval(&dataset(&merged, &states, 1, algo), &RATES, false);
+        for i in 0..a.len() {
+            // Chapman-Kolmogorov holds exactly; only rounding of a few products differs.
+            assert!(close(a[i], b[i], 1e-13), "{i}: {} vs {}", a[i], b[i]);
+        }
+    }
+}
+
+#[test]
+fn caterpillar_5000_does_not_underflow() {
+    let n = 5000;
+    let tree = caterpillar(n, 0.1);
+    let mut states = Vec::new();
+    for t in 0..n {
+        states.push((t % 2) as u8); // alternating
+    }
+    for t in 0..n {
+        states.push(if t % 7 == 0 { 2 } else { (t % 3 == 0) as u8 });
+    }
+    for t in 0..n {
+        states.push((t == 17) as u8);
+    }
+    let rates = [0.5, 1.0];
+    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
+        let ds = dataset(&tree, &states, 2, algo);
+        let (ll, g) = eval(&ds, &rates, true);
+        for p in 0..3 {
+            let want = log_space(&tree, &states[p * n..(p + 1) * n], 0.5, 1.0);
+            assert!(ll[p].is_finite() && g[2 * p].is_finite() && g[2 * p + 1].is_finite());
+            // ~10,000 rounded products (relative error ~1e-12 on the likelihood at worst,
+            // i.e. an absolute 1e-12 on a log-likelihood of magnitude ~3,000).
+            assert!(close(ll[p], want, 1e-12), "algo {algo} pattern {p}: {} vs {want}", ll[p]);
+        }
+        assert!(ll[0] < -2000.0, "alternating pattern should be very unlikely: {}", ll[0]);
+    }
+}
+
+fn compare_sparse_dense(seed: u64, n_tips: usize, n_patterns: usize, general: bool) {
+    let mut rng = Rng(seed);
+    let tree = random_tree(&mut rng, n_tips, general);
+    let mut states = random_patterns(&mut rng, n_tips, n_patterns);
+    // Duplicate some columns, to exercise merging.
+    let dup = states[..n_tips * 10].to_vec();
+    states.extend_from_slice(&dup);
+    let dense = dataset(&tree, &states, 2, GC_ALGO_DENSE);
+    let sparse = dataset(&tree, &states, 2, GC_ALGO_SPARSE);
+    let (ld, gd) = eval(&dense, &RATES, true);
+    let (ls, gs) = eval(&sparse, &RATES, true);
+    let (lv, _) = eval(&sparse, &RATES, false);
+    for i in 0..ld.len() {
+        // Same products in a different order and with different rescaling points.
+        assert!(close(ls[i], ld[i], 1e-12), "seed {seed} value {i}: {} vs {}", ls[i], ld[i]);
+        assert_eq!(ls[i].to_bits(), lv[i].to_bits(), "value with and without gradient");
+    }
+    for i in 0..gd.len() {
+        // Gradients are ratios of sums of derivative terms, slightly less stable than the values.
+        // (NaN where the likelihood is exactly 0, e.g. zero-length sister tips that differ.)
+        let tol = 1e-10 * (1.0 + gd[i].abs());
+        assert!((gs[i] - gd[i]).abs() <= tol || (gs[i].is_nan() && gd[i].is_nan()), "seed {seed} grad {i}: {} vs {}", gs[i], gd[i]);
+    }
+}
+
+#[test]
+fn sparse_equals_dense_on_random_trees() {
+    for seed in 0..40 {
+        let n_tips = [2, 3, 5, 17, 40, 90][seed as usize % 6];
+        compare_sparse_dense(100 + seed, n_tips, 60, seed % 2 == 0);
+    }
+    compare_sparse_dense(7, 600, 400, false);
+    compare_sparse_dense(8, 600, 400, true);
+}
+
+#[test]
+fn gradient_matches_central_differences() {
+    let mut rng = Rng(5);
+    for case in 0..8 {
+        let n_tips = [4, 9, 30, 120][case % 4];
+        let tree = random_tree(&mut rng, n_tips, case % 2 == 1);
+        let states = random_patterns(&mut rng, n_tips, 30);
+        for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
+            let ds = dataset(&tree, &states, 1, algo);
+            let (gain, loss) = (0.4 + rng.uniform(), 0.2 + 2.0 * rng.uniform());
+            let (ll, g) = eval(&ds, &[gain, loss], true);
+            let h = 1e-5;
+            let at = |a: f64, b: f64| eval(&ds, &[gain * a.exp(), loss * b.exp()], false).0;
+            let (ap, am, bp, bm) = (at(h, 0.0), at(-h, 0.0), at(0.0, h), at(0.0, -h));
+            for p in 0..30 {
+                let fa = (ap[p] - am[p]) / (2.0 * h);
+                let fb = (bp[p] - bm[p]) / (2.0 * h);
+                // Truncation error h^2 |f'''| / 6 ~ 1e-10 * scale; rounding eps |ll| / h ~
+                // 2e-11 |ll|. 1e-6 * (1 + |ll|) bounds both with a wide margin.
+                let tol = 1e-6 * (1.0 + ll[p].abs());
+                assert!((fa - g[2 * p]).abs() <= tol, "case {case} p {p}: d/dlog gain {} vs fd {fa}", g[2 * p]);
+                assert!((fb - g[2 * p + 1]).abs() <= tol, "case {case} p {p}: d/dlog loss {} vs fd {fb}", g[2 * p + 1]);
+            }
+        }
+    }
+}
+
+#[test]
+fn results_are_bit_identical_for_1_and_2_threads() {
+    let mut rng = Rng(9);
+    let tree = random_tree(&mut rng, 500, true);
+    let states = random_patterns(&mut rng, 500, 700);
+    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
+        let (l1, g1) = eval(&dataset(&tree, &states, 1, algo), &RATES, true);
+        let (l2, g2) = eval(&dataset(&tree, &states, 2, algo), &RATES, true);
+        let (l3, g3) = eval(&dataset(&tree, &states, 3, algo), &RATES, true);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&l1), bits(&l2));
+        assert_eq!(bits(&g1), bits(&g2));
+        assert_eq!(bits(&l1), bits(&l3));
+        assert_eq!(bits(&g1), bits(&g3));
+    }
+}
