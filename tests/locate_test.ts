@@ -8,15 +8,26 @@ import { loadKernel } from "../lib/likelihood/choose_backend.ts";
 
 const builtLibrary = new URL(`../rust/target/release/${libraryFileName()}`, import.meta.url);
 
-Deno.test("file: module URL lists GENECONTENT_LIB, then beside the module, then rust/target/release", async () => {
+Deno.test("GENECONTENT_LIB, when set, is the only candidate", async () => {
+  for (const moduleUrl of ["file:///opt/gc/lib/native/locate.ts", "https://example.invalid/lib/native/locate.ts"]) {
+    const { candidates, problems } = await locateNativeLibrary({
+      moduleUrl,
+      env: (n) => (n === "GENECONTENT_LIB" ? "/custom/libgenecontent.so" : undefined),
+      platform: "linux-x86_64",
+    });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(candidates.map((c) => [String(c.path), c.source]), [["/custom/libgenecontent.so", "env"]]);
+  }
+});
+
+Deno.test("file: module URL lists the library beside the module, then rust/target/release", async () => {
   const { candidates, problems } = await locateNativeLibrary({
     moduleUrl: "file:///opt/gc/lib/native/locate.ts",
-    env: (n) => (n === "GENECONTENT_LIB" ? "/custom/libgenecontent.so" : undefined),
+    env: () => undefined,
     platform: "linux-x86_64",
   });
   assert.deepEqual(problems, []);
   assert.deepEqual(candidates.map((c) => [String(c.path), c.source]), [
-    ["/custom/libgenecontent.so", "env"],
     ["file:///opt/gc/lib/native/libgenecontent.so", "module"],
     ["file:///opt/gc/rust/target/release/libgenecontent.so", "build"],
   ]);

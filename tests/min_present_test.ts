@@ -129,7 +129,8 @@ Deno.test("logProbObservable equals the brute-force sum over columns with >= k p
 Deno.test("scaling: a 5,000-tip caterpillar against sums of single-column likelihoods", () => {
   const tree = caterpillar(5000);
   const nTips = tree.nTips;
-  const mask = Uint8Array.from({ length: nTips }, (_, i) => (i % 10 === 3 ? 0 : 1));
+  // A quarter of the tips observed (keeps the number of reference columns down).
+  const mask = Uint8Array.from({ length: nTips }, (_, i) => (i % 4 === 1 ? 1 : 0));
   // P(fewer than 2 present) = P(none present) + sum over observed tips i of P(only i present):
   // one column each, evaluated by TsBackend (itself checked against a log-space pruning).
   const observed = [...mask.keys()].filter((i) => mask[i] === 1);
@@ -140,7 +141,7 @@ Deno.test("scaling: a 5,000-tip caterpillar against sums of single-column likeli
     if (p > 0) states[p * nTips + observed[p - 1]] = 1;
   }
   using backend = new TsBackend(tree, states, nPatterns);
-  const [gain, loss] = [0.5, 1.5];
+  const [gain, loss] = [1.5, 0.5]; // mostly present: few-present columns are improbable
   const { logLik, grad } = backend.evaluate(Float64Array.of(gain, loss), { gradient: true });
   const max = Math.max(...logLik);
   let sum = 0, sg = 0, sl = 0;
@@ -151,9 +152,9 @@ Deno.test("scaling: a 5,000-tip caterpillar against sums of single-column likeli
     sl += w * grad![2 * p + 1];
   }
   const expected = max + Math.log(sum);
-  assert.ok(expected < -500, "the plain probability would underflow");
+  assert.ok(expected < -745, `the plain probability would underflow (log P = ${expected})`);
   const r2 = probFewerThanPresent(tree, mask, 2, gain, loss);
-  // ~10^4 nodes of a few ulps each, and a sum of 4,501 positive terms: ~1e-12 absolute in the
+  // ~10^4 nodes of a few ulps each, and a sum of 1,251 positive terms: ~1e-12 absolute in the
   // log, below 1e-14 relative at |log P| ~ 600; 1e-12 relative is generous.
   assertClose(r2.logProb, expected, 1e-12, "k = 2 log P");
   // Derivatives: weighted means of per-column gradients; values in the hundreds, so
@@ -167,9 +168,25 @@ Deno.test("scaling: a 5,000-tip caterpillar against sums of single-column likeli
     1e-12,
     "k = 1",
   );
-  // Observable with k = 2: P(fewer than 2) is astronomically small, so log(1 - P) is ~ -P.
+  // k = number of observed tips: P(at least k) is the probability of the column with every
+  // observed tip present (log ~ -10^3, so the "k or more" entry needs its own scaling).
+  const full = new Uint8Array(nTips);
+  for (let i = 0; i < nTips; i++) full[i] = mask[i] === 1 ? 1 : 2;
+  using one = new TsBackend(tree, full, 1);
+  const allPresent = one.evaluate(Float64Array.of(0.5, 1.5), { gradient: true });
+  assert.ok(allPresent.logLik[0] < -745, `log P(all present) = ${allPresent.logLik[0]}`);
+  const rk = logProbObservable(tree, mask, observed.length, 0.5, 1.5);
+  // As for k = 1.
+  assertClose(
+    [rk.logProb, rk.dLogGain, rk.dLogLoss],
+    [allPresent.logLik[0], allPresent.grad![0], allPresent.grad![1]],
+    1e-12,
+    "k = all observed",
+  );
+  // Observable with k = 2: P(fewer than 2) is astronomically small, so P(at least 2) is 1 up
+  // to the rounding of ~10^4 node sums: |log| ~1e-13 at most.
   const o = logProbObservable(tree, mask, 2, gain, loss);
-  assert.ok(o.logProb <= 0 && o.logProb > -1e-200);
+  assert.ok(Math.abs(o.logProb) < 1e-12, `log P(at least 2) = ${o.logProb}`);
 });
 
 Deno.test("invalid k, mask and rates throw a RangeError naming the value", () => {

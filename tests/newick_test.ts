@@ -181,7 +181,7 @@ function randomTree(nTips: number, seed: number): FlatTree {
   const parent: number[] = new Array(nTips).fill(-1);
   const length: number[] = Array.from({ length: nTips }, () => r() < 0.1 ? 0 : r() * 2);
   const labels: (string | null)[] = [];
-  let active = Array.from({ length: nTips }, (_, i) => i);
+  const active = Array.from({ length: nTips }, (_, i) => i);
   while (active.length > 1) {
     const k = Math.min(active.length, r() < 0.1 ? 1 : r() < 0.7 ? 2 : 3);
     const id = parent.length;

@@ -268,3 +268,31 @@ Deno.test("pam: a large random 0/1 TSV reads back cell for cell in both orientat
     }
   }
 });
+
+Deno.test('pam: PPanGGOLiN matrix.csv written with gene names (\'"g1" "g2"\' cells)', () => {
+  const header = [
+    "Gene",
+    "Non-unique Gene name",
+    "Annotation",
+    "No. isolates",
+    "No. sequences",
+    "Avg sequences per isolate",
+    "Accessory Fragment",
+    "Genome Fragment",
+    "Order within Fragment",
+    "Accessory Order with Fragment",
+    "QC",
+    "Min group size nuc",
+    "Max group size nuc",
+    "Avg group size nuc",
+    "a",
+    "b",
+    "c",
+  ].map((x) => `"${x}"`).join(",");
+  const meta = '"shell","p","2","3","1.5","NA","NA","","","","10","12","11.0"';
+  const text = `${header}\n"fam1",${meta},"a_1" "a_7","","b_3"\n"fam2",${meta},"",` +
+    `"b_9","c_1" "c_2"\n`;
+  const pam = parsePam(text, "matrix.csv");
+  assert.equal(pam.format, "ppanggolin");
+  assert.deepEqual(grid(pam), [[1, 0, 1], [0, 1, 1]]);
+});

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { assertClose } from "./support/assert_close.ts";
 import {
   stationary,
-  type TransitionMatrix,
   transitionDerivatives,
+  type TransitionMatrix,
   transitionMatrix,
 } from "../lib/model/two_state.ts";
 

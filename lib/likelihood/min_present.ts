@@ -8,8 +8,10 @@
  * more" (vectors are shorter while a subtree has fewer than k observed tips). Children combine
  * by convolution, every sum having positive terms only; so both P(fewer than k) and its
  * complement P(at least k) come out with full relative accuracy, without any subtraction.
- * Whenever a node's values all fall below 2^-256 they are multiplied by 2^256 (exact), and the
- * number of such scalings times 256 log(2) is subtracted from the final logs.
+ * Entries of one vector can differ by far more than the range of a double (P(0 present) versus
+ * P(k or more) on a big tree), so every entry (both states together) has its own scale: when an
+ * entry's values fall below 2^-256 they are multiplied by 2^256 (exact) and its scale count goes
+ * up by one; convolution brings the products of each sum to the largest scale before adding.
  *
  * @module
  */
@@ -32,16 +34,25 @@ export interface LogProbability {
 
 /** Count vectors of one node: `[state 0: c = 0..m-1, state 1: c = 0..m-1]`, with derivatives. */
 interface Counts {
+  /** Entries per state: min(k + 1, observed tips below + 1); entry k (if any) is "k or more". */
   m: number;
   val: Float64Array;
   dg: Float64Array;
   dl: Float64Array;
+  /** True value of entry c (both states) is the stored one times 2^(-256 scale[c]). */
+  scale: Float64Array;
 }
 
 function tipCounts(observed: boolean): Counts {
   if (!observed) {
     // A missing tip adds no present tip, whatever its state.
-    return { m: 1, val: Float64Array.of(1, 1), dg: new Float64Array(2), dl: new Float64Array(2) };
+    return {
+      m: 1,
+      val: Float64Array.of(1, 1),
+      dg: new Float64Array(2),
+      dl: new Float64Array(2),
+      scale: new Float64Array(1),
+    };
   }
   // Entry 1 is "one present" (or "k or more" when k = 1).
   return {
@@ -49,6 +60,7 @@ function tipCounts(observed: boolean): Counts {
     val: Float64Array.of(1, 0, 0, 1),
     dg: new Float64Array(4),
     dl: new Float64Array(4),
+    scale: new Float64Array(2),
   };
 }
 
@@ -112,13 +124,13 @@ function pruneTails(
   }
   const observedBelow = new Int32Array(nNodes);
   for (let i = 0; i < nTips; i++) observedBelow[i] = observedMask[i];
-  let scalings = 0;
   for (let n = nTips; n < nNodes; n++) {
     let acc: Counts = {
       m: 1,
       val: Float64Array.of(1, 1),
       dg: new Float64Array(2),
       dl: new Float64Array(2),
+      scale: new Float64Array(1),
     };
     let accObserved = 0;
     const first = childStart[n], last = childStart[n + 1];
@@ -129,7 +141,7 @@ function pruneTails(
       const edge = alongBranch(child, gain, loss, branchLength[c]);
       accObserved += observedBelow[c];
       acc = convolve(acc, edge, Math.min(k + 1, accObserved + 1), k);
-      scalings += rescale(acc);
+      rescale(acc);
     }
     observedBelow[n] = accObserved;
     nodes[n] = acc;
@@ -138,20 +150,24 @@ function pruneTails(
   const st = stationary(gain, loss);
   const tail = (lo: number, hi: number): LogProbability => {
     const m = root.m;
+    hi = Math.min(hi, m);
+    let top = Infinity;
+    for (let c = lo; c < hi; c++) top = Math.min(top, root.scale[c]);
     let s0 = 0, s1 = 0, g0 = 0, g1 = 0, l0 = 0, l1 = 0;
-    for (let c = lo; c < Math.min(hi, m); c++) {
-      s0 += root.val[c];
-      s1 += root.val[m + c];
-      g0 += root.dg[c];
-      g1 += root.dg[m + c];
-      l0 += root.dl[c];
-      l1 += root.dl[m + c];
+    for (let c = lo; c < hi; c++) {
+      const f = shift(root.scale[c] - top);
+      s0 += f * root.val[c];
+      s1 += f * root.val[m + c];
+      g0 += f * root.dg[c];
+      g1 += f * root.dg[m + c];
+      l0 += f * root.dl[c];
+      l1 += f * root.dl[m + c];
     }
     const prob = st.pi0 * s0 + st.pi1 * s1;
     const dG = st.dLogGain.pi0 * s0 + st.dLogGain.pi1 * s1 + st.pi0 * g0 + st.pi1 * g1;
     const dL = st.dLogLoss.pi0 * s0 + st.dLogLoss.pi1 * s1 + st.pi0 * l0 + st.pi1 * l1;
     return {
-      logProb: Math.log(prob) - scalings * LOG_HUGE,
+      logProb: hi > lo ? Math.log(prob) - top * LOG_HUGE : -Infinity,
       dLogGain: dG / prob,
       dLogLoss: dL / prob,
     };
@@ -206,62 +222,79 @@ function alongBranch(child: Counts, gain: number, loss: number, t: number): Coun
     oDl[c] = l.p00 * v0 + l.p01 * v1 + p00 * lv0 + p01 * lv1;
     oDl[m + c] = l.p10 * v0 + l.p11 * v1 + p10 * lv0 + p11 * lv1;
   }
-  return { m, val: oVal, dg: oDg, dl: oDl };
+  return {
+    m,
+    val: oVal,
+    dg: oDg,
+    dl: oDl,
+    scale: child.scale,
+  };
+}
+
+/** 2^(-256 d) for a whole number d >= 0 (0 once it would underflow). */
+function shift(d: number): number {
+  return d === 0 ? 1 : d < 5 ? 2 ** (-256 * d) : 0;
 }
 
 /**
  * Convolution of two count vectors (per parent state) to length `m <= k + 1`; when `m = k + 1`
- * the last entry absorbs every combination with `k` or more present.
+ * the last entry absorbs every combination with `k` or more present. The products of each sum
+ * are brought to the largest scale among them before adding (a product smaller than that by
+ * more than the range of a double contributes nothing anyway).
  */
 function convolve(a: Counts, b: Counts, m: number, k: number): Counts {
   const val = new Float64Array(2 * m);
   const dg = new Float64Array(2 * m);
   const dl = new Float64Array(2 * m);
-  for (let x = 0; x < 2; x++) {
-    const oa = x * a.m, ob = x * b.m, oc = x * m;
-    for (let c = 0; c < m; c++) {
+  const scale = new Float64Array(m);
+  for (let c = 0; c < m; c++) {
+    // Pairs (i, j) with i + j = c, or i + j >= k for the "k or more" entry c = k.
+    const atLeast = c === k;
+    const iLo = atLeast ? 0 : Math.max(0, c - (b.m - 1));
+    const iHi = atLeast ? a.m - 1 : Math.min(c, a.m - 1);
+    let top = Infinity;
+    for (let i = iLo; i <= iHi; i++) {
+      const jLo = atLeast ? Math.max(0, k - i) : c - i;
+      const jHi = atLeast ? b.m - 1 : c - i;
+      for (let j = jLo; j <= jHi; j++) top = Math.min(top, a.scale[i] + b.scale[j]);
+    }
+    scale[c] = top;
+    for (let x = 0; x < 2; x++) {
+      const oa = x * a.m, ob = x * b.m;
       let v = 0, g = 0, l = 0;
-      if (c < k) {
-        const lo = Math.max(0, c - (b.m - 1));
-        const hi = Math.min(c, a.m - 1);
-        for (let i = lo; i <= hi; i++) {
-          const av = a.val[oa + i], bv = b.val[ob + c - i];
-          v += av * bv;
-          g += a.dg[oa + i] * bv + av * b.dg[ob + c - i];
-          l += a.dl[oa + i] * bv + av * b.dl[ob + c - i];
-        }
-      } else {
-        // "k or more": every pair of entries whose counts add up to at least k.
-        for (let i = 0; i < a.m; i++) {
-          for (let j = Math.max(0, k - i); j < b.m; j++) {
-            const av = a.val[oa + i], bv = b.val[ob + j];
-            v += av * bv;
-            g += a.dg[oa + i] * bv + av * b.dg[ob + j];
-            l += a.dl[oa + i] * bv + av * b.dl[ob + j];
-          }
+      for (let i = iLo; i <= iHi; i++) {
+        const jLo = atLeast ? Math.max(0, k - i) : c - i;
+        const jHi = atLeast ? b.m - 1 : c - i;
+        const av = a.val[oa + i], ag = a.dg[oa + i], al = a.dl[oa + i];
+        for (let j = jLo; j <= jHi; j++) {
+          const f = shift(a.scale[i] + b.scale[j] - top);
+          const bv = b.val[ob + j];
+          v += f * av * bv;
+          g += f * (ag * bv + av * b.dg[ob + j]);
+          l += f * (al * bv + av * b.dl[ob + j]);
         }
       }
-      val[oc + c] = v;
-      dg[oc + c] = g;
-      dl[oc + c] = l;
+      val[x * m + c] = v;
+      dg[x * m + c] = g;
+      dl[x * m + c] = l;
     }
   }
-  return { m, val, dg, dl };
+  return { m, val, dg, dl, scale };
 }
 
-/** Multiplies a node's vectors by 2^256 while all values are below 2^-256; returns the count. */
-function rescale(node: Counts): number {
-  let max = 0;
-  for (const v of node.val) if (v > max) max = v;
-  let count = 0;
-  while (max > 0 && max < TINY) {
-    for (let i = 0; i < node.val.length; i++) {
-      node.val[i] *= HUGE;
-      node.dg[i] *= HUGE;
-      node.dl[i] *= HUGE;
+/** Multiplies each entry (both states) by 2^256 while its values are below 2^-256. */
+function rescale(node: Counts): void {
+  const { m, val, dg, dl, scale } = node;
+  for (let c = 0; c < m; c++) {
+    let max = val[c] > val[m + c] ? val[c] : val[m + c];
+    while (max > 0 && max < TINY) {
+      for (const i of [c, m + c]) {
+        val[i] *= HUGE;
+        dg[i] *= HUGE;
+        dl[i] *= HUGE;
+      }
+      scale[c]++;
+      max *= HUGE;
     }
-    max *= HUGE;
-    count++;
   }
-  return count;
 }

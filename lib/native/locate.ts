@@ -3,7 +3,8 @@
  * genecontent is used.
  *
  * In order:
- * 1. `GENECONTENT_LIB`, a path chosen by the user;
+ * 1. `GENECONTENT_LIB`, a path chosen by the user: when it is set, nothing else is tried (a
+ *    library the user did not choose is never loaded in its place);
  * 2. for a local checkout or a `deno compile` binary (a `file:` module URL): the library next to
  *    this module (`lib/native/`), then the crate's build output `rust/target/release/` (a
  *    compiled binary embeds it there with `--include rust/target/release/libgenecontent.so`);
@@ -97,7 +98,7 @@ export async function locateNativeLibrary(
   const candidates: LibraryCandidate[] = [];
   const problems: string[] = [];
   const fromEnv = env("GENECONTENT_LIB");
-  if (fromEnv) candidates.push({ path: fromEnv, source: "env" });
+  if (fromEnv) return { candidates: [{ path: fromEnv, source: "env" }], problems };
   const protocol = new URL(moduleUrl).protocol;
   if (protocol === "file:") {
     const name = libraryFileName(os);

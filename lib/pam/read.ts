@@ -37,7 +37,6 @@ export interface ParsedPam extends PresenceAbsenceMatrix {
 }
 
 const BYTE_0 = 48;
-const BYTE_1 = 49;
 
 /**
  * Reads a presence/absence matrix file (see {@linkcode parsePamBytes} for the rules).
@@ -294,25 +293,27 @@ function scanSimpleCells(
   cursor: { pos: number },
 ): number {
   let p = cursor.pos;
-  const last = b.length - 2;
-  while (c < nCols && p < last) {
+  const last = b.length - 2; // b[p + 2] must exist
+  let q = base + c;
+  const qEnd = base + nCols;
+  while (q < qEnd && p < last) {
     if (b[p] !== d) break;
     const x = b[p + 1];
-    const y = b[p + 2];
-    if ((x === BYTE_0 || x === BYTE_1) && (y === d || y === LF || y === CR)) {
-      cells[base + c] = x - BYTE_0;
+    const v = x - BYTE_0;
+    if ((v >>> 0) <= 1) {
+      const y = b[p + 2];
+      if (y !== d && y !== LF && y !== CR) break;
+      cells[q++] = v;
       p += 2;
-      c++;
     } else if (tags && (x === d || x === LF || x === CR)) {
-      cells[base + c] = ABSENT;
+      cells[q++] = ABSENT;
       p += 1;
-      c++;
     } else {
       break;
     }
   }
   cursor.pos = p;
-  return c;
+  return q - base;
 }
 
 function detectDelimiter(bytes: Uint8Array, from: number, source: string, line: number): number {

@@ -1,1 +1,140 @@
-fn main(){}
+//! `cargo bench`: median milliseconds per evaluation (values, and values + gradient) of the
+//! DENSE and SPARSE algorithms at 1 thread and all threads, on simulated pangenomes: a Yule tree
+//! and families simulated from the gain/loss model with U-shaped presence frequencies.
+//!
+//! Environment: `GC_BENCH_SIZES=small,ecoli,large` (default all), `GC_BENCH_REPS` (default 15).
+
+use genecontent::dataset::{Dataset, GC_ALGO_DENSE, GC_ALGO_SPARSE};
+use std::time::Instant;
+
+struct Rng(u64);
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Yule tree: lineages merge pairwise at random, k lineages wait Exp(k); height scaled to 1.
+fn yule(rng: &mut Rng, n: usize) -> (Vec<i32>, Vec<f64>) {
+    let mut parent = vec![-1i32; 2 * n - 1];
+    let mut height = vec![0.0f64; 2 * n - 1];
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut time = 0.0;
+    let mut next = n;
+    while active.len() > 1 {
+        let k = active.len() as f64;
+        time += -(1.0 - rng.uniform()).ln() / k;
+        let a = active.swap_remove(rng.below(active.len()));
+        let b = active.swap_remove(rng.below(active.len()));
+        parent[a] = next as i32;
+        parent[b] = next as i32;
+        height[next] = time;
+        active.push(next);
+        next += 1;
+    }
+    let bl = (0..2 * n - 1)
+        .map(|v| if parent[v] < 0 { 0.0 } else { (height[parent[v] as usize] - height[v]) / time })
+        .collect();
+    (parent, bl)
+}
+
+/// Families simulated down the tree, with a U-shaped spread of stationary frequencies.
+fn simulate(rng: &mut Rng, parent: &[i32], bl: &[f64], n_tips: usize, n_fam: usize) -> Vec<u8> {
+    let nn = parent.len();
+    let mut st = vec![0u8; nn];
+    let mut out = Vec::with_capacity(n_fam * n_tips);
+    for _ in 0..n_fam {
+        let u = rng.uniform();
+        let pi1 = if rng.below(2) == 0 { 0.5 * u.powi(4) } else { 1.0 - 0.5 * u.powi(4) };
+        let s = (10f64).powf(-0.5 + 1.5 * rng.uniform()); // 0.3 .. 10 changes per tree height
+        let (pi0, pi1) = (1.0 - pi1, pi1);
+        st[nn - 1] = (rng.uniform() < pi1) as u8;
+        for v in (0..nn - 1).rev() {
+            let e = (-s * bl[v]).exp_m1();
+            let x = st[parent[v] as usize];
+            let p1 = if x == 1 { 1.0 + pi0 * e } else { -pi1 * e };
+            st[v] = (rng.uniform() < p1) as u8;
+        }
+        out.extend_from_slice(&st[..n_tips]);
+    }
+    out
+}
+
+fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up (scratch allocation, page faults)
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    t[t.len() / 2]
+}
+
+fn main() {
+    let sizes = std::env::var("GC_BENCH_SIZES").unwrap_or_else(|_| "small,ecoli,large".into());
+    let reps: usize = std::env::var("GC_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let all = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    for (name, n_tips, n_fam) in [("small", 100, 1_000), ("ecoli", 1_324, 25_420), ("large", 5_000, 100_000)] {
+        if !sizes.split(',').any(|s| s == name) {
+            continue;
+        }
+        let mut rng = Rng(42);
+        let (parent, bl) = yule(&mut rng, n_tips);
+        let states = simulate(&mut rng, &parent, &bl, n_tips, n_fam);
+        let rates = [0.8, 1.3];
+        println!("== {name}: {n_tips} tips x {n_fam} families");
+        let mut reference: Option<Vec<f64>> = None;
+        for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
+            for threads in [1, all] {
+                let r = if algo == GC_ALGO_DENSE && name == "large" { 1 } else { reps };
+                let t0 = Instant::now();
+                let ds = Dataset::new(n_tips, &parent, &bl, n_fam, &states, threads, algo).unwrap();
+                let setup = t0.elapsed().as_secs_f64() * 1e3;
+                if let Some(s) = ds.sparse_stats() {
+                    if threads == 1 {
+                        println!(
+                            "   sparse: {} distinct, {} trivial, {} sparse + {} full blocks; ops per eval {} (per-pattern sparse {}, dense {})",
+                            s.n_unique,
+                            s.n_trivial,
+                            s.sparse_blocks,
+                            s.full_blocks,
+                            s.block_ops,
+                            s.pattern_ops,
+                            n_fam * (2 * n_tips - 2)
+                        );
+                    }
+                }
+                let mut out = vec![0.0; n_fam];
+                let mut g = vec![0.0; 2 * n_fam];
+                let tv = median_ms(r, || ds.loglik(&rates, &mut out, None, None).unwrap());
+                let tg = median_ms(r, || ds.loglik(&rates, &mut out, Some(&mut g), None).unwrap());
+                let mut maxrel: f64 = 0.0;
+                match &reference {
+                    None => reference = Some(out.clone()),
+                    Some(r) => {
+                        for (a, b) in out.iter().zip(r) {
+                            maxrel = maxrel.max((a - b).abs() / b.abs().max(1.0));
+                        }
+                    }
+                }
+                let aname = if algo == GC_ALGO_DENSE { "dense " } else { "sparse" };
+                println!(
+                    "   {aname} threads={threads}: value {tv:9.2} ms   value+grad {tg:9.2} ms   (setup {setup:.0} ms, max rel diff vs dense {maxrel:.1e})"
+                );
+            }
+        }
+    }
+}

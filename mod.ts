@@ -1,0 +1,86 @@
+/**
+ * genecontent: gene gain and loss along a phylogeny.
+ *
+ * Each gene family evolves on the tree as a two-state continuous-time Markov chain (gain rate
+ * `gain`, loss rate `loss`, stationary root prior pi1 = gain / (gain + loss)); the likelihood is
+ * computed by Felsenstein pruning (a native Rust kernel, or pure TypeScript where it cannot be
+ * loaded) and conditioned on what a presence/absence matrix can contain.
+ *
+ * @example
+ * ```ts
+ * import { fitNullModel, loadDataset, openLikelihood } from "./mod.ts";
+ *
+ * const data = await loadDataset("tests/data/contract/tree.nwk", "tests/data/contract/pam.tsv");
+ * using likelihood = await openLikelihood(data);
+ * const fit = fitNullModel(likelihood);
+ * console.log(fit.gain, fit.loss, fit.ci?.pi1, likelihood.backend.name);
+ * ```
+ *
+ * @module
+ */
+
+// Errors and version
+export { GenecontentError } from "./lib/errors.ts";
+export { VERSION } from "./lib/version.ts";
+
+// Trees
+export {
+  type FlatTree,
+  flatTreeFromParents,
+  nodeDepths,
+  totalLength,
+} from "./lib/tree/flat_tree.ts";
+export { parseNewick } from "./lib/newick/parse.ts";
+export { formatNewick, quoteNewickLabel } from "./lib/newick/format.ts";
+export { pruneTree } from "./lib/tree/prune.ts";
+
+// Presence/absence matrices
+export { ABSENT, MISSING, type PresenceAbsenceMatrix, PRESENT } from "./lib/pam/matrix.ts";
+export {
+  type PamOrientation,
+  type PamReadOptions,
+  type ParsedPam,
+  parsePam,
+  parsePamBytes,
+  readPam,
+} from "./lib/pam/read.ts";
+export { type AlignedPam, type AlignOptions, alignPamToTree } from "./lib/pam/align.ts";
+export { compressPatterns, type SitePatterns } from "./lib/pam/patterns.ts";
+export { type Dataset, loadDataset, type LoadOptions, readTree } from "./lib/load_dataset.ts";
+
+// The model and its likelihood
+export { stationary, transitionDerivatives, transitionMatrix } from "./lib/model/two_state.ts";
+export type {
+  BackendName,
+  EvaluateOptions,
+  Evaluation,
+  LikelihoodBackend,
+} from "./lib/likelihood/backend.ts";
+export {
+  type BackendChoice,
+  type BackendFactory,
+  chooseBackend,
+  loadKernel,
+  tsBackendFactory,
+} from "./lib/likelihood/choose_backend.ts";
+export { TsBackend } from "./lib/likelihood/ts_backend.ts";
+export { NativeBackend } from "./lib/native/native_backend.ts";
+export {
+  GainLossLikelihood,
+  type GainLossLikelihoodOptions,
+  type LikelihoodValue,
+} from "./lib/likelihood/gain_loss_likelihood.ts";
+export { openLikelihood, type OpenLikelihoodOptions } from "./lib/likelihood/open_likelihood.ts";
+export { logProbObservable, probFewerThanPresent } from "./lib/likelihood/min_present.ts";
+
+// Fitting
+export { fitNullModel, type FitOptions, type NullModelFit } from "./lib/fit/fit_null_model.ts";
+export { type LbfgsOptions, type LbfgsResult, minimizeLbfgs } from "./lib/fit/lbfgs.ts";
+
+// Simulation
+export { Random } from "./lib/simulate/random.ts";
+export { caterpillarTree, coalescentTree, yuleTree } from "./lib/simulate/trees.ts";
+export { simulateFamilies, simulateObservedPam } from "./lib/simulate/families.ts";
+
+// Provenance
+export { makeProvenance, type Provenance } from "./lib/provenance.ts";
