@@ -15,12 +15,19 @@ import { type FlatTree, flatTreeFromParents, totalLength } from "../lib/tree/fla
 import { formatNewick } from "../lib/newick/format.ts";
 import { compressPatterns } from "../lib/pam/patterns.ts";
 import { TsBackend } from "../lib/likelihood/ts_backend.ts";
+import { NativeBackend } from "../lib/native/native_backend.ts";
+import { loadKernel } from "../lib/likelihood/choose_backend.ts";
+import { assertClose } from "./support/assert_close.ts";
+
 import {
   ensureIqtree,
   runIqtreeFixedParams,
   runIqtreeFixedTreeFit,
   writeBinaryPhylip,
 } from "./support/iqtree.ts";
+
+const { kernel, reasons } = await loadKernel();
+if (!kernel) throw new Error(`Native library not loadable: ${reasons.join("; ")}`);
 
 /** Removes internal node `v` (not the root), attaching its children to its parent. */
 function collapseNode(tree: FlatTree, v: number): FlatTree {
@@ -105,6 +112,12 @@ Deno.test("IQ-TREE GTR2 with fixed frequencies and lengths matches TsBackend", a
       const perPattern = backend.evaluate(new Float64Array([gain, loss])).logLik;
       let ours = 0;
       for (let p = 0; p < patterns.nPatterns; p++) ours += patterns.weights[p] * perPattern[p];
+      // The native kernel through the same interface: the same total to rounding.
+      using native = new NativeBackend(kernel, tree, patterns.states, patterns.nPatterns);
+      const nativePer = native.evaluate(new Float64Array([gain, loss])).logLik;
+      let nativeTotal = 0;
+      for (let p = 0; p < patterns.nPatterns; p++) nativeTotal += patterns.weights[p] * nativePer[p];
+      assertClose(nativeTotal, ours, 1e-10, "native vs TypeScript total");
 
       // IQ-TREE prints the log-likelihood rounded to `decimals` places: agreement within half a
       // unit of the last printed digit, plus 1e-9 relative for IQ-TREE's own floating-point

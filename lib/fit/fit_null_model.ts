@@ -15,6 +15,7 @@ import type { GainLossLikelihood } from "../likelihood/gain_loss_likelihood.ts";
 import { nodeDepths } from "../tree/flat_tree.ts";
 import { minimizeLbfgs } from "./lbfgs.ts";
 import { normalQuantile } from "./normal_quantile.ts";
+import { profileEnd, type ProfileProblem } from "./profile_interval.ts";
 
 /** A two-sided interval. */
 export type Interval = readonly [number, number];
@@ -147,99 +148,75 @@ export function fitNullModel(lik: GainLossLikelihood, options: FitOptions = {}):
     }
     const z = normalQuantile((1 + level) / 2);
     const drop = (z * z) / 2;
+    // Hessian of logLik in (log gain, log loss) at the estimate, by central differences of the
+    // analytic gradient (step 1e-4 in log scale: error ~1e-8 relative, plenty for a start).
+    const step = 1e-4;
+    const H = [[0, 0], [0, 0]];
+    for (let j = 0; j < 2; j++) {
+      const up = eval2(j === 0 ? lgHat + step : lgHat, j === 1 ? llHat + step : llHat, "curvature");
+      const dn = eval2(j === 0 ? lgHat - step : lgHat, j === 1 ? llHat - step : llHat, "curvature");
+      for (let i = 0; i < 2; i++) H[i][j] = (up.gradient![i] - dn.gradient![i]) / (2 * step);
+    }
+    const hxy = (H[0][1] + H[1][0]) / 2;
+    const pi1Hat = Math.exp(lgHat) / (Math.exp(lgHat) + Math.exp(llHat));
     const profile = (param: ProfiledParameter): Interval => {
-      // theta: the profiled parameter on its working scale; nu: the nuisance.
+      // theta: the profiled parameter on its working scale; nu: the nuisance. J maps
+      // (dtheta, dnu) to (dlog gain, dlog loss).
       const toLogRates = (theta: number, nu: number): [number, number] =>
         param === "gain"
           ? [theta, nu]
           : param === "loss"
           ? [nu, theta]
           : [nu - softplus(-theta), nu - softplus(theta)];
-      const nuGrad = (g: readonly [number, number]) =>
-        param === "gain" ? g[1] : param === "loss" ? g[0] : g[0] + g[1];
+      const J = param === "gain"
+        ? [[1, 0], [0, 1]]
+        : param === "loss"
+        ? [[0, 1], [1, 0]]
+        : [[1 - pi1Hat, 1], [-pi1Hat, 1]];
+      const Hs = [[H[0][0], hxy], [hxy, H[1][1]]];
+      const hess = [[0, 0], [0, 0]] as [[number, number], [number, number]];
+      for (let a = 0; a < 2; a++) {
+        for (let b = 0; b < 2; b++) {
+          let v = 0;
+          for (let i = 0; i < 2; i++) for (let k = 0; k < 2; k++) v += J[i][a] * Hs[i][k] * J[k][b];
+          hess[a][b] = v;
+        }
+      }
       const thetaHat = param === "gain" ? lgHat : param === "loss" ? llHat : lgHat - llHat;
       const nuHat = param === "gain"
         ? llHat
         : param === "loss"
         ? lgHat
         : Math.log(Math.exp(lgHat) + Math.exp(llHat));
-      const thetaRange: Interval = param === "pi1" ? [lo - hi, hi - lo] : [lo, hi];
-      const nuRange: Interval = param === "pi1" ? [lo, hi + Math.LN2] : [lo, hi];
-      const target = logLik - drop;
-      let nuWarm = nuHat;
-      const h = (theta: number): number => {
-        const r = minimizeLbfgs(
-          (x) => {
-            const [lg, ll] = toLogRates(theta, x[0]);
-            const v = eval2(lg, ll, `profile ${param}`);
-            return {
-              value: -v.logLik * scale,
-              gradient: new Float64Array([-nuGrad(v.gradient!) * scale]),
-            };
-          },
-          [nuWarm],
-          {
-            lower: [nuRange[0]],
-            upper: [nuRange[1]],
-            gradientTolerance: 1e-10,
-            maxIterations: 100,
-          },
-        );
-        nuWarm = r.x[0];
-        return -r.value / scale - target;
+      const problem: ProfileProblem = {
+        objective: (theta, nu) => {
+          const [lg, ll] = toLogRates(theta, nu);
+          const v = eval2(lg, ll, `profile ${param}`);
+          const [g0, g1] = v.gradient!;
+          if (param === "gain") return { logLik: v.logLik, dTheta: g0, dNu: g1 };
+          if (param === "loss") return { logLik: v.logLik, dTheta: g1, dNu: g0 };
+          const p = 1 / (1 + Math.exp(-theta));
+          return { logLik: v.logLik, dTheta: g0 * (1 - p) - g1 * p, dNu: g0 + g1 };
+        },
+        thetaHat,
+        nuHat,
+        maxLogLik: logLik,
+        drop,
+        hessian: hess,
+        thetaRange: param === "pi1" ? [lo - hi, hi - lo] : [lo, hi],
+        nuRange: param === "pi1" ? [lo, hi + Math.LN2] : [lo, hi],
       };
-      const bound = (direction: -1 | 1): number => {
-        nuWarm = nuHat;
-        let a = thetaHat;
-        let ha = drop;
-        let step = 0.05;
-        let b = thetaHat;
-        let hb = ha;
-        const edge = direction < 0 ? thetaRange[0] : thetaRange[1];
-        for (;;) {
-          b = thetaHat + direction * step;
-          if ((direction < 0 && b <= edge) || (direction > 0 && b >= edge)) {
-            b = edge;
-            hb = h(b);
-            if (hb > 0) {
-              warnings.push(
-                `The ${level * 100}% interval of ${param} is open: the profile likelihood stays ` +
-                  `above the cut-off up to the ${direction < 0 ? "lower" : "upper"} bound.`,
-              );
-              return b;
-            }
-            break;
-          }
-          hb = h(b);
-          if (hb <= 0) break;
-          a = b;
-          ha = hb;
-          step *= 2;
-        }
-        // Illinois regula falsi on [a, b], h(a) > 0 >= h(b).
-        let side = 0;
-        for (let it = 0; it < 100 && Math.abs(b - a) > 1e-9; it++) {
-          const c = b - (hb * (b - a)) / (hb - ha);
-          const hc = h(c);
-          if (Math.abs(hc) < 1e-9) return c;
-          if (hc > 0) {
-            a = c;
-            ha = hc;
-            if (side === 1) hb /= 2;
-            side = 1;
-          } else {
-            b = c;
-            hb = hc;
-            if (side === -1) ha /= 2;
-            side = -1;
-          }
-        }
-        return (a + b) / 2;
-      };
-      const lower = bound(-1);
-      const upper = bound(1);
       const back = (t: number) => (param === "pi1" ? sigmoid(t) : Math.exp(t));
-      return [back(lower), back(upper)];
+      const ends = [profileEnd(problem, -1), profileEnd(problem, 1)];
+      ends.forEach((end, i) => {
+        if (end.open) {
+          warnings.push(
+            `The ${level * 100}% interval of ${param} is open: the profile likelihood stays ` +
+              `above the cut-off up to the ${i === 0 ? "lower" : "upper"} bound.`,
+          );
+        }
+      });
+      return [back(ends[0].theta), back(ends[1].theta)];
     };
     ci = { level, gain: profile("gain"), loss: profile("loss"), pi1: profile("pi1") };
   }

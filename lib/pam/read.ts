@@ -51,7 +51,7 @@ const BYTE_0 = 48;
 export async function readPam(path: string, options: PamReadOptions = {}): Promise<ParsedPam> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readWholeFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new GenecontentError(`PAM file '${path}' does not exist; check the path.`);
@@ -59,6 +59,38 @@ export async function readPam(path: string, options: PamReadOptions = {}): Promi
     throw new GenecontentError(`PAM file '${path}' cannot be read: ${(e as Error).message}`);
   }
   return parsePamBytes(bytes, path, options);
+}
+
+/**
+ * Reads a file into one buffer sized from its length (about twice as fast as `Deno.readFile`
+ * for big files); falls back to `Deno.readFile` for anything that is not a regular file.
+ */
+async function readWholeFile(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const info = await file.stat();
+  if (!info.isFile) return await Deno.readFile(path);
+  const buf = new Uint8Array(info.size);
+  let off = 0;
+  while (off < buf.length) {
+    const got = await file.read(buf.subarray(off));
+    if (got === null) return buf.subarray(0, off);
+    off += got;
+  }
+  // The file may have grown since the stat: read the rest the slow way.
+  const extra = new Uint8Array(65536);
+  const more: Uint8Array[] = [];
+  for (let got = await file.read(extra); got !== null; got = await file.read(extra)) {
+    more.push(extra.slice(0, got));
+  }
+  if (more.length === 0) return buf;
+  const total = new Uint8Array(off + more.reduce((t, m) => t + m.length, 0));
+  total.set(buf);
+  let at = off;
+  for (const m of more) {
+    total.set(m, at);
+    at += m.length;
+  }
+  return total;
 }
 
 /**
@@ -425,14 +457,15 @@ function checkNames(
 /** Transposes a row-major `rows x cols` byte matrix into `cols x rows`, in cache-sized blocks. */
 function transpose(a: Uint8Array, rows: number, cols: number): Uint8Array {
   const out = new Uint8Array(rows * cols);
-  const B = 64;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const r1 = Math.min(rows, r0 + B);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = Math.min(cols, c0 + B);
-      for (let r = r0; r < r1; r++) {
-        const rowBase = r * cols;
-        for (let c = c0; c < c1; c++) out[c * rows + r] = a[rowBase + c];
+  const B = 32;
+  for (let c0 = 0; c0 < cols; c0 += B) {
+    const c1 = Math.min(cols, c0 + B);
+    for (let r0 = 0; r0 < rows; r0 += B) {
+      const r1 = Math.min(rows, r0 + B);
+      for (let c = c0; c < c1; c++) {
+        let o = c * rows + r0;
+        let i = r0 * cols + c;
+        for (let r = r0; r < r1; r++, i += cols) out[o++] = a[i];
       }
     }
   }

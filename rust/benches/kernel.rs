@@ -2,7 +2,8 @@
 //! DENSE and SPARSE algorithms at 1 thread and all threads, on simulated pangenomes: a Yule tree
 //! and families simulated from the gain/loss model with U-shaped presence frequencies.
 //!
-//! Environment: `GC_BENCH_SIZES=small,ecoli,large` (default all), `GC_BENCH_REPS` (default 15).
+//! Environment: `GC_BENCH_SIZES=small,ecoli,large` (default all), `GC_BENCH_REPS` (default 15),
+//! `GC_BENCH_ALGOS=dense,sparse`, `GC_BENCH_THREADS=1,2` (default 1 and all CPUs).
 
 use genecontent::dataset::{Dataset, GC_ALGO_DENSE, GC_ALGO_SPARSE};
 use std::time::Instant;
@@ -97,8 +98,16 @@ fn main() {
         let rates = [0.8, 1.3];
         println!("== {name}: {n_tips} tips x {n_fam} families");
         let mut reference: Option<Vec<f64>> = None;
+        let algos = std::env::var("GC_BENCH_ALGOS").unwrap_or_else(|_| "dense,sparse".into());
         for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
-            for threads in [1, all] {
+            let aname = if algo == GC_ALGO_DENSE { "dense" } else { "sparse" };
+            if !algos.split(',').any(|s| s == aname) {
+                continue;
+            }
+            let thread_counts: Vec<usize> = std::env::var("GC_BENCH_THREADS")
+                .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+                .unwrap_or_else(|_| vec![1, all]);
+            for &threads in &thread_counts {
                 let r = if algo == GC_ALGO_DENSE && name == "large" { 1 } else { reps };
                 let t0 = Instant::now();
                 let ds = Dataset::new(n_tips, &parent, &bl, n_fam, &states, threads, algo).unwrap();
@@ -130,9 +139,8 @@ fn main() {
                         }
                     }
                 }
-                let aname = if algo == GC_ALGO_DENSE { "dense " } else { "sparse" };
                 println!(
-                    "   {aname} threads={threads}: value {tv:9.2} ms   value+grad {tg:9.2} ms   (setup {setup:.0} ms, max rel diff vs dense {maxrel:.1e})"
+                    "   {aname:6} threads={threads}: value {tv:9.2} ms   value+grad {tg:9.2} ms   (setup {setup:.0} ms, max rel diff vs dense {maxrel:.1e})"
                 );
             }
         }
