@@ -30,7 +30,8 @@ for (const [label, minPresent] of [["corrected (default)", 1], ["uncorrected", 0
 }
 
 const pct = (x: number, t: number) => `${x >= t ? "+" : ""}${(100 * (x / t - 1)).toFixed(1)}%`;
-const row = (cells: string[]) => console.log(cells.map((c, i) => c.padEnd([22, 10, 12, 22, 9][i])).join(" "));
+const row = (cells: string[]) =>
+  console.log(cells.map((c, i) => c.padEnd([22, 10, 12, 22, 9][i])).join(" "));
 row(["fit", "parameter", "estimate", "95% profile interval", "vs truth"]);
 for (const { label, fit } of results) {
   for (const name of ["gain", "loss", "pi1"] as const) {

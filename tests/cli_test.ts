@@ -37,17 +37,39 @@ async function tempFile(name: string, text: string): Promise<string> {
 // and still far below any modelling error.
 for (const backend of ["native", "ts"]) {
   Deno.test(`loglik contract (${backend}): corrected and uncorrected totals match independent values`, async () => {
-    for (const [extra, want] of [[[], expected.logLik_corrected], [["--no-ascertainment"], expected.logLik_uncorrected]]) {
+    for (
+      const [extra, want] of [[[], expected.logLik_corrected], [
+        ["--no-ascertainment"],
+        expected.logLik_uncorrected,
+      ]]
+    ) {
       const r = await run([
-        "loglik", "--tree", contractTree, "--pam", contractPam, "--gain", "0.5", "--loss", "1.0",
-        "--backend", backend, "--json", ...(extra as string[]),
+        "loglik",
+        "--tree",
+        contractTree,
+        "--pam",
+        contractPam,
+        "--gain",
+        "0.5",
+        "--loss",
+        "1.0",
+        "--backend",
+        backend,
+        "--json",
+        ...(extra as string[]),
       ]);
       assert.equal(r.code, 0, r.stderr);
       const json = JSON.parse(r.stdout);
       assertClose(json.logLik, want as number, 1e-12, "logLik");
       assert.equal(json.backend, backend);
       assert.equal(json.families.length, 5);
-      assert.deepEqual(json.families.map((f: { family: string }) => f.family), ["group_1", "group_2", "group_3", "group_4", "group_5"]);
+      assert.deepEqual(json.families.map((f: { family: string }) => f.family), [
+        "group_1",
+        "group_2",
+        "group_3",
+        "group_4",
+        "group_5",
+      ]);
       const sum = json.families.reduce((s: number, f: { logLik: number }) => s + f.logLik, 0);
       assertClose(sum, json.logLik, 1e-13, "per-family values sum to the total");
     }
@@ -55,7 +77,20 @@ for (const backend of ["native", "ts"]) {
 }
 
 Deno.test("every result carries provenance: version, backend, threads, inputs with SHA-256, options", async () => {
-  const r = await run(["loglik", "--tree", contractTree, "--pam", contractPam, "--gain", "0.5", "--loss", "1", "--json", "--threads", "1"]);
+  const r = await run([
+    "loglik",
+    "--tree",
+    contractTree,
+    "--pam",
+    contractPam,
+    "--gain",
+    "0.5",
+    "--loss",
+    "1",
+    "--json",
+    "--threads",
+    "1",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const p = JSON.parse(r.stdout).provenance;
   assert.equal(p.tool, "genecontent");
@@ -73,7 +108,16 @@ Deno.test("every result carries provenance: version, backend, threads, inputs wi
 Deno.test("fit --json reports gain, loss, pi1, logLik, intervals, backend, convergence; --out writes TSV", async () => {
   const dir = await Deno.makeTempDir();
   const out = `${dir}/fit.tsv`;
-  const r = await run(["fit", "--tree", contractTree, "--pam", contractPam, "--json", "--out", out]);
+  const r = await run([
+    "fit",
+    "--tree",
+    contractTree,
+    "--pam",
+    contractPam,
+    "--json",
+    "--out",
+    out,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(r.stdout);
   for (const key of ["gain", "loss", "pi1", "logLik", "ci", "backend", "converged", "provenance"]) {
@@ -100,12 +144,37 @@ Deno.test("help on every command", async () => {
 });
 
 Deno.test("--prune-to-shared prunes and reports the dropped names", async () => {
-  const tree = await tempFile("t.nwk", "((genome_A:0.12,'genome B':0.3)n1:0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15,extra_tip:0.3):0.1);");
-  const refused = await run(["loglik", "--tree", tree, "--pam", contractPam, "--gain", "0.5", "--loss", "1"]);
+  const tree = await tempFile(
+    "t.nwk",
+    "((genome_A:0.12,'genome B':0.3)n1:0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15,extra_tip:0.3):0.1);",
+  );
+  const refused = await run([
+    "loglik",
+    "--tree",
+    tree,
+    "--pam",
+    contractPam,
+    "--gain",
+    "0.5",
+    "--loss",
+    "1",
+  ]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /extra_tip/);
   assert.match(refused.stderr, /--prune-to-shared/);
-  const r = await run(["loglik", "--tree", tree, "--pam", contractPam, "--gain", "0.5", "--loss", "1", "--json", "--prune-to-shared"]);
+  const r = await run([
+    "loglik",
+    "--tree",
+    tree,
+    "--pam",
+    contractPam,
+    "--gain",
+    "0.5",
+    "--loss",
+    "1",
+    "--json",
+    "--prune-to-shared",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /pruned 1 tree tip.*extra_tip/);
   const json = JSON.parse(r.stdout);
@@ -123,47 +192,121 @@ const badCases: { name: string; args: () => Promise<string[]>; pattern: RegExp }
   },
   {
     name: "negative branch length",
-    args: async () => ["fit", "--tree", await tempFile("neg.nwk", "((genome_A:-0.1,'genome B':0.3):0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);"), "--pam", contractPam],
+    args: async () => [
+      "fit",
+      "--tree",
+      await tempFile(
+        "neg.nwk",
+        "((genome_A:-0.1,'genome B':0.3):0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);",
+      ),
+      "--pam",
+      contractPam,
+    ],
     pattern: /neg\.nwk.*line 1, column \d+.*negative/i,
   },
   {
     name: "missing branch length",
-    args: async () => ["fit", "--tree", await tempFile("nolen.nwk", "((genome_A,'genome B':0.3):0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);"), "--pam", contractPam],
+    args: async () => [
+      "fit",
+      "--tree",
+      await tempFile(
+        "nolen.nwk",
+        "((genome_A,'genome B':0.3):0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);",
+      ),
+      "--pam",
+      contractPam,
+    ],
     pattern: /nolen\.nwk.*line 1.*genome_A|nolen\.nwk.*length/i,
   },
   {
     name: "duplicate tip",
-    args: async () => ["fit", "--tree", await tempFile("dup.nwk", "((genome_A:0.1,genome_A:0.3):0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);"), "--pam", contractPam],
+    args: async () => [
+      "fit",
+      "--tree",
+      await tempFile(
+        "dup.nwk",
+        "((genome_A:0.1,genome_A:0.3):0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);",
+      ),
+      "--pam",
+      contractPam,
+    ],
     pattern: /dup\.nwk.*genome_A/,
   },
   {
     name: "PAM taxon not in the tree",
-    args: async () => ["fit", "--tree", contractTree, "--pam", await tempFile("extra.tsv", "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\tgenome_Z\nf1\t1\t0\t0\t1\t0\t1\n")],
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile(
+        "extra.tsv",
+        "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\tgenome_Z\nf1\t1\t0\t0\t1\t0\t1\n",
+      ),
+    ],
     pattern: /genome_Z/,
   },
   {
     name: "tree tip missing from the PAM",
-    args: async () => ["fit", "--tree", contractTree, "--pam", await tempFile("short.tsv", "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\nf1\t1\t0\t0\t1\n")],
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile(
+        "short.tsv",
+        "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\nf1\t1\t0\t0\t1\n",
+      ),
+    ],
     pattern: /genome_E/,
   },
   {
     name: "a count in a 0/1 matrix",
-    args: async () => ["fit", "--tree", contractTree, "--pam", await tempFile("count.tsv", "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\nf1\t1\t0\t0\t1\t0\nfam_x\t1\t0\t2\t1\t0\n")],
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile(
+        "count.tsv",
+        "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\nf1\t1\t0\t0\t1\t0\nfam_x\t1\t0\t2\t1\t0\n",
+      ),
+    ],
     pattern: /count\.tsv.*fam_x.*genome_C|count\.tsv.*genome_C.*fam_x/,
   },
   {
     name: "a family never present",
-    args: async () => ["fit", "--tree", contractTree, "--pam", await tempFile("zero.tsv", "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\nf1\t1\t0\t0\t1\t0\nghost\t0\t0\t0\t0\t0\n")],
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile(
+        "zero.tsv",
+        "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\nf1\t1\t0\t0\t1\t0\nghost\t0\t0\t0\t0\t0\n",
+      ),
+    ],
     pattern: /ghost/,
   },
   {
     name: "unknown option",
-    args: () => Promise.resolve(["fit", "--tree", contractTree, "--pam", contractPam, "--gian", "1"]),
+    args: () =>
+      Promise.resolve(["fit", "--tree", contractTree, "--pam", contractPam, "--gian", "1"]),
     pattern: /--gian/,
   },
   {
     name: "bad rate",
-    args: () => Promise.resolve(["loglik", "--tree", contractTree, "--pam", contractPam, "--gain=-1", "--loss", "0"]),
+    args: () =>
+      Promise.resolve([
+        "loglik",
+        "--tree",
+        contractTree,
+        "--pam",
+        contractPam,
+        "--gain=-1",
+        "--loss",
+        "0",
+      ]),
     pattern: /--gain must be a number > 0; got '-1'/,
   },
   {
@@ -178,7 +321,20 @@ const badCases: { name: string; args: () => Promise<string[]>; pattern: RegExp }
   },
   {
     name: "native backend demanded but not loadable",
-    args: () => Promise.resolve(["loglik", "--tree", contractTree, "--pam", contractPam, "--gain", "1", "--loss", "1", "--backend", "native"]),
+    args: () =>
+      Promise.resolve([
+        "loglik",
+        "--tree",
+        contractTree,
+        "--pam",
+        contractPam,
+        "--gain",
+        "1",
+        "--loss",
+        "1",
+        "--backend",
+        "native",
+      ]),
     pattern: /native backend cannot be loaded.*GENECONTENT_LIB=\/nonexistent\/lib\.so/,
   },
 ];
@@ -199,7 +355,18 @@ for (const c of badCases) {
 
 Deno.test("without the native library, auto falls back to TypeScript with a one-line notice", async () => {
   const r = await run(
-    ["loglik", "--tree", contractTree, "--pam", contractPam, "--gain", "0.5", "--loss", "1.0", "--json"],
+    [
+      "loglik",
+      "--tree",
+      contractTree,
+      "--pam",
+      contractPam,
+      "--gain",
+      "0.5",
+      "--loss",
+      "1.0",
+      "--json",
+    ],
     { GENECONTENT_LIB: "/nonexistent/lib.so" },
   );
   assert.equal(r.code, 0, r.stderr);

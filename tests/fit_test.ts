@@ -17,12 +17,18 @@ import type { FlatTree } from "../lib/tree/flat_tree.ts";
 
 const { kernel, reasons } = await loadKernel();
 if (!kernel) throw new Error(`Native library not loadable: ${reasons.join("; ")}`);
-const native: BackendFactory = { name: "native", create: (t, s, n) => new NativeBackend(kernel, t, s, n) };
+const native: BackendFactory = {
+  name: "native",
+  create: (t, s, n) => new NativeBackend(kernel, t, s, n),
+};
 
 Deno.test("L-BFGS minimises Rosenbrock and stops on an active bound", () => {
   const rosen = (x: Float64Array) => ({
     value: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2,
-    gradient: new Float64Array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)]),
+    gradient: new Float64Array([
+      -2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2),
+      200 * (x[1] - x[0] ** 2),
+    ]),
   });
   const r = minimizeLbfgs(rosen, [-1.2, 1], { gradientTolerance: 1e-10 });
   assert.ok(r.converged, r.reason);
@@ -85,14 +91,24 @@ Deno.test("MLE and profile interval ends agree with an independent golden-sectio
     assert.ok(ll(fit.gain * dg, fit.loss * dl) <= fit.logLik + 1e-9);
   }
   const cut = fit.logLik - 3.841458820694124 / 2;
-  const profileGain = (g: number) => goldenMax((x) => ll(g, Math.exp(x)), Math.log(fit.loss) - 3, Math.log(fit.loss) + 3);
-  const profileLoss = (l: number) => goldenMax((x) => ll(Math.exp(x), l), Math.log(fit.gain) - 3, Math.log(fit.gain) + 3);
+  const profileGain = (g: number) =>
+    goldenMax((x) => ll(g, Math.exp(x)), Math.log(fit.loss) - 3, Math.log(fit.loss) + 3);
+  const profileLoss = (l: number) =>
+    goldenMax((x) => ll(Math.exp(x), l), Math.log(fit.gain) - 3, Math.log(fit.gain) + 3);
   const profilePi = (p: number) =>
-    goldenMax((s) => ll(p * Math.exp(s), (1 - p) * Math.exp(s)), Math.log(fit.gain + fit.loss) - 3, Math.log(fit.gain + fit.loss) + 3);
+    goldenMax(
+      (s) => ll(p * Math.exp(s), (1 - p) * Math.exp(s)),
+      Math.log(fit.gain + fit.loss) - 3,
+      Math.log(fit.gain + fit.loss) + 3,
+    );
   // Interval ends are found to 1e-9 in log scale; the golden search's profile value is exact to
   // ~1e-10 in logLik, so the profile at the ends equals the cut-off to well within 1e-6.
-  for (const end of fit.ci!.gain) assertClose(profileGain(end), cut, 1e-6 / Math.abs(cut), "gain end");
-  for (const end of fit.ci!.loss) assertClose(profileLoss(end), cut, 1e-6 / Math.abs(cut), "loss end");
+  for (const end of fit.ci!.gain) {
+    assertClose(profileGain(end), cut, 1e-6 / Math.abs(cut), "gain end");
+  }
+  for (const end of fit.ci!.loss) {
+    assertClose(profileLoss(end), cut, 1e-6 / Math.abs(cut), "loss end");
+  }
   for (const end of fit.ci!.pi1) assertClose(profilePi(end), cut, 1e-6 / Math.abs(cut), "pi1 end");
   assert.ok(fit.ci!.gain[0] < fit.gain && fit.gain < fit.ci!.gain[1]);
   assert.ok(fit.ci!.pi1[0] < fit.pi1 && fit.pi1 < fit.ci!.pi1[1]);
@@ -148,6 +164,9 @@ Deno.test("rates the data cannot identify end on a bound with a warning", () => 
   const patterns = compressPatterns(rows, 30, 12, Array.from({ length: 30 }, (_, i) => `f${i}`));
   using lik = new GainLossLikelihood(tree, patterns, native);
   const fit = fitNullModel(lik, { level: null });
-  assert.ok(fit.warnings.some((w) => /rate estimate sits on its bound/.test(w)), fit.warnings.join("; "));
+  assert.ok(
+    fit.warnings.some((w) => /rate estimate sits on its bound/.test(w)),
+    fit.warnings.join("; "),
+  );
   assert.ok(fit.pi1 > 0.99, `pi1 ${fit.pi1}`);
 });

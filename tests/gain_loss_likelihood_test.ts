@@ -7,7 +7,11 @@ import { assertClose } from "./support/assert_close.ts";
 import { bruteForceFewerThan, bruteForceLikelihood } from "./support/brute_force.ts";
 import { binary6, multifurcating, withUnary } from "./support/small_trees.ts";
 import { GainLossLikelihood } from "../lib/likelihood/gain_loss_likelihood.ts";
-import { type BackendFactory, loadKernel, tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import {
+  type BackendFactory,
+  loadKernel,
+  tsBackendFactory,
+} from "../lib/likelihood/choose_backend.ts";
 import { compressPatterns } from "../lib/pam/patterns.ts";
 import { GenecontentError } from "../lib/errors.ts";
 import { NativeBackend } from "../lib/native/native_backend.ts";
@@ -44,7 +48,11 @@ Deno.test("corrected per-family logLik = log P(x) - log(1 - P(all observed absen
     const rows = new Uint8Array(cols.flat());
     const names = cols.map((_, i) => `f${i}`);
     for (const factory of factories) {
-      using lik = new GainLossLikelihood(tree, compressPatterns(rows, cols.length, n, names), factory);
+      using lik = new GainLossLikelihood(
+        tree,
+        compressPatterns(rows, cols.length, n, names),
+        factory,
+      );
       const v = lik.evaluate(gain, loss);
       const expected = cols.map((c) => {
         const empty = c.map((s) => (s === 2 ? 2 : 0));
@@ -72,7 +80,10 @@ Deno.test("conditioned on at least k present, the probabilities of all observabl
         { minPresent: k },
       );
       const v = lik.evaluate(0.7, 0.9);
-      const sum = cols.reduce((s, _, f) => s + Math.exp(v.perPattern[lik.patterns.familyPattern[f]]), 0);
+      const sum = cols.reduce(
+        (s, _, f) => s + Math.exp(v.perPattern[lik.patterns.familyPattern[f]]),
+        0,
+      );
       // A sum of up to 64 probabilities, each exact to ~1e-15.
       assertClose(sum, 1, 1e-13, `k=${k} ${factory.name}`);
       // And each term against brute force.
@@ -90,7 +101,12 @@ Deno.test("merged columns count by their weights; uncorrected equals the plain s
   const single = Array.from({ length: n }, (_, i) => (i === 0 ? 1 : 0));
   const mixed = Array.from({ length: n }, (_, i) => (i % 3 === 1 ? 1 : 0));
   const cols = [single, single, mixed, single];
-  const patterns = compressPatterns(new Uint8Array(cols.flat()), cols.length, n, ["a", "b", "c", "d"]);
+  const patterns = compressPatterns(new Uint8Array(cols.flat()), cols.length, n, [
+    "a",
+    "b",
+    "c",
+    "d",
+  ]);
   assert.equal(patterns.nPatterns, 2);
   using lik = new GainLossLikelihood(tree, patterns, tsBackendFactory, { minPresent: 0 });
   const v = lik.evaluate(0.3, 0.6);
@@ -107,7 +123,12 @@ Deno.test("gradients of the corrected total match central finite differences", (
     for (const factory of factories) {
       using lik = new GainLossLikelihood(
         tree,
-        compressPatterns(new Uint8Array(usable.flat()), usable.length, n, usable.map((_, i) => `f${i}`)),
+        compressPatterns(
+          new Uint8Array(usable.flat()),
+          usable.length,
+          n,
+          usable.map((_, i) => `f${i}`),
+        ),
         factory,
         { minPresent: k },
       );
@@ -115,7 +136,10 @@ Deno.test("gradients of the corrected total match central finite differences", (
       const g = lik.evaluate(Math.exp(lg), Math.exp(ll), { gradient: true }).gradient!;
       const h = 1e-5;
       const f = (a: number, b: number) => lik.evaluate(Math.exp(a), Math.exp(b)).logLik;
-      const fd = [(f(lg + h, ll) - f(lg - h, ll)) / (2 * h), (f(lg, ll + h) - f(lg, ll - h)) / (2 * h)];
+      const fd = [
+        (f(lg + h, ll) - f(lg - h, ll)) / (2 * h),
+        (f(lg, ll + h) - f(lg, ll - h)) / (2 * h),
+      ];
       // Central differences with h = 1e-5 err by ~h^2 * f''' ~ 1e-9 plus rounding ~1e-16/h ~ 1e-11.
       assertClose(g, fd, 1e-7, `k=${k} ${factory.name}`);
     }
@@ -127,11 +151,25 @@ Deno.test("families never present (or below the threshold) are a clear error nam
   const n = tree.nTips;
   const rows = new Uint8Array([...new Array(n).fill(0), 1, ...new Array(n - 1).fill(0)]);
   assert.throws(
-    () => new GainLossLikelihood(tree, compressPatterns(rows, 2, n, ["never_seen", "ok"]), tsBackendFactory),
-    (e: unknown) => e instanceof GenecontentError && /never_seen/.test(e.message) && /--min-present/.test(e.message),
+    () =>
+      new GainLossLikelihood(
+        tree,
+        compressPatterns(rows, 2, n, ["never_seen", "ok"]),
+        tsBackendFactory,
+      ),
+    (e: unknown) =>
+      e instanceof GenecontentError && /never_seen/.test(e.message) &&
+      /--min-present/.test(e.message),
   );
   assert.throws(
-    () => new GainLossLikelihood(tree, compressPatterns(rows.subarray(n), 1, n, ["single"]), tsBackendFactory, { minPresent: 2 }),
-    (e: unknown) => e instanceof GenecontentError && /single/.test(e.message) && /fewer than 2/.test(e.message),
+    () =>
+      new GainLossLikelihood(
+        tree,
+        compressPatterns(rows.subarray(n), 1, n, ["single"]),
+        tsBackendFactory,
+        { minPresent: 2 },
+      ),
+    (e: unknown) =>
+      e instanceof GenecontentError && /single/.test(e.message) && /fewer than 2/.test(e.message),
   );
 });

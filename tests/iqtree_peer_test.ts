@@ -116,7 +116,9 @@ Deno.test("IQ-TREE GTR2 with fixed frequencies and lengths matches TsBackend", a
       using native = new NativeBackend(kernel, tree, patterns.states, patterns.nPatterns);
       const nativePer = native.evaluate(new Float64Array([gain, loss])).logLik;
       let nativeTotal = 0;
-      for (let p = 0; p < patterns.nPatterns; p++) nativeTotal += patterns.weights[p] * nativePer[p];
+      for (let p = 0; p < patterns.nPatterns; p++) {
+        nativeTotal += patterns.weights[p] * nativePer[p];
+      }
       assertClose(nativeTotal, ours, 1e-10, "native vs TypeScript total");
 
       // IQ-TREE prints the log-likelihood rounded to `decimals` places: agreement within half a

@@ -9,14 +9,22 @@ import { loadKernel } from "../lib/likelihood/choose_backend.ts";
 const builtLibrary = new URL(`../rust/target/release/${libraryFileName()}`, import.meta.url);
 
 Deno.test("GENECONTENT_LIB, when set, is the only candidate", async () => {
-  for (const moduleUrl of ["file:///opt/gc/lib/native/locate.ts", "https://example.invalid/lib/native/locate.ts"]) {
+  for (
+    const moduleUrl of [
+      "file:///opt/gc/lib/native/locate.ts",
+      "https://example.invalid/lib/native/locate.ts",
+    ]
+  ) {
     const { candidates, problems } = await locateNativeLibrary({
       moduleUrl,
       env: (n) => (n === "GENECONTENT_LIB" ? "/custom/libgenecontent.so" : undefined),
       platform: "linux-x86_64",
     });
     assert.deepEqual(problems, []);
-    assert.deepEqual(candidates.map((c) => [String(c.path), c.source]), [["/custom/libgenecontent.so", "env"]]);
+    assert.deepEqual(candidates.map((c) => [String(c.path), c.source]), [[
+      "/custom/libgenecontent.so",
+      "env",
+    ]]);
   }
 });
 
@@ -78,7 +86,9 @@ function serve(files: Record<string, Uint8Array>) {
 Deno.test("URL import: downloads the release file, verifies SHA-256, caches it and loads it", async () => {
   const bytes = await Deno.readFile(builtLibrary);
   const sha256 = await sha256Hex(bytes);
-  const { server, base, hits } = serve({ "/gc/v1/lib/native/linux-x86_64/libgenecontent.so": bytes });
+  const { server, base, hits } = serve({
+    "/gc/v1/lib/native/linux-x86_64/libgenecontent.so": bytes,
+  });
   const cacheDir = await Deno.makeTempDir();
   try {
     const options = {
@@ -114,7 +124,9 @@ Deno.test("URL import: downloads the release file, verifies SHA-256, caches it a
 });
 
 Deno.test("URL import: a file whose SHA-256 differs is refused and not cached", async () => {
-  const { server, base } = serve({ "/lib/native/lib.so": new TextEncoder().encode("not a library") });
+  const { server, base } = serve({
+    "/lib/native/lib.so": new TextEncoder().encode("not a library"),
+  });
   const cacheDir = await Deno.makeTempDir();
   try {
     const wanted = "0".repeat(64);
@@ -167,7 +179,10 @@ Deno.test("URL import: no manifest entry or an HTTP error is reported, not guess
     manifest: { version: "9.9.9", files: {} },
   });
   assert.deepEqual(none.candidates, []);
-  assert.match(none.problems[0], /No verified native library is published for linux-x86_64 in genecontent 9\.9\.9/);
+  assert.match(
+    none.problems[0],
+    /No verified native library is published for linux-x86_64 in genecontent 9\.9\.9/,
+  );
   const { server, base } = serve({});
   const cacheDir = await Deno.makeTempDir();
   try {
@@ -176,7 +191,10 @@ Deno.test("URL import: no manifest entry or an HTTP error is reported, not guess
       env: () => undefined,
       cacheDir,
       platform: "linux-x86_64",
-      manifest: { version: "t", files: { "linux-x86_64": { file: "gone.so", sha256: "a".repeat(64) } } },
+      manifest: {
+        version: "t",
+        files: { "linux-x86_64": { file: "gone.so", sha256: "a".repeat(64) } },
+      },
     });
     assert.deepEqual(missing.candidates, []);
     assert.match(missing.problems[0], /gone\.so failed: HTTP 404/);
@@ -192,5 +210,8 @@ Deno.test("GENECONTENT_LIB that cannot be loaded is named in the reasons", async
     env: (n) => (n === "GENECONTENT_LIB" ? "/nonexistent/libgenecontent.so" : undefined),
   });
   assert.equal(kernel, null);
-  assert.match(reasons.join(";"), /GENECONTENT_LIB=\/nonexistent\/libgenecontent\.so could not be loaded/);
+  assert.match(
+    reasons.join(";"),
+    /GENECONTENT_LIB=\/nonexistent\/libgenecontent\.so could not be loaded/,
+  );
 });

@@ -62,7 +62,9 @@ Deno.test("native equals TypeScript on a 5,000-tip caterpillar, where plain prod
   const tree = caterpillarTree(5000, 0.1);
   const rng = new Random(5);
   const states = randomStates(12, tree.nTips, rng);
-  const ts = new TsBackend(tree, states, 12).evaluate(new Float64Array([0.5, 1]), { gradient: true });
+  const ts = new TsBackend(tree, states, 12).evaluate(new Float64Array([0.5, 1]), {
+    gradient: true,
+  });
   using nb = new NativeBackend(kernel, tree, states, 12, {});
   const nat = nb.evaluate(new Float64Array([0.5, 1]), { gradient: true });
   for (const v of nat.logLik) assert.ok(Number.isFinite(v), `finite: ${v}`);
@@ -75,7 +77,13 @@ Deno.test("native equals TypeScript on a 5,000-tip caterpillar, where plain prod
 Deno.test("results are bit-identical for 1 and 2 threads", () => {
   const rng = new Random(77);
   const tree = yuleTree(300, rng, { height: 1 });
-  const states = simulateFamilies(tree, { gain: 1, loss: 2, nFamilies: 3000, rng, rateCategories: [0.1, 1, 5] });
+  const states = simulateFamilies(tree, {
+    gain: 1,
+    loss: 2,
+    nFamilies: 3000,
+    rng,
+    rateCategories: [0.1, 1, 5],
+  });
   const one = new NativeBackend(kernel, tree, states, 3000, { threads: 1 });
   const two = new NativeBackend(kernel, tree, states, 3000, { threads: 2 });
   try {
@@ -108,7 +116,10 @@ Deno.test("nonblocking evaluation gives the same numbers, reports progress and c
   const controller = new AbortController();
   const pending = nb.evaluateAsync(many, { signal: controller.signal });
   controller.abort();
-  await assert.rejects(pending, (e: unknown) => e instanceof DOMException && e.name === "AbortError");
+  await assert.rejects(
+    pending,
+    (e: unknown) => e instanceof DOMException && e.name === "AbortError",
+  );
 });
 
 Deno.test("the C ABI rejects bad input with a message and survives empty input", () => {
@@ -126,6 +137,9 @@ Deno.test("the C ABI rejects bad input with a message and survives empty input",
     );
   }
   using empty = new NativeBackend(kernel, tree, new Uint8Array(0), 0);
-  assert.deepEqual(empty.evaluate(new Float64Array([1, 1]), { gradient: true }).logLik, new Float64Array(0));
+  assert.deepEqual(
+    empty.evaluate(new Float64Array([1, 1]), { gradient: true }).logLik,
+    new Float64Array(0),
+  );
   assert.deepEqual(nb.evaluate(new Float64Array(0)).logLik, new Float64Array(0));
 });

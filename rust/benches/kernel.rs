@@ -71,8 +71,20 @@ fn simulate(rng: &mut Rng, parent: &[i32], bl: &[f64], n_tips: usize, n_fam: usi
     out
 }
 
-fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+/// CPU seconds (user + system, all threads) of this process so far, from /proc (10 ms ticks).
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Median wall milliseconds over `reps` runs, and mean CPU milliseconds per run.
+fn median_ms(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
     f(); // warm-up (scratch allocation, page faults)
+    let c0 = cpu_seconds();
     let mut t: Vec<f64> = (0..reps)
         .map(|_| {
             let s = Instant::now();
@@ -80,8 +92,9 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
             s.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let cpu = (cpu_seconds() - c0) * 1e3 / reps as f64;
     t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    t[t.len() / 2]
+    (t[t.len() / 2], cpu)
 }
 
 fn main() {
@@ -128,8 +141,8 @@ fn main() {
                 }
                 let mut out = vec![0.0; n_fam];
                 let mut g = vec![0.0; 2 * n_fam];
-                let tv = median_ms(r, || ds.loglik(&rates, &mut out, None, None).unwrap());
-                let tg = median_ms(r, || ds.loglik(&rates, &mut out, Some(&mut g), None).unwrap());
+                let (tv, cv) = median_ms(r, || ds.loglik(&rates, &mut out, None, None).unwrap());
+                let (tg, cg) = median_ms(r, || ds.loglik(&rates, &mut out, Some(&mut g), None).unwrap());
                 let mut maxrel: f64 = 0.0;
                 match &reference {
                     None => reference = Some(out.clone()),
@@ -140,7 +153,7 @@ fn main() {
                     }
                 }
                 println!(
-                    "   {aname:6} threads={threads}: value {tv:9.2} ms   value+grad {tg:9.2} ms   (setup {setup:.0} ms, max rel diff vs dense {maxrel:.1e})"
+                    "   {aname:6} threads={threads}: value {tv:8.2} ms (cpu {cv:7.1})  value+grad {tg:8.2} ms (cpu {cg:7.1})  setup {setup:.0} ms, max rel diff vs first {maxrel:.1e}"
                 );
             }
         }

@@ -26,10 +26,6 @@ use std::collections::HashMap;
 pub const LANES: usize = 8;
 type V = [f64; LANES];
 
-/// Op argument tags: below `TIP_TAG` an op reads a slot; `TIP_TAG + r` reads lane-state row `r`.
-const TIP_TAG: u32 = 1 << 31;
-const BASE_TAG: u32 = u32::MAX;
-
 /// A pattern is "heavy" (run on the full tree) when its own touched ops exceed this share of
 /// the tree's edges; a block becomes full when its union of touched ops does.
 const HEAVY_FRAC: f64 = 0.5;
@@ -41,9 +37,13 @@ struct Op {
     arg: u32,
 }
 
+/// A program node: its ops are `[op_start, slot_end)` recomputed children (arg = slot),
+/// `[slot_end, tip_end)` tips (arg = lane-state row), `[tip_end, op_end)` baseline children.
 #[derive(Clone, Copy)]
 struct NodeRec {
     op_start: u32,
+    slot_end: u32,
+    tip_end: u32,
     op_end: u32,
 }
 
@@ -238,10 +238,18 @@ impl SparseEngine {
         for v in nt..nn {
             let op_start = eng.ops.len() as u32;
             for &c in tree.children_of(v) {
-                let arg = if (c as usize) < nt { TIP_TAG + c } else { c - nt as u32 };
-                eng.ops.push(Op { child: c, arg });
+                if c as usize >= nt {
+                    eng.ops.push(Op { child: c, arg: c - nt as u32 });
+                }
             }
-            eng.nodes.push(NodeRec { op_start, op_end: eng.ops.len() as u32 });
+            let slot_end = eng.ops.len() as u32;
+            for &c in tree.children_of(v) {
+                if (c as usize) < nt {
+                    eng.ops.push(Op { child: c, arg: c });
+                }
+            }
+            let end = eng.ops.len() as u32;
+            eng.nodes.push(NodeRec { op_start, slot_end, tip_end: end, op_end: end });
         }
         let full_end = eng.nodes.len() as u32;
         eng.max_slots = nn - nt;
@@ -323,18 +331,25 @@ impl SparseEngine {
                 let v = v as usize;
                 slot_of[v] = k as u32;
                 let op_start = eng.ops.len() as u32;
-                for &c in tree.children_of(v) {
-                    let cu = c as usize;
-                    let arg = if !marks.is(cu) {
-                        BASE_TAG
-                    } else if cu < nt {
-                        TIP_TAG + slot_of[cu]
-                    } else {
-                        slot_of[cu]
-                    };
-                    eng.ops.push(Op { child: c, arg });
+                let ch = tree.children_of(v);
+                for &c in ch {
+                    if c as usize >= nt && marks.is(c as usize) {
+                        eng.ops.push(Op { child: c, arg: slot_of[c as usize] });
+                    }
                 }
-                eng.nodes.push(NodeRec { op_start, op_end: eng.ops.len() as u32 });
+                let slot_end = eng.ops.len() as u32;
+                for &c in ch {
+                    if (c as usize) < nt && marks.is(c as usize) {
+                        eng.ops.push(Op { child: c, arg: slot_of[c as usize] });
+                    }
+                }
+                let tip_end = eng.ops.len() as u32;
+                for &c in ch {
+                    if !marks.is(c as usize) {
+                        eng.ops.push(Op { child: c, arg: 0 });
+                    }
+                }
+                eng.nodes.push(NodeRec { op_start, slot_end, tip_end, op_end: eng.ops.len() as u32 });
             }
             eng.max_slots = eng.max_slots.max(nodes_list.len());
             let n_orig = group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
@@ -536,18 +551,23 @@ fn rescale_lanes<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
         mn = mn.min(a[0][l].max(a[1][l]));
     }
     if mn < TINY {
-        for l in 0..LANES {
-            let m = a[0][l].max(a[1][l]);
-            let (e, f) = exponent_and_factor(m);
-            let on = m < TINY && m > 0.0;
-            let f = if on { f } else { 1.0 };
-            ae[l] += if on { e } else { 0.0 };
-            a[0][l] *= f;
-            a[1][l] *= f;
-            if G {
-                for x in d.iter_mut() {
-                    x[l] *= f;
-                }
+        rescale_lanes_slow::<G>(a, d, ae);
+    }
+}
+
+#[inline(never)]
+fn rescale_lanes_slow<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
+    for l in 0..LANES {
+        let m = a[0][l].max(a[1][l]);
+        let (e, f) = exponent_and_factor(m);
+        let on = m < TINY && m > 0.0;
+        let f = if on { f } else { 1.0 };
+        ae[l] += if on { e } else { 0.0 };
+        a[0][l] *= f;
+        a[1][l] *= f;
+        if G {
+            for x in d.iter_mut() {
+                x[l] *= f;
             }
         }
     }
@@ -566,57 +586,79 @@ fn run_impl<const G: bool>(
     let bexp = &base.exp[b];
     let rows = &eng.rows[blk.rows_start as usize..];
     let nodes = &eng.nodes[blk.node_start as usize..blk.node_end as usize];
+    let ops = &eng.ops[..];
     let val = &mut s.val[..nodes.len()];
     let grad = &mut s.grad[..if G { nodes.len() } else { 0 }];
     let mut a = [[1.0; LANES]; 2];
     let mut d = [[0.0; LANES]; 4];
     let mut ae = [0.0; LANES];
     for (k, nr) in nodes.iter().enumerate() {
-        a = [[1.0; LANES]; 2];
-        d = [[0.0; LANES]; 4];
-        ae = [0.0; LANES];
-        for (ci, op) in eng.ops[nr.op_start as usize..nr.op_end as usize].iter().enumerate() {
+        // Baseline children: a lane-independent scalar product, rescaled as it goes.
+        let mut bl = [1.0f64, 1.0];
+        let mut bd = [0.0f64; 4];
+        let mut be = 0.0f64;
+        for op in &ops[nr.tip_end as usize..nr.op_end as usize] {
             let c = op.child as usize;
+            let m = &bmsg[c];
+            be += bexp[c];
+            if G {
+                bd = [
+                    bd[0] * m[0] + bl[0] * m[2],
+                    bd[1] * m[1] + bl[1] * m[3],
+                    bd[2] * m[0] + bl[0] * m[4],
+                    bd[3] * m[1] + bl[1] * m[5],
+                ];
+            }
+            bl = [bl[0] * m[0], bl[1] * m[1]];
+            be += rescale_scalar::<G>(&mut bl, &mut bd);
+        }
+        a = [[bl[0]; LANES], [bl[1]; LANES]];
+        ae = [be; LANES];
+        if G {
+            d = [[bd[0]; LANES], [bd[1]; LANES], [bd[2]; LANES], [bd[3]; LANES]];
+        }
+        let mut count = 1u32;
+        for op in &ops[nr.op_start as usize..nr.slot_end as usize] {
+            let c = op.child as usize;
+            let sl = op.arg as usize;
+            let q = &val[sl];
+            let br = &tabs.branch[c];
             let mut m = [[0.0; LANES]; 6];
-            if op.arg < TIP_TAG {
-                let sl = op.arg as usize;
-                let q = &val[sl];
-                let br = &tabs.branch[c];
+            for l in 0..LANES {
+                m[0][l] = br.p[0] * q[0][l] + br.p[1] * q[1][l];
+                m[1][l] = br.p[2] * q[0][l] + br.p[3] * q[1][l];
+                ae[l] += q[2][l];
+            }
+            if G {
+                let dq = &grad[sl];
                 for l in 0..LANES {
-                    m[0][l] = br.p[0] * q[0][l] + br.p[1] * q[1][l];
-                    m[1][l] = br.p[2] * q[0][l] + br.p[3] * q[1][l];
-                    ae[l] += q[2][l];
-                }
-                if G {
-                    let dq = &grad[sl];
-                    for l in 0..LANES {
-                        m[2][l] = br.da[0] * q[0][l] + br.da[1] * q[1][l] + br.p[0] * dq[0][l] + br.p[1] * dq[1][l];
-                        m[3][l] = br.da[2] * q[0][l] + br.da[3] * q[1][l] + br.p[2] * dq[0][l] + br.p[3] * dq[1][l];
-                        m[4][l] = br.db[0] * q[0][l] + br.db[1] * q[1][l] + br.p[0] * dq[2][l] + br.p[1] * dq[3][l];
-                        m[5][l] = br.db[2] * q[0][l] + br.db[3] * q[1][l] + br.p[2] * dq[2][l] + br.p[3] * dq[3][l];
-                    }
-                }
-            } else if op.arg == BASE_TAG {
-                let bm = &bmsg[c];
-                let e = bexp[c];
-                for l in 0..LANES {
-                    for j in 0..(if G { 6 } else { 2 }) {
-                        m[j][l] = bm[j];
-                    }
-                    ae[l] += e;
-                }
-            } else {
-                let row = &rows[(op.arg - TIP_TAG) as usize];
-                let tm = &tabs.tip_msg[c];
-                for l in 0..LANES {
-                    let t = &tm[row[l] as usize];
-                    for j in 0..(if G { 6 } else { 2 }) {
-                        m[j][l] = t[j];
-                    }
+                    m[2][l] = br.da[0] * q[0][l] + br.da[1] * q[1][l] + br.p[0] * dq[0][l] + br.p[1] * dq[1][l];
+                    m[3][l] = br.da[2] * q[0][l] + br.da[3] * q[1][l] + br.p[2] * dq[0][l] + br.p[3] * dq[1][l];
+                    m[4][l] = br.db[0] * q[0][l] + br.db[1] * q[1][l] + br.p[0] * dq[2][l] + br.p[1] * dq[3][l];
+                    m[5][l] = br.db[2] * q[0][l] + br.db[3] * q[1][l] + br.p[2] * dq[2][l] + br.p[3] * dq[3][l];
                 }
             }
             mul::<G>(&mut a, &mut d, &m);
-            if ci % 3 == 2 {
+            count += 1;
+            if count % 3 == 0 {
+                rescale_lanes::<G>(&mut a, &mut d, &mut ae);
+            }
+        }
+        for op in &ops[nr.slot_end as usize..nr.tip_end as usize] {
+            let c = op.child as usize;
+            let row = &rows[op.arg as usize];
+            let tm = &tabs.tip_msg[c];
+            let mut m = [[0.0; LANES]; 6];
+            for j in 0..(if G { 6 } else { 2 }) {
+                let (x, y, z) = (tm[0][j], tm[1][j], tm[2][j]);
+                for l in 0..LANES {
+                    let st = row[l];
+                    m[j][l] = if st == 0 { x } else if st == 1 { y } else { z };
+                }
+            }
+            mul::<G>(&mut a, &mut d, &m);
+            count += 1;
+            if count % 3 == 0 {
                 rescale_lanes::<G>(&mut a, &mut d, &mut ae);
             }
         }
