@@ -23,6 +23,8 @@
  * @module
  */
 
+import { ensureDebianTool } from "./debian_tool.ts";
+
 /** What one gainLoss run printed. */
 export interface GainLossRun {
   /** Final "Tree logL=" value (corrected for unobservable all-absent columns). */
@@ -63,42 +65,6 @@ export interface GainLossOptions {
   readonly startRatio?: number;
 }
 
-let cachedBinary: Promise<string> | null = null;
-
-async function onPath(name: string): Promise<string | null> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${name}`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const path = new TextDecoder().decode(out.stdout).trim();
-  return out.success && path !== "" ? path : null;
-}
-
-async function findOrInstall(): Promise<string> {
-  const found = await onPath("gainLoss");
-  if (found) return found;
-  console.log("installing Debian package fastml (GLOOME's gainLoss) for the peer check");
-  const install = await new Deno.Command("sh", {
-    args: ["-c", "apt-get install -y fastml || (apt-get update && apt-get install -y fastml)"],
-    stdout: "piped",
-    stderr: "piped",
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-  }).output();
-  if (!install.success) {
-    const tail = (b: Uint8Array) => new TextDecoder().decode(b).split("\n").slice(-15).join("\n");
-    throw new Error(
-      `Installing GLOOME with 'apt-get install -y fastml' failed (exit ${install.code}):\n` +
-        `${tail(install.stdout)}\n${tail(install.stderr)}`,
-    );
-  }
-  const path = await onPath("gainLoss");
-  if (!path) {
-    throw new Error("The Debian package fastml was installed but gainLoss is not on PATH.");
-  }
-  return path;
-}
-
 /**
  * Returns the path of GLOOME's `gainLoss`, installing the Debian package `fastml` (with a
  * message) if it is not on PATH. Throws with the reason if that fails.
@@ -110,11 +76,7 @@ async function findOrInstall(): Promise<string> {
  * ```
  */
 export function ensureGainLoss(): Promise<string> {
-  cachedBinary ??= findOrInstall().catch((e) => {
-    cachedBinary = null;
-    throw e;
-  });
-  return cachedBinary;
+  return ensureDebianTool(["gainLoss"], "fastml", "the GLOOME (gainLoss) peer check");
 }
 
 /**

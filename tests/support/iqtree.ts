@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ensureDebianTool } from "./debian_tool.ts";
+
 /** Result of one IQ-TREE run. */
 export interface IqtreeRun {
   /** The log-likelihood IQ-TREE printed ("Log-likelihood of the tree"). */
@@ -15,46 +17,6 @@ export interface IqtreeRun {
   readonly wallMs: number;
   /** Full text of the `.iqtree` report. */
   readonly report: string;
-}
-
-let cachedBinary: Promise<string> | null = null;
-
-async function onPath(name: string): Promise<string | null> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${name}`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const path = new TextDecoder().decode(out.stdout).trim();
-  return out.success && path !== "" ? path : null;
-}
-
-async function findOrInstall(): Promise<string> {
-  for (const name of ["iqtree2", "iqtree"]) {
-    const p = await onPath(name);
-    if (p) return p;
-  }
-  console.log("installing Debian package iqtree for the peer check");
-  const install = await new Deno.Command("sh", {
-    args: ["-c", "apt-get update && apt-get install -y iqtree"],
-    stdout: "piped",
-    stderr: "piped",
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-  }).output();
-  if (!install.success) {
-    const tail = (b: Uint8Array) => new TextDecoder().decode(b).split("\n").slice(-15).join("\n");
-    throw new Error(
-      `Installing IQ-TREE with 'apt-get install -y iqtree' failed (exit ${install.code}):\n` +
-        `${tail(install.stdout)}\n${tail(install.stderr)}`,
-    );
-  }
-  for (const name of ["iqtree2", "iqtree"]) {
-    const p = await onPath(name);
-    if (p) return p;
-  }
-  throw new Error(
-    "The Debian package iqtree was installed but neither iqtree2 nor iqtree is on PATH.",
-  );
 }
 
 /**
@@ -68,11 +30,7 @@ async function findOrInstall(): Promise<string> {
  * ```
  */
 export function ensureIqtree(): Promise<string> {
-  cachedBinary ??= findOrInstall().catch((e) => {
-    cachedBinary = null;
-    throw e;
-  });
-  return cachedBinary;
+  return ensureDebianTool(["iqtree2", "iqtree"], "iqtree", "the IQ-TREE peer check");
 }
 
 /**
