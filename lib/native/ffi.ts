@@ -25,6 +25,20 @@ export const Algorithm = { auto: 0, dense: 1, sparse: 2 } as const;
 /** Name of an algorithm of the native kernel. */
 export type AlgorithmName = keyof typeof Algorithm;
 
+/** Parameters of `gc_loglik` (see its C signature below). */
+const LOGLIK_PARAMETERS = [
+  "pointer", // const gc_dataset *dataset
+  "u64", // uint64_t n_sets
+  "buffer", // const double *rates
+  "buffer", // double *out_loglik
+  "u64", // uint64_t out_len
+  "buffer", // double *out_grad
+  "u64", // uint64_t grad_len
+  "buffer", // uint64_t *progress
+  "buffer", // char *err
+  "u64", // uint64_t err_len
+] as const;
+
 const symbols = {
   /** uint32_t gc_abi_version(void); */
   gc_abi_version: { parameters: [], result: "u32" },
@@ -65,36 +79,11 @@ const symbols = {
    *   double *out_loglik, uint64_t out_len, double *out_grad, uint64_t grad_len,
    *   uint64_t *progress, char *err, uint64_t err_len);
    */
-  gc_loglik: {
-    parameters: [
-      "pointer",
-      "u64",
-      "buffer",
-      "buffer",
-      "u64",
-      "buffer",
-      "u64",
-      "buffer",
-      "buffer",
-      "u64",
-    ],
-    result: "i32",
-  },
+  gc_loglik: { parameters: LOGLIK_PARAMETERS, result: "i32" },
   /** The same symbol as `gc_loglik`, called on Deno's FFI thread pool (returns a Promise). */
   gc_loglik_async: {
     name: "gc_loglik",
-    parameters: [
-      "pointer",
-      "u64",
-      "buffer",
-      "buffer",
-      "u64",
-      "buffer",
-      "u64",
-      "buffer",
-      "buffer",
-      "u64",
-    ],
+    parameters: LOGLIK_PARAMETERS,
     result: "i32",
     nonblocking: true,
   },

@@ -114,22 +114,17 @@ export class NativeBackend implements LikelihoodBackend {
     return this.#handle;
   }
 
-  #buffers(rates: Float64Array, gradient: boolean) {
+  /** Output buffers and the argument list of one `gc_loglik` call. */
+  #call(rates: Float64Array, gradient: boolean, progress: BigUint64Array | null) {
+    const handle = this.#live();
     const nSets = rates.length / 2;
     if (!Number.isInteger(nSets)) {
       throw new RangeError(`Rates must come in (gain, loss) pairs; got ${rates.length} numbers.`);
     }
     const logLik = new Float64Array(nSets * this.nPatterns);
     const grad = gradient ? new Float64Array(2 * nSets * this.nPatterns) : new Float64Array(0);
-    return { nSets, logLik, grad };
-  }
-
-  /** Evaluates parameter sets synchronously on the dataset's threads. */
-  evaluate(rates: Float64Array, options: EvaluateOptions = {}): Evaluation {
-    const handle = this.#live();
-    const { nSets, logLik, grad } = this.#buffers(rates, options.gradient ?? false);
     const err = new Uint8Array(ERROR_BUFFER_BYTES);
-    const status = this.#kernel.symbols.gc_loglik(
+    const args = [
       handle,
       BigInt(nSets),
       rates,
@@ -137,12 +132,19 @@ export class NativeBackend implements LikelihoodBackend {
       BigInt(logLik.length),
       grad,
       BigInt(grad.length),
-      null,
+      progress,
       err,
       BigInt(err.length),
-    );
-    check(status, err, "Native likelihood");
-    return options.gradient ? { logLik, grad } : { logLik };
+    ] as const;
+    const result: Evaluation = gradient ? { logLik, grad } : { logLik };
+    return { args, err, result };
+  }
+
+  /** Evaluates parameter sets synchronously on the dataset's threads. */
+  evaluate(rates: Float64Array, options: EvaluateOptions = {}): Evaluation {
+    const { args, err, result } = this.#call(rates, options.gradient ?? false, null);
+    check(this.#kernel.symbols.gc_loglik(...args), err, "Native likelihood");
+    return result;
   }
 
   /** Evaluates on Deno's FFI thread pool, polling progress and honouring `signal`. */
@@ -153,11 +155,9 @@ export class NativeBackend implements LikelihoodBackend {
       readonly onProgress?: (fraction: number) => void;
     } = {},
   ): Promise<Evaluation> {
-    const handle = this.#live();
     options.signal?.throwIfAborted();
-    const { nSets, logLik, grad } = this.#buffers(rates, options.gradient ?? false);
-    const err = new Uint8Array(ERROR_BUFFER_BYTES);
     const progress = new BigUint64Array(3);
+    const { args, err, result } = this.#call(rates, options.gradient ?? false, progress);
     const cancel = () => {
       progress[2] = 1n;
     };
@@ -169,25 +169,14 @@ export class NativeBackend implements LikelihoodBackend {
       }, 100)
       : undefined;
     try {
-      const status = await this.#kernel.symbols.gc_loglik_async(
-        handle,
-        BigInt(nSets),
-        rates,
-        logLik,
-        BigInt(logLik.length),
-        grad,
-        BigInt(grad.length),
-        progress,
-        err,
-        BigInt(err.length),
-      );
+      const status = await this.#kernel.symbols.gc_loglik_async(...args);
       check(status, err, "Native likelihood");
       options.onProgress?.(1);
     } finally {
       clearInterval(timer);
       options.signal?.removeEventListener("abort", cancel);
     }
-    return options.gradient ? { logLik, grad } : { logLik };
+    return result;
   }
 
   /** Frees the native dataset. Safe to call twice. */
