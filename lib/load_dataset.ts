@@ -8,9 +8,8 @@
 import { GenecontentError } from "./errors.ts";
 import { parseNewick } from "./newick/parse.ts";
 import { alignPamToTree } from "./pam/align.ts";
-import type { PresenceAbsenceMatrix } from "./pam/matrix.ts";
 import { compressPatterns, type SitePatterns } from "./pam/patterns.ts";
-import { type PamOrientation, parsePamBytes } from "./pam/read.ts";
+import { type PamOrientation, type ParsedPam, parsePamBytes } from "./pam/read.ts";
 import { type InputRecord, inputRecord } from "./provenance.ts";
 import type { FlatTree } from "./tree/flat_tree.ts";
 
@@ -28,8 +27,11 @@ export interface LoadOptions {
 export interface Dataset {
   /** The tree (pruned, if asked). */
   readonly tree: FlatTree;
-  /** The PAM as read. */
-  readonly pam: PresenceAbsenceMatrix;
+  /**
+   * The PAM as read, without its cells (they live on, merged, in `patterns`; keeping both would
+   * double the memory of a large PAM).
+   */
+  readonly pam: Omit<ParsedPam, "states">;
   /** Merged family columns in tree tip order. */
   readonly patterns: SitePatterns;
   /** Tree tips removed by pruning. */
@@ -95,16 +97,9 @@ export async function loadDataset(
   options: LoadOptions = {},
 ): Promise<Dataset> {
   const { tree: fullTree, input: treeInput } = await readTree(treePath);
-  const pamBytes = await readBytes(pamPath, "PAM");
-  const pam = parsePamBytes(pamBytes, pamPath, {
-    orientation: options.orientation ?? "auto",
-    taxa: fullTree.tipNames,
-    binarize: options.binarize ?? false,
-  });
-  const aligned = alignPamToTree(pam, fullTree, {
-    pruneToShared: options.pruneToShared ?? false,
-    treeSource: treePath,
-  });
+  // The file's bytes, the parsed cells and the tree-ordered cells are each as large as the PAM:
+  // each stage lives only inside its own function, so that only the merged patterns remain.
+  const { pam, pamInput, aligned } = await readAndAlign(pamPath, fullTree, treePath, options);
   const patterns = compressPatterns(
     aligned.rows,
     pam.families.length,
@@ -117,6 +112,32 @@ export async function loadDataset(
     patterns,
     droppedTips: aligned.droppedTips,
     droppedTaxa: aligned.droppedTaxa,
-    inputs: [treeInput, await inputRecord("pam", pamPath, pamBytes)],
+    inputs: [treeInput, pamInput],
   };
+}
+
+async function readAndAlign(
+  pamPath: string,
+  tree: FlatTree,
+  treePath: string,
+  options: LoadOptions,
+) {
+  const { pamInput, parsed } = await readPamFile(pamPath, tree, options);
+  const { states: _cellsKeptInPatterns, ...pam } = parsed;
+  const aligned = alignPamToTree(parsed, tree, {
+    pruneToShared: options.pruneToShared ?? false,
+    treeSource: treePath,
+  });
+  return { pam, pamInput, aligned };
+}
+
+async function readPamFile(pamPath: string, tree: FlatTree, options: LoadOptions) {
+  const bytes = await readBytes(pamPath, "PAM");
+  const pamInput = await inputRecord("pam", pamPath, bytes);
+  const parsed = parsePamBytes(bytes, pamPath, {
+    orientation: options.orientation ?? "auto",
+    taxa: tree.tipNames,
+    binarize: options.binarize ?? false,
+  });
+  return { pamInput, parsed };
 }

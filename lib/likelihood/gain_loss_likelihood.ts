@@ -17,7 +17,7 @@ import { GenecontentError } from "../errors.ts";
 import type { SitePatterns } from "../pam/patterns.ts";
 import { ABSENT, MISSING, PRESENT } from "../pam/matrix.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
-import type { LikelihoodBackend } from "./backend.ts";
+import type { Evaluation, LikelihoodBackend } from "./backend.ts";
 import type { BackendFactory } from "./choose_backend.ts";
 import { logProbObservable } from "./min_present.ts";
 
@@ -68,6 +68,8 @@ export class GainLossLikelihood implements Disposable {
   readonly #masks: Uint8Array[] = [];
   /** For each data pattern, the index of its mask. */
   readonly #maskOf: Int32Array;
+  /** The all-absent columns, one per mask (ascertainment with minPresent 1). */
+  readonly #emptyBackend: LikelihoodBackend | null = null;
 
   /** Checks the data against the conditioning and binds a backend to it. */
   constructor(
@@ -94,19 +96,16 @@ export class GainLossLikelihood implements Disposable {
     const { nTips, nPatterns, states } = patterns;
     this.#maskOf = new Int32Array(nPatterns);
     if (k > 0) this.#checkAndGroup(k);
-    let kernelStates = states;
-    let nKernel = nPatterns;
+    // The data patterns go to the backend as they are (no copy: they can be hundreds of MB);
+    // the all-absent column of each missingness mask goes to a second, small backend.
+    this.backend = factory.create(tree, states, nPatterns);
     if (k === 1) {
-      // Append one all-absent column per missingness mask, computed by the same backend.
-      kernelStates = new Uint8Array((nPatterns + this.#masks.length) * nTips);
-      kernelStates.set(states);
+      const empty = new Uint8Array(this.#masks.length * nTips);
       this.#masks.forEach((mask, m) => {
-        const row = kernelStates.subarray((nPatterns + m) * nTips, (nPatterns + m + 1) * nTips);
-        for (let i = 0; i < nTips; i++) row[i] = mask[i] ? ABSENT : MISSING;
+        for (let i = 0; i < nTips; i++) empty[m * nTips + i] = mask[i] ? ABSENT : MISSING;
       });
-      nKernel += this.#masks.length;
+      this.#emptyBackend = factory.create(tree, empty, this.#masks.length);
     }
-    this.backend = factory.create(tree, kernelStates, nKernel);
   }
 
   #checkAndGroup(k: number): void {
@@ -158,8 +157,10 @@ export class GainLossLikelihood implements Disposable {
 
   /** Total log-likelihood (and gradient wrt log rates) at one (gain, loss). */
   evaluate(gain: number, loss: number, options: { gradient?: boolean } = {}): LikelihoodValue {
-    const evaluation = this.backend.evaluate(new Float64Array([gain, loss]), options);
-    return this.#combine(gain, loss, evaluation.logLik, evaluation.grad);
+    const rates = new Float64Array([gain, loss]);
+    const data = this.backend.evaluate(rates, options);
+    const empty = this.#emptyBackend?.evaluate(rates, options);
+    return this.#combine(gain, loss, data, empty);
   }
 
   /** The same as `evaluate` without blocking the event loop (native) and with progress. */
@@ -172,25 +173,29 @@ export class GainLossLikelihood implements Disposable {
       onProgress?: (fraction: number) => void;
     } = {},
   ): Promise<LikelihoodValue> {
-    const evaluation = await this.backend.evaluateAsync(new Float64Array([gain, loss]), options);
-    return this.#combine(gain, loss, evaluation.logLik, evaluation.grad);
+    const rates = new Float64Array([gain, loss]);
+    const data = await this.backend.evaluateAsync(rates, options);
+    const empty = await this.#emptyBackend?.evaluateAsync(rates, options);
+    return this.#combine(gain, loss, data, empty);
   }
 
-  #combine(gain: number, loss: number, raw: Float64Array, grad?: Float64Array): LikelihoodValue {
+  #combine(gain: number, loss: number, data: Evaluation, empty?: Evaluation): LikelihoodValue {
     const { nPatterns, weights } = this.patterns;
+    const raw = data.logLik;
+    const grad = data.grad;
     const nMasks = this.#masks.length;
     // log P(observable | mask) and its derivatives.
     const logObs = new Float64Array(nMasks);
     const dObs = new Float64Array(2 * nMasks);
     if (this.minPresent === 1) {
       for (let m = 0; m < nMasks; m++) {
-        const l0 = raw[nPatterns + m];
+        const l0 = empty!.logLik[m];
         logObs[m] = Math.log(-Math.expm1(l0));
         if (grad) {
           // d log(1 - e^l0) = -e^l0 / (1 - e^l0) dl0
           const factor = -Math.exp(l0) / -Math.expm1(l0);
-          dObs[2 * m] = factor * grad[2 * (nPatterns + m)];
-          dObs[2 * m + 1] = factor * grad[2 * (nPatterns + m) + 1];
+          dObs[2 * m] = factor * empty!.grad![2 * m];
+          dObs[2 * m + 1] = factor * empty!.grad![2 * m + 1];
         }
       }
     } else if (this.minPresent > 1) {
@@ -222,5 +227,6 @@ export class GainLossLikelihood implements Disposable {
   /** Frees the backend. */
   [Symbol.dispose](): void {
     this.backend[Symbol.dispose]();
+    this.#emptyBackend?.[Symbol.dispose]();
   }
 }

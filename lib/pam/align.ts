@@ -96,8 +96,12 @@ export function alignPamToTree(
   const nFamilies = pam.families.length;
   const column = new Int32Array(nTips);
   for (let t = 0; t < nTips; t++) column[t] = taxonIndex.get(outTree.tipNames[t])!;
-  const rows = new Uint8Array(nFamilies * nTips);
   const states = pam.states;
+  if (nTaxa === nTips && column.every((c, t) => c === t)) {
+    // Already in tree order: no copy (a 5,000 x 100,000 PAM is 500 MB).
+    return { tree: outTree, rows: states, droppedTips, droppedTaxa };
+  }
+  const rows = new Uint8Array(nFamilies * nTips);
   for (let f = 0; f < nFamilies; f++) {
     const src = f * nTaxa;
     const dst = f * nTips;
