@@ -25,12 +25,16 @@ export class ProgressLine {
   #lastDraw = 0;
 
   /** `enabled` defaults to whether stderr is a terminal. */
-  constructor(options: { enabled?: boolean; delayMs?: number } = {}) {
+  constructor(
+    options: { enabled?: boolean; delayMs?: number; write?: (text: string) => void } = {},
+  ) {
     this.#enabled = options.enabled ?? Deno.stderr.isTerminal();
     this.#delay = options.delayMs ?? 1000;
+    this.#write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
   }
 
   #delay: number;
+  #write: (text: string) => void;
 
   /** Replaces the line's text (redrawn at most ten times a second). */
   update(text: string): void {
@@ -40,12 +44,12 @@ export class ProgressLine {
     this.#lastDraw = now;
     this.#shown = true;
     const seconds = ((now - this.#start) / 1000).toFixed(1);
-    Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text} (${seconds} s)`));
+    this.#write(`\r\x1b[2K${text} (${seconds} s)`);
   }
 
   /** Clears the line. */
   done(): void {
-    if (this.#shown) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+    if (this.#shown) this.#write("\r\x1b[2K");
     this.#shown = false;
   }
 }
