@@ -29,8 +29,16 @@ pub struct Progress<'a> {
 }
 
 enum Engine {
-    Dense { states: Vec<u8>, scratch: Mutex<Vec<DenseScratch>> },
-    Sparse { eng: Box<SparseEngine>, scratch: Mutex<Vec<SparseScratch>> },
+    Dense {
+        states: Vec<u8>,
+        scratch: Mutex<Vec<DenseScratch>>,
+    },
+    /// The sparse engine works on the tree renumbered in depth-first order (`tree`).
+    Sparse {
+        tree: Tree,
+        eng: Box<SparseEngine>,
+        scratch: Mutex<Vec<SparseScratch>>,
+    },
 }
 
 /// An immutable dataset; `loglik` may be called concurrently.
@@ -107,8 +115,9 @@ impl Dataset {
         let engine = if algorithm == GC_ALGO_DENSE || tree.n_nodes == tree.n_tips {
             Engine::Dense { states: states.to_vec(), scratch: Mutex::new(Vec::new()) }
         } else {
-            let eng = pool.install(|| SparseEngine::new(&tree, states, n_patterns));
-            Engine::Sparse { eng: Box::new(eng), scratch: Mutex::new(Vec::new()) }
+            let (stree, tip_col) = tree.dfs_renumbered();
+            let eng = pool.install(|| SparseEngine::new(&stree, states, n_patterns, &tip_col));
+            Engine::Sparse { tree: stree, eng: Box::new(eng), scratch: Mutex::new(Vec::new()) }
         };
         Ok(Dataset { tree, n_patterns, n_threads, algorithm, engine, pool })
     }
@@ -146,7 +155,7 @@ impl Dataset {
         grad: Option<&mut [f64]>,
         progress: Option<&Progress>,
     ) -> Result<(), GcError> {
-        if rates.len() % 2 != 0 {
+        if !rates.len().is_multiple_of(2) {
             return Err(GcError::invalid(format!("rates has {} values, not 2 per set", rates.len())));
         }
         let n_sets = rates.len() / 2;
@@ -209,7 +218,11 @@ impl Dataset {
             if is_cancelled() {
                 break;
             }
-            let tabs = SetTables::new(&self.tree, rates[2 * k], rates[2 * k + 1]);
+            let tree = match &self.engine {
+                Engine::Sparse { tree, .. } => tree,
+                Engine::Dense { .. } => &self.tree,
+            };
+            let tabs = SetTables::new(tree, rates[2 * k], rates[2 * k + 1]);
             match &self.engine {
                 Engine::Dense { states, scratch } => {
                     let nt = self.tree.n_tips;
@@ -246,11 +259,11 @@ impl Dataset {
                         })
                     });
                 }
-                Engine::Sparse { eng, scratch } => {
+                Engine::Sparse { eng, scratch, .. } => {
                     let base = if gradient {
-                        eng.baseline::<true>(&self.tree, &tabs)
+                        eng.baseline::<true>(tree, &tabs)
                     } else {
-                        eng.baseline::<false>(&self.tree, &tabs)
+                        eng.baseline::<false>(tree, &tabs)
                     };
                     let nb = eng.n_blocks();
                     let chunk = (nb / (self.n_threads * 16)).clamp(1, 64);

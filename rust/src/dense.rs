@@ -3,7 +3,7 @@
 //! measured and tested against.
 
 use crate::scaling::rescale_scalar;
-use crate::transition::SetTables;
+use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
 
 /// Per-thread scratch of the dense kernel: one partial per internal node.
@@ -50,34 +50,13 @@ pub fn eval_pattern<const G: bool>(
         ex = 0.0;
         for (k, &c) in tree.children_of(v).iter().enumerate() {
             let c = c as usize;
-            let m: [f64; 6] = if c < nt {
-                tabs.tip_msg[c][states[c] as usize]
+            let (m, dm) = if c < nt {
+                tabs.tip_message(c, states[c])
             } else {
-                let b = &tabs.branch[c];
-                let q = s.part[c - nt];
                 ex += s.exp[c - nt];
-                let mut m = [0.0; 6];
-                m[0] = b.p[0] * q[0] + b.p[1] * q[1];
-                m[1] = b.p[2] * q[0] + b.p[3] * q[1];
-                if G {
-                    let dq = s.dpart[c - nt];
-                    // dq = [dL0/da, dL1/da, dL0/db, dL1/db]
-                    m[2] = b.da[0] * q[0] + b.da[1] * q[1] + b.p[0] * dq[0] + b.p[1] * dq[1];
-                    m[3] = b.da[2] * q[0] + b.da[3] * q[1] + b.p[2] * dq[0] + b.p[3] * dq[1];
-                    m[4] = b.db[0] * q[0] + b.db[1] * q[1] + b.p[0] * dq[2] + b.p[1] * dq[3];
-                    m[5] = b.db[2] * q[0] + b.db[3] * q[1] + b.p[2] * dq[2] + b.p[3] * dq[3];
-                }
-                m
+                tabs.message::<G>(c, s.part[c - nt], if G { s.dpart[c - nt] } else { [0.0; 4] })
             };
-            if G {
-                d = [
-                    d[0] * m[0] + l[0] * m[2],
-                    d[1] * m[1] + l[1] * m[3],
-                    d[2] * m[0] + l[0] * m[4],
-                    d[3] * m[1] + l[1] * m[5],
-                ];
-            }
-            l = [l[0] * m[0], l[1] * m[1]];
+            multiply::<G>(&mut l, &mut d, m, dm);
             if k % 3 == 2 {
                 ex += rescale_scalar::<G>(&mut l, &mut d);
             }
@@ -94,12 +73,7 @@ pub fn eval_pattern<const G: bool>(
 
 /// Combines a root partial (true value `l * 2^ex`) with the root prior.
 #[inline(always)]
-pub fn root_combine<const G: bool>(
-    tabs: &SetTables,
-    l: [f64; 2],
-    d: [f64; 4],
-    ex: f64,
-) -> (f64, [f64; 2]) {
+pub fn root_combine<const G: bool>(tabs: &SetTables, l: [f64; 2], d: [f64; 4], ex: f64) -> (f64, [f64; 2]) {
     let pr = &tabs.prior;
     let lik = pr.pi0 * l[0] + pr.pi1 * l[1];
     let ll = lik.ln() + ex * std::f64::consts::LN_2;

@@ -4,11 +4,15 @@
 //! validation, `catch_unwind` and error-buffer writing. The work happens in [`dataset`],
 //! [`dense`] and [`sparse`].
 
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+
 pub mod dataset;
 pub mod dense;
 pub mod error;
 pub mod scaling;
 pub mod sparse;
+#[cfg(target_arch = "x86_64")]
+mod sparse_avx2;
 pub mod transition;
 pub mod tree;
 
@@ -66,12 +70,16 @@ unsafe fn slice<'a, T>(ptr: *const T, len: u64, name: &str) -> Result<&'a [T], G
     if ptr.is_null() {
         return Err(GcError::null(name, len));
     }
-    let len = usize::try_from(len).map_err(|_| GcError::invalid(format!("{name} length {len} is too large")))?;
+    let len =
+        usize::try_from(len).map_err(|_| GcError::invalid(format!("{name} length {len} is too large")))?;
     if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
         return Err(GcError::invalid(format!("{name} length {len} is too large")));
     }
-    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
-        return Err(GcError::invalid(format!("{name} is not aligned to {} bytes", std::mem::align_of::<T>())));
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
+        return Err(GcError::invalid(format!(
+            "{name} is not aligned to {} bytes",
+            std::mem::align_of::<T>()
+        )));
     }
     Ok(std::slice::from_raw_parts(ptr, len))
 }
@@ -227,7 +235,7 @@ pub unsafe extern "C" fn gc_loglik(
         let progress = if progress.is_null() {
             None
         } else {
-            if (progress as usize) % std::mem::align_of::<AtomicU64>() != 0 {
+            if !(progress as usize).is_multiple_of(std::mem::align_of::<AtomicU64>()) {
                 return Err(GcError::invalid("progress is not aligned to 8 bytes"));
             }
             prog = Progress {

@@ -12,7 +12,7 @@ pub const TINY: f64 = 1.0 / (1u128 << 127) as f64 / (1u128 << 127) as f64 / 4.0;
 #[inline(always)]
 pub fn exponent_and_factor(m: f64) -> (f64, f64) {
     let field = (m.to_bits() >> 52) & 0x7ff; // m > 0, so no sign bit
-    // field - 1023 as an f64 without an int->float conversion instruction (vectorises on AVX2).
+                                             // field - 1023 as an f64 without an int->float conversion instruction (vectorises on AVX2).
     let e = f64::from_bits(field | 0x4330_0000_0000_0000) - (4503599627370496.0 + 1023.0);
     let factor = f64::from_bits((2046 - field) << 52);
     (e, factor)

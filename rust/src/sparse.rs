@@ -18,9 +18,10 @@
 
 use crate::dense::root_combine;
 use crate::scaling::{exponent_and_factor, rescale_scalar, TINY};
-use crate::transition::{Message, SetTables};
+use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Patterns per block (two AVX2 vectors of f64).
 pub const LANES: usize = 8;
@@ -32,29 +33,29 @@ const HEAVY_FRAC: f64 = 0.5;
 const FULL_FRAC: f64 = 0.75;
 
 #[derive(Clone, Copy)]
-struct Op {
-    child: u32,
-    arg: u32,
+pub(crate) struct Op {
+    pub(crate) child: u32,
+    pub(crate) arg: u32,
 }
 
 /// A program node: its ops are `[op_start, slot_end)` recomputed children (arg = slot),
 /// `[slot_end, tip_end)` tips (arg = lane-state row), `[tip_end, op_end)` baseline children.
 #[derive(Clone, Copy)]
-struct NodeRec {
-    op_start: u32,
-    slot_end: u32,
-    tip_end: u32,
-    op_end: u32,
+pub(crate) struct NodeRec {
+    pub(crate) op_start: u32,
+    pub(crate) slot_end: u32,
+    pub(crate) tip_end: u32,
+    pub(crate) op_end: u32,
 }
 
 #[derive(Clone, Copy)]
-struct Block {
-    baseline: u8,
+pub(crate) struct Block {
+    pub(crate) baseline: u8,
     n_lanes: u8,
     pats: [u32; LANES],
-    node_start: u32,
-    node_end: u32,
-    rows_start: u32,
+    pub(crate) node_start: u32,
+    pub(crate) node_end: u32,
+    pub(crate) rows_start: u32,
     n_orig: u32,
 }
 
@@ -64,9 +65,9 @@ pub struct SparseEngine {
     orig: Vec<u32>,
     trivial: Vec<(u32, u8)>,
     blocks: Vec<Block>,
-    nodes: Vec<NodeRec>,
-    ops: Vec<Op>,
-    rows: Vec<[u8; LANES]>,
+    pub(crate) nodes: Vec<NodeRec>,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) rows: Vec<[u8; LANES]>,
     max_slots: usize,
     /// Statistics: number of full blocks, sparse blocks, and total lane-ops executed per set.
     pub stats: SparseStats,
@@ -92,14 +93,15 @@ pub struct SparseStats {
 /// Per-thread scratch: one slot per program node.
 #[derive(Default)]
 pub struct SparseScratch {
-    val: Vec<[V; 3]>,
-    grad: Vec<[V; 4]>,
+    pub(crate) val: Vec<[V; 3]>,
+    pub(crate) grad: Vec<[V; 4]>,
 }
 
-/// Per-set baseline tables: message and exponent of every node under each baseline.
+/// Per-set baseline tables: per node and baseline, the branch message with the exponent of
+/// the subtree (`[m0, m1, exponent, 0]`) and the message's derivatives.
 pub struct Baseline {
-    msg: [Vec<Message>; 2],
-    exp: [Vec<f64>; 2],
+    pub(crate) val: [Vec<[f64; 4]>; 2],
+    pub(crate) der: [Vec<[f64; 4]>; 2],
     root: [(f64, [f64; 2]); 2],
 }
 
@@ -128,8 +130,9 @@ impl Marks {
 }
 
 impl SparseEngine {
-    /// Builds the engine for `n_patterns` pattern-major columns `states` on `tree`.
-    pub fn new(tree: &Tree, states: &[u8], n_patterns: usize) -> Self {
+    /// Builds the engine for `n_patterns` pattern-major columns `states` on `tree`, whose tip
+    /// `t` is column entry `tip_col[t]` (see [`Tree::dfs_renumbered`]).
+    pub fn new(tree: &Tree, states: &[u8], n_patterns: usize, tip_col: &[u32]) -> Self {
         let nt = tree.n_tips;
         let nn = tree.n_nodes;
         let n_edges = nn - 1;
@@ -191,7 +194,7 @@ impl SparseEngine {
             baseline[u] = b;
             for r in 0..nt {
                 let t = tip_at_rank[r] as usize;
-                if c[t] != b {
+                if c[tip_col[t] as usize] != b {
                     dev.push(r as u32);
                 }
             }
@@ -232,9 +235,13 @@ impl SparseEngine {
             max_slots: 0,
             stats,
         };
-        // The shared full-tree program: slot of internal node v is v - n_tips; tip ops read
-        // row `tip` of the block's transposed states.
+        // The shared full-tree program: slot of internal node v is v - n_tips; tip op number k
+        // reads row k of the block's transposed states (rows are stored in the order the
+        // program reads them, so the hardware prefetcher streams them).
         let full_start = eng.nodes.len() as u32;
+        // Internal nodes in index order, which is a depth-first post-order (`dfs_renumbered`):
+        // children were computed just before their parent and are still in L1.
+        let mut full_tip_order: Vec<u32> = Vec::with_capacity(nt);
         for v in nt..nn {
             let op_start = eng.ops.len() as u32;
             for &c in tree.children_of(v) {
@@ -245,7 +252,8 @@ impl SparseEngine {
             let slot_end = eng.ops.len() as u32;
             for &c in tree.children_of(v) {
                 if (c as usize) < nt {
-                    eng.ops.push(Op { child: c, arg: c });
+                    eng.ops.push(Op { child: c, arg: full_tip_order.len() as u32 });
+                    full_tip_order.push(c);
                 }
             }
             let end = eng.ops.len() as u32;
@@ -262,14 +270,15 @@ impl SparseEngine {
         let push_full = |eng: &mut SparseEngine, group: &[u32], b: u8| {
             let pats = lanes_of(group);
             let rows_start = eng.rows.len() as u32;
-            for t in 0..nt {
+            for &t in &full_tip_order {
                 let mut row = [0u8; LANES];
                 for l in 0..LANES {
-                    row[l] = col(pats[l] as usize)[t];
+                    row[l] = col(pats[l] as usize)[tip_col[t as usize] as usize];
                 }
                 eng.rows.push(row);
             }
-            let n_orig = group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
+            let n_orig =
+                group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
             eng.blocks.push(Block {
                 baseline: b,
                 n_lanes: group.len() as u8,
@@ -296,14 +305,11 @@ impl SparseEngine {
             marks.next();
             nodes_list.clear();
             let mut ops = 0usize;
-            let mut dev_tips: Vec<u32> = Vec::new();
             for &u in group {
                 let u = u as usize;
                 for &r in &dev[dev_start[u]..dev_start[u + 1]] {
                     let t = tip_at_rank[r as usize] as usize;
-                    if marks.mark(t) {
-                        dev_tips.push(t as u32);
-                    }
+                    marks.mark(t);
                     let mut v = tree.parent[t] as usize;
                     while v < nn && marks.mark(v) {
                         ops += tree.children_of(v).len();
@@ -318,14 +324,6 @@ impl SparseEngine {
             }
             nodes_list.sort_unstable();
             let rows_start = eng.rows.len() as u32;
-            for (i, &t) in dev_tips.iter().enumerate() {
-                slot_of[t as usize] = i as u32;
-                let mut row = [0u8; LANES];
-                for l in 0..LANES {
-                    row[l] = col(pats[l] as usize)[t as usize];
-                }
-                eng.rows.push(row);
-            }
             let node_start = eng.nodes.len() as u32;
             for (k, &v) in nodes_list.iter().enumerate() {
                 let v = v as usize;
@@ -340,7 +338,12 @@ impl SparseEngine {
                 let slot_end = eng.ops.len() as u32;
                 for &c in ch {
                     if (c as usize) < nt && marks.is(c as usize) {
-                        eng.ops.push(Op { child: c, arg: slot_of[c as usize] });
+                        let mut row = [0u8; LANES];
+                        for l in 0..LANES {
+                            row[l] = col(pats[l] as usize)[tip_col[c as usize] as usize];
+                        }
+                        eng.ops.push(Op { child: c, arg: eng.rows.len() as u32 - rows_start });
+                        eng.rows.push(row);
                     }
                 }
                 let tip_end = eng.ops.len() as u32;
@@ -352,7 +355,8 @@ impl SparseEngine {
                 eng.nodes.push(NodeRec { op_start, slot_end, tip_end, op_end: eng.ops.len() as u32 });
             }
             eng.max_slots = eng.max_slots.max(nodes_list.len());
-            let n_orig = group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
+            let n_orig =
+                group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
             eng.blocks.push(Block {
                 baseline: b,
                 n_lanes: group.len() as u8,
@@ -387,7 +391,10 @@ impl SparseEngine {
 
     /// Allocates a scratch big enough for every block.
     pub fn scratch(&self) -> SparseScratch {
-        SparseScratch { val: vec![[[0.0; LANES]; 3]; self.max_slots], grad: vec![[[0.0; LANES]; 4]; self.max_slots] }
+        SparseScratch {
+            val: vec![[[0.0; LANES]; 3]; self.max_slots],
+            grad: vec![[[0.0; LANES]; 4]; self.max_slots],
+        }
     }
 
     /// Computes the per-set baseline tables (serial, O(n_nodes)).
@@ -395,52 +402,42 @@ impl SparseEngine {
         let nt = tree.n_tips;
         let nn = tree.n_nodes;
         let mut out = Baseline {
-            msg: [vec![[0.0; 6]; nn], vec![[0.0; 6]; nn]],
-            exp: [vec![0.0; nn], vec![0.0; nn]],
+            val: [vec![[0.0; 4]; nn], vec![[0.0; 4]; nn]],
+            der: [vec![[0.0; 4]; if G { nn } else { 0 }], vec![[0.0; 4]; if G { nn } else { 0 }]],
             root: [(0.0, [0.0; 2]); 2],
         };
         for b in 0..2 {
-            let msg = &mut out.msg[b];
-            let exp = &mut out.exp[b];
+            let val = &mut out.val[b];
+            let der = &mut out.der[b];
             for t in 0..nt {
-                msg[t] = tabs.tip_msg[t][b];
+                let (m, dm) = tabs.tip_message(t, b as u8);
+                val[t] = [m[0], m[1], 0.0, 0.0];
+                if G {
+                    der[t] = dm;
+                }
             }
             for v in nt..nn {
                 let mut l = [1.0, 1.0];
                 let mut d = [0.0; 4];
                 let mut ex = 0.0;
                 for (k, &c) in tree.children_of(v).iter().enumerate() {
-                    let m = msg[c as usize];
-                    ex += exp[c as usize];
-                    if G {
-                        d = [
-                            d[0] * m[0] + l[0] * m[2],
-                            d[1] * m[1] + l[1] * m[3],
-                            d[2] * m[0] + l[0] * m[4],
-                            d[3] * m[1] + l[1] * m[5],
-                        ];
-                    }
-                    l = [l[0] * m[0], l[1] * m[1]];
+                    let c = c as usize;
+                    let m = val[c];
+                    ex += m[2];
+                    multiply::<G>(&mut l, &mut d, [m[0], m[1]], if G { der[c] } else { [0.0; 4] });
                     if k % 3 == 2 {
                         ex += rescale_scalar::<G>(&mut l, &mut d);
                     }
                 }
                 ex += rescale_scalar::<G>(&mut l, &mut d);
-                exp[v] = ex;
                 if v == nn - 1 {
                     out.root[b] = root_combine::<G>(tabs, l, d, ex);
                 } else {
-                    let br = &tabs.branch[v];
-                    let q = l;
-                    let dq = d;
-                    msg[v] = [
-                        br.p[0] * q[0] + br.p[1] * q[1],
-                        br.p[2] * q[0] + br.p[3] * q[1],
-                        br.da[0] * q[0] + br.da[1] * q[1] + br.p[0] * dq[0] + br.p[1] * dq[1],
-                        br.da[2] * q[0] + br.da[3] * q[1] + br.p[2] * dq[0] + br.p[3] * dq[1],
-                        br.db[0] * q[0] + br.db[1] * q[1] + br.p[0] * dq[2] + br.p[1] * dq[3],
-                        br.db[2] * q[0] + br.db[3] * q[1] + br.p[2] * dq[2] + br.p[3] * dq[3],
-                    ];
+                    let (m, dm) = tabs.message::<G>(v, l, d);
+                    val[v] = [m[0], m[1], ex, 0.0];
+                    if G {
+                        der[v] = dm;
+                    }
                 }
             }
         }
@@ -451,7 +448,14 @@ impl SparseEngine {
     ///
     /// # Safety
     /// `out` must hold `(k + 1) * n_patterns` values and `grad` (if not null) twice that.
-    pub unsafe fn write_trivial(&self, base: &Baseline, n_patterns: usize, k: usize, out: *mut f64, grad: *mut f64) -> u64 {
+    pub unsafe fn write_trivial(
+        &self,
+        base: &Baseline,
+        n_patterns: usize,
+        k: usize,
+        out: *mut f64,
+        grad: *mut f64,
+    ) -> u64 {
         let mut n = 0;
         for &(u, b) in &self.trivial {
             let (ll, g) = base.root[b as usize];
@@ -461,7 +465,16 @@ impl SparseEngine {
     }
 
     #[inline]
-    unsafe fn write(&self, u: usize, np: usize, k: usize, ll: f64, g: [f64; 2], out: *mut f64, grad: *mut f64) -> u64 {
+    unsafe fn write(
+        &self,
+        u: usize,
+        np: usize,
+        k: usize,
+        ll: f64,
+        g: [f64; 2],
+        out: *mut f64,
+        grad: *mut f64,
+    ) -> u64 {
         let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
         for &p in os {
             let i = k * np + p as usize;
@@ -498,6 +511,15 @@ impl SparseEngine {
     }
 }
 
+/// Test hook: run the portable kernel even where AVX2 is available.
+static FORCE_PORTABLE: AtomicBool = AtomicBool::new(false);
+
+/// Forces (or stops forcing) the portable kernel instead of the AVX2 one, so tests can check
+/// that both give bit-identical results. Affects every dataset; meant for tests only.
+pub fn force_portable_kernel(on: bool) {
+    FORCE_PORTABLE.store(on, Ordering::SeqCst);
+}
+
 #[inline]
 fn run_dispatch<const G: bool>(
     eng: &SparseEngine,
@@ -508,25 +530,14 @@ fn run_dispatch<const G: bool>(
 ) -> (V, [V; 2]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if !FORCE_PORTABLE.load(Ordering::Relaxed)
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports the enabled features.
-            return unsafe { run_avx2::<G>(eng, blk, tabs, base, s) };
+            return unsafe { crate::sparse_avx2::run::<G>(eng, blk, tabs, base, s) };
         }
     }
-    run_impl::<G>(eng, blk, tabs, base, s)
-}
-
-/// The same code compiled for AVX2 (no fused multiply-adds are written, so results are
-/// identical to the generic build).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_avx2<const G: bool>(
-    eng: &SparseEngine,
-    blk: &Block,
-    tabs: &SetTables,
-    base: &Baseline,
-    s: &mut SparseScratch,
-) -> (V, [V; 2]) {
     run_impl::<G>(eng, blk, tabs, base, s)
 }
 
@@ -544,30 +555,27 @@ fn mul<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], m: &[V; 6]) {
     }
 }
 
+/// Rescales the lanes whose partial has dropped below [`TINY`] (see `scaling.rs`). The test
+/// is a branch-free vector compare; the rare rescaling itself is branch-free per lane too.
 #[inline(always)]
-fn rescale_lanes<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
-    let mut mn = f64::INFINITY;
+pub(crate) fn rescale_lanes<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
+    let mut any = 0u64;
     for l in 0..LANES {
-        mn = mn.min(a[0][l].max(a[1][l]));
+        any |= ((a[0][l] < TINY) & (a[1][l] < TINY)) as u64;
     }
-    if mn < TINY {
-        rescale_lanes_slow::<G>(a, d, ae);
-    }
-}
-
-#[inline(never)]
-fn rescale_lanes_slow<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
-    for l in 0..LANES {
-        let m = a[0][l].max(a[1][l]);
-        let (e, f) = exponent_and_factor(m);
-        let on = m < TINY && m > 0.0;
-        let f = if on { f } else { 1.0 };
-        ae[l] += if on { e } else { 0.0 };
-        a[0][l] *= f;
-        a[1][l] *= f;
-        if G {
-            for x in d.iter_mut() {
-                x[l] *= f;
+    if any != 0 {
+        for l in 0..LANES {
+            let m = if a[0][l] > a[1][l] { a[0][l] } else { a[1][l] };
+            let (e, f) = exponent_and_factor(m);
+            let on = m < TINY && m > 0.0;
+            let f = if on { f } else { 1.0 };
+            ae[l] += if on { e } else { 0.0 };
+            a[0][l] *= f;
+            a[1][l] *= f;
+            if G {
+                for x in d.iter_mut() {
+                    x[l] *= f;
+                }
             }
         }
     }
@@ -582,8 +590,8 @@ fn run_impl<const G: bool>(
     s: &mut SparseScratch,
 ) -> (V, [V; 2]) {
     let b = blk.baseline as usize;
-    let bmsg = &base.msg[b];
-    let bexp = &base.exp[b];
+    let bval = &base.val[b];
+    let bder = &base.der[b];
     let rows = &eng.rows[blk.rows_start as usize..];
     let nodes = &eng.nodes[blk.node_start as usize..blk.node_end as usize];
     let ops = &eng.ops[..];
@@ -599,17 +607,9 @@ fn run_impl<const G: bool>(
         let mut be = 0.0f64;
         for op in &ops[nr.tip_end as usize..nr.op_end as usize] {
             let c = op.child as usize;
-            let m = &bmsg[c];
-            be += bexp[c];
-            if G {
-                bd = [
-                    bd[0] * m[0] + bl[0] * m[2],
-                    bd[1] * m[1] + bl[1] * m[3],
-                    bd[2] * m[0] + bl[0] * m[4],
-                    bd[3] * m[1] + bl[1] * m[5],
-                ];
-            }
-            bl = [bl[0] * m[0], bl[1] * m[1]];
+            let m = bval[c];
+            be += m[2];
+            multiply::<G>(&mut bl, &mut bd, [m[0], m[1]], if G { bder[c] } else { [0.0; 4] });
             be += rescale_scalar::<G>(&mut bl, &mut bd);
         }
         a = [[bl[0]; LANES], [bl[1]; LANES]];
@@ -617,48 +617,74 @@ fn run_impl<const G: bool>(
         if G {
             d = [[bd[0]; LANES], [bd[1]; LANES], [bd[2]; LANES], [bd[3]; LANES]];
         }
-        let mut count = 1u32;
+        // Rescale after every third product (and at the end): see `scaling.rs`.
+        let mut countdown = 2u32;
         for op in &ops[nr.op_start as usize..nr.slot_end as usize] {
             let c = op.child as usize;
             let sl = op.arg as usize;
             let q = &val[sl];
-            let br = &tabs.branch[c];
+            let p = tabs.p[c];
             let mut m = [[0.0; LANES]; 6];
             for l in 0..LANES {
-                m[0][l] = br.p[0] * q[0][l] + br.p[1] * q[1][l];
-                m[1][l] = br.p[2] * q[0][l] + br.p[3] * q[1][l];
+                m[0][l] = p[0] * q[0][l] + p[1] * q[1][l];
+                m[1][l] = p[2] * q[0][l] + p[3] * q[1][l];
                 ae[l] += q[2][l];
             }
             if G {
                 let dq = &grad[sl];
+                let dp = tabs.dp[c];
                 for l in 0..LANES {
-                    m[2][l] = br.da[0] * q[0][l] + br.da[1] * q[1][l] + br.p[0] * dq[0][l] + br.p[1] * dq[1][l];
-                    m[3][l] = br.da[2] * q[0][l] + br.da[3] * q[1][l] + br.p[2] * dq[0][l] + br.p[3] * dq[1][l];
-                    m[4][l] = br.db[0] * q[0][l] + br.db[1] * q[1][l] + br.p[0] * dq[2][l] + br.p[1] * dq[3][l];
-                    m[5][l] = br.db[2] * q[0][l] + br.db[3] * q[1][l] + br.p[2] * dq[2][l] + br.p[3] * dq[3][l];
+                    m[2][l] = dp[0] * q[0][l] + dp[1] * q[1][l] + p[0] * dq[0][l] + p[1] * dq[1][l];
+                    m[3][l] = dp[2] * q[0][l] + dp[3] * q[1][l] + p[2] * dq[0][l] + p[3] * dq[1][l];
+                    m[4][l] = dp[4] * q[0][l] + dp[5] * q[1][l] + p[0] * dq[2][l] + p[1] * dq[3][l];
+                    m[5][l] = dp[6] * q[0][l] + dp[7] * q[1][l] + p[2] * dq[2][l] + p[3] * dq[3][l];
                 }
             }
             mul::<G>(&mut a, &mut d, &m);
-            count += 1;
-            if count % 3 == 0 {
+            countdown -= 1;
+            if countdown == 0 {
+                countdown = 3;
                 rescale_lanes::<G>(&mut a, &mut d, &mut ae);
             }
         }
         for op in &ops[nr.slot_end as usize..nr.tip_end as usize] {
             let c = op.child as usize;
             let row = &rows[op.arg as usize];
-            let tm = &tabs.tip_msg[c];
+            let mut st = [0.0f64; LANES];
+            for l in 0..LANES {
+                st[l] = row[l] as f64;
+            }
+            let tv = tabs.tip_val[c];
             let mut m = [[0.0; LANES]; 6];
-            for j in 0..(if G { 6 } else { 2 }) {
-                let (x, y, z) = (tm[0][j], tm[1][j], tm[2][j]);
+            for j in 0..2 {
                 for l in 0..LANES {
-                    let st = row[l];
-                    m[j][l] = if st == 0 { x } else if st == 1 { y } else { z };
+                    m[j][l] = if st[l] == 0.0 {
+                        tv[j]
+                    } else if st[l] == 1.0 {
+                        tv[2 + j]
+                    } else {
+                        1.0
+                    };
+                }
+            }
+            if G {
+                let td = tabs.tip_der[c];
+                for j in 0..4 {
+                    for l in 0..LANES {
+                        m[2 + j][l] = if st[l] == 0.0 {
+                            td[j]
+                        } else if st[l] == 1.0 {
+                            td[4 + j]
+                        } else {
+                            0.0
+                        };
+                    }
                 }
             }
             mul::<G>(&mut a, &mut d, &m);
-            count += 1;
-            if count % 3 == 0 {
+            countdown -= 1;
+            if countdown == 0 {
+                countdown = 3;
                 rescale_lanes::<G>(&mut a, &mut d, &mut ae);
             }
         }
@@ -672,12 +698,7 @@ fn run_impl<const G: bool>(
     let mut ll = [0.0; LANES];
     let mut g = [[0.0; LANES]; 2];
     for l in 0..LANES {
-        let (x, y) = root_combine::<G>(
-            tabs,
-            [a[0][l], a[1][l]],
-            [d[0][l], d[1][l], d[2][l], d[3][l]],
-            ae[l],
-        );
+        let (x, y) = root_combine::<G>(tabs, [a[0][l], a[1][l]], [d[0][l], d[1][l], d[2][l], d[3][l]], ae[l]);
         ll[l] = x;
         g[0][l] = y[0];
         g[1][l] = y[1];

@@ -65,20 +65,20 @@ pub fn expm1(x: f64) -> f64 {
     x.exp_m1()
 }
 
-/// The message a tip in a given state sends up its branch: `[m0, m1, dm0/da, dm1/da, dm0/db,
-/// dm1/db]`, where `m = P(t) * partial` and the partial of state 0, 1, 2 is (1,0), (0,1), (1,1).
-pub type Message = [f64; 6];
-
-/// Everything a kernel needs for one parameter set: P(t) per node, tip messages, root prior.
+/// Everything a kernel needs for one parameter set, in compact arrays (values apart from
+/// derivatives, so value-only evaluations touch less memory).
+///
+/// Messages: a child `c` with partial `q` sends `m = P(t_c) q` up its branch. A tip in state 0
+/// or 1 sends column 0 or 1 of its P; a missing tip (partial (1, 1)) sends (1, 1).
 pub struct SetTables {
-    /// Rates of this set.
-    pub gain: f64,
-    /// Rates of this set.
-    pub loss: f64,
-    /// P(t) per node (the root's entry is the identity-like P(0) and unused).
-    pub branch: Vec<Branch>,
-    /// Per tip, the message of state 0, 1 and 2 (missing).
-    pub tip_msg: Vec<[Message; 3]>,
+    /// `[P00, P01, P10, P11]` per node (the root's entry is unused).
+    pub p: Vec<[f64; 4]>,
+    /// Per node, derivatives of `p` wrt log(gain) (first 4) and log(loss) (last 4).
+    pub dp: Vec<[f64; 8]>,
+    /// Per tip, `[m0, m1]` of state 0 then of state 1: `[P00, P10, P01, P11]`.
+    pub tip_val: Vec<[f64; 4]>,
+    /// Per tip, `[dm0/da, dm1/da, dm0/db, dm1/db]` of state 0 then of state 1.
+    pub tip_der: Vec<[f64; 8]>,
     /// Root prior.
     pub prior: RootPrior,
 }
@@ -86,20 +86,73 @@ pub struct SetTables {
 impl SetTables {
     /// Computes the tables of one parameter set (each P(t) once per branch).
     pub fn new(tree: &Tree, gain: f64, loss: f64) -> Self {
-        let branch: Vec<Branch> =
-            tree.branch_length.iter().map(|&t| Branch::new(gain, loss, t)).collect();
-        let tip_msg = (0..tree.n_tips)
-            .map(|i| {
-                let b = &branch[i];
-                [
-                    [b.p[0], b.p[2], b.da[0], b.da[2], b.db[0], b.db[2]],
-                    [b.p[1], b.p[3], b.da[1], b.da[3], b.db[1], b.db[3]],
-                    [1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
-                ]
-            })
-            .collect();
-        SetTables { gain, loss, branch, tip_msg, prior: RootPrior::new(gain, loss) }
+        let n = tree.n_nodes;
+        let mut t = SetTables {
+            p: Vec::with_capacity(n),
+            dp: Vec::with_capacity(n),
+            tip_val: Vec::with_capacity(tree.n_tips),
+            tip_der: Vec::with_capacity(tree.n_tips),
+            prior: RootPrior::new(gain, loss),
+        };
+        for (v, &len) in tree.branch_length.iter().enumerate() {
+            let b = Branch::new(gain, loss, len);
+            t.p.push(b.p);
+            t.dp.push([b.da[0], b.da[1], b.da[2], b.da[3], b.db[0], b.db[1], b.db[2], b.db[3]]);
+            if v < tree.n_tips {
+                t.tip_val.push([b.p[0], b.p[2], b.p[1], b.p[3]]);
+                t.tip_der.push([b.da[0], b.da[2], b.db[0], b.db[2], b.da[1], b.da[3], b.db[1], b.db[3]]);
+            }
+        }
+        t
     }
+
+    /// Message `[m0, m1]` and derivatives `[dm0/da, dm1/da, dm0/db, dm1/db]` of tip `c` in
+    /// state `s` (0, 1 or 2 = missing).
+    #[inline(always)]
+    pub fn tip_message(&self, c: usize, s: u8) -> ([f64; 2], [f64; 4]) {
+        if s >= 2 {
+            return ([1.0, 1.0], [0.0; 4]);
+        }
+        let k = s as usize;
+        let v = &self.tip_val[c];
+        let d = &self.tip_der[c];
+        ([v[2 * k], v[2 * k + 1]], [d[4 * k], d[4 * k + 1], d[4 * k + 2], d[4 * k + 3]])
+    }
+
+    /// Message of internal child `c` with partial `q` (derivatives `dq`, same layout as
+    /// messages) and, with `G`, its derivatives.
+    #[inline(always)]
+    pub fn message<const G: bool>(&self, c: usize, q: [f64; 2], dq: [f64; 4]) -> ([f64; 2], [f64; 4]) {
+        let p = &self.p[c];
+        let m = [p[0] * q[0] + p[1] * q[1], p[2] * q[0] + p[3] * q[1]];
+        if !G {
+            return (m, [0.0; 4]);
+        }
+        let d = &self.dp[c];
+        (
+            m,
+            [
+                d[0] * q[0] + d[1] * q[1] + p[0] * dq[0] + p[1] * dq[1],
+                d[2] * q[0] + d[3] * q[1] + p[2] * dq[0] + p[3] * dq[1],
+                d[4] * q[0] + d[5] * q[1] + p[0] * dq[2] + p[1] * dq[3],
+                d[6] * q[0] + d[7] * q[1] + p[2] * dq[2] + p[3] * dq[3],
+            ],
+        )
+    }
+}
+
+/// Multiplies partial `l` (derivatives `d`) by message `m` (derivatives `dm`), product rule.
+#[inline(always)]
+pub fn multiply<const G: bool>(l: &mut [f64; 2], d: &mut [f64; 4], m: [f64; 2], dm: [f64; 4]) {
+    if G {
+        *d = [
+            d[0] * m[0] + l[0] * dm[0],
+            d[1] * m[1] + l[1] * dm[1],
+            d[2] * m[0] + l[0] * dm[2],
+            d[3] * m[1] + l[1] * dm[3],
+        ];
+    }
+    *l = [l[0] * m[0], l[1] * m[1]];
 }
 
 #[cfg(test)]

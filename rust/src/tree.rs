@@ -35,9 +35,7 @@ impl Tree {
             return Err(GcError::invalid("n_tips is 0: a tree needs at least one tip"));
         }
         if n_nodes < n_tips {
-            return Err(GcError::invalid(format!(
-                "n_nodes ({n_nodes}) is smaller than n_tips ({n_tips})"
-            )));
+            return Err(GcError::invalid(format!("n_nodes ({n_nodes}) is smaller than n_tips ({n_tips})")));
         }
         if n_nodes >= i32::MAX as usize {
             return Err(GcError::invalid(format!("n_nodes ({n_nodes}) is too large")));
@@ -133,5 +131,42 @@ impl Tree {
             }
         }
         rank
+    }
+
+    /// The same tree renumbered in depth-first post-order (tips by depth-first rank, internal
+    /// nodes in post-order), so that nodes close in the tree are close in memory, and the
+    /// old index of each new tip (`tip_old[new] = old`).
+    pub fn dfs_renumbered(&self) -> (Tree, Vec<u32>) {
+        let nn = self.n_nodes;
+        // Mirrored pre-order (last child first); its reverse is a post-order, first child first.
+        let mut order = Vec::with_capacity(nn);
+        let mut stack = vec![self.root() as u32];
+        while let Some(v) = stack.pop() {
+            order.push(v);
+            stack.extend(self.children_of(v as usize).iter());
+        }
+        order.reverse();
+        let mut new_of = vec![0u32; nn];
+        let (mut next_tip, mut next_int) = (0u32, self.n_tips as u32);
+        let mut tip_old = vec![0u32; self.n_tips];
+        for &v in &order {
+            if (v as usize) < self.n_tips {
+                tip_old[next_tip as usize] = v;
+                new_of[v as usize] = next_tip;
+                next_tip += 1;
+            } else {
+                new_of[v as usize] = next_int;
+                next_int += 1;
+            }
+        }
+        let mut parent = vec![-1i32; nn];
+        let mut bl = vec![0.0; nn];
+        for v in 0..nn {
+            let nv = new_of[v] as usize;
+            parent[nv] = if self.parent[v] == u32::MAX { -1 } else { new_of[self.parent[v] as usize] as i32 };
+            bl[nv] = self.branch_length[v];
+        }
+        let t = Tree::new(self.n_tips, &parent, &bl).expect("a renumbered valid tree is valid");
+        (t, tip_old)
     }
 }

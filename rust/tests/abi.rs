@@ -29,9 +29,21 @@ fn new_raw(
     algo: u32,
 ) -> New {
     let mut err = [0xffu8; 300];
-    let mut ds = 1 as *mut gc_dataset;
+    let mut ds = std::ptr::dangling_mut::<gc_dataset>();
     let code = unsafe {
-        gc_dataset_new(n_tips, n_nodes, parent, bl, n_patterns, states, n_threads, algo, &mut ds, err.as_mut_ptr() as *mut _, err.len() as u64)
+        gc_dataset_new(
+            n_tips,
+            n_nodes,
+            parent,
+            bl,
+            n_patterns,
+            states,
+            n_threads,
+            algo,
+            &mut ds,
+            err.as_mut_ptr() as *mut _,
+            err.len() as u64,
+        )
     };
     let msg = if code == GC_OK { String::new() } else { msg_of(&err) };
     if code != GC_OK {
@@ -42,7 +54,16 @@ fn new_raw(
 
 fn new(tree: &FlatTree, states: &[u8], algo: u32) -> New {
     let np = states.len() / tree.n_tips.max(1);
-    new_raw(tree.n_tips as u64, tree.parent.len() as u64, tree.parent.as_ptr(), tree.bl.as_ptr(), np as u64, states.as_ptr(), 2, algo)
+    new_raw(
+        tree.n_tips as u64,
+        tree.parent.len() as u64,
+        tree.parent.as_ptr(),
+        tree.bl.as_ptr(),
+        np as u64,
+        states.as_ptr(),
+        2,
+        algo,
+    )
 }
 
 fn expect_err(r: New, code: i32, needle: &str) {
@@ -65,12 +86,32 @@ fn invalid_trees_and_states_are_reported() {
     let t = small();
     let st = [0u8, 1, 0];
     expect_err(new_raw(3, 5, null(), t.bl.as_ptr(), 1, st.as_ptr(), 1, 0), GC_ERR_NULL_POINTER, "parent");
-    expect_err(new_raw(3, 5, t.parent.as_ptr(), null(), 1, st.as_ptr(), 1, 0), GC_ERR_NULL_POINTER, "branch_length");
-    expect_err(new_raw(3, 5, t.parent.as_ptr(), t.bl.as_ptr(), 1, null(), 1, 0), GC_ERR_NULL_POINTER, "states");
+    expect_err(
+        new_raw(3, 5, t.parent.as_ptr(), null(), 1, st.as_ptr(), 1, 0),
+        GC_ERR_NULL_POINTER,
+        "branch_length",
+    );
+    expect_err(
+        new_raw(3, 5, t.parent.as_ptr(), t.bl.as_ptr(), 1, null(), 1, 0),
+        GC_ERR_NULL_POINTER,
+        "states",
+    );
     // n_nodes mismatch: 4 nodes read, the last of which is not the root.
-    expect_err(new_raw(3, 4, t.parent.as_ptr(), t.bl.as_ptr(), 1, st.as_ptr(), 1, 0), GC_ERR_INVALID_ARGUMENT, "root");
-    expect_err(new_raw(5, 5, t.parent.as_ptr(), t.bl.as_ptr(), 0, st.as_ptr(), 1, 0), GC_ERR_INVALID_ARGUMENT, "internal");
-    expect_err(new_raw(6, 5, t.parent.as_ptr(), t.bl.as_ptr(), 0, st.as_ptr(), 1, 0), GC_ERR_INVALID_ARGUMENT, "smaller than n_tips");
+    expect_err(
+        new_raw(3, 4, t.parent.as_ptr(), t.bl.as_ptr(), 1, st.as_ptr(), 1, 0),
+        GC_ERR_INVALID_ARGUMENT,
+        "root",
+    );
+    expect_err(
+        new_raw(5, 5, t.parent.as_ptr(), t.bl.as_ptr(), 0, st.as_ptr(), 1, 0),
+        GC_ERR_INVALID_ARGUMENT,
+        "internal",
+    );
+    expect_err(
+        new_raw(6, 5, t.parent.as_ptr(), t.bl.as_ptr(), 0, st.as_ptr(), 1, 0),
+        GC_ERR_INVALID_ARGUMENT,
+        "smaller than n_tips",
+    );
     expect_err(new_raw(3, 0, null(), null(), 0, null(), 1, 0), GC_ERR_INVALID_ARGUMENT, "n_nodes");
     let bad = |parent: Vec<i32>, bl: Vec<f64>, needle: &str| {
         let tr = FlatTree { n_tips: 3, parent, bl };
@@ -92,9 +133,27 @@ fn invalid_trees_and_states_are_reported() {
     unsafe { gc_dataset_free(r.ds) };
     expect_err(new(&t, &[0, 3, 1], 0), GC_ERR_INVALID_ARGUMENT, "states[1] (pattern 0, tip 1) is 3");
     expect_err(new(&t, &st, 3), GC_ERR_INVALID_ARGUMENT, "algorithm");
-    expect_err(new_raw(0, 1, [-1].as_ptr(), [0.0].as_ptr(), 0, null(), 1, 0), GC_ERR_INVALID_ARGUMENT, "n_tips");
+    expect_err(
+        new_raw(0, 1, [-1].as_ptr(), [0.0].as_ptr(), 0, null(), 1, 0),
+        GC_ERR_INVALID_ARGUMENT,
+        "n_tips",
+    );
     // out_dataset NULL.
-    let code = unsafe { gc_dataset_new(3, 5, t.parent.as_ptr(), t.bl.as_ptr(), 1, st.as_ptr(), 1, 0, null_mut(), null_mut(), 0) };
+    let code = unsafe {
+        gc_dataset_new(
+            3,
+            5,
+            t.parent.as_ptr(),
+            t.bl.as_ptr(),
+            1,
+            st.as_ptr(),
+            1,
+            0,
+            null_mut(),
+            null_mut(),
+            0,
+        )
+    };
     assert_eq!(code, GC_ERR_NULL_POINTER);
 }
 
@@ -104,7 +163,19 @@ fn error_messages_are_truncated_and_nul_terminated() {
     let mut err = [0xffu8; 8];
     let mut ds = null_mut();
     let code = unsafe {
-        gc_dataset_new(3, 5, t.parent.as_ptr(), t.bl.as_ptr(), 1, [0u8, 9, 0].as_ptr(), 1, 0, &mut ds, err.as_mut_ptr() as *mut _, 8)
+        gc_dataset_new(
+            3,
+            5,
+            t.parent.as_ptr(),
+            t.bl.as_ptr(),
+            1,
+            [0u8, 9, 0].as_ptr(),
+            1,
+            0,
+            &mut ds,
+            err.as_mut_ptr() as *mut _,
+            8,
+        )
     };
     assert_eq!(code, GC_ERR_INVALID_ARGUMENT);
     assert_eq!(err[7], 0);
@@ -118,7 +189,14 @@ impl Drop for Ds {
     }
 }
 
-fn loglik(ds: &Ds, n_sets: u64, rates: &[f64], out: &mut [f64], grad: Option<&mut [f64]>, progress: *mut u64) -> (i32, String) {
+fn loglik(
+    ds: &Ds,
+    n_sets: u64,
+    rates: &[f64],
+    out: &mut [f64],
+    grad: Option<&mut [f64]>,
+    progress: *mut u64,
+) -> (i32, String) {
     let mut err = [0u8; 300];
     let (gp, gl) = match grad {
         Some(g) => (if g.is_empty() { null_mut() } else { g.as_mut_ptr() }, g.len() as u64),
@@ -154,25 +232,47 @@ fn invalid_loglik_arguments_are_reported() {
             assert_eq!(r.0, code, "{}", r.1);
             assert!(r.1.contains(needle), "{:?} lacks {needle:?}", r.1);
         };
-        check(loglik(&ds, 1, &[0.5, 0.0], &mut out, None, null_mut()), GC_ERR_INVALID_ARGUMENT, "rates[1] (loss of set 0) is 0");
+        check(
+            loglik(&ds, 1, &[0.5, 0.0], &mut out, None, null_mut()),
+            GC_ERR_INVALID_ARGUMENT,
+            "rates[1] (loss of set 0) is 0",
+        );
         check(loglik(&ds, 1, &[-1.0, 1.0], &mut out, None, null_mut()), GC_ERR_INVALID_ARGUMENT, "rates[0]");
         check(loglik(&ds, 1, &[f64::NAN, 1.0], &mut out, None, null_mut()), GC_ERR_INVALID_ARGUMENT, "NaN");
-        check(loglik(&ds, 1, &[f64::INFINITY, 1.0], &mut out, None, null_mut()), GC_ERR_INVALID_ARGUMENT, "finite");
-        check(loglik(&ds, 1, &[0.5, 1.0], &mut out[..1], None, null_mut()), GC_ERR_INVALID_ARGUMENT, "out_len is 1");
-        check(loglik(&ds, 1, &[0.5, 1.0], &mut out, Some(&mut g[..3]), null_mut()), GC_ERR_INVALID_ARGUMENT, "grad_len is 3");
+        check(
+            loglik(&ds, 1, &[f64::INFINITY, 1.0], &mut out, None, null_mut()),
+            GC_ERR_INVALID_ARGUMENT,
+            "finite",
+        );
+        check(
+            loglik(&ds, 1, &[0.5, 1.0], &mut out[..1], None, null_mut()),
+            GC_ERR_INVALID_ARGUMENT,
+            "out_len is 1",
+        );
+        check(
+            loglik(&ds, 1, &[0.5, 1.0], &mut out, Some(&mut g[..3]), null_mut()),
+            GC_ERR_INVALID_ARGUMENT,
+            "grad_len is 3",
+        );
         // NULL pointers with nonzero lengths.
         let mut err = [0u8; 200];
         let e = err.as_mut_ptr() as *mut _;
         let c = unsafe { gc_loglik(ds.0, 1, null(), out.as_mut_ptr(), 2, null_mut(), 0, null_mut(), e, 200) };
         assert_eq!(c, GC_ERR_NULL_POINTER);
         assert!(msg_of(&err).contains("rates"));
-        let c = unsafe { gc_loglik(ds.0, 1, [0.5, 1.0].as_ptr(), null_mut(), 2, null_mut(), 0, null_mut(), e, 200) };
+        let c = unsafe {
+            gc_loglik(ds.0, 1, [0.5, 1.0].as_ptr(), null_mut(), 2, null_mut(), 0, null_mut(), e, 200)
+        };
         assert_eq!(c, GC_ERR_NULL_POINTER);
         assert!(msg_of(&err).contains("out_loglik"));
-        let c = unsafe { gc_loglik(ds.0, 1, [0.5, 1.0].as_ptr(), out.as_mut_ptr(), 2, null_mut(), 4, null_mut(), e, 200) };
+        let c = unsafe {
+            gc_loglik(ds.0, 1, [0.5, 1.0].as_ptr(), out.as_mut_ptr(), 2, null_mut(), 4, null_mut(), e, 200)
+        };
         assert_eq!(c, GC_ERR_NULL_POINTER);
         assert!(msg_of(&err).contains("out_grad"));
-        let c = unsafe { gc_loglik(null(), 1, [0.5, 1.0].as_ptr(), out.as_mut_ptr(), 2, null_mut(), 0, null_mut(), e, 200) };
+        let c = unsafe {
+            gc_loglik(null(), 1, [0.5, 1.0].as_ptr(), out.as_mut_ptr(), 2, null_mut(), 0, null_mut(), e, 200)
+        };
         assert_eq!(c, GC_ERR_NULL_POINTER);
         // Info.
         let mut info = [0u64; 6];

@@ -23,11 +23,19 @@ fn brute_force_equals_pruning_on_small_trees() {
             let (ll, _) = eval(&ds, &RATES, false);
             for k in 0..3 {
                 for p in 0..20 {
-                    let want = brute_force(&tree, &states[p * n_tips..(p + 1) * n_tips], RATES[2 * k], RATES[2 * k + 1]);
+                    let want = brute_force(
+                        &tree,
+                        &states[p * n_tips..(p + 1) * n_tips],
+                        RATES[2 * k],
+                        RATES[2 * k + 1],
+                    );
                     let got = ll[k * 20 + p];
                     // Both sum the same positive terms in a different order: ~n ulps of
                     // rounding, far below 1e-12 relative for trees of < 30 nodes.
-                    assert!(close(got, want, 1e-12), "case {case} algo {algo} set {k} pattern {p}: {got} vs {want} {tree:?}");
+                    assert!(
+                        close(got, want, 1e-12),
+                        "case {case} algo {algo} set {k} pattern {p}: {got} vs {want} {tree:?}"
+                    );
                 }
             }
         }
@@ -112,7 +120,12 @@ fn compare_sparse_dense(seed: u64, n_tips: usize, n_patterns: usize, general: bo
         // Gradients are ratios of sums of derivative terms, slightly less stable than the values.
         // (NaN where the likelihood is exactly 0, e.g. zero-length sister tips that differ.)
         let tol = 1e-10 * (1.0 + gd[i].abs());
-        assert!((gs[i] - gd[i]).abs() <= tol || (gs[i].is_nan() && gd[i].is_nan()), "seed {seed} grad {i}: {} vs {}", gs[i], gd[i]);
+        assert!(
+            (gs[i] - gd[i]).abs() <= tol || (gs[i].is_nan() && gd[i].is_nan()),
+            "seed {seed} grad {i}: {} vs {}",
+            gs[i],
+            gd[i]
+        );
     }
 }
 
@@ -146,8 +159,16 @@ fn gradient_matches_central_differences() {
                 // Truncation error h^2 |f'''| / 6 ~ 1e-10 * scale; rounding eps |ll| / h ~
                 // 2e-11 |ll|. 1e-6 * (1 + |ll|) bounds both with a wide margin.
                 let tol = 1e-6 * (1.0 + ll[p].abs());
-                assert!((fa - g[2 * p]).abs() <= tol, "case {case} p {p}: d/dlog gain {} vs fd {fa}", g[2 * p]);
-                assert!((fb - g[2 * p + 1]).abs() <= tol, "case {case} p {p}: d/dlog loss {} vs fd {fb}", g[2 * p + 1]);
+                assert!(
+                    (fa - g[2 * p]).abs() <= tol,
+                    "case {case} p {p}: d/dlog gain {} vs fd {fa}",
+                    g[2 * p]
+                );
+                assert!(
+                    (fb - g[2 * p + 1]).abs() <= tol,
+                    "case {case} p {p}: d/dlog loss {} vs fd {fb}",
+                    g[2 * p + 1]
+                );
             }
         }
     }
@@ -168,4 +189,22 @@ fn results_are_bit_identical_for_1_and_2_threads() {
         assert_eq!(bits(&l1), bits(&l3));
         assert_eq!(bits(&g1), bits(&g3));
     }
+}
+
+#[test]
+fn avx2_and_portable_kernels_are_bit_identical() {
+    let mut rng = Rng(11);
+    let tree = random_tree(&mut rng, 300, true);
+    let states = random_patterns(&mut rng, 300, 500);
+    let ds = dataset(&tree, &states, 2, GC_ALGO_SPARSE);
+    let (l1, g1) = eval(&ds, &RATES, true);
+    let (v1, _) = eval(&ds, &RATES, false);
+    genecontent::sparse::force_portable_kernel(true);
+    let (l2, g2) = eval(&ds, &RATES, true);
+    let (v2, _) = eval(&ds, &RATES, false);
+    genecontent::sparse::force_portable_kernel(false);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&l1), bits(&l2));
+    assert_eq!(bits(&g1), bits(&g2));
+    assert_eq!(bits(&v1), bits(&v2));
 }

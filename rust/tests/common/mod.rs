@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests: a small seeded RNG, tree and pattern generators,
 //! and two independent references (brute-force enumeration, log-space pruning).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::needless_range_loop)]
 
 use genecontent::dataset::Dataset;
 
@@ -118,7 +118,7 @@ pub fn random_patterns(rng: &mut Rng, n_tips: usize, n_patterns: usize) -> Vec<u
 }
 
 pub fn dataset(tree: &FlatTree, states: &[u8], n_threads: usize, algo: u32) -> Dataset {
-    let np = if tree.n_tips == 0 { 0 } else { states.len() / tree.n_tips };
+    let np = states.len().checked_div(tree.n_tips).unwrap_or(0);
     Dataset::new(tree.n_tips, &tree.parent, &tree.bl, np, states, n_threads, algo).expect("valid dataset")
 }
 
