@@ -7,9 +7,14 @@
 
 import { GenecontentError } from "./errors.ts";
 import { parseNewick } from "./newick/parse.ts";
-import { alignPamToTree } from "./pam/align.ts";
-import { compressPatterns, type SitePatterns } from "./pam/patterns.ts";
-import { type PamOrientation, type ParsedPam, parsePamBytes } from "./pam/read.ts";
+import { matchPamToTree } from "./pam/align.ts";
+import { compressPatternsByColumn, type SitePatterns } from "./pam/patterns.ts";
+import {
+  PamFileError,
+  type PamOrientation,
+  type ParsedPam,
+  readPamWithDigest,
+} from "./pam/read.ts";
 import { type InputRecord, inputRecord } from "./provenance.ts";
 import type { FlatTree } from "./tree/flat_tree.ts";
 
@@ -46,17 +51,22 @@ async function readBytes(path: string, role: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new GenecontentError(`Cannot read ${role} file '${path}': no such file.`);
-    }
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      throw new GenecontentError(`Cannot read ${role} file '${path}': permission denied.`);
-    }
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new GenecontentError(`Cannot read ${role} file '${path}': it is a folder.`);
-    }
-    throw e;
+    throw readError(e, path, role);
   }
+}
+
+/** The message for a file that cannot be read, or `e` itself if it is something else. */
+function readError(e: unknown, path: string, role: string): unknown {
+  if (e instanceof Deno.errors.NotFound) {
+    return new GenecontentError(`Cannot read ${role} file '${path}': no such file.`);
+  }
+  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    return new GenecontentError(`Cannot read ${role} file '${path}': permission denied.`);
+  }
+  if (e instanceof Deno.errors.IsADirectory) {
+    return new GenecontentError(`Cannot read ${role} file '${path}': it is a folder.`);
+  }
+  return e;
 }
 
 /**
@@ -97,47 +107,44 @@ export async function loadDataset(
   options: LoadOptions = {},
 ): Promise<Dataset> {
   const { tree: fullTree, input: treeInput } = await readTree(treePath);
-  // The file's bytes, the parsed cells and the tree-ordered cells are each as large as the PAM:
-  // each stage lives only inside its own function, so that only the merged patterns remain.
-  const { pam, pamInput, aligned } = await readAndAlign(pamPath, fullTree, treePath, options);
-  const patterns = compressPatterns(
-    aligned.rows,
-    pam.families.length,
-    aligned.tree.nTips,
-    pam.families,
-  );
-  return {
-    tree: aligned.tree,
-    pam,
-    patterns,
-    droppedTips: aligned.droppedTips,
-    droppedTaxa: aligned.droppedTaxa,
-    inputs: [treeInput, pamInput],
-  };
-}
-
-async function readAndAlign(
-  pamPath: string,
-  tree: FlatTree,
-  treePath: string,
-  options: LoadOptions,
-) {
-  const { pamInput, parsed } = await readPamFile(pamPath, tree, options);
-  const { states: _cellsKeptInPatterns, ...pam } = parsed;
-  const aligned = alignPamToTree(parsed, tree, {
+  // The PAM is streamed (parsed and digested chunk by chunk, never held whole), matched to the
+  // tree by a tip-to-column map, and merged into patterns over its own cells: the largest
+  // thing alive at any time is one copy of the cells.
+  let read;
+  try {
+    read = await readPamWithDigest(pamPath, {
+      orientation: options.orientation ?? "auto",
+      taxa: fullTree.tipNames,
+      binarize: options.binarize ?? false,
+    }, { keepSpareRoom: true });
+  } catch (e) {
+    throw e instanceof PamFileError ? readError(e.cause, pamPath, "PAM") : e;
+  }
+  const { states, ...pam } = read.pam;
+  const match = matchPamToTree(pam, fullTree, {
     pruneToShared: options.pruneToShared ?? false,
     treeSource: treePath,
   });
-  return { pam, pamInput, aligned };
-}
-
-async function readPamFile(pamPath: string, tree: FlatTree, options: LoadOptions) {
-  const bytes = await readBytes(pamPath, "PAM");
-  const pamInput = await inputRecord("pam", pamPath, bytes);
-  const parsed = parsePamBytes(bytes, pamPath, {
-    orientation: options.orientation ?? "auto",
-    taxa: tree.tipNames,
-    binarize: options.binarize ?? false,
-  });
-  return { pamInput, parsed };
+  const patterns = compressPatternsByColumn(
+    states,
+    pam.families.length,
+    pam.taxa.length,
+    match.columns,
+    pam.families,
+    { inPlace: true },
+  );
+  const pamInput: InputRecord = {
+    role: "pam",
+    path: pamPath,
+    sha256: read.sha256,
+    bytes: read.bytes,
+  };
+  return {
+    tree: match.tree,
+    pam,
+    patterns,
+    droppedTips: match.droppedTips,
+    droppedTaxa: match.droppedTaxa,
+    inputs: [treeInput, pamInput],
+  };
 }

@@ -34,28 +34,37 @@ function listSome(names: readonly string[]): string {
   return names.length > 10 ? `${shown}, ... (${names.length} in all)` : shown;
 }
 
+/** How a matrix's taxa map onto a tree's tips, without moving any cells. */
+export interface PamTreeMatch {
+  /** The tree (pruned to the shared taxa when asked to, otherwise the input tree). */
+  readonly tree: FlatTree;
+  /** For each tip of `tree` (tree order), the index of its taxon in the matrix. */
+  readonly columns: Int32Array;
+  /** Tree tips that were removed because the matrix has no column for them (tree order). */
+  readonly droppedTips: string[];
+  /** Matrix taxa that were dropped because the tree has no tip for them (matrix order). */
+  readonly droppedTaxa: string[];
+}
+
 /**
- * Reorders the matrix's taxa into the tree's tip order. Names must match exactly (no trimming,
- * no underscore/space folding). Without `pruneToShared`, any taxon missing from either side is
- * an error listing them; with it, tree tips without a column are pruned from the tree (see
- * {@linkcode pruneTree}) and matrix columns without a tip are dropped, and both lists are
- * returned so the caller can report them. Fewer than two shared taxa is always an error.
+ * Matches the matrix's taxa to the tree's tips by exact name, with the checks and pruning of
+ * {@linkcode alignPamToTree}, and returns the tip-to-column map instead of reordered cells
+ * (for callers that gather the cells themselves, e.g. while merging patterns).
  *
  * @example
  * ```ts
  * import { flatTreeFromParents } from "../tree/flat_tree.ts";
- * import { alignPamToTree } from "./align.ts";
+ * import { matchPamToTree } from "./align.ts";
  * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 1, 0]);
- * const pam = { source: "p.tsv", families: ["f"], taxa: ["b", "a"], states: Uint8Array.of(1, 0) };
- * const { rows } = alignPamToTree(pam, tree);
- * console.assert(rows[0] === 0 && rows[1] === 1);
+ * const { columns } = matchPamToTree({ source: "p.tsv", taxa: ["b", "a"] }, tree);
+ * console.assert(columns[0] === 1 && columns[1] === 0);
  * ```
  */
-export function alignPamToTree(
-  pam: PresenceAbsenceMatrix,
+export function matchPamToTree(
+  pam: Pick<PresenceAbsenceMatrix, "source" | "taxa">,
   tree: FlatTree,
   options: AlignOptions = {},
-): AlignedPam {
+): PamTreeMatch {
   const treeName = options.treeSource ? `tree file '${options.treeSource}'` : "the tree";
   const tips = new Set(tree.tipNames);
   const taxonIndex = new Map<string, number>();
@@ -92,12 +101,39 @@ export function alignPamToTree(
   }
   const outTree = droppedTips.length > 0 ? pruneTree(tree, new Set(taxonIndex.keys())) : tree;
   const nTips = outTree.nTips;
+  const columns = new Int32Array(nTips);
+  for (let t = 0; t < nTips; t++) columns[t] = taxonIndex.get(outTree.tipNames[t])!;
+  return { tree: outTree, columns, droppedTips, droppedTaxa };
+}
+
+/**
+ * Reorders the matrix's taxa into the tree's tip order. Names must match exactly (no trimming,
+ * no underscore/space folding). Without `pruneToShared`, any taxon missing from either side is
+ * an error listing them; with it, tree tips without a column are pruned from the tree (see
+ * {@linkcode pruneTree}) and matrix columns without a tip are dropped, and both lists are
+ * returned so the caller can report them. Fewer than two shared taxa is always an error.
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * import { alignPamToTree } from "./align.ts";
+ * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 1, 0]);
+ * const pam = { source: "p.tsv", families: ["f"], taxa: ["b", "a"], states: Uint8Array.of(1, 0) };
+ * const { rows } = alignPamToTree(pam, tree);
+ * console.assert(rows[0] === 0 && rows[1] === 1);
+ * ```
+ */
+export function alignPamToTree(
+  pam: PresenceAbsenceMatrix,
+  tree: FlatTree,
+  options: AlignOptions = {},
+): AlignedPam {
+  const { tree: outTree, columns, droppedTips, droppedTaxa } = matchPamToTree(pam, tree, options);
+  const nTips = outTree.nTips;
   const nTaxa = pam.taxa.length;
   const nFamilies = pam.families.length;
-  const column = new Int32Array(nTips);
-  for (let t = 0; t < nTips; t++) column[t] = taxonIndex.get(outTree.tipNames[t])!;
   const states = pam.states;
-  if (nTaxa === nTips && column.every((c, t) => c === t)) {
+  if (nTaxa === nTips && columns.every((c, t) => c === t)) {
     // Already in tree order: no copy (a 5,000 x 100,000 PAM is 500 MB).
     return { tree: outTree, rows: states, droppedTips, droppedTaxa };
   }
@@ -105,7 +141,7 @@ export function alignPamToTree(
   for (let f = 0; f < nFamilies; f++) {
     const src = f * nTaxa;
     const dst = f * nTips;
-    for (let t = 0; t < nTips; t++) rows[dst + t] = states[src + column[t]];
+    for (let t = 0; t < nTips; t++) rows[dst + t] = states[src + columns[t]];
   }
   return { tree: outTree, rows, droppedTips, droppedTaxa };
 }

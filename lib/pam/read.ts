@@ -8,6 +8,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { GenecontentError } from "../errors.ts";
 import { ABSENT, MISSING, type PresenceAbsenceMatrix, PRESENT } from "./matrix.ts";
 import { COMMA, CR, DelimitedScanner, LF, TAB } from "./delimited.ts";
@@ -38,6 +39,22 @@ export interface ParsedPam extends PresenceAbsenceMatrix {
 
 const BYTE_0 = 48;
 
+/** Thrown inside the parser when a window ends inside a quoted field. */
+const WINDOW_CUT = Symbol("window cut");
+
+/** Bytes read from a file per step when streaming it (windows grow for longer lines). */
+const CHUNK_BYTES = 1 << 23;
+
+/** A matrix read from a file, with the file's size and SHA-256. */
+export interface DigestedPam {
+  /** The matrix. */
+  readonly pam: ParsedPam;
+  /** Lower-case hex SHA-256 of the file's bytes. */
+  readonly sha256: string;
+  /** The file's size in bytes. */
+  readonly bytes: number;
+}
+
 /**
  * Reads a presence/absence matrix file (see {@linkcode parsePamBytes} for the rules).
  *
@@ -49,48 +66,130 @@ const BYTE_0 = 48;
  * ```
  */
 export async function readPam(path: string, options: PamReadOptions = {}): Promise<ParsedPam> {
-  let bytes: Uint8Array;
   try {
-    bytes = await readWholeFile(path);
+    return (await readPamWithDigest(path, options)).pam;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (!(e instanceof PamFileError)) throw e;
+    if (e.cause instanceof Deno.errors.NotFound) {
       throw new GenecontentError(`PAM file '${path}' does not exist; check the path.`);
     }
-    throw new GenecontentError(`PAM file '${path}' cannot be read: ${(e as Error).message}`);
+    throw new GenecontentError(
+      `PAM file '${path}' cannot be read: ${(e.cause as Error).message}`,
+    );
   }
-  return parsePamBytes(bytes, path, options);
 }
 
 /**
- * Reads a file into one buffer sized from its length (about twice as fast as `Deno.readFile`
- * for big files); falls back to `Deno.readFile` for anything that is not a regular file.
+ * Why a file could not be read (open, stat or read failed): `cause` is the error from Deno,
+ * e.g. `Deno.errors.NotFound`, `Deno.errors.PermissionDenied` or `Deno.errors.IsADirectory`.
+ * Problems with the file's content are {@linkcode GenecontentError}s instead.
+ *
+ * @example
+ * ```ts
+ * import { PamFileError } from "./read.ts";
+ * const e = new PamFileError(new Deno.errors.NotFound("x"));
+ * console.assert(e.cause instanceof Deno.errors.NotFound);
+ * ```
  */
-async function readWholeFile(path: string): Promise<Uint8Array> {
-  using file = await Deno.open(path);
-  const info = await file.stat();
-  if (!info.isFile) return await Deno.readFile(path);
-  const buf = new Uint8Array(info.size);
-  let off = 0;
-  while (off < buf.length) {
-    const got = await file.read(buf.subarray(off));
-    if (got === null) return buf.subarray(0, off);
-    off += got;
+export class PamFileError extends Error {
+  /** Wraps the error from Deno. */
+  constructor(cause: unknown) {
+    super(`Cannot read the PAM file: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "PamFileError";
   }
-  // The file may have grown since the stat: read the rest the slow way.
-  const extra = new Uint8Array(65536);
-  const more: Uint8Array[] = [];
-  for (let got = await file.read(extra); got !== null; got = await file.read(extra)) {
-    more.push(extra.slice(0, got));
+}
+
+/**
+ * Reads and parses a presence/absence matrix file (see {@linkcode parsePamBytes}) while
+ * computing the SHA-256 of its bytes, in one pass. The file is streamed: whole records are
+ * parsed chunk by chunk while the next chunk is being read, so the file is never held whole in
+ * memory (a record cut by a chunk end, even inside a quoted field, is parsed with the next
+ * chunk). A failure to open or read the file is a {@linkcode PamFileError}; bad content is a
+ * {@linkcode GenecontentError}, with the same message as from {@linkcode parsePamBytes}.
+ *
+ * `stream.keepSpareRoom` (default false) returns the cells without trimming the spare room of
+ * the growing buffer, for callers that reuse the buffer in place; `stream.chunkBytes` (default
+ * 8 MiB) is how much is read at a time.
+ *
+ * @example
+ * ```ts ignore
+ * import { readPamWithDigest } from "./read.ts";
+ * const { pam, sha256, bytes } = await readPamWithDigest("pam.tsv", { orientation: "auto" });
+ * console.log(pam.families.length, sha256, bytes);
+ * ```
+ */
+export async function readPamWithDigest(
+  path: string,
+  options: PamReadOptions = {},
+  stream: { readonly keepSpareRoom?: boolean; readonly chunkBytes?: number } = {},
+): Promise<DigestedPam> {
+  const chunk = Math.max(1, stream.chunkBytes ?? CHUNK_BYTES);
+  const io = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (e) {
+      throw new PamFileError(e);
+    }
+  };
+  using file = await io(() => Deno.open(path));
+  const info = await io(() => file.stat());
+  if (info.isDirectory) throw new PamFileError(new Deno.errors.IsADirectory(path));
+  const hash = createHash("sha256");
+  const parser = new PamParser(path, options, info.isFile ? info.size : 0);
+  // Two buffers: the next chunk is read (off the main thread) while this one is parsed. Each
+  // has room in front for the unparsed end of the previous window (normally part of a line).
+  const size = info.isFile ? Math.min(Math.max(info.size, 1), chunk) : Math.min(chunk, 65536);
+  const room = Math.min(size, 1 << 20);
+  const buffers = [new Uint8Array(room + size), new Uint8Array(room + size)];
+  const read = (b: Uint8Array) =>
+    file.read(b.subarray(room)).catch((e: unknown) => new PamFileError(e));
+  let pending = read(buffers[0]);
+  let which = 0;
+  // Unparsed bytes too long for the room in front: kept in a growing buffer.
+  let long: Uint8Array = new Uint8Array(0);
+  let carry: Uint8Array = new Uint8Array(0); // the unparsed bytes (a view of `long`, or a small copy)
+  let total = 0;
+  while (true) {
+    const got = await pending;
+    if (got instanceof PamFileError) throw got;
+    if (got === null) break;
+    const buf = buffers[which];
+    const fresh = buf.subarray(room, room + got);
+    hash.update(fresh);
+    total += got;
+    let window: Uint8Array;
+    if (carry.length <= room) {
+      buf.set(carry, room - carry.length);
+      window = buf.subarray(room - carry.length, room + got);
+    } else {
+      if (carry.length + got > long.length) {
+        const grown = new Uint8Array(Math.max(2 * long.length, carry.length + got));
+        grown.set(carry);
+        long = grown;
+      } else if (carry.byteOffset !== long.byteOffset) {
+        long.copyWithin(0, carry.byteOffset - long.byteOffset, carry.byteOffset + carry.length);
+      }
+      long.set(fresh, carry.length);
+      window = long.subarray(0, carry.length + got);
+    }
+    // `window` is ready: the other buffer is free for the next read.
+    which ^= 1;
+    pending = read(buffers[which]);
+    const cut = window.lastIndexOf(LF) + 1;
+    const used = cut === 0 ? 0 : parser.feed(window.subarray(0, cut), false);
+    const rest = window.subarray(used);
+    if (rest.length <= room) {
+      carry = rest.slice();
+    } else if (window.buffer === long.buffer) {
+      carry = rest;
+    } else {
+      long = new Uint8Array(Math.max(2 * rest.length, long.length));
+      long.set(rest);
+      carry = long.subarray(0, rest.length);
+    }
   }
-  if (more.length === 0) return buf;
-  const total = new Uint8Array(off + more.reduce((t, m) => t + m.length, 0));
-  total.set(buf);
-  let at = off;
-  for (const m of more) {
-    total.set(m, at);
-    at += m.length;
-  }
-  return total;
+  parser.feed(carry, true);
+  return { pam: parser.finish(!stream.keepSpareRoom), sha256: hash.digest("hex"), bytes: total };
 }
 
 /**
@@ -148,165 +247,315 @@ export function parsePamBytes(
   source: string,
   options: PamReadOptions = {},
 ): ParsedPam {
-  const n = bytes.length;
-  const start = n >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-  const probe = new DelimitedScanner(bytes, TAB, start);
-  if (!probe.skipBlankLines()) {
-    throw new GenecontentError(`PAM file '${source}' is empty; it needs a header and rows.`);
-  }
-  const delimiter = detectDelimiter(bytes, probe.pos, source, probe.line);
-  const s = new DelimitedScanner(bytes, delimiter, probe.pos);
-  s.line = probe.line;
-  const headerLine = s.line;
-  const header: string[] = [];
-  do header.push(s.readField()); while (s.nextField());
-  checkQuotes(s, source, headerLine);
-  const layout = detectLayout(header, source);
-  const dataStart = layout.firstDataColumn;
+  const parser = new PamParser(source, options, bytes.length);
+  parser.feed(bytes, true);
+  return parser.finish(true);
+}
 
-  // Plain tables written by R have no corner cell: the header is one field shorter.
-  let columnNames = header.slice(dataStart);
-  let corner = true;
-  if (layout.format === "table" && s.skipBlankLines()) {
-    const peek = new DelimitedScanner(bytes, delimiter, s.pos);
-    let fields = 0;
-    do {
-      peek.skipField();
-      fields++;
-    } while (peek.nextField());
-    if (fields === header.length + 1) {
-      columnNames = header;
-      corner = false;
+/**
+ * The parser behind {@linkcode parsePamBytes}, fed with windows of whole lines (the last one
+ * may end anywhere), so that a file can be parsed while it is read.
+ */
+class PamParser {
+  readonly #source: string;
+  readonly #options: PamReadOptions;
+  /** Total input size if known (0 if not), to size the cell buffer. */
+  readonly #sizeHint: number;
+  /** Bytes fed in earlier windows. */
+  #consumed = 0;
+  /** Line number at the start of the next window. */
+  #line = 1;
+  #phase: "header" | "peek" | "records" = "header";
+  #delimiter = TAB;
+  #header: string[] = [];
+  #headerLine = 0;
+  #layout: PamLayout | null = null;
+  #columnNames: string[] = [];
+  #corner = true;
+  #firstCellColumn = 0;
+  #nFieldsExpected = 0;
+  #capacity = 0;
+  #cells = new Uint8Array(0);
+  readonly #rowNames: string[] = [];
+  readonly #rowLines: number[] = [];
+  #badCell: BadCell | null = null;
+
+  constructor(source: string, options: PamReadOptions, sizeHint: number) {
+    this.#source = source;
+    this.#options = options;
+    this.#sizeHint = sizeHint;
+  }
+
+  /**
+   * Parses a window of whole lines (`final`: the last window, which may end anywhere) and
+   * returns how many of its bytes were used. A window that is not final may end inside a quoted
+   * field (a quoted line break); the record (or header) it cuts is then left unread, for the
+   * caller to feed again with more bytes.
+   */
+  feed(bytes: Uint8Array, final: boolean): number {
+    const source = this.#source;
+    let pos = 0;
+    if (this.#phase === "header") {
+      const start = this.#consumed === 0 && bytes.length >= 3 && bytes[0] === 0xef &&
+          bytes[1] === 0xbb && bytes[2] === 0xbf
+        ? 3
+        : 0;
+      const probe = new DelimitedScanner(bytes, TAB, start);
+      probe.line = this.#line;
+      if (!probe.skipBlankLines()) {
+        if (final) {
+          throw new GenecontentError(`PAM file '${source}' is empty; it needs a header and rows.`);
+        }
+        return this.#done(bytes.length, probe.line);
+      }
+      const delimiter = detectDelimiter(bytes, probe.pos, source, probe.line);
+      const s = new DelimitedScanner(bytes, delimiter, probe.pos);
+      s.line = probe.line;
+      const header: string[] = [];
+      do header.push(s.readField()); while (s.nextField());
+      if (s.unterminatedQuote && !final) return this.#done(0, this.#line);
+      checkQuotes(s, source, probe.line);
+      this.#delimiter = delimiter;
+      this.#headerLine = probe.line;
+      this.#header = header;
+      this.#layout = detectLayout(header, source);
+      this.#phase = "peek";
+      pos = s.pos;
+      this.#line = s.line;
     }
-  }
-  const nCols = columnNames.length;
-  const firstCellColumn = corner ? dataStart : 1; // index of the first cell in a record
-  const nFieldsExpected = firstCellColumn + nCols;
-  if (nCols === 0) {
-    throw new GenecontentError(
-      `PAM file '${source}', line ${headerLine}: the header (${layout.description}) names no ` +
-        `${layout.tagCells ? "isolate" : "data"} columns; the file needs at least one.`,
-    );
+    const s = new DelimitedScanner(bytes, this.#delimiter, pos);
+    s.line = this.#line;
+    if (this.#phase === "peek") {
+      const more = s.skipBlankLines();
+      if (!more && !final) return this.#done(bytes.length, s.line);
+      if (!this.#startRecords(bytes, s.pos, more, final)) return this.#done(pos, this.#line);
+    }
+    const used = this.#records(s, final);
+    return this.#done(used, s.line);
   }
 
-  // Cell buffer, record-major; sized from the bytes left assuming 2 bytes per cell, grown if
-  // needed.
-  let capacity = Math.max(1, Math.ceil((n - s.pos) / (2 * nCols + 1)) + 1);
-  let cells = new Uint8Array(capacity * nCols);
-  const rowNames: string[] = [];
-  const rowLines: number[] = [];
-  let badCell: BadCell | null = null;
-  const binarize = options.binarize === true;
-  const tags = layout.tagCells;
-  const cursor = { pos: 0 };
+  #done(used: number, line: number): number {
+    this.#consumed += used;
+    this.#line = line;
+    return used;
+  }
 
-  const fieldCountError = (record: number, got: number): never => {
+  /**
+   * Fixes the columns (peeking at the first record, at `pos` if `more`) and sizes the cells;
+   * false if the first record is cut by the end of a window that is not `final`.
+   */
+  #startRecords(bytes: Uint8Array, pos: number, more: boolean, final: boolean): boolean {
+    const layout = this.#layout!;
+    const header = this.#header;
+    const dataStart = layout.firstDataColumn;
+    // Plain tables written by R have no corner cell: the header is one field shorter.
+    let columnNames = header.slice(dataStart);
+    let corner = true;
+    if (layout.format === "table" && more) {
+      const peek = new DelimitedScanner(bytes, this.#delimiter, pos);
+      let fields = 0;
+      do {
+        peek.skipField();
+        fields++;
+      } while (peek.nextField());
+      if (peek.unterminatedQuote && !final) return false;
+      if (fields === header.length + 1) {
+        columnNames = header;
+        corner = false;
+      }
+    }
+    const nCols = columnNames.length;
+    if (nCols === 0) {
+      throw new GenecontentError(
+        `PAM file '${this.#source}', line ${this.#headerLine}: the header ` +
+          `(${layout.description}) names no ` +
+          `${layout.tagCells ? "isolate" : "data"} columns; the file needs at least one.`,
+      );
+    }
+    this.#columnNames = columnNames;
+    this.#corner = corner;
+    this.#firstCellColumn = corner ? dataStart : 1; // index of the first cell in a record
+    this.#nFieldsExpected = this.#firstCellColumn + nCols;
+    // Cell buffer, record-major; sized from the bytes left assuming 2 bytes per cell, grown if
+    // needed.
+    const left = this.#sizeHint > 0 ? this.#sizeHint - this.#consumed - pos : bytes.length - pos;
+    this.#capacity = Math.max(1, Math.ceil(Math.max(0, left) / (2 * nCols + 1)) + 1);
+    this.#cells = new Uint8Array(this.#capacity * nCols);
+    this.#phase = "records";
+    return true;
+  }
+
+  #fieldCountError(record: number, got: number): never {
+    const corner = this.#corner;
     throw new GenecontentError(
-      `PAM file '${source}', line ${rowLines[record]}: row '${rowNames[record]}' has ${got} ` +
-        `fields but the header has ${nFieldsExpected - (corner ? 0 : 1)}` +
+      `PAM file '${this.#source}', line ${this.#rowLines[record]}: row ` +
+        `'${this.#rowNames[record]}' has ${got} ` +
+        `fields but the header has ${this.#nFieldsExpected - (corner ? 0 : 1)}` +
         `${corner ? "" : " (plus the row name)"}; every row needs one field per column.`,
     );
-  };
+  }
 
-  while (s.skipBlankLines()) {
-    const record = rowNames.length;
-    const line = s.line;
-    rowLines.push(line);
-    rowNames.push(s.readField());
-    checkQuotes(s, source, line);
-    for (let k = 1; k < firstCellColumn; k++) {
-      if (!s.nextField()) fieldCountError(record, k);
-      s.skipField();
-    }
-    checkQuotes(s, source, line);
-    if (record === capacity) {
-      capacity *= 2;
-      const grown = new Uint8Array(capacity * nCols);
-      grown.set(cells);
-      cells = grown;
-    }
-    const base = record * nCols;
-    let c = 0;
-    cursor.pos = s.pos;
-    while (true) {
-      c = scanSimpleCells(bytes, delimiter, tags, cells, base, c, nCols, cursor);
-      if (c === nCols) break;
-      // A cell the fast path does not handle: quoted, long, missing, invalid or at the end.
-      const p = cursor.pos;
-      if (p >= n || bytes[p] !== delimiter) {
-        s.pos = p;
-        fieldCountError(record, firstCellColumn + c);
+  /** Reads every record of the window. */
+  #records(s: DelimitedScanner, final: boolean): number {
+    const bytes = s.bytes;
+    const n = bytes.length;
+    const source = this.#source;
+    const delimiter = this.#delimiter;
+    const nCols = this.#columnNames.length;
+    const firstCellColumn = this.#firstCellColumn;
+    const nFieldsExpected = this.#nFieldsExpected;
+    const rowNames = this.#rowNames;
+    const rowLines = this.#rowLines;
+    const binarize = this.#options.binarize === true;
+    const tags = this.#layout!.tagCells;
+    const cursor = { pos: 0 };
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let cells = this.#cells;
+    let capacity = this.#capacity;
+    // A quoted field running to the end of a window that is not final: the window cut it.
+    const cut = (): void => {
+      if (s.unterminatedQuote && !final) throw WINDOW_CUT;
+    };
+    const fail = (record: number, got: number): never => {
+      cut();
+      return this.#fieldCountError(record, got);
+    };
+    while (s.skipBlankLines()) {
+      const record = rowNames.length;
+      const line = s.line;
+      const start = s.pos;
+      try {
+        rowLines.push(line);
+        rowNames.push(s.readField());
+        cut();
+        checkQuotes(s, source, line);
+        for (let k = 1; k < firstCellColumn; k++) {
+          if (!s.nextField()) fail(record, k);
+          s.skipField();
+        }
+        cut();
+        checkQuotes(s, source, line);
+        if (record === capacity) {
+          capacity *= 2;
+          const grown = new Uint8Array(capacity * nCols);
+          grown.set(cells);
+          cells = grown;
+          this.#cells = cells;
+          this.#capacity = capacity;
+        }
+        const base = record * nCols;
+        let c = 0;
+        cursor.pos = s.pos;
+        while (true) {
+          c = scanSimpleCells(bytes, view, delimiter, tags, cells, base, c, nCols, cursor);
+          if (c === nCols) break;
+          // A cell the fast path does not handle: quoted, long, missing, invalid or at the end.
+          const p = cursor.pos;
+          if (p >= n || bytes[p] !== delimiter) {
+            s.pos = p;
+            fail(record, firstCellColumn + c);
+          }
+          s.pos = p + 1;
+          const value = s.readField();
+          cut();
+          checkQuotes(s, source, line);
+          cursor.pos = s.pos;
+          const state = tags ? tagState(value) : binaryState(value, binarize);
+          if (state < 0) {
+            if (this.#badCell === null) this.#badCell = { record, column: c, value };
+            cells[base + c] = MISSING;
+          } else {
+            cells[base + c] = state;
+          }
+          c++;
+        }
+        s.pos = cursor.pos;
+        if (!s.atLineEnd()) {
+          let got = nFieldsExpected;
+          while (s.nextField()) {
+            s.skipField();
+            got++;
+          }
+          fail(record, got);
+        }
+        s.nextField();
+      } catch (e) {
+        if (e !== WINDOW_CUT) throw e;
+        rowNames.length = record;
+        rowLines.length = record;
+        if (this.#badCell?.record === record) this.#badCell = null;
+        s.pos = start;
+        s.line = line;
+        return start;
       }
-      s.pos = p + 1;
-      const value = s.readField();
-      checkQuotes(s, source, line);
-      cursor.pos = s.pos;
-      const state = tags ? tagState(value) : binaryState(value, binarize);
-      if (state < 0) {
-        if (badCell === null) badCell = { record, column: c, value };
-        cells[base + c] = MISSING;
-      } else {
-        cells[base + c] = state;
-      }
-      c++;
     }
-    s.pos = cursor.pos;
-    if (!s.atLineEnd()) {
-      let got = nFieldsExpected;
-      while (s.nextField()) {
-        s.skipField();
-        got++;
-      }
-      fieldCountError(record, got);
-    }
-    s.nextField();
+    return s.pos;
   }
-  const nRecords = rowNames.length;
-  if (nRecords === 0) {
-    throw new GenecontentError(
-      `PAM file '${source}' has a header but no rows; it needs at least one gene family.`,
-    );
-  }
-  cells = cells.subarray(0, nRecords * nCols);
 
-  const familiesAsRows = decideOrientation(layout, options, rowNames, columnNames, source);
-  const families = familiesAsRows ? rowNames : columnNames;
-  const taxa = familiesAsRows ? columnNames : rowNames;
-  const columnNumber = (c: number): number => c + firstCellColumn + 1;
-  checkNames(rowNames, (i) => `line ${rowLines[i]}`, familiesAsRows ? "family" : "taxon", source);
-  checkNames(
-    columnNames,
-    (i) => `header column ${columnNumber(i)}`,
-    familiesAsRows ? "taxon" : "family",
-    source,
-  );
-  if (badCell !== null) {
-    const { record, column, value } = badCell;
-    const family = familiesAsRows ? rowNames[record] : columnNames[column];
-    const taxon = familiesAsRows ? columnNames[column] : rowNames[record];
-    const hint = binarize
-      ? "with --binarize, cells must be non-negative integer counts (> 0 is present), or ?, " +
-        "NA or empty for missing."
-      : "cells must be 0 (absent), 1 (present), or ?, NA or empty (missing). If the matrix " +
-        "holds gene counts, pass --binarize to treat any count > 0 as present.";
-    throw new GenecontentError(
-      `PAM file '${source}', line ${rowLines[record]}, column ${columnNumber(column)}: family ` +
-        `'${family}', taxon '${taxon}' has the value '${value}'; ${hint}`,
+  /** Checks names and cells and returns the matrix (`trim`: copy if the spare room is large). */
+  finish(trim: boolean): ParsedPam {
+    const source = this.#source;
+    const rowNames = this.#rowNames;
+    const rowLines = this.#rowLines;
+    const nRecords = rowNames.length;
+    if (this.#phase !== "records" || nRecords === 0) {
+      throw new GenecontentError(
+        `PAM file '${source}' has a header but no rows; it needs at least one gene family.`,
+      );
+    }
+    const columnNames = this.#columnNames;
+    const nCols = columnNames.length;
+    const firstCellColumn = this.#firstCellColumn;
+    const layout = this.#layout!;
+    const binarize = this.#options.binarize === true;
+    let cells: Uint8Array = this.#cells.subarray(0, nRecords * nCols);
+    this.#cells = new Uint8Array(0);
+
+    const familiesAsRows = decideOrientation(layout, this.#options, rowNames, columnNames, source);
+    const families = familiesAsRows ? rowNames : columnNames;
+    const taxa = familiesAsRows ? columnNames : rowNames;
+    const columnNumber = (c: number): number => c + firstCellColumn + 1;
+    checkNames(
+      rowNames,
+      (i) => `line ${rowLines[i]}`,
+      familiesAsRows ? "family" : "taxon",
+      source,
     );
+    checkNames(
+      columnNames,
+      (i) => `header column ${columnNumber(i)}`,
+      familiesAsRows ? "taxon" : "family",
+      source,
+    );
+    if (this.#badCell !== null) {
+      const { record, column, value } = this.#badCell;
+      const family = familiesAsRows ? rowNames[record] : columnNames[column];
+      const taxon = familiesAsRows ? columnNames[column] : rowNames[record];
+      const hint = binarize
+        ? "with --binarize, cells must be non-negative integer counts (> 0 is present), or ?, " +
+          "NA or empty for missing."
+        : "cells must be 0 (absent), 1 (present), or ?, NA or empty (missing). If the matrix " +
+          "holds gene counts, pass --binarize to treat any count > 0 as present.";
+      throw new GenecontentError(
+        `PAM file '${source}', line ${rowLines[record]}, column ${columnNumber(column)}: ` +
+          `family '${family}', taxon '${taxon}' has the value '${value}'; ${hint}`,
+      );
+    }
+    // Copy only if the buffer's spare room is large.
+    if (familiesAsRows) {
+      if (trim && cells.buffer.byteLength - cells.length > cells.length / 8) cells = cells.slice();
+    } else {
+      cells = transpose(cells, nRecords, nCols);
+    }
+    return {
+      source,
+      families,
+      taxa,
+      states: cells,
+      format: layout.format,
+      orientation: familiesAsRows ? "families-as-rows" : "families-as-columns",
+    };
   }
-  // Copy only if the buffer's spare room is large.
-  const wasted = cells.buffer.byteLength - cells.length > cells.length / 8;
-  const states = familiesAsRows
-    ? (wasted ? cells.slice() : cells)
-    : transpose(cells, nRecords, nCols);
-  return {
-    source,
-    families,
-    taxa,
-    states,
-    format: layout.format,
-    orientation: familiesAsRows ? "families-as-rows" : "families-as-columns",
-  };
 }
 
 /**
@@ -316,6 +565,7 @@ export function parsePamBytes(
  */
 function scanSimpleCells(
   b: Uint8Array,
+  view: DataView,
   d: number,
   tags: boolean,
   cells: Uint8Array,
@@ -325,9 +575,31 @@ function scanSimpleCells(
   cursor: { pos: number },
 ): number {
   let p = cursor.pos;
-  const last = b.length - 2; // b[p + 2] must exist
   let q = base + c;
   const qEnd = base + nCols;
+  if (!tags) {
+    // Two cells per step: the four bytes `d 0|1 d 0|1` read as one little-endian word.
+    const pair = d | (d << 16) | 0x30003000;
+    const lastWord = b.length - 5; // b[p + 4] must exist
+    const start = p;
+    while (q + 2 <= qEnd && p <= lastWord) {
+      const w = view.getUint32(p, true);
+      if ((w & 0xfefffeff) !== pair) break;
+      cells[q] = (w >>> 8) & 1;
+      cells[q + 1] = (w >>> 24) & 1;
+      q += 2;
+      p += 4;
+    }
+    if (p !== start) {
+      // The last digit must end its field; if not, the byte loop below sorts it out.
+      const y = b[p];
+      if (y !== d && y !== LF && y !== CR) {
+        q -= 2;
+        p -= 4;
+      }
+    }
+  }
+  const last = b.length - 2; // b[p + 2] must exist
   while (q < qEnd && p < last) {
     if (b[p] !== d) break;
     const x = b[p + 1];
