@@ -1,5 +1,6 @@
 //! `cargo bench`: median milliseconds per evaluation (values, and values + gradient) of the
-//! DENSE and SPARSE algorithms at 1 thread and all threads, on simulated pangenomes: a Yule tree
+//! DENSE and SPARSE algorithms (SPARSE: the mixed-node engine, or the blocked one where most
+//! nodes of most patterns are mixed; the line of statistics says which ran) at 1 thread and all threads, on simulated pangenomes: a Yule tree
 //! and families simulated from the gain/loss model with U-shaped presence frequencies.
 //!
 //! Environment: `GC_BENCH_SIM=img|model|iid` (default model: the gain/loss
@@ -186,7 +187,7 @@ fn main() {
                 if let Some(s) = ds.sparse_stats() {
                     if threads == 1 {
                         println!(
-                            "   sparse: {} distinct, {} trivial, {} sparse + {} full blocks; ops per eval {} (per-pattern sparse {}, dense {})",
+                            "   blocked sparse engine: {} distinct, {} trivial, {} sparse + {} full blocks; ops per eval {} (per-pattern sparse {}, dense {})",
                             s.n_unique,
                             s.n_trivial,
                             s.sparse_blocks,
@@ -194,6 +195,19 @@ fn main() {
                             s.block_ops,
                             s.pattern_ops,
                             n_fam * (2 * n_tips - 2)
+                        );
+                    }
+                }
+                if let Some(s) = ds.mixed_stats() {
+                    if threads == 1 {
+                        println!(
+                            "   mixed-node engine: {} distinct, {} without mixed node; {} mixed nodes ({:.1} per pattern), {} child messages per eval, {} chunks",
+                            s.n_unique,
+                            s.n_trivial,
+                            s.mixed_nodes,
+                            s.mixed_nodes as f64 / s.n_unique.max(1) as f64,
+                            s.child_ops,
+                            s.n_chunks
                         );
                     }
                 }

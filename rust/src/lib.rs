@@ -2,13 +2,14 @@
 //!
 //! This file is the C ABI of `include/genecontent.h` only: exported functions, argument
 //! validation, `catch_unwind` and error-buffer writing. The work happens in [`dataset`],
-//! [`dense`] and [`sparse`].
+//! [`dense`], [`mixed`] and [`sparse`].
 
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
 pub mod dataset;
 pub mod dense;
 pub mod error;
+pub mod mixed;
 pub mod scaling;
 pub mod sparse;
 #[cfg(target_arch = "x86_64")]

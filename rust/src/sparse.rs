@@ -1,4 +1,6 @@
-//! GC_ALGO_SPARSE: blocked, minority-state sparse pruning.
+//! GC_ALGO_SPARSE, blocked engine: minority-state sparse pruning in blocks of 8 patterns. Used
+//! where most nodes of most patterns are mixed (caterpillar-like trees), where its SIMD over
+//! every node beats the scalar mixed-node engine of `mixed.rs`.
 //!
 //! At creation, identical patterns are merged and every distinct pattern gets a baseline: the
 //! all-absent column when fewer of its observed tips are present than absent, else the

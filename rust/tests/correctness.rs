@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use genecontent::dataset::{GC_ALGO_AUTO, GC_ALGO_DENSE, GC_ALGO_SPARSE};
+use genecontent::dataset::{SparseEngineChoice, GC_ALGO_AUTO, GC_ALGO_DENSE, GC_ALGO_SPARSE};
 
 const RATES: [f64; 6] = [0.5, 1.0, 2.0, 0.3, 0.05, 0.07];
 
@@ -18,8 +18,8 @@ fn brute_force_equals_pruning_on_small_trees() {
             continue;
         }
         let states = random_patterns(&mut rng, n_tips, 20);
-        for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
-            let ds = dataset(&tree, &states, 1, algo);
+        for engine in ENGINES {
+            let (algo, ds) = (engine, dataset_with(&tree, &states, 1, engine));
             let (ll, _) = eval(&ds, &RATES, false);
             for k in 0..3 {
                 for p in 0..20 {
@@ -34,7 +34,7 @@ fn brute_force_equals_pruning_on_small_trees() {
                     // rounding, far below 1e-12 relative for trees of < 30 nodes.
                     assert!(
                         close(got, want, 1e-12),
-                        "case {case} algo {algo} set {k} pattern {p}: {got} vs {want} {tree:?}"
+                        "case {case} engine {algo:?} set {k} pattern {p}: {got} vs {want} {tree:?}"
                     );
                 }
             }
@@ -60,9 +60,9 @@ fn single_tip_and_unary_trees() {
     let chain = FlatTree { n_tips: 2, parent: vec![2, 4, 3, 4, -1], bl: vec![0.3, 0.9, 0.4, 0.0, 0.0] };
     let merged = FlatTree { n_tips: 2, parent: vec![2, 2, -1], bl: vec![0.7, 0.9, 0.0] };
     let states = [0, 1, 1, 1, 2, 0, 0, 0];
-    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
-        let (a, _) = eval(&dataset(&chain, &states, 1, algo), &RATES, false);
-        let (b, _) = eval(&dataset(&merged, &states, 1, algo), &RATES, false);
+    for engine in ENGINES {
+        let (a, _) = eval(&dataset_with(&chain, &states, 1, engine), &RATES, false);
+        let (b, _) = eval(&dataset_with(&merged, &states, 1, engine), &RATES, false);
         for i in 0..a.len() {
             // Chapman-Kolmogorov holds exactly; only rounding of a few products differs.
             assert!(close(a[i], b[i], 1e-13), "{i}: {} vs {}", a[i], b[i]);
@@ -85,32 +85,49 @@ fn caterpillar_5000_does_not_underflow() {
         states.push((t == 17) as u8);
     }
     let rates = [0.5, 1.0];
-    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
-        let ds = dataset(&tree, &states, 2, algo);
+    for algo in ENGINES {
+        let ds = dataset_with(&tree, &states, 2, algo);
         let (ll, g) = eval(&ds, &rates, true);
         for p in 0..3 {
             let want = log_space(&tree, &states[p * n..(p + 1) * n], 0.5, 1.0);
             assert!(ll[p].is_finite() && g[2 * p].is_finite() && g[2 * p + 1].is_finite());
             // ~10,000 rounded products (relative error ~1e-12 on the likelihood at worst,
             // i.e. an absolute 1e-12 on a log-likelihood of magnitude ~3,000).
-            assert!(close(ll[p], want, 1e-12), "algo {algo} pattern {p}: {} vs {want}", ll[p]);
+            assert!(close(ll[p], want, 1e-12), "engine {algo:?} pattern {p}: {} vs {want}", ll[p]);
         }
         assert!(ll[0] < -2000.0, "alternating pattern should be very unlikely: {}", ll[0]);
+        // Gradients against the dense algorithm (an independent scaling scheme).
+        let (_, gd) = eval(&dataset(&tree, &states, 1, GC_ALGO_DENSE), &rates, true);
+        for i in 0..g.len() {
+            // ~10,000 rounded products in value and derivative chains: 1e-10 relative.
+            assert!((g[i] - gd[i]).abs() <= 1e-10 * (1.0 + gd[i].abs()), "engine {algo:?} grad {i}");
+        }
     }
 }
 
 fn compare_sparse_dense(seed: u64, n_tips: usize, n_patterns: usize, general: bool) {
     let mut rng = Rng(seed);
     let tree = random_tree(&mut rng, n_tips, general);
-    let mut states = random_patterns(&mut rng, n_tips, n_patterns);
+    compare_on_tree(seed, &tree, &mut rng, n_patterns);
+}
+
+fn compare_on_tree(seed: u64, tree: &FlatTree, rng: &mut Rng, n_patterns: usize) {
+    let n_tips = tree.n_tips;
+    let mut states = random_patterns(rng, n_tips, n_patterns);
     // Duplicate some columns, to exercise merging.
     let dup = states[..n_tips * 10].to_vec();
     states.extend_from_slice(&dup);
-    let dense = dataset(&tree, &states, 2, GC_ALGO_DENSE);
-    let sparse = dataset(&tree, &states, 2, GC_ALGO_SPARSE);
+    let dense = dataset(tree, &states, 2, GC_ALGO_DENSE);
     let (ld, gd) = eval(&dense, &RATES, true);
-    let (ls, gs) = eval(&sparse, &RATES, true);
-    let (lv, _) = eval(&sparse, &RATES, false);
+    for choice in [SparseEngineChoice::Mixed, SparseEngineChoice::Blocked, SparseEngineChoice::Auto] {
+        let sparse = dataset_with(tree, &states, 2, (GC_ALGO_SPARSE, choice));
+        check_against_dense(seed, &sparse, &ld, &gd);
+    }
+}
+
+fn check_against_dense(seed: u64, sparse: &genecontent::dataset::Dataset, ld: &[f64], gd: &[f64]) {
+    let (ls, gs) = eval(sparse, &RATES, true);
+    let (lv, _) = eval(sparse, &RATES, false);
     for i in 0..ld.len() {
         // Same products in a different order and with different rescaling points.
         assert!(close(ls[i], ld[i], 1e-12), "seed {seed} value {i}: {} vs {}", ls[i], ld[i]);
@@ -139,6 +156,65 @@ fn sparse_equals_dense_on_random_trees() {
     compare_sparse_dense(8, 600, 400, true);
 }
 
+/// A tree with wide multifurcations: the root has 40 children (tips and clades), one clade has
+/// 17 children (more than one word of child codes), one has 5, and there are unary nodes.
+fn wide_tree(rng: &mut Rng) -> FlatTree {
+    // Tips 0..70. Clade A: tips 0..17 under node 70. Clade B: tips 17..22 under node 71.
+    // Unary chain: tip 22 under 72, 72 under 73. Root 74: nodes 70, 71, 73 and tips 23..70.
+    let n_tips = 70;
+    let mut parent = vec![0i32; 75];
+    parent[..17].fill(70);
+    parent[17..22].fill(71);
+    parent[22] = 72;
+    parent[72] = 73;
+    parent[23..70].fill(74);
+    parent[70] = 74;
+    parent[71] = 74;
+    parent[73] = 74;
+    parent[74] = -1;
+    let bl = (0..75).map(|v| if v == 74 { 0.0 } else { 0.05 + rng.uniform() }).collect();
+    FlatTree { n_tips, parent, bl }
+}
+
+#[test]
+fn sparse_equals_dense_on_wide_multifurcations() {
+    let mut rng = Rng(77);
+    let tree = wide_tree(&mut rng);
+    compare_on_tree(77, &tree, &mut rng, 300);
+    // Whole clades missing, the rest uniform or mixed.
+    let mut states = Vec::new();
+    for p in 0..40 {
+        for t in 0..70 {
+            let missing = (p % 4 == 0 && t < 17) || (p % 4 == 1 && (17..23).contains(&t));
+            states.push(if missing { 2 } else { ((t * 7 + p) % 11 < p % 5) as u8 });
+        }
+    }
+    let (ld, gd) = eval(&dataset(&tree, &states, 1, GC_ALGO_DENSE), &RATES, true);
+    for choice in [SparseEngineChoice::Mixed, SparseEngineChoice::Blocked] {
+        check_against_dense(78, &dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, choice)), &ld, &gd);
+    }
+}
+
+#[test]
+fn auto_uses_mixed_nodes_on_bushy_trees_and_blocks_on_caterpillars() {
+    let mut rng = Rng(21);
+    let tree = random_tree(&mut rng, 400, false);
+    // Rare families: a few present tips each.
+    let mut states = vec![0u8; 400 * 200];
+    for p in 0..200 {
+        for _ in 0..3 {
+            states[p * 400 + rng.below(400)] = 1;
+        }
+    }
+    let ds = dataset(&tree, &states, 1, GC_ALGO_AUTO);
+    let s = ds.mixed_stats().expect("mixed-node engine on a random tree with rare families");
+    assert!(s.mixed_nodes < 200 * 40, "{s:?}");
+    let cat = caterpillar(300, 0.1);
+    let alt: Vec<u8> = (0..300 * 20).map(|i| ((i % 300) % 2) as u8).collect();
+    let ds = dataset(&cat, &alt, 1, GC_ALGO_AUTO);
+    assert!(ds.mixed_stats().is_none() && ds.sparse_stats().is_some());
+}
+
 #[test]
 fn gradient_matches_central_differences() {
     let mut rng = Rng(5);
@@ -146,14 +222,19 @@ fn gradient_matches_central_differences() {
         let n_tips = [4, 9, 30, 120][case % 4];
         let tree = random_tree(&mut rng, n_tips, case % 2 == 1);
         let states = random_patterns(&mut rng, n_tips, 30);
-        for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
-            let ds = dataset(&tree, &states, 1, algo);
-            let (gain, loss) = (0.4 + rng.uniform(), 0.2 + 2.0 * rng.uniform());
+        let (gain, loss) = (0.4 + rng.uniform(), 0.2 + 2.0 * rng.uniform());
+        for algo in ENGINES {
+            let ds = dataset_with(&tree, &states, 1, algo);
             let (ll, g) = eval(&ds, &[gain, loss], true);
             let h = 1e-5;
             let at = |a: f64, b: f64| eval(&ds, &[gain * a.exp(), loss * b.exp()], false).0;
             let (ap, am, bp, bm) = (at(h, 0.0), at(-h, 0.0), at(0.0, h), at(0.0, -h));
             for p in 0..30 {
+                if ll[p] == f64::NEG_INFINITY {
+                    // Likelihood exactly 0 (sister tips at distance 0 that differ): no derivative.
+                    assert!(g[2 * p].is_nan() && g[2 * p + 1].is_nan());
+                    continue;
+                }
                 let fa = (ap[p] - am[p]) / (2.0 * h);
                 let fb = (bp[p] - bm[p]) / (2.0 * h);
                 // Truncation error h^2 |f'''| / 6 ~ 1e-10 * scale; rounding eps |ll| / h ~
@@ -179,10 +260,10 @@ fn results_are_bit_identical_for_1_and_2_threads() {
     let mut rng = Rng(9);
     let tree = random_tree(&mut rng, 500, true);
     let states = random_patterns(&mut rng, 500, 700);
-    for algo in [GC_ALGO_DENSE, GC_ALGO_SPARSE] {
-        let (l1, g1) = eval(&dataset(&tree, &states, 1, algo), &RATES, true);
-        let (l2, g2) = eval(&dataset(&tree, &states, 2, algo), &RATES, true);
-        let (l3, g3) = eval(&dataset(&tree, &states, 3, algo), &RATES, true);
+    for algo in ENGINES {
+        let (l1, g1) = eval(&dataset_with(&tree, &states, 1, algo), &RATES, true);
+        let (l2, g2) = eval(&dataset_with(&tree, &states, 2, algo), &RATES, true);
+        let (l3, g3) = eval(&dataset_with(&tree, &states, 3, algo), &RATES, true);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&l1), bits(&l2));
         assert_eq!(bits(&g1), bits(&g2));
@@ -196,7 +277,7 @@ fn avx2_and_portable_kernels_are_bit_identical() {
     let mut rng = Rng(11);
     let tree = random_tree(&mut rng, 300, true);
     let states = random_patterns(&mut rng, 300, 500);
-    let ds = dataset(&tree, &states, 2, GC_ALGO_SPARSE);
+    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Blocked));
     let (l1, g1) = eval(&ds, &RATES, true);
     let (v1, _) = eval(&ds, &RATES, false);
     genecontent::sparse::force_portable_kernel(true);
@@ -207,4 +288,25 @@ fn avx2_and_portable_kernels_are_bit_identical() {
     assert_eq!(bits(&l1), bits(&l2));
     assert_eq!(bits(&g1), bits(&g2));
     assert_eq!(bits(&v1), bits(&v2));
+}
+
+#[test]
+fn mixed_engine_reports_progress_and_cancels() {
+    use genecontent::dataset::Progress;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut rng = Rng(31);
+    let tree = random_tree(&mut rng, 300, true);
+    let states = random_patterns(&mut rng, 300, 2000);
+    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Mixed));
+    assert!(ds.mixed_stats().is_some());
+    let (done, total, cancel) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let prog = Progress { done: &done, total: &total, cancel: &cancel };
+    let mut out = vec![0.0; 4000];
+    ds.loglik(&[0.5, 1.0, 2.0, 0.4], &mut out, None, Some(&prog)).expect("evaluation");
+    assert_eq!(total.load(Ordering::SeqCst), 4000);
+    assert_eq!(done.load(Ordering::SeqCst), 4000);
+    cancel.store(1, Ordering::SeqCst);
+    let err = ds.loglik(&[0.5, 1.0, 2.0, 0.4], &mut out, None, Some(&prog)).unwrap_err();
+    assert_eq!(err.code, genecontent::error::GC_ERR_CANCELLED);
+    assert!(done.load(Ordering::SeqCst) < 4000);
 }

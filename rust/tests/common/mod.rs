@@ -2,7 +2,7 @@
 //! and two independent references (brute-force enumeration, log-space pruning).
 #![allow(dead_code, clippy::needless_range_loop)]
 
-use genecontent::dataset::Dataset;
+use genecontent::dataset::{Dataset, SparseEngineChoice, GC_ALGO_DENSE, GC_ALGO_SPARSE};
 
 /// SplitMix64: small, seeded, reproducible.
 pub struct Rng(pub u64);
@@ -120,6 +120,25 @@ pub fn random_patterns(rng: &mut Rng, n_tips: usize, n_patterns: usize) -> Vec<u
 pub fn dataset(tree: &FlatTree, states: &[u8], n_threads: usize, algo: u32) -> Dataset {
     let np = states.len().checked_div(tree.n_tips).unwrap_or(0);
     Dataset::new(tree.n_tips, &tree.parent, &tree.bl, np, states, n_threads, algo).expect("valid dataset")
+}
+
+/// The algorithms and sparse engines every correctness test runs: DENSE, SPARSE with the
+/// mixed-node engine, SPARSE with the blocked engine.
+pub const ENGINES: [(u32, SparseEngineChoice); 3] = [
+    (GC_ALGO_DENSE, SparseEngineChoice::Auto),
+    (GC_ALGO_SPARSE, SparseEngineChoice::Mixed),
+    (GC_ALGO_SPARSE, SparseEngineChoice::Blocked),
+];
+
+pub fn dataset_with(
+    tree: &FlatTree,
+    states: &[u8],
+    n_threads: usize,
+    engine: (u32, SparseEngineChoice),
+) -> Dataset {
+    let np = states.len().checked_div(tree.n_tips).unwrap_or(0);
+    Dataset::with_engine(tree.n_tips, &tree.parent, &tree.bl, np, states, n_threads, engine.0, engine.1)
+        .expect("valid dataset")
 }
 
 /// Log-likelihoods (and gradients when `grad`) of every pattern for the given rates.
