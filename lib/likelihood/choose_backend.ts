@@ -13,6 +13,8 @@ import { type AlgorithmName, type Kernel, openKernel } from "../native/ffi.ts";
 import { locateNativeLibrary, type LocateOptions } from "../native/locate.ts";
 import { NativeBackend } from "../native/native_backend.ts";
 
+let fallbackNoticeShown = false;
+
 /** What the user asked for: `auto` prefers native and falls back to TypeScript. */
 export type BackendChoice = "auto" | BackendName;
 
@@ -115,7 +117,12 @@ export async function chooseBackend(
   if (choice === "native") {
     throw new GenecontentError(`The native backend cannot be loaded: ${reasons.join("; ")}.`);
   }
-  const notify = options.notify ?? ((m: string) => console.error(m));
-  notify(`genecontent: using the TypeScript backend (${reasons.join("; ")}).`);
+  const message = `genecontent: using the TypeScript backend (${reasons.join("; ")}).`;
+  if (options.notify) options.notify(message);
+  else if (!fallbackNoticeShown) {
+    // One notice per process, however many likelihoods a script opens.
+    fallbackNoticeShown = true;
+    console.error(message);
+  }
   return tsBackendFactory;
 }
