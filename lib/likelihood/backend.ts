@@ -19,6 +19,14 @@ export interface EvaluateOptions {
   readonly gradient?: boolean;
 }
 
+/** Options of an evaluation that runs without blocking the event loop. */
+export interface AsyncEvaluateOptions extends EvaluateOptions {
+  /** Stops the evaluation early with an `AbortError`. */
+  readonly signal?: AbortSignal;
+  /** Called with the fraction done, in [0, 1]. */
+  readonly onProgress?: (fraction: number) => void;
+}
+
 /** Per-pattern results of one evaluation of `nSets` parameter sets. */
 export interface Evaluation {
   /** Set-major natural-log likelihoods: `logLik[k * nPatterns + p]`. */
@@ -48,11 +56,5 @@ export interface LikelihoodBackend extends Disposable {
    * a nonblocking FFI call), reporting progress as a fraction in [0, 1] and stopping early with
    * an `AbortError` when `signal` is aborted.
    */
-  evaluateAsync(
-    rates: Float64Array,
-    options?: EvaluateOptions & {
-      readonly signal?: AbortSignal;
-      readonly onProgress?: (fraction: number) => void;
-    },
-  ): Promise<Evaluation>;
+  evaluateAsync(rates: Float64Array, options?: AsyncEvaluateOptions): Promise<Evaluation>;
 }

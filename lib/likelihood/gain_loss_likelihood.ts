@@ -17,7 +17,7 @@ import { GenecontentError } from "../errors.ts";
 import type { SitePatterns } from "../pam/patterns.ts";
 import { ABSENT, MISSING, PRESENT } from "../pam/matrix.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
-import type { Evaluation, LikelihoodBackend } from "./backend.ts";
+import type { AsyncEvaluateOptions, Evaluation, LikelihoodBackend } from "./backend.ts";
 import type { BackendFactory } from "./choose_backend.ts";
 import { logProbObservable } from "./min_present.ts";
 
@@ -167,11 +167,7 @@ export class GainLossLikelihood implements Disposable {
   async evaluateAsync(
     gain: number,
     loss: number,
-    options: {
-      gradient?: boolean;
-      signal?: AbortSignal;
-      onProgress?: (fraction: number) => void;
-    } = {},
+    options: AsyncEvaluateOptions = {},
   ): Promise<LikelihoodValue> {
     const rates = new Float64Array([gain, loss]);
     const data = await this.backend.evaluateAsync(rates, options);

@@ -10,7 +10,12 @@
  *
  * @module
  */
-import type { EvaluateOptions, Evaluation, LikelihoodBackend } from "./backend.ts";
+import type {
+  AsyncEvaluateOptions,
+  EvaluateOptions,
+  Evaluation,
+  LikelihoodBackend,
+} from "./backend.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
 import { stationary, transitionDerivatives } from "../model/two_state.ts";
 
@@ -172,10 +177,7 @@ export class TsBackend implements LikelihoodBackend {
    */
   async evaluateAsync(
     rates: Float64Array,
-    options: EvaluateOptions & {
-      readonly signal?: AbortSignal;
-      readonly onProgress?: (fraction: number) => void;
-    } = {},
+    options: AsyncEvaluateOptions = {},
   ): Promise<Evaluation> {
     const { signal, onProgress } = options;
     const abortIfNeeded = () => {

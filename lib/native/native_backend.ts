@@ -6,7 +6,12 @@
  * @module
  */
 
-import type { EvaluateOptions, Evaluation, LikelihoodBackend } from "../likelihood/backend.ts";
+import type {
+  AsyncEvaluateOptions,
+  EvaluateOptions,
+  Evaluation,
+  LikelihoodBackend,
+} from "../likelihood/backend.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
 import { GenecontentError } from "../errors.ts";
 import {
@@ -150,10 +155,7 @@ export class NativeBackend implements LikelihoodBackend {
   /** Evaluates on Deno's FFI thread pool, polling progress and honouring `signal`. */
   async evaluateAsync(
     rates: Float64Array,
-    options: EvaluateOptions & {
-      readonly signal?: AbortSignal;
-      readonly onProgress?: (fraction: number) => void;
-    } = {},
+    options: AsyncEvaluateOptions = {},
   ): Promise<Evaluation> {
     options.signal?.throwIfAborted();
     const progress = new BigUint64Array(3);
