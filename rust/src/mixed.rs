@@ -82,6 +82,8 @@ pub struct MixedEngine {
     /// Program of distinct pattern `u`: `prog[prog_start[u]..prog_start[u + 1]]`.
     prog_start: Vec<usize>,
     prog: Vec<u32>,
+    /// Number of mixed nodes (program steps) of distinct pattern `u`.
+    prog_nodes: Vec<u32>,
     /// The two children of each binary internal node (by node index).
     kids: Vec<[u32; 2]>,
     /// The deepest stack any program needs.
@@ -131,6 +133,7 @@ fn column_hash(col: &[u8]) -> u64 {
 struct Built {
     prog: Vec<u32>,
     len: Vec<u32>,
+    nodes: Vec<u32>,
     root_bits: Vec<u8>,
     mixed_nodes: usize,
     child_ops: usize,
@@ -195,6 +198,7 @@ impl MixedEngine {
                 let mut b = Built {
                     prog: Vec::new(),
                     len: Vec::new(),
+                    nodes: Vec::new(),
                     root_bits: Vec::new(),
                     mixed_nodes: 0,
                     child_ops: 0,
@@ -213,6 +217,7 @@ impl MixedEngine {
                         bits[parent[i] as usize] |= x;
                     }
                     let start = b.prog.len();
+                    let mixed_before = b.mixed_nodes;
                     let mut depth = 0usize;
                     for v in nt..nn {
                         if CODE_OF_BITS[bits[v] as usize] != CODE_MIXED {
@@ -238,6 +243,7 @@ impl MixedEngine {
                         b.child_ops += ch.len();
                     }
                     b.len.push((b.prog.len() - start) as u32);
+                    b.nodes.push((b.mixed_nodes - mixed_before) as u32);
                     b.root_bits.push(bits[nn - 1]);
                 }
                 b
@@ -257,6 +263,7 @@ impl MixedEngine {
             orig,
             prog_start: Vec::with_capacity(nu + 1),
             prog: Vec::with_capacity(total),
+            prog_nodes: Vec::with_capacity(nu),
             root_bits: Vec::with_capacity(nu),
             chunks: Vec::new(),
             stats: MixedStats { n_unique: nu, ..Default::default() },
@@ -270,6 +277,7 @@ impl MixedEngine {
                 eng.prog_start.push(at);
             }
             eng.root_bits.extend_from_slice(&b.root_bits);
+            eng.prog_nodes.extend_from_slice(&b.nodes);
             eng.stats.mixed_nodes += b.mixed_nodes;
             eng.max_stack = eng.max_stack.max(b.max_stack);
             eng.stats.child_ops += b.child_ops;
@@ -327,6 +335,7 @@ impl MixedEngine {
             orig_start.push(orig.len() as u32);
         }
         self.root_bits = perm.iter().map(|&u| self.root_bits[u as usize]).collect();
+        self.prog_nodes = perm.iter().map(|&u| self.prog_nodes[u as usize]).collect();
         self.prog = prog;
         self.prog_start = prog_start;
         self.orig = orig;
@@ -392,7 +401,9 @@ impl MixedEngine {
     /// [`LANES`] patterns are evaluated at once, interleaved node by node: the nodes of one
     /// pattern form dependency chains (a caterpillar is one long chain), so a single pattern
     /// leaves the CPU waiting on latencies that independent lanes fill. A lane that finishes its
-    /// program takes the chunk's next pattern. Each pattern is still computed by the same
+    /// program takes the chunk's next pattern. Between refills, all lanes run for as many steps
+    /// as the shortest remaining program has (`prog_nodes`), an unrolled loop that keeps the lane
+    /// positions and stack tops in registers instead of re-checking every lane after each node. Each pattern is still computed by the same
     /// operations in the same order, so the lane it ran in does not matter.
     ///
     /// # Safety
@@ -445,44 +456,69 @@ impl MixedEngine {
         let end = self.chunks[ch + 1] as usize;
         let mut next = self.chunks[ch] as usize;
         let mut pos = [0usize; LANES];
-        let mut stop = [0usize; LANES];
+        let mut left = [0u32; LANES];
         let mut pat = [usize::MAX; LANES];
         let mut top = [0usize; LANES];
         let stack = s.stack.as_mut_ptr();
         let stackd = if G { s.stackd.as_mut_ptr() } else { std::ptr::null_mut() };
+        let sj = |j: usize| stack.add(j * depth);
+        let sdj = |j: usize| if G { stackd.add(j * depth) } else { stackd };
+        // While every lane has a pattern, run all lanes for as many nodes as the shortest
+        // remaining program has, with the lane state in locals (registers).
         loop {
-            let mut busy = false;
+            let mut all = true;
             for j in 0..LANES {
-                let (sj, sdj) = (stack.add(j * depth), if G { stackd.add(j * depth) } else { stackd });
-                if pos[j] == stop[j] {
-                    if pat[j] != usize::MAX {
-                        // The program left the root's message on the stack; the root's branch
-                        // matrix is the identity (its length is 0), so it is the root partial.
-                        let d = if G { *sdj } else { [0.0; 4] };
-                        write(pat[j], finish::<G>(tabs, *sj, d));
-                        pat[j] = usize::MAX;
-                    }
-                    while next < end {
-                        let u = next;
-                        next += 1;
-                        let (a, b) = (self.prog_start[u], self.prog_start[u + 1]);
-                        if a == b {
-                            write(u, msgs.root[self.root_bits[u] as usize]);
-                        } else {
-                            (pos[j], stop[j], pat[j], top[j]) = (a, b, u, 0);
-                            break;
-                        }
-                    }
-                    if pat[j] == usize::MAX {
-                        continue;
+                if left[j] != 0 {
+                    continue;
+                }
+                if pat[j] != usize::MAX {
+                    // The program left the root's message on the stack; the root's branch
+                    // matrix is the identity (its length is 0), so it is the root partial.
+                    let d = if G { *sdj(j) } else { [0.0; 4] };
+                    write(pat[j], finish::<G>(tabs, *sj(j), d));
+                    pat[j] = usize::MAX;
+                }
+                while next < end {
+                    let u = next;
+                    next += 1;
+                    let (a, b) = (self.prog_start[u], self.prog_start[u + 1]);
+                    if a == b {
+                        write(u, msgs.root[self.root_bits[u] as usize]);
+                    } else {
+                        (pos[j], left[j], pat[j], top[j]) = (a, self.prog_nodes[u], u, 0);
+                        break;
                     }
                 }
-                busy = true;
-                (pos[j], top[j]) = step::<G>(&ctx, pos[j], sj, sdj, top[j]);
+                all &= pat[j] != usize::MAX;
             }
-            if !busy {
+            if !all {
                 break;
             }
+            let m = left.iter().copied().min().unwrap();
+            let ss: [*mut [f64; 4]; LANES] = std::array::from_fn(sj);
+            let sd: [*mut [f64; 4]; LANES] = std::array::from_fn(sdj);
+            let (mut p, mut t) = (pos, top);
+            for _ in 0..m {
+                for j in 0..LANES {
+                    (p[j], t[j]) = step::<G>(&ctx, p[j], ss[j], sd[j], t[j]);
+                }
+            }
+            (pos, top) = (p, t);
+            for l in &mut left {
+                *l -= m;
+            }
+        }
+        // No pattern is left to start: finish the lanes still running, one after the other.
+        for j in 0..LANES {
+            if pat[j] == usize::MAX {
+                continue;
+            }
+            let (mut p, mut t) = (pos[j], top[j]);
+            for _ in 0..left[j] {
+                (p, t) = step::<G>(&ctx, p, sj(j), sdj(j), t);
+            }
+            let d = if G { *sdj(j) } else { [0.0; 4] };
+            write(pat[j], finish::<G>(tabs, *sj(j), d));
         }
         n
     }
