@@ -8,26 +8,10 @@
  * @module
  */
 
+import { findCargo } from "./find_cargo.ts";
+
 const root = new URL("../", import.meta.url);
 const manifest = new URL("rust/Cargo.toml", root).pathname;
-
-function findCargo(): string | null {
-  const home = Deno.env.get("HOME");
-  const cargoHome = Deno.env.get("CARGO_HOME");
-  const candidates = [
-    ...(Deno.env.get("PATH") ?? "").split(":").filter(Boolean).map((d) => `${d}/cargo`),
-    ...(cargoHome ? [`${cargoHome}/bin/cargo`] : []),
-    ...(home ? [`${home}/.cargo/bin/cargo`] : []),
-  ];
-  for (const c of candidates) {
-    try {
-      if (Deno.statSync(c).isFile) return c;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 const cargo = findCargo();
 if (cargo === null) {

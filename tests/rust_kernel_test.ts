@@ -1,10 +1,13 @@
 // The kernel's own Rust tests (brute force, sparse engines against dense, gradients against
 // finite differences, thread invariance, every C ABI error path) run as part of the suite.
 import assert from "node:assert/strict";
+import { findCargo } from "../scripts/find_cargo.ts";
 
 Deno.test("cargo test --release passes for the native kernel", async () => {
   const manifest = new URL("../rust/Cargo.toml", import.meta.url).pathname;
-  const out = await new Deno.Command("cargo", {
+  const cargo = findCargo();
+  assert.ok(cargo, "cargo is needed to test the native kernel (install Rust with rustup)");
+  const out = await new Deno.Command(cargo, {
     args: ["test", "--release", "--manifest-path", manifest],
     stdout: "piped",
     stderr: "piped",
