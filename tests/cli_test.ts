@@ -275,6 +275,59 @@ const badCases: { name: string; args: () => Promise<string[]>; pattern: RegExp }
     pattern: /count\.tsv.*fam_x.*genome_C|count\.tsv.*genome_C.*fam_x/,
   },
   {
+    name: "unbalanced parentheses",
+    args: async () => [
+      "fit",
+      "--tree",
+      await tempFile(
+        "open.nwk",
+        "((genome_A:0.12,'genome B':0.3):0.05,\n(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1;",
+      ),
+      "--pam",
+      contractPam,
+    ],
+    pattern: /open\.nwk', line \d+, column \d+/,
+  },
+  {
+    name: "a non-0/1 letter in a CSV cell",
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile(
+        "letter.csv",
+        "family,genome_A,genome B,genome_C,genome_D,genome_E\nf1,1,0,0,1,0\nfam_y,1,x,0,1,0\n",
+      ),
+    ],
+    pattern: /letter\.csv.*(fam_y.*genome B|genome B.*fam_y)/,
+  },
+  {
+    name: "a duplicate family",
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile(
+        "dupfam.tsv",
+        "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E\ntwice\t1\t0\t0\t1\t0\ntwice\t1\t1\t0\t1\t0\n",
+      ),
+    ],
+    pattern: /dupfam\.tsv.*twice/,
+  },
+  {
+    name: "an orientation that names cannot decide",
+    args: async () => [
+      "fit",
+      "--tree",
+      contractTree,
+      "--pam",
+      await tempFile("nonames.tsv", "family\tx1\tx2\nf1\t1\t0\n"),
+    ],
+    pattern: /nonames\.tsv.*--orientation/,
+  },
+  {
     name: "a family never present",
     args: async () => [
       "fit",
