@@ -9,6 +9,7 @@
 pub mod dataset;
 pub mod dense;
 pub mod error;
+mod grouping;
 pub mod mixed;
 pub mod scaling;
 pub mod sparse;

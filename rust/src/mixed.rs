@@ -28,6 +28,7 @@
 //! bit-identical for every thread count.
 
 use crate::dense::root_combine;
+use crate::grouping::group_members;
 use crate::scaling::{rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
@@ -173,20 +174,8 @@ impl MixedEngine {
         }
         drop((map, collided, hashes));
         let nu = first.len();
-        let mut orig_start = vec![0u32; nu + 1];
-        for &u in &uniq_of {
-            orig_start[u as usize + 1] += 1;
-        }
-        for u in 0..nu {
-            orig_start[u + 1] += orig_start[u];
-        }
-        let mut fill = orig_start[..nu].to_vec();
-        let mut orig = vec![0u32; n_patterns];
-        for (p, &u) in uniq_of.iter().enumerate() {
-            orig[fill[u as usize] as usize] = p as u32;
-            fill[u as usize] += 1;
-        }
-        drop((uniq_of, fill));
+        let (orig_start, orig) = group_members(&uniq_of, nu);
+        drop(uniq_of);
 
         // Programs, in parallel over ranges of distinct patterns.
         let n_ranges = (n_threads * 8).clamp(1, nu.max(1));

@@ -19,6 +19,7 @@
 //! computed once; blocks then only touch their programs' nodes.
 
 use crate::dense::root_combine;
+use crate::grouping::group_members;
 use crate::scaling::{exponent_and_factor, rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
@@ -153,19 +154,7 @@ impl SparseEngine {
         }
         drop(map);
         let nu = first.len();
-        let mut orig_start = vec![0u32; nu + 1];
-        for &u in &uniq_of {
-            orig_start[u as usize + 1] += 1;
-        }
-        for u in 0..nu {
-            orig_start[u + 1] += orig_start[u];
-        }
-        let mut fill = orig_start[..nu].to_vec();
-        let mut orig = vec![0u32; n_patterns];
-        for (p, &u) in uniq_of.iter().enumerate() {
-            orig[fill[u as usize] as usize] = p as u32;
-            fill[u as usize] += 1;
-        }
+        let (orig_start, orig) = group_members(&uniq_of, nu);
         let col = |u: usize| {
             let p = first[u] as usize;
             &states[p * nt..(p + 1) * nt]
