@@ -24,6 +24,7 @@
  */
 
 import { ensureDebianTool } from "./debian_tool.ts";
+import { taxonSequences } from "./taxon_sequences.ts";
 
 /** What one gainLoss run printed. */
 export interface GainLossRun {
@@ -95,22 +96,8 @@ export async function writeBinaryFasta(
   familyMajor: Uint8Array,
   nFamilies: number,
 ): Promise<void> {
-  const nTaxa = taxa.length;
-  if (familyMajor.length !== nTaxa * nFamilies) {
-    throw new RangeError(
-      `Matrix has ${familyMajor.length} cells, expected ${nFamilies}x${nTaxa}.`,
-    );
-  }
-  const lines: string[] = [];
-  for (let t = 0; t < nTaxa; t++) {
-    const seq = new Array<string>(nFamilies);
-    for (let f = 0; f < nFamilies; f++) {
-      const s = familyMajor[f * nTaxa + t];
-      if (s > 1) throw new RangeError(`Cell (family ${f}, taxon ${taxa[t]}) is ${s}, not 0/1.`);
-      seq[f] = s === 1 ? "1" : "0";
-    }
-    lines.push(`>${taxa[t]}`, seq.join(""));
-  }
+  const sequences = taxonSequences(taxa, familyMajor, nFamilies, ["0", "1"]);
+  const lines = taxa.flatMap((name, t) => [`>${name}`, sequences[t]]);
   await Deno.writeTextFile(path, lines.join("\n") + "\n");
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { ensureDebianTool } from "./debian_tool.ts";
+import { taxonSequences } from "./taxon_sequences.ts";
 
 /** Result of one IQ-TREE run. */
 export interface IqtreeRun {
@@ -49,19 +50,11 @@ export async function writeBinaryPhylip(
   familyMajor: Uint8Array,
   nFamilies: number,
 ): Promise<void> {
-  const nTaxa = taxa.length;
-  if (familyMajor.length !== nTaxa * nFamilies) {
-    throw new RangeError(
-      `Alignment has ${familyMajor.length} cells, expected ${nFamilies}x${nTaxa}.`,
-    );
-  }
-  const symbols = ["0", "1", "?"];
-  const lines = [`${nTaxa} ${nFamilies}`];
-  for (let t = 0; t < nTaxa; t++) {
-    const seq = new Array<string>(nFamilies);
-    for (let f = 0; f < nFamilies; f++) seq[f] = symbols[familyMajor[f * nTaxa + t]];
-    lines.push(`${taxa[t]} ${seq.join("")}`);
-  }
+  const sequences = taxonSequences(taxa, familyMajor, nFamilies, ["0", "1", "?"]);
+  const lines = [
+    `${taxa.length} ${nFamilies}`,
+    ...taxa.map((name, t) => `${name} ${sequences[t]}`),
+  ];
   await Deno.writeTextFile(path, lines.join("\n") + "\n");
 }
 
