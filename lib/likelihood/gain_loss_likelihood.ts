@@ -121,19 +121,15 @@ export class GainLossLikelihood implements Disposable {
         else if (row[i] === MISSING) missing = true;
       }
       if (present < k) tooFew.push(p);
-      let key = "";
-      if (missing) {
-        const mask = new Uint8Array(nTips);
-        for (let i = 0; i < nTips; i++) mask[i] = row[i] === MISSING ? 0 : 1;
-        key = mask.join("");
-      }
+      const observedMask = () => Uint8Array.from(row, (state) => (state === MISSING ? 0 : 1));
+      // Columns without missing cells share the all-observed mask, keyed by "".
+      const mask = missing ? observedMask() : null;
+      const key = mask ? mask.join("") : "";
       let id = maskIds.get(key);
       if (id === undefined) {
         id = this.#masks.length;
         maskIds.set(key, id);
-        const mask = new Uint8Array(nTips);
-        for (let i = 0; i < nTips; i++) mask[i] = row[i] === MISSING ? 0 : 1;
-        this.#masks.push(mask);
+        this.#masks.push(mask ?? observedMask());
       }
       this.#maskOf[p] = id;
     }
