@@ -8,23 +8,39 @@
 //! nodes: those whose subtree holds both a 0 and a 1 tip, or a missing tip beside an observed
 //! one. A subtree of missing tips only has the partial (1, 1) and sends the message (1, 1).
 //!
-//! At creation, identical columns are merged and every distinct pattern gets a *program*: its
-//! mixed internal nodes in post-order (the root last), one `u32` word each: `node << 8` plus
-//! the 2-bit codes of its two children, or, for a node without exactly two children, the flag
-//! [`GENERAL`] followed by `ceil(k / 16)` words of 16 codes. A code says where a child's message
-//! comes from: [`CODE_ABSENT`] / [`CODE_PRESENT`] (the set's uniform messages), [`CODE_MIXED`]
-//! (computed earlier by the same program) or [`CODE_MISSING`] (the constant (1, 1)). Nodes are
-//! numbered depth-first (`Tree::dfs_renumbered`), so a program is a depth-first post-order and
-//! the messages of mixed children live on a small stack: a node pops its mixed children and
-//! pushes its own message. A pattern with an empty program is all-absent, all-present or
-//! all-missing; its value is precomputed per set. Patterns are sorted by their first mixed node,
-//! so that consecutive patterns touch nearby table entries.
+//! Most mixed nodes are *pass* nodes: binary, with one mixed child and one uniform (or
+//! missing) child. The message a pass node sends up is a linear map of the message its mixed
+//! child sends, `m' = P(u) diag(s) m`, where `s` is the other child's message; that 2x2 *chain
+//! matrix* depends only on the node and the other child's state. A run of `2^l` consecutive
+//! pass nodes whose other children share one state is likewise one matrix, the product of
+//! theirs. Per call, the engine computes the level-0 matrices of every node and the products
+//! (binary lifting) that some pattern uses, each rescaled by powers of two like a partial
+//! ([`lift_closure`]). A pattern's chain of `n` pass nodes then costs one matrix-vector product
+//! per set bit of each run's length instead of `n` node computations.
 //!
-//! Messages are `[m0, m1, exponent, 0]`: partials are scaled by exact powers of two (see
-//! `scaling.rs`), derivatives (wrt log gain and log loss) are carried forward in a second
-//! table / stack of the same shape. Each worker evaluates [`LANES`] patterns interleaved node by
-//! node, to hide the latency of one pattern's dependency chain. Each pattern is computed by the
-//! same operations in the same order whatever the lane, chunk or thread, so results are
+//! At creation, identical columns are merged and every distinct pattern gets a *program*: its
+//! mixed nodes other than pass nodes (*heads*) in post-order (the root's chain last), each as a
+//! *segment*: the head's node word (plus the flag [`GENERAL`] when it does not have exactly two
+//! children, or [`CHERRY`] when neither of its two children is mixed: its message then only
+//! depends on their states and is read from a per-set table), a destination slot, one *source*
+//! word per child saying where its message is read (an entry of the per-set message table,
+//! `2 c + s` for a uniform child `c` in state `s`, `2 n_nodes` for the constant (1, 1) of a missing
+//! subtree, or, with the flag [`SCRATCH`], the slot where an earlier segment stored it), the
+//! number of chain matrices, and their indices. A segment computes its head, applies the chain
+//! above it in registers and stores the message of the chain's top in its slot.
+//!
+//! Patterns are sorted by their first head (nodes are numbered depth-first, so nearby patterns
+//! touch nearby table entries) and cut into *bundles* of [`BUNDLE`] patterns whose programs are
+//! interleaved into one stream of segments, each program spread evenly over the stream, so that
+//! the processor overlaps the dependency chains of different patterns by itself. Slots are
+//! reused as soon as their message is read, so a bundle's live messages stay in a few cache
+//! lines. A pattern without a mixed node is all-absent, all-present or all-missing; its value
+//! is precomputed per set ([`MixedEngine::write_trivial`]).
+//!
+//! Messages are `[m0, m1, exponent, 0]`: partials, messages and chain matrices are scaled by
+//! exact powers of two (see `scaling.rs`); derivatives (wrt log gain and log loss) are carried
+//! forward in tables and slots of the same shape. Each pattern is computed by the same
+//! operations in the same order whatever its bundle, chunk or thread, so results are
 //! bit-identical for every thread count.
 
 use crate::dense::root_combine;
@@ -35,30 +51,39 @@ use crate::tree::Tree;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
-/// The child's subtree is uniform, all tips absent.
-pub const CODE_ABSENT: u32 = 0;
-/// The child's subtree is uniform, all tips present.
-pub const CODE_PRESENT: u32 = 1;
-/// The child is a mixed node computed earlier in the same program.
-pub const CODE_MIXED: u32 = 2;
-/// The child's subtree has only missing tips: message (1, 1).
-pub const CODE_MISSING: u32 = 3;
-
-/// Programs address nodes with 24 bits; larger trees use the dense algorithm.
+/// Program words hold node ids, cherry keys (`9 n_nodes`) and chain-matrix indices
+/// (`(MAX_LEVEL + 1) 3 n_nodes`) in 30 or 32 bits; larger trees use the blocked engine.
 pub const MAX_NODES: usize = 1 << 24;
 
-/// Flag of a program word whose node does not have exactly two children: its child codes
-/// follow in `ceil(k / 16)` words of 16 codes (else the word holds the two codes in bits 0..4).
-const GENERAL: u32 = 0x80;
+/// Flag of a head's node word: the node does not have exactly two children.
+pub const GENERAL: u32 = 1 << 31;
+/// Flag of a head's node word: a *cherry*, a binary node whose two children are not mixed, so
+/// that its message only depends on their states; the word's index bits name a per-set cherry
+/// message, and no source words follow.
+pub const CHERRY: u32 = 1 << 30;
+/// The node (or cherry) bits of a head's node word.
+const NODE: u32 = CHERRY - 1;
+/// Flag of a source word: the message is in a scratch slot (else in the per-set table).
+pub const SCRATCH: u32 = 1 << 31;
+/// The index bits of a node or source word.
+const INDEX: u32 = !SCRATCH;
+
+/// The longest chain matrix spans 2^MAX_LEVEL pass nodes.
+const MAX_LEVEL: usize = 15;
+
+/// Patterns interleaved in one bundle.
+pub const BUNDLE: usize = 8;
 
 /// Subtree content bits: a 0 tip, a 1 tip, a missing tip.
 const HAS0: u8 = 1;
 const HAS1: u8 = 2;
 const HASM: u8 = 4;
 
-/// Child code of a subtree with content bits `b` (1..=7).
-const CODE_OF_BITS: [u32; 8] =
-    [CODE_MISSING, CODE_ABSENT, CODE_PRESENT, CODE_MIXED, CODE_MISSING, CODE_MIXED, CODE_MIXED, CODE_MIXED];
+/// Whether a subtree with content bits `b` is mixed (both states, or missing beside observed).
+#[inline(always)]
+fn is_mixed(b: u8) -> bool {
+    matches!(b, 3 | 5 | 6 | 7)
+}
 
 /// Shape statistics of a mixed-node engine.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,48 +96,74 @@ pub struct MixedStats {
     pub mixed_nodes: usize,
     /// Child messages multiplied over all distinct patterns (per evaluation).
     pub child_ops: usize,
+    /// Segment heads (mixed nodes computed from their children's messages or, for cherries,
+    /// read from the per-set table) over all distinct patterns.
+    pub heads: usize,
+    /// Chain matrices applied over all distinct patterns (each stands for 2^l pass nodes).
+    pub chain_ops: usize,
     /// Parallel work chunks.
     pub n_chunks: usize,
 }
 
 /// The precomputed, rate-independent part of the mixed-node algorithm.
 pub struct MixedEngine {
-    /// Original patterns of distinct pattern `u`: `orig[orig_start[u]..orig_start[u + 1]]`.
+    /// Original patterns of the distinct pattern run `r`-th: `orig[orig_start[r]..orig_start[r + 1]]`
+    /// (the patterns of the bundles in order, then the trivial patterns), so that results are
+    /// written in one sweep through these lists.
     orig_start: Vec<u32>,
     orig: Vec<u32>,
-    /// Program of distinct pattern `u`: `prog[prog_start[u]..prog_start[u + 1]]`.
-    prog_start: Vec<usize>,
+    /// Steps of bundle `b`: `prog[bundle_prog[b]..bundle_prog[b + 1]]`.
     prog: Vec<u32>,
-    /// Number of mixed nodes (program steps) of distinct pattern `u`.
-    prog_nodes: Vec<u32>,
-    /// The two children of each binary internal node (by node index).
-    kids: Vec<[u32; 2]>,
-    /// The deepest stack any program needs.
-    max_stack: usize,
-    /// Root content bits of each distinct pattern, for the empty programs.
-    root_bits: Vec<u8>,
-    /// Distinct patterns `chunks[i]..chunks[i + 1]` form work chunk `i`.
+    bundle_prog: Vec<usize>,
+    /// Patterns of bundle `b`: run positions `bundle_pats[b]..bundle_pats[b + 1]`, with the
+    /// scratch slot of their root segment in `root_slot`.
+    bundle_pats: Vec<u32>,
+    root_slot: Vec<u32>,
+    /// Root content bits of the distinct patterns without a mixed node (run last).
+    trivial: Vec<u8>,
+    /// The most scratch slots any bundle needs.
+    max_slots: usize,
+    /// Bundles `chunks[i]..chunks[i + 1]` form work chunk `i`.
     chunks: Vec<u32>,
+    /// The chain matrices of more than one pass node the programs use (see [`lift_closure`]).
+    lift: Vec<(u32, u32)>,
+    /// The cherry messages the programs use, by key (see [`CHERRY`]); a program word names
+    /// the position in this list.
+    cherries: Vec<u32>,
     /// Shape statistics.
     pub stats: MixedStats,
 }
 
-/// Per-set tables shared (read-only) by all workers: the uniform messages of every node
+/// Per-set tables shared (read-only) by all workers (filled by
+/// [`MixedEngine::set_messages`]; keep one to reuse its buffers): the uniform messages of every node
 /// (entry `2 v + s` for state `s`; entry `2 n_nodes` is the missing message (1, 1)), their
 /// derivatives (with `G`), and the results of the all-absent / all-present / all-missing
 /// patterns.
+#[derive(Default)]
 pub struct SetMessages {
     val: Vec<[f64; 4]>,
     der: Vec<[f64; 4]>,
+    /// Chain matrices: entry `3 x + s` (`s` = 0 absent, 1 present, 2 missing) maps the message
+    /// node `x` sends to its binary parent `u` to the message `u` sends up its own branch when
+    /// `u`'s other child `c` is uniform in state `s`: `A = P(u) diag(m)`, `m` the message of
+    /// `c`; entries from `3 n_nodes` on are products of such matrices along longer chains
+    /// (see [`lift_closure`]). Stored as `[A00, A01, A10, A11]` times `2^chain_ex`; with `G`,
+    /// derivatives `[dA/da (4), dA/db (4)]`.
+    chain: Vec<[f64; 4]>,
+    chain_ex: Vec<f64>,
+    chain_der: Vec<[f64; 8]>,
+    /// The messages (`[m0, m1, exponent, 0]`) and derivatives of the cherries the programs use.
+    cherry: Vec<[f64; 4]>,
+    cherry_der: Vec<[f64; 4]>,
     /// Root results indexed by root content bits 1 (all absent), 2 (all present), 4 (missing).
     root: [(f64, [f64; 2]); 8],
 }
 
-/// Per-worker scratch: each lane's stack of messages (values, derivatives) of mixed nodes.
+/// Per-worker scratch: the slots (values, derivatives) of one bundle's segments.
 #[derive(Default)]
 pub struct MixedScratch {
-    stack: Vec<[f64; 4]>,
-    stackd: Vec<[f64; 4]>,
+    val: Vec<[f64; 4]>,
+    der: Vec<[f64; 4]>,
 }
 
 /// A fast 64-bit hash of a column (only used to find candidates for exact comparison).
@@ -130,15 +181,34 @@ fn column_hash(col: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Programs of a range of distinct patterns, built by one task.
-struct Built {
+/// Programs of a range of distinct patterns, built by one task; sources of mixed children hold
+/// [`SCRATCH`] plus the segment number within the pattern's own program.
+#[derive(Default)]
+struct Programs {
     prog: Vec<u32>,
-    len: Vec<u32>,
+    /// Program words, segments and mixed nodes of each pattern of the range.
+    words: Vec<u32>,
+    segs: Vec<u32>,
     nodes: Vec<u32>,
+    /// First mixed node of each pattern (`u32::MAX` if none) and its root content bits.
+    first: Vec<u32>,
     root_bits: Vec<u8>,
-    mixed_nodes: usize,
     child_ops: usize,
-    max_stack: usize,
+    chain_ops: usize,
+    /// Chain matrices of level >= 1 the programs use (indices into the lifted table).
+    used: Vec<u32>,
+    /// Cherry messages the programs use (`9 v + 3 s0 + s1` for node `v` whose children are in
+    /// states `s0`, `s1`: 0 absent, 1 present, 2 missing).
+    cherries: Vec<u32>,
+}
+
+/// Interleaved segments of a range of bundles, built by one task.
+#[derive(Default)]
+struct Bundles {
+    prog: Vec<u32>,
+    words: Vec<u32>,
+    root_slot: Vec<u32>,
+    max_slots: usize,
 }
 
 impl MixedEngine {
@@ -180,155 +250,135 @@ impl MixedEngine {
         // Programs, in parallel over ranges of distinct patterns.
         let n_ranges = (n_threads * 8).clamp(1, nu.max(1));
         let per = nu.div_ceil(n_ranges).max(1);
-        let parent: Vec<u32> = tree.parent.clone();
-        let built: Vec<Built> = (0..nu.div_ceil(per))
+        let built: Vec<Programs> = (0..nu.div_ceil(per))
             .into_par_iter()
             .map(|r| {
-                let mut b = Built {
-                    prog: Vec::new(),
-                    len: Vec::new(),
-                    nodes: Vec::new(),
-                    root_bits: Vec::new(),
-                    mixed_nodes: 0,
-                    child_ops: 0,
-                    max_stack: 1,
-                };
-                let mut bits = vec![0u8; nn];
-                const TIP_BITS: [u8; 3] = [HAS0, HAS1, HASM];
-                for u in r * per..((r + 1) * per).min(nu) {
-                    let c = col(first[u] as usize);
-                    for t in 0..nt {
-                        bits[t] = TIP_BITS[c[tip_col[t] as usize] as usize];
-                    }
-                    bits[nt..].fill(0);
-                    for i in 0..nn - 1 {
-                        let x = bits[i];
-                        bits[parent[i] as usize] |= x;
-                    }
-                    let start = b.prog.len();
-                    let mixed_before = b.mixed_nodes;
-                    let mut depth = 0usize;
-                    for v in nt..nn {
-                        if CODE_OF_BITS[bits[v] as usize] != CODE_MIXED {
-                            continue;
-                        }
-                        let ch = tree.children_of(v);
-                        let code = |c: u32| CODE_OF_BITS[bits[c as usize] as usize];
-                        if ch.len() == 2 {
-                            b.prog.push((v as u32) << 8 | code(ch[0]) | code(ch[1]) << 2);
-                        } else {
-                            b.prog.push((v as u32) << 8 | GENERAL);
-                            for more in ch.chunks(16) {
-                                let mut w = 0u32;
-                                for (j, &c) in more.iter().enumerate() {
-                                    w |= code(c) << (2 * j);
-                                }
-                                b.prog.push(w);
-                            }
-                        }
-                        depth = depth + 1 - ch.iter().filter(|&&c| code(c) == CODE_MIXED).count();
-                        b.max_stack = b.max_stack.max(depth);
-                        b.mixed_nodes += 1;
-                        b.child_ops += ch.len();
-                    }
-                    b.len.push((b.prog.len() - start) as u32);
-                    b.nodes.push((b.mixed_nodes - mixed_before) as u32);
-                    b.root_bits.push(bits[nn - 1]);
-                }
-                b
+                let range = r * per..((r + 1) * per).min(nu);
+                build_programs(tree, range.map(|u| col(first[u] as usize)), tip_col)
             })
             .collect();
-        let total: usize = built.iter().map(|b| b.prog.len()).sum();
-        let mut kids = vec![[0u32; 2]; nn];
-        for v in nt..nn {
-            if let [a, b] = *tree.children_of(v) {
-                kids[v] = [a, b];
+        drop(first);
+        // Where each pattern's program starts, and the patterns in run order: by first mixed
+        // node (locality), then by length.
+        let mut at = Vec::with_capacity(nu);
+        let mut segs = Vec::with_capacity(nu);
+        let mut firsts = Vec::with_capacity(nu);
+        let mut trivial = Vec::new();
+        let mut stats = MixedStats { n_unique: nu, ..Default::default() };
+        for (r, b) in built.iter().enumerate() {
+            let mut a = 0usize;
+            for i in 0..b.words.len() {
+                at.push((r, a));
+                a += b.words[i] as usize;
+                segs.push(b.segs[i]);
+                firsts.push(b.first[i]);
+                if b.segs[i] == 0 {
+                    trivial.push(((r * per + i) as u32, b.root_bits[i]));
+                }
+                stats.mixed_nodes += b.nodes[i] as usize;
+                stats.heads += b.segs[i] as usize;
             }
+            stats.child_ops += b.child_ops;
+            stats.chain_ops += b.chain_ops;
         }
-        let mut eng = MixedEngine {
-            kids,
-            max_stack: 1,
-            orig_start,
-            orig,
-            prog_start: Vec::with_capacity(nu + 1),
-            prog: Vec::with_capacity(total),
-            prog_nodes: Vec::with_capacity(nu),
-            root_bits: Vec::with_capacity(nu),
-            chunks: Vec::new(),
-            stats: MixedStats { n_unique: nu, ..Default::default() },
-        };
-        eng.prog_start.push(0);
-        for b in built {
-            let mut at = eng.prog.len();
-            eng.prog.extend_from_slice(&b.prog);
-            for &l in &b.len {
-                at += l as usize;
-                eng.prog_start.push(at);
-            }
-            eng.root_bits.extend_from_slice(&b.root_bits);
-            eng.prog_nodes.extend_from_slice(&b.nodes);
-            eng.stats.mixed_nodes += b.mixed_nodes;
-            eng.max_stack = eng.max_stack.max(b.max_stack);
-            eng.stats.child_ops += b.child_ops;
-        }
-        eng.stats.n_trivial = (0..nu).filter(|&u| eng.prog_start[u] == eng.prog_start[u + 1]).count();
-        eng.sort_patterns();
+        stats.n_trivial = trivial.len();
+        let mut order: Vec<u32> = (0..nu as u32).filter(|&u| segs[u as usize] != 0).collect();
+        order.sort_by_key(|&u| (firsts[u as usize], segs[u as usize]));
+        drop(firsts);
 
-        // Work chunks of roughly equal cost (program words plus a per-pattern overhead), many
-        // more than threads for load balance, few enough that per-chunk overhead is small.
-        let cost = |u: usize| (eng.prog_start[u + 1] - eng.prog_start[u]) as u64 + 4;
-        let total_cost: u64 = (0..nu).map(cost).sum();
-        let target = (total_cost / (n_threads as u64 * 24).max(1)).max(2048);
+        let (lift, remap) = lift_closure(tree, built.iter().flat_map(|b| b.used.iter().copied()));
+        let mut cherries: Vec<u32> = built.iter().flat_map(|b| b.cherries.iter().copied()).collect();
+        cherries.par_sort_unstable();
+        cherries.dedup();
+
+        // Bundles, interleaved in parallel over ranges of bundles.
+        let n_bundles = order.len().div_ceil(BUNDLE);
+        let per_b = n_bundles.div_ceil(n_threads * 8).max(1);
+        let inter: Vec<Bundles> = (0..n_bundles.div_ceil(per_b))
+            .into_par_iter()
+            .map(|r| {
+                let mut out = Bundles::default();
+                for b in r * per_b..((r + 1) * per_b).min(n_bundles) {
+                    let members = &order[b * BUNDLE..((b + 1) * BUNDLE).min(order.len())];
+                    let progs: Vec<&[u32]> = members
+                        .iter()
+                        .map(|&u| {
+                            let (r, a) = at[u as usize];
+                            let w = built[r].words[u as usize - r * per] as usize;
+                            &built[r].prog[a..a + w]
+                        })
+                        .collect();
+                    interleave(
+                        tree,
+                        &progs,
+                        &remap,
+                        |key| cherries.binary_search(&key).unwrap() as u32,
+                        &mut out,
+                    );
+                }
+                out
+            })
+            .collect();
+        drop(built);
+
+        // Original patterns in run order.
+        let n_run = order.len();
+        let mut run_orig_start = Vec::with_capacity(nu + 1);
+        let mut run_orig = Vec::with_capacity(orig.len());
+        run_orig_start.push(0);
+        for &u in order.iter().chain(trivial.iter().map(|(u, _)| u)) {
+            run_orig.extend_from_slice(
+                &orig[orig_start[u as usize] as usize..orig_start[u as usize + 1] as usize],
+            );
+            run_orig_start.push(run_orig.len() as u32);
+        }
+        drop((orig, orig_start, order));
+
+        let total: usize = inter.iter().map(|b| b.prog.len()).sum();
+        let mut eng = MixedEngine {
+            orig_start: run_orig_start,
+            orig: run_orig,
+            prog: Vec::with_capacity(total),
+            bundle_prog: Vec::with_capacity(n_bundles + 1),
+            bundle_pats: Vec::with_capacity(n_bundles + 1),
+            root_slot: Vec::with_capacity(n_run),
+            trivial: trivial.iter().map(|&(_, b)| b).collect(),
+            max_slots: 1,
+            chunks: Vec::new(),
+            lift,
+            cherries,
+            stats,
+        };
+        eng.bundle_prog.push(0);
+        for b in inter {
+            let mut a = eng.prog.len();
+            eng.prog.extend_from_slice(&b.prog);
+            for &w in &b.words {
+                a += w as usize;
+                eng.bundle_prog.push(a);
+            }
+            eng.root_slot.extend_from_slice(&b.root_slot);
+            eng.max_slots = eng.max_slots.max(b.max_slots);
+        }
+        eng.bundle_pats = (0..=n_bundles).map(|b| (b * BUNDLE).min(n_run) as u32).collect();
+
+        // Work chunks of roughly equal cost (program words), many more than threads for load
+        // balance, few enough that per-chunk overhead is small.
+        let target = (total / (n_threads * 24).max(1)).max(4096);
         eng.chunks.push(0);
-        let mut acc = 0u64;
-        for u in 0..nu {
-            acc += cost(u);
+        let mut acc = 0usize;
+        for b in 0..n_bundles {
+            acc += eng.bundle_prog[b + 1] - eng.bundle_prog[b];
             if acc >= target {
-                eng.chunks.push(u as u32 + 1);
+                eng.chunks.push(b as u32 + 1);
                 acc = 0;
             }
         }
-        if *eng.chunks.last().unwrap() as usize != nu {
-            eng.chunks.push(nu as u32);
+        if *eng.chunks.last().unwrap() as usize != n_bundles {
+            eng.chunks.push(n_bundles as u32);
         }
         eng.stats.n_chunks = eng.chunks.len() - 1;
         eng
-    }
-
-    /// Reorders the distinct patterns by their first mixed node (then by length), so that
-    /// patterns run one after the other touch nearby parts of the message tables (nodes are
-    /// numbered depth-first). Patterns without program go last.
-    fn sort_patterns(&mut self) {
-        let nu = self.root_bits.len();
-        let key = |u: usize| {
-            let (a, b) = (self.prog_start[u], self.prog_start[u + 1]);
-            if a == b {
-                (u32::MAX, 0)
-            } else {
-                (self.prog[a] >> 8, b - a)
-            }
-        };
-        let mut perm: Vec<u32> = (0..nu as u32).collect();
-        perm.sort_by_key(|&u| key(u as usize));
-        let mut prog = Vec::with_capacity(self.prog.len());
-        let mut prog_start = Vec::with_capacity(nu + 1);
-        let mut orig = Vec::with_capacity(self.orig.len());
-        let mut orig_start = Vec::with_capacity(nu + 1);
-        prog_start.push(0);
-        orig_start.push(0);
-        for &u in &perm {
-            let u = u as usize;
-            prog.extend_from_slice(&self.prog[self.prog_start[u]..self.prog_start[u + 1]]);
-            prog_start.push(prog.len());
-            orig.extend_from_slice(&self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize]);
-            orig_start.push(orig.len() as u32);
-        }
-        self.root_bits = perm.iter().map(|&u| self.root_bits[u as usize]).collect();
-        self.prog_nodes = perm.iter().map(|&u| self.prog_nodes[u as usize]).collect();
-        self.prog = prog;
-        self.prog_start = prog_start;
-        self.orig = orig;
-        self.orig_start = orig_start;
     }
 
     /// Number of work chunks.
@@ -336,17 +386,32 @@ impl MixedEngine {
         self.chunks.len() - 1
     }
 
-    /// Computes the per-set message tables (serial, O(n_nodes)); with `G`, derivatives too.
-    pub fn set_messages<const G: bool>(&self, tree: &Tree, tabs: &SetTables) -> SetMessages {
+    /// Computes the per-set message tables into `msgs` (serial, O(n_nodes) plus the chain
+    /// matrices the programs use; buffers are reused from call to call); with `G`, derivatives
+    /// too.
+    pub fn set_messages<const G: bool>(&self, tree: &Tree, tabs: &SetTables, msgs: &mut SetMessages) {
         let nt = tree.n_tips;
         let nn = tree.n_nodes;
         // The kernel sends the root's partial through its branch matrix, which must then be the
         // identity: the tree stores length 0 above the root, where P = I and dP = 0 exactly.
         assert!(tree.branch_length[nn - 1] == 0.0);
-        let mut val = vec![[0.0; 4]; 2 * nn + 1];
-        let mut der = vec![[0.0; 4]; if G { 2 * nn + 1 } else { 0 }];
-        let mut root = [(f64::NAN, [f64::NAN; 2]); 8];
+        let w = 3 * nn;
+        let n_chain = w + self.lift.len();
+        let SetMessages { val, der, chain, chain_ex, chain_der, cherry, cherry_der, root } = msgs;
+        // Every entry read is written below (the unused level-0 chain entries of nodes under a
+        // non-binary parent are never read), so stale values from an earlier call are harmless.
+        val.resize(2 * nn + 1, [0.0; 4]);
+        chain.resize(n_chain, [0.0; 4]);
+        chain_ex.resize(n_chain, 0.0);
+        if G {
+            der.resize(2 * nn + 1, [0.0; 4]);
+            chain_der.resize(n_chain, [0.0; 8]);
+        }
+        *root = [(f64::NAN, [f64::NAN; 2]); 8];
         val[2 * nn] = [1.0, 1.0, 0.0, 0.0];
+        if G {
+            der[2 * nn] = [0.0; 4];
+        }
         for b in 0..2 {
             for t in 0..nt {
                 let (m, dm) = tabs.tip_message(t, b as u8);
@@ -381,19 +446,155 @@ impl MixedEngine {
             }
         }
         root[HASM as usize] = root_combine::<G>(tabs, [1.0, 1.0], [0.0; 4], 0.0);
-        SetMessages { val, der, root }
+
+        // Cherries: the same operations as a binary head reading two table sources.
+        cherry.resize(self.cherries.len(), [0.0; 4]);
+        if G {
+            cherry_der.resize(self.cherries.len(), [0.0; 4]);
+        }
+        for (i, &key) in self.cherries.iter().enumerate() {
+            let v = key as usize / 9;
+            let src = |c: u32, s: usize| if s == 2 { 2 * nn } else { 2 * c as usize + s };
+            let ch = tree.children_of(v);
+            let (a, b) = (src(ch[0], key as usize % 9 / 3), src(ch[1], key as usize % 3));
+            let (ma, mb) = (val[a], val[b]);
+            let mut l = [ma[0] * mb[0], ma[1] * mb[1]];
+            let mut ex = ma[2] + mb[2];
+            let mut d = [0.0; 4];
+            if G {
+                let (da, db) = (der[a], der[b]);
+                d = [
+                    da[0] * mb[0] + ma[0] * db[0],
+                    da[1] * mb[1] + ma[1] * db[1],
+                    da[2] * mb[0] + ma[0] * db[2],
+                    da[3] * mb[1] + ma[1] * db[3],
+                ];
+            }
+            if (l[0] < TINY) & (l[1] < TINY) {
+                ex += rescale_scalar::<G>(&mut l, &mut d);
+            }
+            let (m, dm) = tabs.message::<G>(v, l, d);
+            cherry[i] = [m[0], m[1], ex, 0.0];
+            if G {
+                cherry_der[i] = dm;
+            }
+        }
+
+        // Level 0: the chain matrix of each node `x` whose parent is binary, for each state of
+        // the parent's other child (none are read when no pattern has a mixed node).
+        for x in (0..nn - 1).take(if self.prog.is_empty() { 0 } else { nn }) {
+            let u = tree.parent[x] as usize;
+            let ch = tree.children_of(u);
+            if ch.len() != 2 {
+                continue;
+            }
+            let sib = if ch[0] as usize == x { ch[1] } else { ch[0] } as usize;
+            let (p, dp) = (tabs.p[u], tabs.dp[u]);
+            for s in 0..3 {
+                let i = if s == 2 { 2 * nn } else { 2 * sib + s };
+                let m = val[i];
+                let i3 = 3 * x + s;
+                chain[i3] = [p[0] * m[0], p[1] * m[1], p[2] * m[0], p[3] * m[1]];
+                chain_ex[i3] = m[2];
+                if G {
+                    let dm = der[i];
+                    chain_der[i3] = [
+                        dp[0] * m[0] + p[0] * dm[0],
+                        dp[1] * m[1] + p[1] * dm[1],
+                        dp[2] * m[0] + p[2] * dm[0],
+                        dp[3] * m[1] + p[3] * dm[1],
+                        dp[4] * m[0] + p[0] * dm[2],
+                        dp[5] * m[1] + p[1] * dm[3],
+                        dp[6] * m[0] + p[2] * dm[2],
+                        dp[7] * m[1] + p[3] * dm[3],
+                    ];
+                }
+            }
+        }
+        // Longer chains: the upper half applied after the lower half, rescaled like partials.
+        for (k, &(lo, hi)) in self.lift.iter().enumerate() {
+            let (lo, hi) = (lo as usize, hi as usize);
+            let (a, b) = (chain[hi], chain[lo]);
+            let mut c = [
+                a[0] * b[0] + a[1] * b[2],
+                a[0] * b[1] + a[1] * b[3],
+                a[2] * b[0] + a[3] * b[2],
+                a[2] * b[1] + a[3] * b[3],
+            ];
+            let mut ex = chain_ex[hi] + chain_ex[lo];
+            let mut dc = [0.0; 8];
+            if G {
+                let (da, db) = (chain_der[hi], chain_der[lo]);
+                for r in 0..2 {
+                    let (da, db) = (&da[4 * r..4 * r + 4], &db[4 * r..4 * r + 4]);
+                    dc[4 * r] = da[0] * b[0] + da[1] * b[2] + a[0] * db[0] + a[1] * db[2];
+                    dc[4 * r + 1] = da[0] * b[1] + da[1] * b[3] + a[0] * db[1] + a[1] * db[3];
+                    dc[4 * r + 2] = da[2] * b[0] + da[3] * b[2] + a[2] * db[0] + a[3] * db[2];
+                    dc[4 * r + 3] = da[2] * b[1] + da[3] * b[3] + a[2] * db[1] + a[3] * db[3];
+                }
+            }
+            let mx = c.iter().fold(0.0f64, |m, &v| m.max(v));
+            if mx < TINY && mx > 0.0 {
+                let (e, f) = crate::scaling::exponent_and_factor(mx);
+                c.iter_mut().for_each(|v| *v *= f);
+                dc.iter_mut().for_each(|v| *v *= f);
+                ex += e;
+            }
+            chain[w + k] = c;
+            chain_ex[w + k] = ex;
+            if G {
+                chain_der[w + k] = dc;
+            }
+        }
+    }
+
+    /// Writes the results of the patterns without a mixed node for set `k`; returns the number
+    /// of original patterns written.
+    ///
+    /// # Safety
+    /// As [`MixedEngine::run_chunk`]; these patterns are in no chunk.
+    pub unsafe fn write_trivial<const G: bool>(
+        &self,
+        msgs: &SetMessages,
+        n_patterns: usize,
+        k: usize,
+        out: *mut f64,
+        grad: *mut f64,
+    ) -> u64 {
+        let mut n = 0;
+        let first = self.orig_start.len() - 1 - self.trivial.len();
+        for (t, &bits) in self.trivial.iter().enumerate() {
+            n += self.write::<G>(first + t, msgs.root[bits as usize], n_patterns, k, out, grad);
+        }
+        n
+    }
+
+    /// Writes result `r` of the distinct pattern run `u`-th to all its original patterns;
+    /// returns how many.
+    #[inline(always)]
+    unsafe fn write<const G: bool>(
+        &self,
+        u: usize,
+        r: (f64, [f64; 2]),
+        n_patterns: usize,
+        k: usize,
+        out: *mut f64,
+        grad: *mut f64,
+    ) -> u64 {
+        let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
+        for &p in os {
+            let i = k * n_patterns + p as usize;
+            *out.add(i) = r.0;
+            if G {
+                *grad.add(2 * i) = r.1[0];
+                *grad.add(2 * i + 1) = r.1[1];
+            }
+        }
+        os.len() as u64
     }
 
     /// Runs work chunk `ch` for set `k` and writes its patterns' results; returns the number
     /// of original patterns written.
-    ///
-    /// [`LANES`] patterns are evaluated at once, interleaved node by node: the nodes of one
-    /// pattern form dependency chains (a caterpillar is one long chain), so a single pattern
-    /// leaves the CPU waiting on latencies that independent lanes fill. A lane that finishes its
-    /// program takes the chunk's next pattern. Between refills, all lanes run for as many steps
-    /// as the shortest remaining program has (`prog_nodes`), an unrolled loop that keeps the lane
-    /// positions and stack tops in registers instead of re-checking every lane after each node. Each pattern is still computed by the same
-    /// operations in the same order, so the lane it ran in does not matter.
     ///
     /// # Safety
     /// `out` must hold `(k + 1) * n_patterns` values and `grad` (if not null) twice that; no
@@ -411,106 +612,299 @@ impl MixedEngine {
         out: *mut f64,
         grad: *mut f64,
     ) -> u64 {
-        let depth = self.max_stack;
-        if s.stack.len() < LANES * depth {
-            s.stack.resize(LANES * depth, [0.0; 4]);
+        if s.val.len() < self.max_slots {
+            s.val.resize(self.max_slots, [0.0; 4]);
         }
-        if G && s.stackd.len() < LANES * depth {
-            s.stackd.resize(LANES * depth, [0.0; 4]);
+        if G && s.der.len() < self.max_slots {
+            s.der.resize(self.max_slots, [0.0; 4]);
         }
-        let ctx = Ctx {
-            prog: self.prog.as_ptr(),
-            kids: self.kids.as_ptr(),
+        let x = Ctx {
             cs: tree.child_start.as_ptr(),
-            children: tree.children.as_ptr(),
             p: tabs.p.as_ptr(),
             dp: tabs.dp.as_ptr(),
             val: msgs.val.as_ptr(),
             der: if G { msgs.der.as_ptr() } else { std::ptr::null() },
-            one: 2 * tree.n_nodes,
+            chain: msgs.chain.as_ptr(),
+            chain_ex: msgs.chain_ex.as_ptr(),
+            chain_der: if G { msgs.chain_der.as_ptr() } else { std::ptr::null() },
+            cherry: msgs.cherry.as_ptr(),
+            cherry_der: if G { msgs.cherry_der.as_ptr() } else { std::ptr::null() },
+            st: s.val.as_mut_ptr(),
+            sd: if G { s.der.as_mut_ptr() } else { std::ptr::null_mut() },
         };
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
         let mut n = 0u64;
-        let mut write = |u: usize, r: (f64, [f64; 2])| {
-            let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
-            for &p in os {
-                let i = k * n_patterns + p as usize;
-                *out.add(i) = r.0;
-                if G {
-                    *grad.add(2 * i) = r.1[0];
-                    *grad.add(2 * i + 1) = r.1[1];
-                }
+        for b in self.chunks[ch] as usize..self.chunks[ch + 1] as usize {
+            let (a, e) = (self.bundle_prog[b], self.bundle_prog[b + 1]);
+            let (a, e) = (self.prog.as_ptr().add(a), self.prog.as_ptr().add(e));
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                run_segments_avx2::<G>(&x, a, e);
+            } else {
+                run_segments::<G>(&x, a, e);
             }
-            n += os.len() as u64;
-        };
-        let end = self.chunks[ch + 1] as usize;
-        let mut next = self.chunks[ch] as usize;
-        let mut pos = [0usize; LANES];
-        let mut left = [0u32; LANES];
-        let mut pat = [usize::MAX; LANES];
-        let mut top = [0usize; LANES];
-        let stack = s.stack.as_mut_ptr();
-        let stackd = if G { s.stackd.as_mut_ptr() } else { std::ptr::null_mut() };
-        let sj = |j: usize| stack.add(j * depth);
-        let sdj = |j: usize| if G { stackd.add(j * depth) } else { stackd };
-        // While every lane has a pattern, run all lanes for as many nodes as the shortest
-        // remaining program has, with the lane state in locals (registers).
-        loop {
-            let mut all = true;
-            for j in 0..LANES {
-                if left[j] != 0 {
-                    continue;
-                }
-                if pat[j] != usize::MAX {
-                    // The program left the root's message on the stack; the root's branch
-                    // matrix is the identity (its length is 0), so it is the root partial.
-                    let d = if G { *sdj(j) } else { [0.0; 4] };
-                    write(pat[j], finish::<G>(tabs, *sj(j), d));
-                    pat[j] = usize::MAX;
-                }
-                while next < end {
-                    let u = next;
-                    next += 1;
-                    let (a, b) = (self.prog_start[u], self.prog_start[u + 1]);
-                    if a == b {
-                        write(u, msgs.root[self.root_bits[u] as usize]);
-                    } else {
-                        (pos[j], left[j], pat[j], top[j]) = (a, self.prog_nodes[u], u, 0);
-                        break;
-                    }
-                }
-                all &= pat[j] != usize::MAX;
+            #[cfg(not(target_arch = "x86_64"))]
+            run_segments::<G>(&x, a, e);
+            for i in self.bundle_pats[b] as usize..self.bundle_pats[b + 1] as usize {
+                let slot = self.root_slot[i] as usize;
+                let d = if G { *x.sd.add(slot) } else { [0.0; 4] };
+                let r = finish::<G>(tabs, *x.st.add(slot), d);
+                n += self.write::<G>(i, r, n_patterns, k, out, grad);
             }
-            if !all {
-                break;
-            }
-            let m = left.iter().copied().min().unwrap();
-            let ss: [*mut [f64; 4]; LANES] = std::array::from_fn(sj);
-            let sd: [*mut [f64; 4]; LANES] = std::array::from_fn(sdj);
-            let (mut p, mut t) = (pos, top);
-            for _ in 0..m {
-                for j in 0..LANES {
-                    (p[j], t[j]) = step::<G>(&ctx, p[j], ss[j], sd[j], t[j]);
-                }
-            }
-            (pos, top) = (p, t);
-            for l in &mut left {
-                *l -= m;
-            }
-        }
-        // No pattern is left to start: finish the lanes still running, one after the other.
-        for j in 0..LANES {
-            if pat[j] == usize::MAX {
-                continue;
-            }
-            let (mut p, mut t) = (pos[j], top[j]);
-            for _ in 0..left[j] {
-                (p, t) = step::<G>(&ctx, p, sj(j), sdj(j), t);
-            }
-            let d = if G { *sdj(j) } else { [0.0; 4] };
-            write(pat[j], finish::<G>(tabs, *sj(j), d));
         }
         n
     }
+}
+
+/// Programs of the columns `cols` (tip `t` is entry `tip_col[t]`), as segments (see
+/// [`segment_len`]); sources of mixed children hold [`SCRATCH`] plus the number of the segment
+/// (within the pattern's program) whose chain ends at that child.
+fn build_programs<'a>(tree: &Tree, cols: impl Iterator<Item = &'a [u8]>, tip_col: &[u32]) -> Programs {
+    const TIP_BITS: [u8; 3] = [HAS0, HAS1, HASM];
+    let (nt, nn) = (tree.n_tips, tree.n_nodes);
+    let mut out = Programs::default();
+    let mut bits = vec![0u8; nn];
+    let mut seg_of = vec![0u32; nn];
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+    // Source word of a child with content bits `b` that is not mixed.
+    let uniform = |c: u32, b: u8| if b == HASM { 2 * nn as u32 } else { 2 * c + (b == HAS1) as u32 };
+    for c in cols {
+        for t in 0..nt {
+            bits[t] = TIP_BITS[c[tip_col[t] as usize] as usize];
+        }
+        bits[nt..].fill(0);
+        for i in 0..nn - 1 {
+            let x = bits[i];
+            bits[tree.parent[i] as usize] |= x;
+        }
+        // A binary mixed node with exactly one mixed child continues its child's chain.
+        let is_pass = |v: usize| {
+            let ch = tree.children_of(v);
+            ch.len() == 2
+                && is_mixed(bits[v])
+                && (is_mixed(bits[ch[0] as usize]) != is_mixed(bits[ch[1] as usize]))
+        };
+        let start = out.prog.len();
+        let mut segs = 0u32;
+        let mut nodes = 0u32;
+        let mut first = u32::MAX;
+        for v in nt..nn {
+            if !is_mixed(bits[v]) || is_pass(v) {
+                continue;
+            }
+            // A head: its chain runs up through the pass nodes above it.
+            let ch = tree.children_of(v);
+            first = first.min(v as u32);
+            out.child_ops += ch.len();
+            if ch.len() == 2 && !is_mixed(bits[ch[0] as usize]) && !is_mixed(bits[ch[1] as usize]) {
+                let state = |c: u32| match bits[c as usize] {
+                    HASM => 2,
+                    b => (b == HAS1) as u32,
+                };
+                let key = 9 * v as u32 + 3 * state(ch[0]) + state(ch[1]);
+                out.cherries.push(key);
+                out.prog.push(CHERRY | key);
+            } else {
+                out.prog.push(v as u32 | if ch.len() == 2 { 0 } else { GENERAL });
+                for &c in ch {
+                    let b = bits[c as usize];
+                    out.prog.push(if is_mixed(b) { SCRATCH | seg_of[c as usize] } else { uniform(c, b) });
+                }
+            }
+            let n_at = out.prog.len();
+            out.prog.push(0);
+            // The chain's pass nodes, as runs whose other children share one state: a run of
+            // `len` nodes from `x` is applied as chain matrices of 2^l nodes, longest first.
+            let (mut top, mut n_pass, mut n_ops) = (v, 0u32, 0u32);
+            runs.clear();
+            while top != nn - 1 && is_pass(tree.parent[top] as usize) {
+                let u = tree.parent[top] as usize;
+                let ch = tree.children_of(u);
+                let sib = if ch[0] as usize == top { ch[1] } else { ch[0] };
+                let b = bits[sib as usize];
+                let st = if b == HASM { 2 } else { (b == HAS1) as u32 };
+                match runs.last_mut() {
+                    Some((_, s, len)) if *s == st => *len += 1,
+                    _ => runs.push((top as u32, st, 1)),
+                }
+                top = u;
+                n_pass += 1;
+            }
+            for &(x0, st, len) in &runs {
+                let (mut x, mut len) = (x0 as usize, len);
+                while len > 0 {
+                    let l = (31 - len.leading_zeros()).min(MAX_LEVEL as u32) as usize;
+                    out.prog.push((l * 3 * nn + 3 * x) as u32 + st);
+                    if l > 0 {
+                        out.used.push((l * 3 * nn + 3 * x) as u32 + st);
+                    }
+                    for _ in 0..1u32 << l {
+                        x = tree.parent[x] as usize;
+                    }
+                    len -= 1 << l;
+                    n_ops += 1;
+                    out.chain_ops += 1;
+                }
+            }
+            out.child_ops += 2 * n_pass as usize;
+            out.prog[n_at] = n_ops;
+            seg_of[top] = segs;
+            segs += 1;
+            nodes += 1 + n_pass;
+        }
+        out.words.push((out.prog.len() - start) as u32);
+        out.segs.push(segs);
+        out.nodes.push(nodes);
+        out.first.push(first);
+        out.root_bits.push(bits[nn - 1]);
+    }
+    out
+}
+
+/// The chain matrices of level `l >= 1` that the `used` program words name (word
+/// `l * 3 n_nodes + 3 x + s`: the `2^l` pass nodes from node `x` up, other children in state
+/// `s`), with those they are computed from, as a compact table: entry `3 n_nodes + k` is
+/// entry `lift[k].1` times entry `lift[k].0` (the upper half applied after the lower half;
+/// entries below `3 n_nodes` are the level-0 matrices), in an order where both come first.
+/// Also returns the map from program word to compact entry (`u32::MAX` where unused).
+fn lift_closure(tree: &Tree, used: impl Iterator<Item = u32>) -> (Vec<(u32, u32)>, Vec<u32>) {
+    let w = 3 * tree.n_nodes;
+    let mut mark: Vec<Vec<bool>> = vec![vec![false; w]; 1];
+    for u in used {
+        let (l, i) = (u as usize / w, u as usize % w);
+        while mark.len() <= l {
+            mark.push(vec![false; w]);
+        }
+        mark[l][i] = true;
+    }
+    let n_levels = mark.len();
+    // The lower halves of each marked entry, marked top-down.
+    let mut halves = vec![Vec::new(); n_levels];
+    for l in (1..n_levels).rev() {
+        for i in 0..w {
+            if !mark[l][i] {
+                continue;
+            }
+            let mut x = i / 3;
+            for _ in 0..1u32 << (l - 1) {
+                x = tree.parent[x] as usize;
+            }
+            let j = 3 * x + i % 3;
+            mark[l - 1][i] = true;
+            mark[l - 1][j] = true;
+            halves[l].push((i as u32, j as u32));
+        }
+    }
+    // Compact numbering, bottom-up.
+    let mut remap = vec![u32::MAX; n_levels * w];
+    for (i, r) in remap[..w].iter_mut().enumerate() {
+        *r = i as u32;
+    }
+    let mut lift = Vec::new();
+    for (l, hs) in halves.iter().enumerate().skip(1) {
+        for &(i, j) in hs {
+            let below = (l - 1) * w;
+            lift.push((remap[below + i as usize], remap[below + j as usize]));
+            remap[l * w + i as usize] = (w + lift.len() - 1) as u32;
+        }
+    }
+    (lift, remap)
+}
+
+/// Words of the segment at the start of `p` in a pattern's own program: the head's node word,
+/// one source word per child, the number `n` of pass nodes, and `n` pairs of a pass node and
+/// the source word of its other child. In a bundle, a destination slot follows the node word.
+#[inline]
+fn segment_len(tree: &Tree, p: &[u32]) -> usize {
+    let k = head_sources(tree, p[0]);
+    2 + k + p[1 + k] as usize
+}
+
+/// Number of source words after a head's node word `w`.
+#[inline]
+fn head_sources(tree: &Tree, w: u32) -> usize {
+    if w & CHERRY != 0 && w & GENERAL == 0 {
+        0
+    } else {
+        tree.children_of((w & NODE) as usize).len()
+    }
+}
+
+/// Interleaves the programs `progs` (sources of mixed children numbered by segment within each
+/// program) into one bundle appended to `out`: segment `j` of a program of `n` segments goes to
+/// position `(j + 1/2) / n` of the stream (ties by program), so that every program is spread
+/// over the whole bundle, and mixed sources are renumbered to scratch slots.
+fn interleave(
+    tree: &Tree,
+    progs: &[&[u32]],
+    remap: &[u32],
+    cherry_of: impl Fn(u32) -> u32,
+    out: &mut Bundles,
+) {
+    // Word offset of every segment of every program.
+    let offsets: Vec<Vec<u32>> = progs
+        .iter()
+        .map(|p| {
+            let mut o = Vec::new();
+            let mut a = 0usize;
+            while a < p.len() {
+                o.push(a as u32);
+                a += segment_len(tree, &p[a..]);
+            }
+            o
+        })
+        .collect();
+    let mut order: Vec<(u32, u32)> = offsets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, o)| (0..o.len() as u32).map(move |j| (i as u32, j)))
+        .collect();
+    // (2j + 1) / (2 n_i) < (2j' + 1) / (2 n_i'), compared exactly in integers.
+    order.sort_by(|&(i, j), &(i2, j2)| {
+        let a = (2 * j as u64 + 1) * offsets[i2 as usize].len() as u64;
+        let b = (2 * j2 as u64 + 1) * offsets[i as usize].len() as u64;
+        a.cmp(&b).then(i.cmp(&i2))
+    });
+    // Scratch slots: a message is read once, by its parent's segment, which may then store its
+    // own message in the same slot (it reads its sources first); freed slots are reused
+    // last-in first-out, so the bundle's live messages stay in a few cache lines. Root messages
+    // are never read by a segment and keep their slots until the bundle ends.
+    let mut slot: Vec<Vec<u32>> = offsets.iter().map(|o| vec![0; o.len()]).collect();
+    let mut free: Vec<u32> = Vec::new();
+    let mut n_slots = 0u32;
+    let start = out.prog.len();
+    for &(i, j) in &order {
+        let (i, j) = (i as usize, j as usize);
+        let a = offsets[i][j] as usize;
+        let seg = &progs[i][a..a + segment_len(tree, &progs[i][a..])];
+        let k = head_sources(tree, seg[0]);
+        let at = out.prog.len();
+        out.prog.push(if k == 0 { CHERRY | cherry_of(seg[0] & NODE) } else { seg[0] });
+        out.prog.push(0);
+        for &w in &seg[1..1 + k] {
+            out.prog.push(if w & SCRATCH != 0 {
+                let s = slot[i][(w & INDEX) as usize];
+                free.push(s);
+                SCRATCH | s
+            } else {
+                w
+            });
+        }
+        out.prog.push(seg[1 + k]);
+        out.prog.extend(seg[2 + k..].iter().map(|&w| remap[w as usize]));
+        let s = free.pop().unwrap_or_else(|| {
+            n_slots += 1;
+            n_slots - 1
+        });
+        slot[i][j] = s;
+        out.prog[at + 1] = s;
+    }
+    for s in &slot {
+        out.root_slot.push(*s.last().unwrap());
+    }
+    out.words.push((out.prog.len() - start) as u32);
+    out.max_slots = out.max_slots.max(n_slots as usize);
 }
 
 /// The result of a root partial (`[l0, l1, exponent, _]`, derivatives `d`). Not inlined: LLVM
@@ -520,149 +914,155 @@ fn finish<const G: bool>(tabs: &SetTables, m: [f64; 4], d: [f64; 4]) -> (f64, [f
     root_combine::<G>(tabs, [m[0], m[1]], d, m[2])
 }
 
-/// Patterns evaluated together by one worker.
-pub const LANES: usize = 4;
-
-/// Program words fetched ahead.
-const PREFETCH: usize = 64;
-
-/// Raw views of the tables one chunk reads.
+/// Raw views of the tables one chunk reads and the scratch it writes.
 struct Ctx {
-    prog: *const u32,
-    kids: *const [u32; 2],
     cs: *const u32,
-    children: *const u32,
     p: *const [f64; 4],
     dp: *const [f64; 8],
     val: *const [f64; 4],
     der: *const [f64; 4],
-    one: usize,
-}
-
-/// Address of the message (or of its derivatives) of child `c` with code `code`: the shared
-/// table's entry `2 c + code` (uniform), entry `one` (missing), or, for a mixed child, `slot`
-/// on the lane's stack. Branch-free
-/// (whether a child is mixed is not predictable).
-#[inline(always)]
-fn msg_ptr(
-    table: *const [f64; 4],
-    slot: *const [f64; 4],
-    c: usize,
-    code: usize,
-    one: usize,
-) -> *const [f64; 4] {
-    let mask = ((code == CODE_MIXED as usize) as usize).wrapping_neg();
-    let i = if code == CODE_MISSING as usize { one } else { 2 * c + code };
-    let a = table.wrapping_add(i) as usize;
-    ((a & !mask) | (slot as usize & mask)) as *const [f64; 4]
-}
-
-/// Number of [`CODE_MIXED`] codes in a word of 2-bit codes (unused codes are 0).
-#[inline(always)]
-fn count_mixed(w: u32) -> usize {
-    ((w >> 1) & !w & 0x5555_5555).count_ones() as usize
-}
-
-/// Computes the mixed node whose program word is at `pos` and returns the next position and
-/// stack top. The lane's stack holds the branch messages (values `[m0, m1, exponent, 0]` in
-/// `st`, derivatives in `sd`) of the mixed nodes whose parent has not been computed yet: the
-/// program is a depth-first post-order, so a node's mixed children are the top entries, in
-/// child order. They are replaced by the node's message.
-///
-/// # Safety
-/// Programs are built from this tree: node ids < n_nodes, children from its lists, codes < 4,
-/// so every table address is in bounds; code words follow their node word as counted from the
-/// child list; the stack never holds more than `max_stack` entries.
-#[inline(always)]
-unsafe fn step<const G: bool>(
-    x: &Ctx,
-    mut pos: usize,
+    chain: *const [f64; 4],
+    chain_ex: *const f64,
+    chain_der: *const [f64; 8],
+    cherry: *const [f64; 4],
+    cherry_der: *const [f64; 4],
     st: *mut [f64; 4],
     sd: *mut [f64; 4],
-    mut top: usize,
-) -> (usize, usize) {
-    let w = *x.prog.add(pos);
-    #[cfg(target_arch = "x86_64")]
-    {
-        // The programs stream from memory once per evaluation: fetch ahead, without polluting
-        // the caches that hold the message tables (a hint: the address may be past the end).
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_NTA};
-        _mm_prefetch::<_MM_HINT_NTA>(x.prog.wrapping_add(pos + PREFETCH) as *const i8);
-    }
-    pos += 1;
-    let v = (w >> 8) as usize;
-    let mut l;
-    let mut d = [0.0; 4];
-    let mut ex;
-    if w & GENERAL == 0 {
-        let [a, b] = *x.kids.add(v);
-        let (a, b) = (a as usize, b as usize);
-        let (ca, cb) = ((w & 3) as usize, ((w >> 2) & 3) as usize);
-        let (ma_, mb_) = ((ca == CODE_MIXED as usize) as usize, (cb == CODE_MIXED as usize) as usize);
-        top -= ma_ + mb_;
-        // If both are mixed, a is at `top` and b above it; if one is, it is at `top`.
-        let sa = top;
-        let sb = top + ma_;
-        let ma = *msg_ptr(x.val, st.add(sa), a, ca, x.one);
-        let mb = *msg_ptr(x.val, st.add(sb), b, cb, x.one);
-        l = [ma[0] * mb[0], ma[1] * mb[1]];
-        ex = ma[2] + mb[2];
+}
+
+/// Address of the message a source word `w` names: entry `w` of `table`, or, with the flag
+/// [`SCRATCH`], slot `w` of `scratch`. Branch-free (which it is is not predictable).
+#[inline(always)]
+fn source(table: *const [f64; 4], scratch: *const [f64; 4], w: u32) -> *const [f64; 4] {
+    let base = if w & SCRATCH != 0 { scratch } else { table };
+    base.wrapping_add((w & INDEX) as usize)
+}
+
+/// [`run_segments`] compiled for AVX2 (wider loads and stores of the 4-double messages; no FMA
+/// contraction, so the results are those of the portable build, bit for bit).
+///
+/// # Safety
+/// As [`run_segments`]; the CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn run_segments_avx2<const G: bool>(x: &Ctx, pos: *const u32, end: *const u32) {
+    run_segments::<G>(x, pos, end)
+}
+
+/// Runs the segments `[pos, end)` of a bundle: each computes its head node from its sources,
+/// then the pass nodes of its chain in registers, and stores the message of the chain's top
+/// (values `[m0, m1, exponent, 0]`, derivatives with `G`) in its destination slot.
+///
+/// # Safety
+/// Segments are built from this tree: node ids < n_nodes, one source word per child of the
+/// head, table sources < 2 n_nodes + 1, scratch sources written by an earlier segment.
+#[inline(always)]
+unsafe fn run_segments<const G: bool>(x: &Ctx, mut pos: *const u32, end: *const u32) {
+    let (st, sd) = (x.st, x.sd);
+    while pos < end {
+        let w = *pos;
+        let v = (w & NODE) as usize;
+        let slot = *pos.add(1) as usize;
+        pos = pos.add(2);
+        let (mut m, mut dm, mut ex);
+        if w & (GENERAL | CHERRY) == CHERRY {
+            let c = *x.cherry.add(v);
+            (m, ex) = ([c[0], c[1]], c[2]);
+            dm = if G { *x.cherry_der.add(v) } else { [0.0; 4] };
+        } else {
+            let mut l;
+            let mut d = [0.0; 4];
+            if w & GENERAL == 0 {
+                let (a, b) = (*pos, *pos.add(1));
+                pos = pos.add(2);
+                let ma = *source(x.val, st, a);
+                let mb = *source(x.val, st, b);
+                l = [ma[0] * mb[0], ma[1] * mb[1]];
+                ex = ma[2] + mb[2];
+                if G {
+                    let da = *source(x.der, sd, a);
+                    let db = *source(x.der, sd, b);
+                    d = [
+                        da[0] * mb[0] + ma[0] * db[0],
+                        da[1] * mb[1] + ma[1] * db[1],
+                        da[2] * mb[0] + ma[0] * db[2],
+                        da[3] * mb[1] + ma[1] * db[3],
+                    ];
+                }
+            } else {
+                let k = (*x.cs.add(v + 1) - *x.cs.add(v)) as usize;
+                l = [1.0, 1.0];
+                ex = 0.0;
+                for j in 0..k {
+                    let s = *pos.add(j);
+                    let m = *source(x.val, st, s);
+                    let dm = if G { *source(x.der, sd, s) } else { [0.0; 4] };
+                    ex += m[2];
+                    multiply::<G>(&mut l, &mut d, [m[0], m[1]], dm);
+                    if j % 3 == 2 {
+                        ex += rescale_scalar::<G>(&mut l, &mut d);
+                    }
+                }
+                pos = pos.add(k);
+            }
+            (m, dm) = send::<G>(x, v, &mut l, &mut d, &mut ex);
+        }
+        let n_pass = *pos as usize;
+        pos = pos.add(1);
+        for _ in 0..n_pass {
+            let i = *pos as usize;
+            pos = pos.add(1);
+            let a = *x.chain.add(i);
+            ex += *x.chain_ex.add(i);
+            if G {
+                let da = *x.chain_der.add(i);
+                dm = [
+                    da[0] * m[0] + da[1] * m[1] + a[0] * dm[0] + a[1] * dm[1],
+                    da[2] * m[0] + da[3] * m[1] + a[2] * dm[0] + a[3] * dm[1],
+                    da[4] * m[0] + da[5] * m[1] + a[0] * dm[2] + a[1] * dm[3],
+                    da[6] * m[0] + da[7] * m[1] + a[2] * dm[2] + a[3] * dm[3],
+                ];
+            }
+            m = [a[0] * m[0] + a[1] * m[1], a[2] * m[0] + a[3] * m[1]];
+            if (m[0] < TINY) & (m[1] < TINY) {
+                ex += rescale_scalar::<G>(&mut m, &mut dm);
+            }
+        }
+        *st.add(slot) = [m[0], m[1], ex, 0.0];
         if G {
-            let da = *msg_ptr(x.der, sd.add(sa), a, ca, x.one);
-            let db = *msg_ptr(x.der, sd.add(sb), b, cb, x.one);
-            d = [
-                da[0] * mb[0] + ma[0] * db[0],
-                da[1] * mb[1] + ma[1] * db[1],
-                da[2] * mb[0] + ma[0] * db[2],
-                da[3] * mb[1] + ma[1] * db[3],
-            ];
-        }
-    } else {
-        l = [1.0, 1.0];
-        ex = 0.0;
-        let c0 = *x.cs.add(v) as usize;
-        let c1 = *x.cs.add(v + 1) as usize;
-        let n_words = (c1 - c0).div_ceil(16);
-        let mut n_mixed = 0;
-        for i in 0..n_words {
-            n_mixed += count_mixed(*x.prog.add(pos + i));
-        }
-        top -= n_mixed;
-        let mut slot = top;
-        let mut codes = 0;
-        for (j, ci) in (c0..c1).enumerate() {
-            if j % 16 == 0 {
-                codes = *x.prog.add(pos);
-                pos += 1;
-            }
-            let c = *x.children.add(ci) as usize;
-            let code = (codes & 3) as usize;
-            codes >>= 2;
-            let m = *msg_ptr(x.val, st.add(slot), c, code, x.one);
-            let dm = if G { *msg_ptr(x.der, sd.add(slot), c, code, x.one) } else { [0.0; 4] };
-            slot += (code == CODE_MIXED as usize) as usize;
-            ex += m[2];
-            multiply::<G>(&mut l, &mut d, [m[0], m[1]], dm);
-            if j % 3 == 2 {
-                ex += rescale_scalar::<G>(&mut l, &mut d);
-            }
+            *sd.add(slot) = dm;
         }
     }
+}
+
+/// The message node `v` with partial `l` (derivatives `d`, exponent `ex`) sends up its branch,
+/// after rescaling `l` if it is tiny.
+#[inline(always)]
+unsafe fn send<const G: bool>(
+    x: &Ctx,
+    v: usize,
+    l: &mut [f64; 2],
+    d: &mut [f64; 4],
+    ex: &mut f64,
+) -> ([f64; 2], [f64; 4]) {
     // Both entries below the threshold is the same test as the larger one below it, without
     // the NaN handling of `f64::max`.
     if (l[0] < TINY) & (l[1] < TINY) {
-        ex += rescale_scalar::<G>(&mut l, &mut d);
+        *ex += rescale_scalar::<G>(l, d);
     }
     let p = *x.p.add(v);
-    *st.add(top) = [p[0] * l[0] + p[1] * l[1], p[2] * l[0] + p[3] * l[1], ex, 0.0];
-    if G {
-        let dp = *x.dp.add(v);
-        *sd.add(top) = [
+    let m = [p[0] * l[0] + p[1] * l[1], p[2] * l[0] + p[3] * l[1]];
+    if !G {
+        return (m, [0.0; 4]);
+    }
+    let dp = *x.dp.add(v);
+    (
+        m,
+        [
             dp[0] * l[0] + dp[1] * l[1] + p[0] * d[0] + p[1] * d[1],
             dp[2] * l[0] + dp[3] * l[1] + p[2] * d[0] + p[3] * d[1],
             dp[4] * l[0] + dp[5] * l[1] + p[0] * d[2] + p[1] * d[3],
             dp[6] * l[0] + dp[7] * l[1] + p[2] * d[2] + p[3] * d[3],
-        ];
-    }
-    (pos, top + 1)
+        ],
+    )
 }

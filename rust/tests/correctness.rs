@@ -196,7 +196,36 @@ fn sparse_equals_dense_on_wide_multifurcations() {
 }
 
 #[test]
-fn auto_uses_mixed_nodes_on_bushy_trees_and_blocks_on_caterpillars() {
+fn long_chains_through_lifted_matrices_equal_dense() {
+    // A caterpillar with varied branch lengths: a family present in a block of tips sends one
+    // chain of hundreds of pass nodes to the root, applied as products of 2^l chain matrices
+    // (runs of absent, present and missing other children, up to 2^8 nodes long).
+    let mut rng = Rng(404);
+    let n = 600;
+    let mut tree = caterpillar(n, 0.1);
+    for (v, b) in tree.bl.iter_mut().enumerate() {
+        if v != 2 * n - 2 {
+            *b = 0.01 + 0.3 * rng.uniform();
+        }
+    }
+    let mut states = Vec::new();
+    for p in 0..60 {
+        let (a, len) = (rng.below(n), 1 + rng.below(if p % 3 == 0 { 3 } else { n / 2 }));
+        for t in 0..n {
+            let inside = t >= a && t < a + len;
+            let missing = p % 4 == 1 && (t + p) % 97 < 9;
+            states.push(if missing { 2 } else { (inside ^ (p % 5 == 4)) as u8 });
+        }
+    }
+    let (ld, gd) = eval(&dataset(&tree, &states, 1, GC_ALGO_DENSE), &RATES, true);
+    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Mixed));
+    let s = ds.mixed_stats().expect("mixed-node engine");
+    assert!(s.chain_ops * 8 < s.mixed_nodes, "long chains should be lifted: {s:?}");
+    check_against_dense(404, &ds, &ld, &gd);
+}
+
+#[test]
+fn auto_uses_mixed_nodes_unless_most_nodes_need_work() {
     let mut rng = Rng(21);
     let tree = random_tree(&mut rng, 400, false);
     // Rare families: a few present tips each.
@@ -209,6 +238,8 @@ fn auto_uses_mixed_nodes_on_bushy_trees_and_blocks_on_caterpillars() {
     let ds = dataset(&tree, &states, 1, GC_ALGO_AUTO);
     let s = ds.mixed_stats().expect("mixed-node engine on a random tree with rare families");
     assert!(s.mixed_nodes < 200 * 40, "{s:?}");
+    // Alternating columns on a caterpillar: every node is on a chain whose other children
+    // alternate between absent and present, so no run can be lifted.
     let cat = caterpillar(300, 0.1);
     let alt: Vec<u8> = (0..300 * 20).map(|i| ((i % 300) % 2) as u8).collect();
     let ds = dataset(&cat, &alt, 1, GC_ALGO_AUTO);
