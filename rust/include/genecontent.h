@@ -62,8 +62,9 @@ extern "C" {
 /* Algorithms for gc_dataset_new. */
 #define GC_ALGO_AUTO 0   /* the fastest exact algorithm (currently GC_ALGO_SPARSE) */
 #define GC_ALGO_DENSE 1  /* straightforward per-pattern pruning over every node: the baseline */
-#define GC_ALGO_SPARSE 2 /* sparse pruning: only the nodes above mixed subtrees of each pattern
-                           (blocked minority-state pruning where most nodes are mixed) */
+#define GC_ALGO_SPARSE 2 /* sparse pruning: only the mixed nodes of each pattern, chains of them
+                           as precomputed 2x2 products (blocked minority-state pruning where most
+                           nodes of most patterns branch) */
 
 typedef struct gc_dataset gc_dataset;
 

@@ -1,6 +1,7 @@
 //! GC_ALGO_SPARSE, blocked engine: minority-state sparse pruning in blocks of 8 patterns. Used
-//! where most nodes of most patterns are mixed (caterpillar-like trees), where its SIMD over
-//! every node beats the scalar mixed-node engine of `mixed.rs`.
+//! where patterns branch at most nodes (columns close to independent coin flips), where its
+//! SIMD over every node beats the mixed-node engine of `mixed.rs`, and for trees too large for
+//! that engine's program words.
 //!
 //! At creation, identical patterns are merged and every distinct pattern gets a baseline: the
 //! all-absent column when fewer of its observed tips are present than absent, else the
