@@ -73,6 +73,29 @@ pub struct Dataset {
     algorithm: u32,
     engine: Engine,
     pool: rayon::ThreadPool,
+    /// Per-set transition tables, kept so that their buffers are reused (one per concurrent set).
+    set_tables: Mutex<Vec<SetTables>>,
+}
+
+/// Per-set tables borrowed from a dataset's pool and returned to it when dropped.
+struct PooledTables<'a> {
+    tabs: SetTables,
+    pool: &'a Mutex<Vec<SetTables>>,
+}
+
+impl std::ops::Deref for PooledTables<'_> {
+    type Target = SetTables;
+    fn deref(&self) -> &SetTables {
+        &self.tabs
+    }
+}
+
+impl Drop for PooledTables<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(std::mem::take(&mut self.tabs));
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -192,7 +215,15 @@ impl Dataset {
                 }
             }
         };
-        Ok(Dataset { tree, n_patterns, n_threads, algorithm, engine, pool })
+        Ok(Dataset {
+            tree,
+            n_patterns,
+            n_threads,
+            algorithm,
+            engine,
+            pool,
+            set_tables: Mutex::new(Vec::new()),
+        })
     }
 
     /// `[n_tips, n_nodes, n_patterns, n_threads, algorithm]`.
@@ -303,7 +334,9 @@ impl Dataset {
                 Engine::Sparse { tree, .. } | Engine::Mixed { tree, .. } => tree,
                 Engine::Dense { .. } => &self.tree,
             };
-            let tabs = SetTables::new(tree, rates[2 * k], rates[2 * k + 1]);
+            let mut tabs = self.set_tables.lock().unwrap().pop().unwrap_or_default();
+            tabs.refill(tree, rates[2 * k], rates[2 * k + 1]);
+            let tabs = PooledTables { tabs, pool: &self.set_tables };
             match &self.engine {
                 Engine::Dense { states, scratch } => {
                     let nt = self.tree.n_tips;

@@ -147,11 +147,14 @@ pub struct SetMessages {
     /// node `x` sends to its binary parent `u` to the message `u` sends up its own branch when
     /// `u`'s other child `c` is uniform in state `s`: `A = P(u) diag(m)`, `m` the message of
     /// `c`; entries from `3 n_nodes` on are products of such matrices along longer chains
-    /// (see [`lift_closure`]). Stored as `[A00, A01, A10, A11]` times `2^chain_ex`; with `G`,
-    /// derivatives `[dA/da (4), dA/db (4)]`.
+    /// (see [`lift_closure`]). Stored by columns as [`apply`] reads them, `[A00, A10, A01,
+    /// A11]`, times `2^chain_ex`; with `G`, derivatives `[dA/da (4), dA/db (4)]` likewise.
     chain: Vec<[f64; 4]>,
     chain_ex: Vec<f64>,
     chain_der: Vec<[f64; 8]>,
+    /// Every node's P (and with `G` its derivatives) by columns, the layout of [`apply`].
+    pcol: Vec<[f64; 4]>,
+    dpcol: Vec<[f64; 8]>,
     /// The messages (`[m0, m1, exponent, 0]`) and derivatives of the cherries the programs use.
     cherry: Vec<[f64; 4]>,
     cherry_der: Vec<[f64; 4]>,
@@ -397,7 +400,14 @@ impl MixedEngine {
         assert!(tree.branch_length[nn - 1] == 0.0);
         let w = 3 * nn;
         let n_chain = w + self.lift.len();
-        let SetMessages { val, der, chain, chain_ex, chain_der, cherry, cherry_der, root } = msgs;
+        let SetMessages { val, der, chain, chain_ex, chain_der, pcol, dpcol, cherry, cherry_der, root } =
+            msgs;
+        pcol.clear();
+        pcol.extend(tabs.p.iter().map(|p| [p[0], p[2], p[1], p[3]]));
+        if G {
+            dpcol.clear();
+            dpcol.extend(tabs.dp.iter().map(|d| [d[0], d[2], d[1], d[3], d[4], d[6], d[5], d[7]]));
+        }
         // Every entry read is written below (the unused level-0 chain entries of nodes under a
         // non-binary parent are never read), so stale values from an earlier call are harmless.
         val.resize(2 * nn + 1, [0.0; 4]);
@@ -412,7 +422,10 @@ impl MixedEngine {
         if G {
             der[2 * nn] = [0.0; 4];
         }
-        for b in 0..2 {
+        // Without programs, only the states of the uniform patterns are needed (the all-absent
+        // column of the ascertainment correction is such a dataset).
+        let needed = |b: usize| !self.prog.is_empty() || self.trivial.iter().any(|&r| r as usize == 1 << b);
+        for b in (0..2).filter(|&b| needed(b)) {
             for t in 0..nt {
                 let (m, dm) = tabs.tip_message(t, b as u8);
                 val[2 * t + b] = [m[0], m[1], 0.0, 0.0];
@@ -494,18 +507,18 @@ impl MixedEngine {
                 let i = if s == 2 { 2 * nn } else { 2 * sib + s };
                 let m = val[i];
                 let i3 = 3 * x + s;
-                chain[i3] = [p[0] * m[0], p[1] * m[1], p[2] * m[0], p[3] * m[1]];
+                chain[i3] = [p[0] * m[0], p[2] * m[0], p[1] * m[1], p[3] * m[1]];
                 chain_ex[i3] = m[2];
                 if G {
                     let dm = der[i];
                     chain_der[i3] = [
                         dp[0] * m[0] + p[0] * dm[0],
-                        dp[1] * m[1] + p[1] * dm[1],
                         dp[2] * m[0] + p[2] * dm[0],
+                        dp[1] * m[1] + p[1] * dm[1],
                         dp[3] * m[1] + p[3] * dm[1],
                         dp[4] * m[0] + p[0] * dm[2],
-                        dp[5] * m[1] + p[1] * dm[3],
                         dp[6] * m[0] + p[2] * dm[2],
+                        dp[5] * m[1] + p[1] * dm[3],
                         dp[7] * m[1] + p[3] * dm[3],
                     ];
                 }
@@ -516,10 +529,10 @@ impl MixedEngine {
             let (lo, hi) = (lo as usize, hi as usize);
             let (a, b) = (chain[hi], chain[lo]);
             let mut c = [
-                a[0] * b[0] + a[1] * b[2],
-                a[0] * b[1] + a[1] * b[3],
-                a[2] * b[0] + a[3] * b[2],
-                a[2] * b[1] + a[3] * b[3],
+                a[0] * b[0] + a[2] * b[1],
+                a[1] * b[0] + a[3] * b[1],
+                a[0] * b[2] + a[2] * b[3],
+                a[1] * b[2] + a[3] * b[3],
             ];
             let mut ex = chain_ex[hi] + chain_ex[lo];
             let mut dc = [0.0; 8];
@@ -527,10 +540,10 @@ impl MixedEngine {
                 let (da, db) = (chain_der[hi], chain_der[lo]);
                 for r in 0..2 {
                     let (da, db) = (&da[4 * r..4 * r + 4], &db[4 * r..4 * r + 4]);
-                    dc[4 * r] = da[0] * b[0] + da[1] * b[2] + a[0] * db[0] + a[1] * db[2];
-                    dc[4 * r + 1] = da[0] * b[1] + da[1] * b[3] + a[0] * db[1] + a[1] * db[3];
-                    dc[4 * r + 2] = da[2] * b[0] + da[3] * b[2] + a[2] * db[0] + a[3] * db[2];
-                    dc[4 * r + 3] = da[2] * b[1] + da[3] * b[3] + a[2] * db[1] + a[3] * db[3];
+                    dc[4 * r] = da[0] * b[0] + da[2] * b[1] + a[0] * db[0] + a[2] * db[1];
+                    dc[4 * r + 1] = da[1] * b[0] + da[3] * b[1] + a[1] * db[0] + a[3] * db[1];
+                    dc[4 * r + 2] = da[0] * b[2] + da[2] * b[3] + a[0] * db[2] + a[2] * db[3];
+                    dc[4 * r + 3] = da[1] * b[2] + da[3] * b[3] + a[1] * db[2] + a[3] * db[3];
                 }
             }
             let mx = c.iter().fold(0.0f64, |m, &v| m.max(v));
@@ -620,8 +633,8 @@ impl MixedEngine {
         }
         let x = Ctx {
             cs: tree.child_start.as_ptr(),
-            p: tabs.p.as_ptr(),
-            dp: tabs.dp.as_ptr(),
+            p: msgs.pcol.as_ptr(),
+            dp: msgs.dpcol.as_ptr(),
             val: msgs.val.as_ptr(),
             der: if G { msgs.der.as_ptr() } else { std::ptr::null() },
             chain: msgs.chain.as_ptr(),
@@ -1012,18 +1025,9 @@ unsafe fn run_segments<const G: bool>(x: &Ctx, mut pos: *const u32, end: *const 
         for _ in 0..n_pass {
             let i = *pos as usize;
             pos = pos.add(1);
-            let a = *x.chain.add(i);
             ex += *x.chain_ex.add(i);
-            if G {
-                let da = *x.chain_der.add(i);
-                dm = [
-                    da[0] * m[0] + da[1] * m[1] + a[0] * dm[0] + a[1] * dm[1],
-                    da[2] * m[0] + da[3] * m[1] + a[2] * dm[0] + a[3] * dm[1],
-                    da[4] * m[0] + da[5] * m[1] + a[0] * dm[2] + a[1] * dm[3],
-                    da[6] * m[0] + da[7] * m[1] + a[2] * dm[2] + a[3] * dm[3],
-                ];
-            }
-            m = [a[0] * m[0] + a[1] * m[1], a[2] * m[0] + a[3] * m[1]];
+            let da = if G { *x.chain_der.add(i) } else { [0.0; 8] };
+            (m, dm) = apply::<G>(*x.chain.add(i), da, m, dm);
             if (m[0] < TINY) & (m[1] < TINY) {
                 ex += rescale_scalar::<G>(&mut m, &mut dm);
             }
@@ -1033,6 +1037,26 @@ unsafe fn run_segments<const G: bool>(x: &Ctx, mut pos: *const u32, end: *const 
             *sd.add(slot) = dm;
         }
     }
+}
+
+/// `A v` and its derivatives `dA v + A dv` for a 2x2 matrix `a` stored by columns, `[A00, A10,
+/// A01, A11]` (two columns times broadcast entries, no horizontal sums), with derivatives `da`
+/// (`[dA/da (4), dA/db (4)]`, same layout) and `dv = [dv0/da, dv1/da, dv0/db, dv1/db]`.
+#[inline(always)]
+fn apply<const G: bool>(a: [f64; 4], da: [f64; 8], v: [f64; 2], dv: [f64; 4]) -> ([f64; 2], [f64; 4]) {
+    let m = [a[0] * v[0] + a[2] * v[1], a[1] * v[0] + a[3] * v[1]];
+    if !G {
+        return (m, [0.0; 4]);
+    }
+    (
+        m,
+        [
+            da[0] * v[0] + da[2] * v[1] + a[0] * dv[0] + a[2] * dv[1],
+            da[1] * v[0] + da[3] * v[1] + a[1] * dv[0] + a[3] * dv[1],
+            da[4] * v[0] + da[6] * v[1] + a[0] * dv[2] + a[2] * dv[3],
+            da[5] * v[0] + da[7] * v[1] + a[1] * dv[2] + a[3] * dv[3],
+        ],
+    )
 }
 
 /// The message node `v` with partial `l` (derivatives `d`, exponent `ex`) sends up its branch,
@@ -1050,19 +1074,6 @@ unsafe fn send<const G: bool>(
     if (l[0] < TINY) & (l[1] < TINY) {
         *ex += rescale_scalar::<G>(l, d);
     }
-    let p = *x.p.add(v);
-    let m = [p[0] * l[0] + p[1] * l[1], p[2] * l[0] + p[3] * l[1]];
-    if !G {
-        return (m, [0.0; 4]);
-    }
-    let dp = *x.dp.add(v);
-    (
-        m,
-        [
-            dp[0] * l[0] + dp[1] * l[1] + p[0] * d[0] + p[1] * d[1],
-            dp[2] * l[0] + dp[3] * l[1] + p[2] * d[0] + p[3] * d[1],
-            dp[4] * l[0] + dp[5] * l[1] + p[0] * d[2] + p[1] * d[3],
-            dp[6] * l[0] + dp[7] * l[1] + p[2] * d[2] + p[3] * d[3],
-        ],
-    )
+    let dp = if G { *x.dp.add(v) } else { [0.0; 8] };
+    apply::<G>(*x.p.add(v), dp, *l, *d)
 }

@@ -4,7 +4,7 @@
 use crate::tree::Tree;
 
 /// Stationary root prior (pi0, pi1) and its derivatives.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RootPrior {
     /// pi0 = loss / (gain + loss).
     pub pi0: f64,
@@ -70,6 +70,7 @@ pub fn expm1(x: f64) -> f64 {
 ///
 /// Messages: a child `c` with partial `q` sends `m = P(t_c) q` up its branch. A tip in state 0
 /// or 1 sends column 0 or 1 of its P; a missing tip (partial (1, 1)) sends (1, 1).
+#[derive(Default)]
 pub struct SetTables {
     /// `[P00, P01, P10, P11]` per node (the root's entry is unused).
     pub p: Vec<[f64; 4]>,
@@ -86,14 +87,26 @@ pub struct SetTables {
 impl SetTables {
     /// Computes the tables of one parameter set (each P(t) once per branch).
     pub fn new(tree: &Tree, gain: f64, loss: f64) -> Self {
-        let n = tree.n_nodes;
         let mut t = SetTables {
-            p: Vec::with_capacity(n),
-            dp: Vec::with_capacity(n),
-            tip_val: Vec::with_capacity(tree.n_tips),
-            tip_der: Vec::with_capacity(tree.n_tips),
+            p: Vec::new(),
+            dp: Vec::new(),
+            tip_val: Vec::new(),
+            tip_der: Vec::new(),
             prior: RootPrior::new(gain, loss),
         };
+        t.refill(tree, gain, loss);
+        t
+    }
+
+    /// Recomputes the tables for another parameter set, reusing the buffers (a fresh allocation
+    /// of this size costs page faults comparable to the computation itself).
+    pub fn refill(&mut self, tree: &Tree, gain: f64, loss: f64) {
+        let t = self;
+        t.p.clear();
+        t.dp.clear();
+        t.tip_val.clear();
+        t.tip_der.clear();
+        t.prior = RootPrior::new(gain, loss);
         for (v, &len) in tree.branch_length.iter().enumerate() {
             let b = Branch::new(gain, loss, len);
             t.p.push(b.p);
@@ -103,7 +116,6 @@ impl SetTables {
                 t.tip_der.push([b.da[0], b.da[2], b.db[0], b.db[2], b.da[1], b.da[3], b.db[1], b.db[3]]);
             }
         }
-        t
     }
 
     /// Message `[m0, m1]` and derivatives `[dm0/da, dm1/da, dm0/db, dm1/db]` of tip `c` in
