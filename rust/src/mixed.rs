@@ -44,7 +44,7 @@
 //! bit-identical for every thread count.
 
 use crate::dense::root_combine;
-use crate::grouping::group_members;
+use crate::grouping::{group_members, write_to_members};
 use crate::scaling::{rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
@@ -470,19 +470,8 @@ impl MixedEngine {
             let src = |c: u32, s: usize| if s == 2 { 2 * nn } else { 2 * c as usize + s };
             let ch = tree.children_of(v);
             let (a, b) = (src(ch[0], key as usize % 9 / 3), src(ch[1], key as usize % 3));
-            let (ma, mb) = (val[a], val[b]);
-            let mut l = [ma[0] * mb[0], ma[1] * mb[1]];
-            let mut ex = ma[2] + mb[2];
-            let mut d = [0.0; 4];
-            if G {
-                let (da, db) = (der[a], der[b]);
-                d = [
-                    da[0] * mb[0] + ma[0] * db[0],
-                    da[1] * mb[1] + ma[1] * db[1],
-                    da[2] * mb[0] + ma[0] * db[2],
-                    da[3] * mb[1] + ma[1] * db[3],
-                ];
-            }
+            let (da, db) = if G { (der[a], der[b]) } else { ([0.0; 4], [0.0; 4]) };
+            let (mut l, mut d, mut ex) = pair::<G>(val[a], val[b], da, db);
             if (l[0] < TINY) & (l[1] < TINY) {
                 ex += rescale_scalar::<G>(&mut l, &mut d);
             }
@@ -595,15 +584,7 @@ impl MixedEngine {
         grad: *mut f64,
     ) -> u64 {
         let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
-        for &p in os {
-            let i = k * n_patterns + p as usize;
-            *out.add(i) = r.0;
-            if G {
-                *grad.add(2 * i) = r.1[0];
-                *grad.add(2 * i + 1) = r.1[1];
-            }
-        }
-        os.len() as u64
+        write_to_members(os, r, n_patterns, k, out, if G { grad } else { std::ptr::null_mut() })
     }
 
     /// Runs work chunk `ch` for set `k` and writes its patterns' results; returns the number
@@ -988,20 +969,9 @@ unsafe fn run_segments<const G: bool>(x: &Ctx, mut pos: *const u32, end: *const 
             if w & GENERAL == 0 {
                 let (a, b) = (*pos, *pos.add(1));
                 pos = pos.add(2);
-                let ma = *source(x.val, st, a);
-                let mb = *source(x.val, st, b);
-                l = [ma[0] * mb[0], ma[1] * mb[1]];
-                ex = ma[2] + mb[2];
-                if G {
-                    let da = *source(x.der, sd, a);
-                    let db = *source(x.der, sd, b);
-                    d = [
-                        da[0] * mb[0] + ma[0] * db[0],
-                        da[1] * mb[1] + ma[1] * db[1],
-                        da[2] * mb[0] + ma[0] * db[2],
-                        da[3] * mb[1] + ma[1] * db[3],
-                    ];
-                }
+                let (da, db) =
+                    if G { (*source(x.der, sd, a), *source(x.der, sd, b)) } else { ([0.0; 4], [0.0; 4]) };
+                (l, d, ex) = pair::<G>(*source(x.val, st, a), *source(x.val, st, b), da, db);
             } else {
                 let k = (*x.cs.add(v + 1) - *x.cs.add(v)) as usize;
                 l = [1.0, 1.0];
@@ -1037,6 +1007,24 @@ unsafe fn run_segments<const G: bool>(x: &Ctx, mut pos: *const u32, end: *const 
             *sd.add(slot) = dm;
         }
     }
+}
+
+/// The partial of a binary node from its children's messages `ma`, `mb` (`[m0, m1, exponent,
+/// _]`, derivatives `da`, `db`): the product, its derivatives (product rule) and exponent.
+#[inline(always)]
+fn pair<const G: bool>(ma: [f64; 4], mb: [f64; 4], da: [f64; 4], db: [f64; 4]) -> ([f64; 2], [f64; 4], f64) {
+    let l = [ma[0] * mb[0], ma[1] * mb[1]];
+    let d = if G {
+        [
+            da[0] * mb[0] + ma[0] * db[0],
+            da[1] * mb[1] + ma[1] * db[1],
+            da[2] * mb[0] + ma[0] * db[2],
+            da[3] * mb[1] + ma[1] * db[3],
+        ]
+    } else {
+        [0.0; 4]
+    };
+    (l, d, ma[2] + mb[2])
 }
 
 /// `A v` and its derivatives `dA v + A dv` for a 2x2 matrix `a` stored by columns, `[A00, A10,

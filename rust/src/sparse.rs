@@ -20,7 +20,7 @@
 //! computed once; blocks then only touch their programs' nodes.
 
 use crate::dense::root_combine;
-use crate::grouping::group_members;
+use crate::grouping::{group_members, write_to_members};
 use crate::scaling::{exponent_and_factor, rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
@@ -468,15 +468,7 @@ impl SparseEngine {
         grad: *mut f64,
     ) -> u64 {
         let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
-        for &p in os {
-            let i = k * np + p as usize;
-            *out.add(i) = ll;
-            if !grad.is_null() {
-                *grad.add(2 * i) = g[0];
-                *grad.add(2 * i + 1) = g[1];
-            }
-        }
-        os.len() as u64
+        write_to_members(os, (ll, g), np, k, out, grad)
     }
 
     /// Runs block `i` for set `k` and writes its lanes' results.
