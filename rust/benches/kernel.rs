@@ -201,12 +201,13 @@ fn main() {
                 if let Some(s) = ds.mixed_stats() {
                     if threads == 1 {
                         println!(
-                            "   mixed-node engine: {} distinct, {} without mixed node; {} mixed nodes ({:.1} per pattern), {} child messages per eval, {} chunks",
+                            "   mixed-node engine: {} distinct, {} without mixed node; {} mixed nodes ({:.1} per pattern) computed as {:.1} heads and {:.1} chain matrices per pattern, {} chunks",
                             s.n_unique,
                             s.n_trivial,
                             s.mixed_nodes,
                             s.mixed_nodes as f64 / s.n_unique.max(1) as f64,
-                            s.child_ops,
+                            s.heads as f64 / s.n_unique.max(1) as f64,
+                            s.chain_ops as f64 / s.n_unique.max(1) as f64,
                             s.n_chunks
                         );
                     }
