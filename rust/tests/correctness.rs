@@ -341,3 +341,42 @@ fn mixed_engine_reports_progress_and_cancels() {
     assert_eq!(err.code, genecontent::error::GC_ERR_CANCELLED);
     assert!(done.load(Ordering::SeqCst) < 4000);
 }
+
+#[test]
+fn lifted_chains_equal_dense_at_extreme_rates() {
+    // Rates from nearly frozen to saturated, and a stationary frequency of 1e-6, on a deep
+    // caterpillar (long lifted chains whose matrices are close to singular or to rank one) and a
+    // random tree with zero-length branches.
+    let mut rng = Rng(505);
+    let n = 400;
+    let mut cat = caterpillar(n, 0.05);
+    cat.bl[7] = 0.0;
+    cat.bl[n + 3] = 0.0;
+    let tree = random_tree(&mut rng, 300, true);
+    let rates = [1e-6, 1.0, 1.0, 1e-6, 1e-4, 2e-4, 40.0, 60.0, 3.0, 3e-6];
+    for t in [&cat, &tree] {
+        let nt = t.n_tips;
+        let mut states = random_patterns(&mut rng, nt, 150);
+        for p in 0..40 {
+            let a = rng.below(nt);
+            states.extend((0..nt).map(|i| ((i >= a && i < a + 1 + p * 3) as u8) ^ (p % 7 == 3) as u8));
+        }
+        let (ld, gd) = eval(&dataset(t, &states, 1, GC_ALGO_DENSE), &rates, true);
+        let ds = dataset_with(t, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Mixed));
+        let (ls, gs) = eval(&ds, &rates, true);
+        for i in 0..ld.len() {
+            // The tolerances of check_against_dense: the same products in another order and
+            // with other rescaling points (values), ratios of sums of derivative terms (gradients).
+            assert!(close(ls[i], ld[i], 1e-12), "value {i}: {} vs {}", ls[i], ld[i]);
+        }
+        for i in 0..gd.len() {
+            let tol = 1e-10 * (1.0 + gd[i].abs());
+            assert!(
+                (gs[i] - gd[i]).abs() <= tol || (gs[i].is_nan() && gd[i].is_nan()),
+                "grad {i}: {} vs {}",
+                gs[i],
+                gd[i]
+            );
+        }
+    }
+}
