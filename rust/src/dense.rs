@@ -85,3 +85,49 @@ pub fn root_combine<const G: bool>(tabs: &SetTables, l: [f64; 2], d: [f64; 4], e
     let gb = dp * l[0] + pr.pi0 * d[2] - dp * l[1] + pr.pi1 * d[3];
     (ll, [ga / lik, gb / lik])
 }
+
+/// Writes the messages every node sends up its branch when all tips below it are in state `b`
+/// (0 or 1), `[m0, m1, exponent, 0]` with derivatives (with `G`), at entry `at(v)` of `val` /
+/// `der`, and returns the result of the pattern of all tips in state `b`. The root's own entry
+/// is not written.
+pub fn uniform_messages<const G: bool>(
+    tree: &Tree,
+    tabs: &SetTables,
+    b: usize,
+    val: &mut [[f64; 4]],
+    der: &mut [[f64; 4]],
+    at: impl Fn(usize) -> usize,
+) -> (f64, [f64; 2]) {
+    let (nt, nn) = (tree.n_tips, tree.n_nodes);
+    for t in 0..nt {
+        let (m, dm) = tabs.tip_message(t, b as u8);
+        val[at(t)] = [m[0], m[1], 0.0, 0.0];
+        if G {
+            der[at(t)] = dm;
+        }
+    }
+    for v in nt..nn {
+        let mut l = [1.0, 1.0];
+        let mut d = [0.0; 4];
+        let mut ex = 0.0;
+        for (k, &c) in tree.children_of(v).iter().enumerate() {
+            let i = at(c as usize);
+            let m = val[i];
+            ex += m[2];
+            multiply::<G>(&mut l, &mut d, [m[0], m[1]], if G { der[i] } else { [0.0; 4] });
+            if k % 3 == 2 {
+                ex += rescale_scalar::<G>(&mut l, &mut d);
+            }
+        }
+        ex += rescale_scalar::<G>(&mut l, &mut d);
+        if v == nn - 1 {
+            return root_combine::<G>(tabs, l, d, ex);
+        }
+        let (m, dm) = tabs.message::<G>(v, l, d);
+        val[at(v)] = [m[0], m[1], ex, 0.0];
+        if G {
+            der[at(v)] = dm;
+        }
+    }
+    unreachable!("the root is the last node")
+}

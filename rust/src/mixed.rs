@@ -43,7 +43,7 @@
 //! operations in the same order whatever its bundle, chunk or thread, so results are
 //! bit-identical for every thread count.
 
-use crate::dense::root_combine;
+use crate::dense::{root_combine, uniform_messages};
 use crate::grouping::{group_members, write_to_members};
 use crate::scaling::{rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
@@ -393,7 +393,6 @@ impl MixedEngine {
     /// matrices the programs use; buffers are reused from call to call); with `G`, derivatives
     /// too.
     pub fn set_messages<const G: bool>(&self, tree: &Tree, tabs: &SetTables, msgs: &mut SetMessages) {
-        let nt = tree.n_tips;
         let nn = tree.n_nodes;
         // The kernel sends the root's partial through its branch matrix, which must then be the
         // identity: the tree stores length 0 above the root, where P = I and dP = 0 exactly.
@@ -426,37 +425,7 @@ impl MixedEngine {
         // column of the ascertainment correction is such a dataset).
         let needed = |b: usize| !self.prog.is_empty() || self.trivial.iter().any(|&r| r as usize == 1 << b);
         for b in (0..2).filter(|&b| needed(b)) {
-            for t in 0..nt {
-                let (m, dm) = tabs.tip_message(t, b as u8);
-                val[2 * t + b] = [m[0], m[1], 0.0, 0.0];
-                if G {
-                    der[2 * t + b] = dm;
-                }
-            }
-            for v in nt..nn {
-                let mut l = [1.0, 1.0];
-                let mut d = [0.0; 4];
-                let mut ex = 0.0;
-                for (k, &c) in tree.children_of(v).iter().enumerate() {
-                    let i = 2 * c as usize + b;
-                    let m = val[i];
-                    ex += m[2];
-                    multiply::<G>(&mut l, &mut d, [m[0], m[1]], if G { der[i] } else { [0.0; 4] });
-                    if k % 3 == 2 {
-                        ex += rescale_scalar::<G>(&mut l, &mut d);
-                    }
-                }
-                ex += rescale_scalar::<G>(&mut l, &mut d);
-                if v == nn - 1 {
-                    root[1 << b] = root_combine::<G>(tabs, l, d, ex);
-                } else {
-                    let (m, dm) = tabs.message::<G>(v, l, d);
-                    val[2 * v + b] = [m[0], m[1], ex, 0.0];
-                    if G {
-                        der[2 * v + b] = dm;
-                    }
-                }
-            }
+            root[1 << b] = uniform_messages::<G>(tree, tabs, b, val, der, |v| 2 * v + b);
         }
         root[HASM as usize] = root_combine::<G>(tabs, [1.0, 1.0], [0.0; 4], 0.0);
 

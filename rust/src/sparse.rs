@@ -19,7 +19,7 @@
 //! power-of-two exponent) and their branch messages, with forward-mode derivatives, are
 //! computed once; blocks then only touch their programs' nodes.
 
-use crate::dense::root_combine;
+use crate::dense::{root_combine, uniform_messages};
 use crate::grouping::{group_members, write_to_members};
 use crate::scaling::{exponent_and_factor, rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
@@ -391,7 +391,6 @@ impl SparseEngine {
 
     /// Computes the per-set baseline tables (serial, O(n_nodes)).
     pub fn baseline<const G: bool>(&self, tree: &Tree, tabs: &SetTables) -> Baseline {
-        let nt = tree.n_tips;
         let nn = tree.n_nodes;
         let mut out = Baseline {
             val: [vec![[0.0; 4]; nn], vec![[0.0; 4]; nn]],
@@ -399,39 +398,7 @@ impl SparseEngine {
             root: [(0.0, [0.0; 2]); 2],
         };
         for b in 0..2 {
-            let val = &mut out.val[b];
-            let der = &mut out.der[b];
-            for t in 0..nt {
-                let (m, dm) = tabs.tip_message(t, b as u8);
-                val[t] = [m[0], m[1], 0.0, 0.0];
-                if G {
-                    der[t] = dm;
-                }
-            }
-            for v in nt..nn {
-                let mut l = [1.0, 1.0];
-                let mut d = [0.0; 4];
-                let mut ex = 0.0;
-                for (k, &c) in tree.children_of(v).iter().enumerate() {
-                    let c = c as usize;
-                    let m = val[c];
-                    ex += m[2];
-                    multiply::<G>(&mut l, &mut d, [m[0], m[1]], if G { der[c] } else { [0.0; 4] });
-                    if k % 3 == 2 {
-                        ex += rescale_scalar::<G>(&mut l, &mut d);
-                    }
-                }
-                ex += rescale_scalar::<G>(&mut l, &mut d);
-                if v == nn - 1 {
-                    out.root[b] = root_combine::<G>(tabs, l, d, ex);
-                } else {
-                    let (m, dm) = tabs.message::<G>(v, l, d);
-                    val[v] = [m[0], m[1], ex, 0.0];
-                    if G {
-                        der[v] = dm;
-                    }
-                }
-            }
+            out.root[b] = uniform_messages::<G>(tree, tabs, b, &mut out.val[b], &mut out.der[b], |v| v);
         }
         out
     }
