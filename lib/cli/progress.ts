@@ -22,7 +22,7 @@ export class ProgressLine {
   #enabled: boolean;
   #start = performance.now();
   #shown = false;
-  #lastDraw = 0;
+  #lastDraw = Number.NEGATIVE_INFINITY; // the first update after the delay always draws
 
   /** `enabled` defaults to whether stderr is a terminal. */
   constructor(
