@@ -31,7 +31,7 @@
  * `--runs N` (default 5) is the number of runs of each case, except the 5,000 x 100,000 case
  * (at most 2 runs, no TypeScript, IQ-TREE or 1-thread fit: their times are extrapolated or
  * left out) and the slowest measurements: on the 1,324 x 25,420 cases IQ-TREE runs 3 times and
- * the fit with profile intervals once. The whole table takes about 15 minutes on 2 cores.
+ * the fit with profile intervals once. The whole table takes about 10 minutes on 2 cores.
  *
  * @module
  */
