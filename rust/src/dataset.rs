@@ -77,27 +77,6 @@ pub struct Dataset {
     set_tables: Mutex<Vec<SetTables>>,
 }
 
-/// Per-set tables borrowed from a dataset's pool and returned to it when dropped.
-struct PooledTables<'a> {
-    tabs: SetTables,
-    pool: &'a Mutex<Vec<SetTables>>,
-}
-
-impl std::ops::Deref for PooledTables<'_> {
-    type Target = SetTables;
-    fn deref(&self) -> &SetTables {
-        &self.tabs
-    }
-}
-
-impl Drop for PooledTables<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut p) = self.pool.lock() {
-            p.push(std::mem::take(&mut self.tabs));
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 struct OutPtrs {
     out: *mut f64,
@@ -336,7 +315,6 @@ impl Dataset {
             };
             let mut tabs = self.set_tables.lock().unwrap().pop().unwrap_or_default();
             tabs.refill(tree, rates[2 * k], rates[2 * k + 1]);
-            let tabs = PooledTables { tabs, pool: &self.set_tables };
             match &self.engine {
                 Engine::Dense { states, scratch } => {
                     let nt = self.tree.n_tips;
@@ -454,6 +432,7 @@ impl Dataset {
                     set_msgs.lock().unwrap().push(msgs);
                 }
             }
+            self.set_tables.lock().unwrap().push(tabs);
         }
         if is_cancelled() {
             return Err(GcError::cancelled());

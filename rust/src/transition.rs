@@ -85,35 +85,21 @@ pub struct SetTables {
 }
 
 impl SetTables {
-    /// Computes the tables of one parameter set (each P(t) once per branch).
-    pub fn new(tree: &Tree, gain: f64, loss: f64) -> Self {
-        let mut t = SetTables {
-            p: Vec::new(),
-            dp: Vec::new(),
-            tip_val: Vec::new(),
-            tip_der: Vec::new(),
-            prior: RootPrior::new(gain, loss),
-        };
-        t.refill(tree, gain, loss);
-        t
-    }
-
-    /// Recomputes the tables for another parameter set, reusing the buffers (a fresh allocation
-    /// of this size costs page faults comparable to the computation itself).
+    /// Computes the tables of one parameter set (each P(t) once per branch) into these buffers,
+    /// reusing their capacity (start from `SetTables::default()`).
     pub fn refill(&mut self, tree: &Tree, gain: f64, loss: f64) {
-        let t = self;
-        t.p.clear();
-        t.dp.clear();
-        t.tip_val.clear();
-        t.tip_der.clear();
-        t.prior = RootPrior::new(gain, loss);
+        self.p.clear();
+        self.dp.clear();
+        self.tip_val.clear();
+        self.tip_der.clear();
+        self.prior = RootPrior::new(gain, loss);
         for (v, &len) in tree.branch_length.iter().enumerate() {
             let b = Branch::new(gain, loss, len);
-            t.p.push(b.p);
-            t.dp.push([b.da[0], b.da[1], b.da[2], b.da[3], b.db[0], b.db[1], b.db[2], b.db[3]]);
+            self.p.push(b.p);
+            self.dp.push([b.da[0], b.da[1], b.da[2], b.da[3], b.db[0], b.db[1], b.db[2], b.db[3]]);
             if v < tree.n_tips {
-                t.tip_val.push([b.p[0], b.p[2], b.p[1], b.p[3]]);
-                t.tip_der.push([b.da[0], b.da[2], b.db[0], b.db[2], b.da[1], b.da[3], b.db[1], b.db[3]]);
+                self.tip_val.push([b.p[0], b.p[2], b.p[1], b.p[3]]);
+                self.tip_der.push([b.da[0], b.da[2], b.db[0], b.db[2], b.da[1], b.da[3], b.db[1], b.db[3]]);
             }
         }
     }
