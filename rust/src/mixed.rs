@@ -193,7 +193,8 @@ struct Programs {
     words: Vec<u32>,
     segs: Vec<u32>,
     nodes: Vec<u32>,
-    /// First mixed node of each pattern (`u32::MAX` if none) and its root content bits.
+    /// First head of each pattern (its lowest-numbered mixed node that is not a pass node;
+    /// `u32::MAX` if none) and its root content bits.
     first: Vec<u32>,
     root_bits: Vec<u8>,
     child_ops: usize,
@@ -261,7 +262,7 @@ impl MixedEngine {
             })
             .collect();
         drop(first);
-        // Where each pattern's program starts, and the patterns in run order: by first mixed
+        // Where each pattern's program starts, and the patterns in run order: by first head
         // node (locality), then by length.
         let mut at = Vec::with_capacity(nu);
         let mut segs = Vec::with_capacity(nu);
