@@ -263,7 +263,7 @@ impl MixedEngine {
             .collect();
         drop(first);
         // Where each pattern's program starts, and the patterns in run order: by first head
-        // node (locality), then by length.
+        // (locality), then by length.
         let mut at = Vec::with_capacity(nu);
         let mut segs = Vec::with_capacity(nu);
         let mut firsts = Vec::with_capacity(nu);
