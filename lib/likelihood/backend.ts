@@ -80,7 +80,7 @@ export interface LikelihoodBackend extends Disposable {
   /** Number of patterns bound to this backend. */
   readonly nPatterns: number;
   /** Number of tree nodes (the per-branch layout has one rate pair per node). */
-  readonly nNodes: number;
+  readonly nNodes?: number;
   /**
    * Evaluates the rate assignments in `rates` (each rate > 0 and finite; see
    * {@linkcode EvaluateOptions.layout}). Synchronous: for long calls prefer
