@@ -1,12 +1,23 @@
 /**
  * The pure-TypeScript likelihood backend: Felsenstein pruning over the flat tree arrays, used
- * where the native library cannot be loaded and as the independent check of the native kernel.
+ * where the native library cannot be loaded and as the specification the native kernel is checked
+ * against. It implements every option of {@linkcode EvaluateOptions}: global or per-branch rates,
+ * two tangent directions per parameter set, and pattern subsets.
+ *
+ * Per parameter set, one table per node holds the branch's transition matrix and, with
+ * `gradient`, its two directional derivatives: along direction `j`,
+ * dP_v = dP_v/d log(gain_v) * t_j(gain_v) + dP_v/d log(loss_v) * t_j(loss_v), where `t_j(x)` is
+ * the tangent entry of rate `x` (in the global layout every branch shares the set's one pair).
+ * The root prior is the stationary distribution of the root's pair (the set's pair in the global
+ * layout), with its directional derivatives formed the same way.
  *
  * Patterns are processed in blocks with node-major scratch (`nInternal * block` values per
  * state) reused across blocks. Each internal node's partial likelihoods are multiplied by 2^256
  * whenever both fall below 2^-256; the scaling is a power of two, so it is exact, and the number
- * of scalings times 256 log(2) is subtracted at the root. Derivatives with respect to log(gain)
- * and log(loss) are carried alongside the partials (forward mode) and scaled with them.
+ * of scalings times 256 log(2) is subtracted at the root. The two directional derivatives are
+ * carried alongside the partials (forward mode) and scaled with them. Each pattern's arithmetic
+ * depends only on its own tip states and the set's tables, so a pattern subset gives exactly the
+ * numbers of the full evaluation.
  *
  * @module
  */
@@ -15,9 +26,10 @@ import type {
   EvaluateOptions,
   Evaluation,
   LikelihoodBackend,
+  RateLayout,
 } from "./backend.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
-import { stationary, transitionDerivatives } from "../model/two_state.ts";
+import { stationary, transitionDerivatives, transitionMatrix } from "../model/two_state.ts";
 
 const TINY = 2 ** -256;
 const HUGE = 2 ** 256;
@@ -29,34 +41,36 @@ const MIN_BLOCK = 16;
 /** Milliseconds of work between yields to the event loop in `evaluateAsync`. */
 const SLICE_MS = 8;
 
-/** Per-parameter-set tables, computed once per evaluation. */
+/** Per-parameter-set tables (one set at a time; rebuilt when the set changes). */
 interface SetTables {
   /** Per node, 8 entries: [p00, p01, 1, 0, p10, p11, 1, 0] (index 2 and 6: a missing tip). */
   readonly p: Float64Array;
-  /** The same layout for d/d log(gain) (missing-tip entries 0). */
-  readonly dg: Float64Array;
-  /** The same layout for d/d log(loss). */
-  readonly dl: Float64Array;
-  /** [pi0, pi1, dpi0/dlogGain, dpi1/dlogGain, dpi0/dlogLoss, dpi1/dlogLoss]. */
+  /** The same layout for the derivative along direction 0 (missing-tip entries 0). */
+  readonly d0: Float64Array;
+  /** The same layout for the derivative along direction 1. */
+  readonly d1: Float64Array;
+  /** [pi0, pi1, d0 pi0, d0 pi1, d1 pi0, d1 pi1]: the root prior and its two derivatives. */
   readonly root: Float64Array;
 }
 
-function validateRates(rates: Float64Array): number {
-  if (rates.length % 2 !== 0) {
-    throw new RangeError(
-      `Rates must come in (gain, loss) pairs, got an array of length ${rates.length}.`,
-    );
-  }
-  for (let i = 0; i < rates.length; i++) {
-    const v = rates[i];
-    if (!(Number.isFinite(v) && v > 0)) {
-      const what = i % 2 === 0 ? "gain" : "loss";
-      throw new RangeError(
-        `The ${what} rate of parameter set ${i >> 1} must be finite and > 0, got ${v}.`,
-      );
-    }
-  }
-  return rates.length / 2;
+/** A validated evaluation request. */
+interface Plan {
+  readonly layout: RateLayout;
+  /** Rates per set: 2 (global) or 2 * nNodes (per branch). */
+  readonly r: number;
+  readonly nSets: number;
+  readonly rates: Float64Array;
+  readonly gradient: boolean;
+  readonly tangents: Float64Array | undefined;
+  /** The evaluated pattern indices, or undefined for all patterns. */
+  readonly subset: Uint32Array | undefined;
+  /** Number of evaluated patterns. */
+  readonly nEval: number;
+  readonly nBlocks: number;
+  readonly out: { logLik: Float64Array; grad?: Float64Array };
+  readonly tables: SetTables;
+  /** The set whose tables are currently built (-1: none). */
+  built: number;
 }
 
 /**
@@ -82,9 +96,13 @@ export class TsBackend implements LikelihoodBackend {
   readonly threads = 1;
   /** Number of patterns bound to this backend. */
   readonly nPatterns: number;
+  /** Number of tree nodes (the per-branch layout has one rate pair per node). */
+  readonly nNodes: number;
   readonly #tree: FlatTree;
   /** Tip-major states: `#tipStates[tip * nPatterns + p]`. */
   readonly #tipStates: Uint8Array;
+  /** Tip-major states of one block of a pattern subset: `#gathered[tip * block + b]`. */
+  #gathered = new Uint8Array(0);
   readonly #block: number;
   readonly #u0: Float64Array;
   readonly #u1: Float64Array;
@@ -110,6 +128,7 @@ export class TsBackend implements LikelihoodBackend {
     }
     this.#tree = tree;
     this.nPatterns = nPatterns;
+    this.nNodes = tree.nNodes;
     const tipStates = new Uint8Array(states.length);
     for (let p = 0; p < nPatterns; p++) {
       for (let i = 0; i < nTips; i++) {
@@ -137,7 +156,12 @@ export class TsBackend implements LikelihoodBackend {
   }
 
   /**
-   * Evaluates every pattern for each parameter set `rates = [gain0, loss0, gain1, loss1, ...]`.
+   * Evaluates the parameter sets in `rates` (see {@linkcode EvaluateOptions}): in the global
+   * layout `rates = [gain0, loss0, gain1, loss1, ...]`; in the per-branch layout `2 * nNodes`
+   * values per set, the (gain, loss) of the branch above each node in node order, the root's pair
+   * setting the root prior. Throws a `RangeError` naming the set, node and value for a rate that
+   * is not finite and > 0, a non-finite tangent, a wrong length, or a pattern subset that is not
+   * strictly increasing below `nPatterns`.
    *
    * @example
    * ```ts
@@ -149,15 +173,34 @@ export class TsBackend implements LikelihoodBackend {
    * console.assert(Math.abs(logLik[0] - Math.log(0.25)) < 1e-15);
    * console.assert(Math.abs(logLik[1] - Math.log(0.75)) < 1e-15);
    * ```
+   *
+   * @example Per-branch rates, one tangent direction per branch, and a pattern subset
+   * ```ts
+   * import { TsBackend } from "./ts_backend.ts";
+   * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+   * // (a:0.5,b:0.5); nodes a, b, root. Patterns (1, 0), (0, 1), (1, 1).
+   * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [0.5, 0.5, 0]);
+   * using backend = new TsBackend(tree, new Uint8Array([1, 0, 0, 1, 1, 1]), 3);
+   * // A fast-losing branch above a; the root's pair (1, 3) gives pi1 = 0.25.
+   * const rates = Float64Array.of(0.2, 4, 0.2, 0.8, 1, 3);
+   * // Direction 0 moves log loss above a only; direction 1 moves the root's log gain only.
+   * const tangents = Float64Array.of(0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);
+   * const { logLik, grad } = backend.evaluate(rates, {
+   *   layout: "perBranch",
+   *   gradient: true,
+   *   tangents,
+   *   patterns: Uint32Array.of(0, 2),
+   * });
+   * console.assert(logLik.length === 2 && grad!.length === 4);
+   * // Faster loss above a makes "a present" less likely.
+   * console.assert(grad![0] < 0 && grad![2] < 0);
+   * ```
    */
   evaluate(rates: Float64Array, options: EvaluateOptions = {}): Evaluation {
-    const { tables, out } = this.#prepare(rates, options.gradient === true);
-    for (let k = 0; k < tables.length; k++) {
-      for (let p0 = 0; p0 < this.nPatterns; p0 += this.#block) {
-        this.#runBlock(tables[k], k, p0, out);
-      }
-    }
-    return out;
+    const plan = this.#plan(rates, options);
+    const nUnits = plan.nSets * plan.nBlocks;
+    for (let u = 0; u < nUnits; u++) this.#runUnit(plan, u);
+    return plan.out;
   }
 
   /**
@@ -184,73 +227,98 @@ export class TsBackend implements LikelihoodBackend {
       if (signal?.aborted) throw new DOMException("Evaluation aborted.", "AbortError");
     };
     abortIfNeeded();
-    const { tables, out } = this.#prepare(rates, options.gradient === true);
-    const nBlocks = Math.ceil(this.nPatterns / this.#block);
-    const total = tables.length * nBlocks;
-    let done = 0;
+    const plan = this.#plan(rates, options);
+    const nUnits = plan.nSets * plan.nBlocks;
     let sliceStart = performance.now();
-    for (let k = 0; k < tables.length; k++) {
-      for (let p0 = 0; p0 < this.nPatterns; p0 += this.#block) {
-        if (performance.now() - sliceStart >= SLICE_MS) {
-          onProgress?.(done / total);
-          await new Promise((resolve) => setTimeout(resolve, 0));
-          abortIfNeeded();
-          sliceStart = performance.now();
-        }
-        this.#runBlock(tables[k], k, p0, out);
-        done++;
+    for (let u = 0; u < nUnits; u++) {
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        onProgress?.(u / nUnits);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        abortIfNeeded();
+        sliceStart = performance.now();
       }
+      this.#runUnit(plan, u);
     }
     onProgress?.(1);
-    return out;
+    return plan.out;
   }
 
   /** Nothing to free: the scratch is garbage-collected. */
   [Symbol.dispose](): void {}
 
-  #prepare(
-    rates: Float64Array,
-    gradient: boolean,
-  ): { tables: SetTables[]; out: { logLik: Float64Array; grad?: Float64Array } } {
-    const nSets = validateRates(rates);
-    const { nNodes, branchLength } = this.#tree;
-    const tables: SetTables[] = [];
-    for (let k = 0; k < nSets; k++) {
-      const gain = rates[2 * k];
-      const loss = rates[2 * k + 1];
-      const p = new Float64Array(nNodes * 8);
-      const dg = new Float64Array(nNodes * 8);
-      const dl = new Float64Array(nNodes * 8);
-      for (let i = 0; i < nNodes - 1; i++) {
-        const d = transitionDerivatives(gain, loss, branchLength[i]);
-        const o = i * 8;
-        p[o] = d.p.p00;
-        p[o + 1] = d.p.p01;
-        p[o + 2] = 1;
-        p[o + 4] = d.p.p10;
-        p[o + 5] = d.p.p11;
-        p[o + 6] = 1;
-        dg[o] = d.dLogGain.p00;
-        dg[o + 1] = d.dLogGain.p01;
-        dg[o + 4] = d.dLogGain.p10;
-        dg[o + 5] = d.dLogGain.p11;
-        dl[o] = d.dLogLoss.p00;
-        dl[o + 1] = d.dLogLoss.p01;
-        dl[o + 4] = d.dLogLoss.p10;
-        dl[o + 5] = d.dLogLoss.p11;
-      }
-      const st = stationary(gain, loss);
-      const root = Float64Array.of(
-        st.pi0,
-        st.pi1,
-        st.dLogGain.pi0,
-        st.dLogGain.pi1,
-        st.dLogLoss.pi0,
-        st.dLogLoss.pi1,
+  /** Validates an evaluation request and allocates its output. */
+  #plan(rates: Float64Array, options: EvaluateOptions): Plan {
+    const layout = options.layout ?? "global";
+    const gradient = options.gradient === true;
+    const nNodes = this.nNodes;
+    let r: number;
+    if (layout === "global") r = 2;
+    else if (layout === "perBranch") r = 2 * nNodes;
+    else {
+      throw new RangeError(
+        `The rate layout must be "global" or "perBranch", got ${JSON.stringify(layout)}.`,
       );
-      tables.push({ p, dg, dl, root });
     }
-    const n = nSets * this.nPatterns;
+    if (rates.length % r !== 0) {
+      throw new RangeError(
+        layout === "global"
+          ? `Rates must come in (gain, loss) pairs, got an array of length ${rates.length}.`
+          : `Per-branch rates need ${r} values per parameter set (a gain and a loss for each ` +
+            `of the ${nNodes} nodes), got an array of length ${rates.length}.`,
+      );
+    }
+    const nSets = rates.length / r;
+    for (let i = 0; i < rates.length; i++) {
+      const v = rates[i];
+      if (!(Number.isFinite(v) && v > 0)) {
+        throw new RangeError(
+          `The ${this.#rateName(layout, r, i)} must be finite and > 0, got ${v}.`,
+        );
+      }
+    }
+    const tangents = options.tangents;
+    if (tangents !== undefined) {
+      const expected = nSets * 2 * r;
+      if (tangents.length !== expected) {
+        throw new RangeError(
+          `Tangents need ${expected} values (${nSets} parameter sets x 2 directions x ${r} ` +
+            `rates), got an array of length ${tangents.length}.`,
+        );
+      }
+      for (let i = 0; i < tangents.length; i++) {
+        if (!Number.isFinite(tangents[i])) {
+          const j = Math.floor(i / r) % 2;
+          const k = Math.floor(i / (2 * r));
+          const rate = this.#rateName(layout, r, k * r + (i % r));
+          throw new RangeError(
+            `Tangent direction ${j} must be finite for the ${rate}, got ${tangents[i]}.`,
+          );
+        }
+      }
+    }
+    const subset = options.patterns;
+    if (subset !== undefined) {
+      for (let i = 0; i < subset.length; i++) {
+        const p = subset[i];
+        if (!(Number.isInteger(p) && p >= 0 && p < this.nPatterns)) {
+          throw new RangeError(
+            `Pattern subset entry ${i} is ${p}, but pattern indices run from 0 to ` +
+              `${this.nPatterns - 1} (${this.nPatterns} patterns).`,
+          );
+        }
+        if (i > 0 && !(p > subset[i - 1])) {
+          throw new RangeError(
+            `The pattern subset must be strictly increasing: entry ${i} (${p}) follows ` +
+              `entry ${i - 1} (${subset[i - 1]}).`,
+          );
+        }
+      }
+      if (this.#gathered.length === 0 && subset.length > 0) {
+        this.#gathered = new Uint8Array(this.#tree.nTips * this.#block);
+      }
+    }
+    const nEval = subset?.length ?? this.nPatterns;
+    const n = nSets * nEval;
     if (gradient && this.#g0.length !== this.#u0.length) {
       this.#g0 = new Float64Array(this.#u0.length);
       this.#g1 = new Float64Array(this.#u0.length);
@@ -260,28 +328,158 @@ export class TsBackend implements LikelihoodBackend {
     const out = gradient
       ? { logLik: new Float64Array(n), grad: new Float64Array(2 * n) }
       : { logLik: new Float64Array(n) };
-    return { tables, out };
+    const tables: SetTables = {
+      p: new Float64Array(nNodes * 8),
+      d0: new Float64Array(gradient ? nNodes * 8 : 0),
+      d1: new Float64Array(gradient ? nNodes * 8 : 0),
+      root: new Float64Array(6),
+    };
+    return {
+      layout,
+      r,
+      nSets,
+      rates,
+      gradient,
+      tangents,
+      subset,
+      nEval,
+      nBlocks: Math.ceil(nEval / this.#block),
+      out,
+      tables,
+      built: -1,
+    };
   }
 
-  /** Prunes patterns `p0 .. p0 + block - 1` for parameter set `k` and writes their results. */
-  #runBlock(
-    t: SetTables,
-    k: number,
-    p0: number,
-    out: { logLik: Float64Array; grad?: Float64Array },
-  ): void {
-    const nb = Math.min(this.#block, this.nPatterns - p0);
+  /** Names rate `i` of a rates array for error messages. */
+  #rateName(layout: RateLayout, r: number, i: number): string {
+    const what = i % 2 === 0 ? "gain" : "loss";
+    const k = Math.floor(i / r);
+    if (layout === "global") return `${what} rate of parameter set ${k}`;
+    const v = (i % r) >> 1;
+    const { nTips, nNodes, tipNames } = this.#tree;
+    const where = v === nNodes - 1
+      ? `node ${v} (the root)`
+      : v < nTips
+      ? `node ${v} (tip ${JSON.stringify(tipNames[v])})`
+      : `node ${v}`;
+    return `${what} rate of ${where} in parameter set ${k}`;
+  }
+
+  /** Builds the transition tables (and their directional derivatives) of set `k`. */
+  #buildTables(plan: Plan, k: number): void {
+    const { rates, r, tangents, gradient, tables } = plan;
+    const perBranch = plan.layout === "perBranch";
+    const { nNodes, branchLength } = this.#tree;
+    const { p, d0, d1, root } = tables;
+    const rateAt = (v: number) => k * r + (perBranch ? 2 * v : 0);
+    // Tangent coefficients of (log gain, log loss) of node v along directions 0 and 1.
+    let tg0 = 1, tl0 = 0, tg1 = 0, tl1 = 1;
+    const loadTangents = (v: number) => {
+      if (tangents === undefined) return;
+      const i = perBranch ? 2 * v : 0;
+      const a = 2 * k * r + i, b = (2 * k + 1) * r + i;
+      tg0 = tangents[a];
+      tl0 = tangents[a + 1];
+      tg1 = tangents[b];
+      tl1 = tangents[b + 1];
+    };
+    for (let v = 0; v < nNodes - 1; v++) {
+      const at = rateAt(v);
+      const gain = rates[at], loss = rates[at + 1];
+      const o = v * 8;
+      if (!gradient) {
+        const m = transitionMatrix(gain, loss, branchLength[v]);
+        p[o] = m.p00;
+        p[o + 1] = m.p01;
+        p[o + 2] = 1;
+        p[o + 4] = m.p10;
+        p[o + 5] = m.p11;
+        p[o + 6] = 1;
+        continue;
+      }
+      const d = transitionDerivatives(gain, loss, branchLength[v]);
+      p[o] = d.p.p00;
+      p[o + 1] = d.p.p01;
+      p[o + 2] = 1;
+      p[o + 4] = d.p.p10;
+      p[o + 5] = d.p.p11;
+      p[o + 6] = 1;
+      loadTangents(v);
+      const g = d.dLogGain, l = d.dLogLoss;
+      d0[o] = g.p00 * tg0 + l.p00 * tl0;
+      d0[o + 1] = g.p01 * tg0 + l.p01 * tl0;
+      d0[o + 4] = g.p10 * tg0 + l.p10 * tl0;
+      d0[o + 5] = g.p11 * tg0 + l.p11 * tl0;
+      d1[o] = g.p00 * tg1 + l.p00 * tl1;
+      d1[o + 1] = g.p01 * tg1 + l.p01 * tl1;
+      d1[o + 4] = g.p10 * tg1 + l.p10 * tl1;
+      d1[o + 5] = g.p11 * tg1 + l.p11 * tl1;
+    }
+    const at = rateAt(nNodes - 1);
+    const st = stationary(rates[at], rates[at + 1]);
+    root[0] = st.pi0;
+    root[1] = st.pi1;
+    if (gradient) {
+      loadTangents(nNodes - 1);
+      const g = st.dLogGain, l = st.dLogLoss;
+      root[2] = g.pi0 * tg0 + l.pi0 * tl0;
+      root[3] = g.pi1 * tg0 + l.pi1 * tl0;
+      root[4] = g.pi0 * tg1 + l.pi0 * tl1;
+      root[5] = g.pi1 * tg1 + l.pi1 * tl1;
+    }
+    plan.built = k;
+  }
+
+  /**
+   * Runs work unit `u`: one block of patterns for one set. Sets are the outer loop, so each
+   * set's tables are built once.
+   */
+  #runUnit(plan: Plan, u: number): void {
+    const k = Math.floor(u / plan.nBlocks);
+    const e0 = (u - k * plan.nBlocks) * this.#block;
+    if (plan.built !== k) this.#buildTables(plan, k);
+    const nb = Math.min(this.#block, plan.nEval - e0);
+    let src: Uint8Array, stride: number, off: number;
+    if (plan.subset === undefined) {
+      src = this.#tipStates;
+      stride = this.nPatterns;
+      off = e0;
+    } else {
+      src = this.#gather(plan.subset, e0, nb);
+      stride = this.#block;
+      off = 0;
+    }
     this.#scale.fill(0, 0, nb);
-    if (out.grad) this.#pruneWithGradient(t, p0, nb);
-    else this.#pruneValues(t, p0, nb);
-    this.#finishRoot(t, k, p0, nb, out);
+    if (plan.gradient) this.#pruneWithGradient(plan.tables, src, stride, off, nb);
+    else this.#pruneValues(plan.tables, src, stride, off, nb);
+    this.#finishRoot(plan.tables, src, off, k * plan.nEval + e0, nb, plan.out);
   }
 
-  #pruneValues(t: SetTables, p0: number, nb: number): void {
+  /** Copies the tip states of subset entries `e0 .. e0 + nb - 1` into the block's scratch. */
+  #gather(subset: Uint32Array, e0: number, nb: number): Uint8Array {
+    const { nTips } = this.#tree;
+    const g = this.#gathered, tipStates = this.#tipStates, B = this.#block;
+    const nPatterns = this.nPatterns;
+    for (let c = 0; c < nTips; c++) {
+      const row = c * nPatterns, dst = c * B;
+      for (let b = 0; b < nb; b++) g[dst + b] = tipStates[row + subset[e0 + b]];
+    }
+    return g;
+  }
+
+  /**
+   * Prunes one block: tip `c`'s state for block lane `b` is `tipStates[c * stride + off + b]`.
+   */
+  #pruneValues(
+    t: SetTables,
+    tipStates: Uint8Array,
+    stride: number,
+    off: number,
+    nb: number,
+  ): void {
     const { nTips, nNodes, childStart, children } = this.#tree;
     const B = this.#block;
-    const u0 = this.#u0, u1 = this.#u1, tipStates = this.#tipStates, P = t.p;
-    const nPatterns = this.nPatterns;
+    const u0 = this.#u0, u1 = this.#u1, P = t.p;
     for (let n = nTips; n < nNodes; n++) {
       const base = (n - nTips) * B;
       const first = childStart[n], last = childStart[n + 1];
@@ -292,7 +490,7 @@ export class TsBackend implements LikelihoodBackend {
         const c = children[ci];
         const o = c * 8;
         if (c < nTips) {
-          const ts = c * nPatterns + p0;
+          const ts = c * stride + off;
           for (let b = 0; b < nb; b++) {
             const s = tipStates[ts + b];
             u0[base + b] *= P[o + s];
@@ -312,13 +510,19 @@ export class TsBackend implements LikelihoodBackend {
     }
   }
 
-  #pruneWithGradient(t: SetTables, p0: number, nb: number): void {
+  /** As {@linkcode TsBackend.#pruneValues}, carrying the two directional derivatives. */
+  #pruneWithGradient(
+    t: SetTables,
+    tipStates: Uint8Array,
+    stride: number,
+    off: number,
+    nb: number,
+  ): void {
     const { nTips, nNodes, childStart, children } = this.#tree;
     const B = this.#block;
     const u0 = this.#u0, u1 = this.#u1;
     const g0 = this.#g0, g1 = this.#g1, l0 = this.#l0, l1 = this.#l1;
-    const tipStates = this.#tipStates, P = t.p, DG = t.dg, DL = t.dl;
-    const nPatterns = this.nPatterns;
+    const P = t.p, DG = t.d0, DL = t.d1;
     for (let n = nTips; n < nNodes; n++) {
       const base = (n - nTips) * B;
       const first = childStart[n], last = childStart[n + 1];
@@ -333,7 +537,7 @@ export class TsBackend implements LikelihoodBackend {
         const c = children[ci];
         const o = c * 8;
         if (c < nTips) {
-          const ts = c * nPatterns + p0;
+          const ts = c * stride + off;
           for (let b = 0; b < nb; b++) {
             const s = tipStates[ts + b];
             const i = base + b;
@@ -398,24 +602,27 @@ export class TsBackend implements LikelihoodBackend {
     }
   }
 
+  /** Combines the root's partials with the prior and writes results from `outOff` on. */
   #finishRoot(
     t: SetTables,
-    k: number,
-    p0: number,
+    tipStates: Uint8Array,
+    off: number,
+    outOff: number,
     nb: number,
     out: { logLik: Float64Array; grad?: Float64Array },
   ): void {
     const { nTips, nNodes } = this.#tree;
-    const [pi0, pi1, gpi0, gpi1, lpi0, lpi1] = t.root;
+    const root = t.root;
+    const pi0 = root[0], pi1 = root[1];
     const scale = this.#scale;
-    const outOff = k * this.nPatterns + p0;
     const grad = out.grad;
     const single = nNodes === 1;
     const base = (nNodes - 1 - nTips) * this.#block;
     for (let b = 0; b < nb; b++) {
       let v0: number, v1: number, gv0 = 0, gv1 = 0, lv0 = 0, lv1 = 0;
       if (single) {
-        const s = this.#tipStates[p0 + b];
+        // The only tip is the root: its state (tip 0's row starts at offset 0).
+        const s = tipStates[off + b];
         v0 = s === 1 ? 0 : 1;
         v1 = s === 0 ? 0 : 1;
       } else {
@@ -432,8 +639,8 @@ export class TsBackend implements LikelihoodBackend {
       const like = pi0 * v0 + pi1 * v1;
       out.logLik[outOff + b] = Math.log(like) - scale[b] * LOG_HUGE;
       if (grad) {
-        const dG = gpi0 * v0 + gpi1 * v1 + pi0 * gv0 + pi1 * gv1;
-        const dL = lpi0 * v0 + lpi1 * v1 + pi0 * lv0 + pi1 * lv1;
+        const dG = root[2] * v0 + root[3] * v1 + pi0 * gv0 + pi1 * gv1;
+        const dL = root[4] * v0 + root[5] * v1 + pi0 * lv0 + pi1 * lv1;
         grad[2 * (outOff + b)] = dG / like;
         grad[2 * (outOff + b) + 1] = dL / like;
       }
