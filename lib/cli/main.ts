@@ -1,32 +1,61 @@
 /**
  * The `genecontent` command line: `genecontent COMMAND [options]`.
  *
- * A user-input problem prints one `genecontent: error: ...` line and exits with status 2;
- * anything else is a bug and is shown in full with status 70.
+ * Without arguments it prints the help and exits 0. A usage or input problem (an unknown
+ * command or option, bad input) prints one `genecontent: error: ...` line on stderr and exits
+ * with status 2; anything else is a bug and is shown in full with status 70.
+ *
+ * Relative paths are relative to the caller's folder: run as an installed command, that is the
+ * working directory; run through `deno task genecontent` (which runs in the repository), the
+ * task passes the caller's folder (`INIT_CWD`) as `GENECONTENT_CWD` and the command changes
+ * there before anything else.
  *
  * @module
  */
 
 import { GenecontentError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { benchCommand } from "./commands/bench.ts";
-import { fitCommand } from "./commands/fit.ts";
-import { loglikCommand } from "./commands/loglik.ts";
+import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
+import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
+import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; summary: string }> = {
+/** A command: how to run it, its one-line summary, and (for tests) its options and help. */
+export interface CommandEntry {
+  /** Runs the command with its arguments; returns the exit status. */
+  readonly run: (args: string[]) => Promise<number>;
+  /** One line for the top-level help. */
+  readonly summary: string;
+  /** The command's parser options, keyed by long name. */
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** The command's `--help` text. */
+  readonly help?: string;
+}
+
+/** The commands, by name. */
+export const COMMANDS: Record<string, CommandEntry> = {
   fit: {
     run: fitCommand,
     summary: "maximum-likelihood gain and loss rates with profile intervals",
+    options: FIT_OPTIONS,
+    help: FIT_HELP,
   },
   loglik: {
     run: loglikCommand,
     summary: "log-likelihood of a PAM at given rates, total and per family",
+    options: LOGLIK_OPTIONS,
+    help: LOGLIK_HELP,
   },
-  bench: { run: benchCommand, summary: "time one likelihood evaluation on your data" },
+  bench: {
+    run: benchCommand,
+    summary: "time one likelihood evaluation on your data",
+    options: BENCH_OPTIONS,
+    help: BENCH_HELP,
+  },
 };
 
 /** The top-level help. */
-export const MAIN_HELP = `genecontent ${VERSION}: gene gain and loss along a phylogeny
+export function mainHelp(): string {
+  return `genecontent ${VERSION}: gene gain and loss along a phylogeny
 
 Usage: genecontent COMMAND [options]     (genecontent COMMAND --help for its options)
 
@@ -34,8 +63,18 @@ Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
 
 Options:
-  -h, --help   this help
-  --version    print the version`;
+  -h, --help   this help (also: genecontent help COMMAND)
+  --version    print the version
+
+Rates are per unit branch length of the tree; log-likelihoods are natural logarithms.
+Relative paths are relative to the folder you run genecontent in. Exit status: 0 success,
+2 a problem with the command line or the input (one 'genecontent: error:' line), 70 a bug.`;
+}
+
+/** The top-level help (as of module load; {@linkcode mainHelp} lists every command). */
+export const MAIN_HELP: string = mainHelp();
+
+const USAGE_HINT = "Usage: genecontent COMMAND [options]; 'genecontent --help' lists the commands.";
 
 /**
  * Runs the command line with `args`; returns the exit status.
@@ -48,25 +87,40 @@ Options:
  */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    console.log(MAIN_HELP);
-    return command === undefined ? 2 : 0;
+  if (command === undefined || command === "-h" || command === "--help") {
+    console.log(mainHelp());
+    return 0;
   }
   if (command === "--version") {
     console.log(`genecontent ${VERSION}`);
     return 0;
   }
-  const entry = COMMANDS[command];
   try {
+    if (command === "help") {
+      if (rest.length === 0) {
+        console.log(mainHelp());
+        return 0;
+      }
+      if (rest.length === 1 && COMMANDS[rest[0]]) return await COMMANDS[rest[0]].run(["--help"]);
+      throw new GenecontentError(
+        `'genecontent help' takes one command name (${Object.keys(COMMANDS).join(", ")}); ` +
+          `got '${rest.join(" ")}'.`,
+      );
+    }
+    const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!entry) {
       throw new GenecontentError(
-        `Unknown command '${command}'. Commands: ${Object.keys(COMMANDS).join(", ")} (see --help).`,
+        command.startsWith("-")
+          ? `Option '${command}' is not a command: give the command first, e.g. ` +
+            `'genecontent fit ${command}'. Commands: ${Object.keys(COMMANDS).join(", ")}.`
+          : `Unknown command '${command}'. Commands: ${Object.keys(COMMANDS).join(", ")}.`,
       );
     }
     return await entry.run(rest);
   } catch (e) {
     if (e instanceof GenecontentError) {
       console.error(`genecontent: error: ${e.message}`);
+      if (!Object.hasOwn(COMMANDS, command ?? "")) console.error(USAGE_HINT);
       return 2;
     }
     console.error("genecontent: internal error (please report it with the command you ran):");
@@ -75,6 +129,39 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * Changes to the caller's folder when `deno task genecontent` passed it as `GENECONTENT_CWD`,
+ * so that relative paths mean what the caller meant; returns the folder, or `null`.
+ *
+ * @example
+ * ```ts ignore
+ * import { enterCallerFolder } from "./main.ts";
+ * enterCallerFolder((name) => Deno.env.get(name));
+ * ```
+ */
+export function enterCallerFolder(env: (name: string) => string | undefined): string | null {
+  let folder: string | undefined;
+  try {
+    folder = env("GENECONTENT_CWD");
+  } catch {
+    return null; // no permission to read it: not run through the task
+  }
+  if (!folder) return null;
+  try {
+    Deno.chdir(folder);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new GenecontentError(`Cannot change to the caller's folder '${folder}': ${why}`);
+  }
+  return folder;
+}
+
 if (import.meta.main) {
+  try {
+    enterCallerFolder((name) => Deno.env.get(name));
+  } catch (e) {
+    console.error(`genecontent: error: ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(2);
+  }
   Deno.exit(await main(Deno.args));
 }

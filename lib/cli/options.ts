@@ -15,35 +15,93 @@ import type { PamOrientation } from "../pam/read.ts";
 export const INPUT_OPTIONS = {
   tree: { type: "string" },
   pam: { type: "string" },
-  orientation: { type: "string", default: "auto" },
-  "prune-to-shared": { type: "boolean", default: false },
-  binarize: { type: "boolean", default: false },
-  backend: { type: "string", default: "auto" },
-  threads: { type: "string", default: "0" },
-  json: { type: "boolean", default: false },
+  orientation: { type: "string" },
+  "prune-to-shared": { type: "boolean" },
+  binarize: { type: "boolean" },
+  backend: { type: "string" },
+  threads: { type: "string" },
+  json: { type: "boolean" },
   out: { type: "string" },
-  help: { type: "boolean", short: "h", default: false },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
 /** Help text for {@linkcode INPUT_OPTIONS}. */
-export const INPUT_HELP = `Input:
+export const INPUT_HELP = `Input (relative paths are relative to the folder you run genecontent in):
   --tree FILE            rooted Newick tree with branch lengths
   --pam FILE             presence/absence matrix: TSV/CSV (either orientation), Roary or
                          Panaroo gene_presence_absence.csv or .Rtab, PPanGGOLiN matrix.csv
-  --orientation WHICH    auto (match names against the tree), families-as-rows or
+  --orientation WHICH    auto (default: match names against the tree), families-as-rows or
                          families-as-columns
   --prune-to-shared      prune the tree and the PAM to their shared taxa (dropped names are
                          reported) instead of stopping with an error
   --binarize             treat non-negative integer counts as presence (> 0)
-Computation and output:
-  --backend NAME         auto (native if it loads, else TypeScript), native or ts
-  --threads N            native worker threads (0: one per CPU)
-  --json                 print the result as JSON on stdout
-  --out FILE             also write the result as TSV (and FILE.provenance.json)
+Computation:
+  --backend NAME         auto (default: native if it loads, else TypeScript), native or ts
+  --threads N            native worker threads (default 0: one per CPU core; more than the
+                         cores is capped to the cores, with a notice; not with --backend ts)
+Output:
+  --json                 print the whole result as JSON (with provenance) on stdout
+  --out FILE             write the result table as TSV to FILE, with the whole JSON result
+                         in FILE.provenance.json; '-' writes the table to stdout (and the
+                         text summary to stderr)
+  --force                let --out (and its .provenance.json) replace existing files; an
+                         input file is never replaced
   -h, --help             this help`;
 
+/** Parsed options, and which of them the command line gave explicitly. */
+export interface ParsedCommandLine<V> {
+  /** Option values (an option not given is `undefined`, unless its spec has a default). */
+  readonly values: V;
+  /** Names of the options given on the command line. */
+  readonly given: ReadonlySet<string>;
+}
+
 /**
- * Parses `args` strictly against `options`; unknown options are a user error.
+ * Parses `args` strictly against `options`: an unknown option, a positional argument, or an
+ * option given twice (other than one declared `multiple`) is a user error naming it.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine, INPUT_OPTIONS } from "./options.ts";
+ * const { values, given } = parseCommandLine(["--tree", "t.nwk", "--json"], INPUT_OPTIONS, "fit");
+ * console.assert(values.tree === "t.nwk" && given.has("json") && !given.has("pam"));
+ * ```
+ */
+export function parseCommandLine<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+  command: string,
+) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: false, tokens: true });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new GenecontentError(
+      `${message.replaceAll("\n", " ")} (see 'genecontent ${command} --help').`,
+    );
+  }
+  const seen = new Map<string, string[]>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const spec = options[token.name] as { multiple?: boolean } | undefined;
+    const list = seen.get(token.name) ?? [];
+    list.push(token.value === undefined ? token.rawName : `${token.rawName} ${token.value}`);
+    seen.set(token.name, list);
+    if (list.length === 2 && !spec?.multiple) {
+      throw new GenecontentError(
+        `Option --${token.name} is given twice (${list.join(", ")}): give it once ` +
+          `(see 'genecontent ${command} --help').`,
+      );
+    }
+  }
+  return { values: parsed.values, given: new Set(seen.keys()) as ReadonlySet<string> };
+}
+
+/**
+ * Parses `args` strictly against `options` (see {@linkcode parseCommandLine}) and returns the
+ * values.
  *
  * @example
  * ```ts
@@ -57,11 +115,31 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"
   options: T,
   command: string,
 ) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new GenecontentError(`${message} (see 'genecontent ${command} --help').`);
+  return parseCommandLine(args, options, command).values;
+}
+
+/**
+ * Refuses options that exclude each other: for each pair `[a, b]` (option names without the
+ * dashes) given together, a user error naming both.
+ *
+ * @example
+ * ```ts
+ * import { refuseConflicts } from "./options.ts";
+ * refuseConflicts(new Set(["level"]), [["level", "no-ci"]], "fit"); // fine: only one given
+ * ```
+ */
+export function refuseConflicts(
+  given: ReadonlySet<string>,
+  pairs: readonly (readonly [string, string, string?])[],
+  command: string,
+): void {
+  for (const [a, b, why] of pairs) {
+    if (given.has(a) && given.has(b)) {
+      throw new GenecontentError(
+        `Options --${a} and --${b} cannot be used together${why ? `: ${why}` : ""} ` +
+          `(see 'genecontent ${command} --help').`,
+      );
+    }
   }
 }
 
@@ -142,18 +220,36 @@ export interface InputSettings {
   readonly load: LoadOptions;
   /** Backend choice. */
   readonly backend: BackendChoice;
-  /** Native threads (0: all). */
+  /** Native threads (0: one per core), after capping to the cores. */
   readonly threads: number;
+  /** Notices about the options (a capped thread count), for stderr. */
+  readonly notices: readonly string[];
 }
 
 /**
- * Converts parsed {@linkcode INPUT_OPTIONS} values into settings.
+ * The number of CPU cores the runtime reports (at least 1).
+ *
+ * @example
+ * ```ts
+ * import { cpuCores } from "./options.ts";
+ * console.assert(cpuCores() >= 1);
+ * ```
+ */
+export function cpuCores(): number {
+  const n = globalThis.navigator?.hardwareConcurrency;
+  return typeof n === "number" && n >= 1 ? Math.floor(n) : 1;
+}
+
+/**
+ * Converts parsed {@linkcode INPUT_OPTIONS} values into settings. `--threads` with
+ * `--backend ts` is an error (the TypeScript backend has one thread); a thread count above
+ * `cores` is capped to it with a notice (more threads than cores only adds contention).
  *
  * @example
  * ```ts
  * import { inputSettings } from "./options.ts";
- * const s = inputSettings({ tree: "t", pam: "p", orientation: "auto", backend: "ts", threads: "1" }, "fit");
- * console.assert(s.backend === "ts" && s.threads === 1);
+ * const s = inputSettings({ tree: "t", pam: "p", backend: "native", threads: "64" }, "fit", 2);
+ * console.assert(s.threads === 2 && s.notices.length === 1);
  * ```
  */
 export function inputSettings(
@@ -167,7 +263,24 @@ export function inputSettings(
     threads?: string;
   },
   command: string,
+  cores: number = cpuCores(),
 ): InputSettings {
+  const backend = choiceOption(v.backend ?? "auto", "--backend", ["auto", "native", "ts"]);
+  if (backend === "ts" && v.threads !== undefined) {
+    throw new GenecontentError(
+      `Options --threads and --backend ts cannot be used together: the TypeScript backend ` +
+        `runs on one thread (see 'genecontent ${command} --help').`,
+    );
+  }
+  const notices: string[] = [];
+  let threads = numberOption(v.threads ?? "0", "--threads", { min: 0, integer: true });
+  if (threads > cores) {
+    notices.push(
+      `--threads ${threads} is more than the ${cores} CPU core(s) of this machine; ` +
+        `using ${cores}.`,
+    );
+    threads = cores;
+  }
   return {
     treePath: required(v.tree, "--tree", command),
     pamPath: required(v.pam, "--pam", command),
@@ -180,7 +293,8 @@ export function inputSettings(
       pruneToShared: v["prune-to-shared"] ?? false,
       binarize: v.binarize ?? false,
     },
-    backend: choiceOption(v.backend ?? "auto", "--backend", ["auto", "native", "ts"]),
-    threads: numberOption(v.threads ?? "0", "--threads", { min: 0, integer: true, max: 1024 }),
+    backend,
+    threads,
+    notices,
   };
 }

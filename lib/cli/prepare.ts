@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { AlgorithmName } from "../native/ffi.ts";
 import { type BackendFactory, chooseBackend } from "../likelihood/choose_backend.ts";
 import { type Dataset, loadDataset } from "../load_dataset.ts";
 import type { InputSettings } from "./options.ts";
@@ -20,6 +21,8 @@ export interface Prepared {
     readonly droppedTips: readonly string[];
     readonly droppedTaxa: readonly string[];
   };
+  /** Milliseconds spent reading and matching the inputs. */
+  readonly loadMs: number;
 }
 
 function listNames(names: readonly string[]): string {
@@ -28,17 +31,28 @@ function listNames(names: readonly string[]): string {
 }
 
 /**
- * Loads the dataset and chooses the backend; pruned names are reported on stderr.
+ * Loads the dataset and chooses the backend; notices about the options and the inputs, and
+ * pruned names, are reported on stderr.
  *
  * @example
  * ```ts ignore
  * import { prepare } from "./prepare.ts";
- * const p = await prepare({ treePath: "t.nwk", pamPath: "p.tsv", load: {}, backend: "auto", threads: 0 });
+ * const p = await prepare({
+ *   treePath: "t.nwk", pamPath: "p.tsv", load: {}, backend: "auto", threads: 0, notices: [],
+ * });
  * console.log(p.factory.name);
  * ```
  */
-export async function prepare(settings: InputSettings): Promise<Prepared> {
+export async function prepare(
+  settings: InputSettings,
+  options: { algorithm?: AlgorithmName } = {},
+): Promise<Prepared> {
+  for (const notice of settings.notices) console.error(`genecontent: ${notice}`);
+  const t0 = performance.now();
   const dataset = await loadDataset(settings.treePath, settings.pamPath, settings.load);
+  const loadMs = performance.now() - t0;
+  const notices = (dataset as { notices?: readonly string[] }).notices ?? [];
+  for (const notice of notices) console.error(`genecontent: ${notice}`);
   if (dataset.droppedTips.length > 0) {
     console.error(
       `genecontent: pruned ${dataset.droppedTips.length} tree tip(s) absent from the PAM: ${
@@ -53,10 +67,14 @@ export async function prepare(settings: InputSettings): Promise<Prepared> {
       }`,
     );
   }
-  const factory = await chooseBackend(settings.backend, { threads: settings.threads });
+  const factory = await chooseBackend(settings.backend, {
+    threads: settings.threads,
+    algorithm: options.algorithm,
+  });
   return {
     dataset,
     factory,
     pruned: { droppedTips: dataset.droppedTips, droppedTaxa: dataset.droppedTaxa },
+    loadMs,
   };
 }

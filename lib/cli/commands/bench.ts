@@ -13,24 +13,39 @@ import {
   INPUT_OPTIONS,
   inputSettings,
   numberOption,
-  parseCommandArgs,
+  parseCommandLine,
 } from "../options.ts";
-import { printJson } from "../output.ts";
-import { chooseBackend } from "../../likelihood/choose_backend.ts";
-import { loadDataset } from "../../load_dataset.ts";
+import { planOutputs, printJson, toTsv } from "../output.ts";
+import { prepare } from "../prepare.ts";
+import { GenecontentError } from "../../errors.ts";
+
+/** Options of `bench`. */
+export const BENCH_OPTIONS = {
+  ...INPUT_OPTIONS,
+  repeats: { type: "string" },
+  gain: { type: "string" },
+  loss: { type: "string" },
+  algorithm: { type: "string" },
+} as const;
 
 /** Help text of `bench`. */
 export const BENCH_HELP = `genecontent bench: time likelihood evaluations on your data
 
 Usage: genecontent bench --tree FILE --pam FILE [options]
 
+Times are in milliseconds (ms) of wall-clock time; rates are per unit branch length.
+
   --repeats N            timed evaluations of each kind (default 20), after 3 warm-ups
-  --gain RATE --loss RATE  rates to evaluate at (default: 1 and 1 per unit branch length)
-  --algorithm NAME       native kernel: auto, dense (straightforward pruning) or sparse
+  --gain RATE            gain rate to evaluate at, per unit branch length (default 1)
+  --loss RATE            loss rate to evaluate at, per unit branch length (default 1)
+  --algorithm NAME       native kernel: auto (default), dense (straightforward pruning) or
+                         sparse; not with --backend ts
 ${INPUT_HELP}
 
-Output: patterns, evalMs (median ms of one full evaluation), gradMs (value + gradient),
-loadMs, threads, backend.`;
+Output: patterns, families, genomes, median ms of one evaluation and of one evaluation with
+gradients, loading ms, threads, backend on stdout. --json adds every timing (evalMsAll,
+gradMsAll) and provenance. --out FILE: a TSV with columns measure, repeats, medianMs, minMs,
+maxMs (rows load, setup, evaluation, evaluation+gradient).`;
 
 /**
  * The median of numbers.
@@ -57,26 +72,27 @@ export function median(xs: readonly number[]): number {
  * ```
  */
 export async function benchCommand(args: string[]): Promise<number> {
-  const v = parseCommandArgs(args, {
-    ...INPUT_OPTIONS,
-    repeats: { type: "string", default: "20" },
-    gain: { type: "string", default: "1" },
-    loss: { type: "string", default: "1" },
-    algorithm: { type: "string", default: "auto" },
-  }, "bench");
+  const { values: v } = parseCommandLine(args, BENCH_OPTIONS, "bench");
   if (v.help) {
     console.log(BENCH_HELP);
     return 0;
   }
   const settings = inputSettings(v, "bench");
-  const repeats = numberOption(v.repeats, "--repeats", { min: 1, integer: true });
-  const gain = numberOption(v.gain, "--gain", { min: 0, exclusiveMin: true });
-  const loss = numberOption(v.loss, "--loss", { min: 0, exclusiveMin: true });
-  const algorithm = choiceOption(v.algorithm, "--algorithm", ["auto", "dense", "sparse"]);
-  const t0 = performance.now();
-  const dataset = await loadDataset(settings.treePath, settings.pamPath, settings.load);
-  const loadMs = performance.now() - t0;
-  const factory = await chooseBackend(settings.backend, { threads: settings.threads, algorithm });
+  const repeats = numberOption(v.repeats ?? "20", "--repeats", { min: 1, integer: true });
+  const gain = numberOption(v.gain ?? "1", "--gain", { min: 0, exclusiveMin: true });
+  const loss = numberOption(v.loss ?? "1", "--loss", { min: 0, exclusiveMin: true });
+  const algorithm = choiceOption(v.algorithm ?? "auto", "--algorithm", ["auto", "dense", "sparse"]);
+  if (v.algorithm !== undefined && settings.backend === "ts") {
+    throw new GenecontentError(
+      "Options --algorithm and --backend ts cannot be used together: --algorithm chooses the " +
+        "native kernel (see 'genecontent bench --help').",
+    );
+  }
+  const plan = await planOutputs([
+    { flag: "--json", value: v.json ? "-" : undefined, provenance: false },
+    { flag: "--out", value: v.out },
+  ], { inputs: { tree: settings.treePath, PAM: settings.pamPath }, force: v.force ?? false });
+  const { dataset, factory, pruned, loadMs } = await prepare(settings, { algorithm });
   const t1 = performance.now();
   using lik = new GainLossLikelihood(dataset.tree, dataset.patterns, factory, { minPresent: 1 });
   const setupMs = performance.now() - t1;
@@ -103,11 +119,13 @@ export async function benchCommand(args: string[]): Promise<number> {
     loadMs,
     setupMs,
     repeats,
+    units: { times: "ms", gain: "per unit branch length", loss: "per unit branch length" },
     threads: lik.backend.threads,
     backend: lik.backend.name,
     algorithm: lik.backend.name === "native"
       ? (lik.backend as { algorithm?: string }).algorithm
       : "ts",
+    pruned,
     provenance: makeProvenance({
       command: "bench",
       backend: lik.backend.name,
@@ -125,9 +143,26 @@ export async function benchCommand(args: string[]): Promise<number> {
       },
     }),
   };
+  const row = (measure: string, ms: readonly number[]) => [
+    measure,
+    ms.length,
+    median(ms),
+    Math.min(...ms),
+    Math.max(...ms),
+  ];
+  await plan.write(
+    "--out",
+    toTsv(["measure", "repeats", "medianMs", "minMs", "maxMs"], [
+      row("load", [loadMs]),
+      row("setup", [setupMs]),
+      row("evaluation", evalTimes),
+      row("evaluation+gradient", gradTimes),
+    ]),
+    result,
+  );
   if (v.json) printJson(result);
   else {
-    console.log(
+    (plan.stdoutTaken ? console.error : console.log)(
       `${result.patterns} patterns (${result.families} families x ${result.genomes} genomes), ` +
         `${result.backend} backend, ${result.threads} thread(s): evaluation ${
           result.evalMs.toFixed(2)
