@@ -161,7 +161,8 @@ export class TsBackend implements LikelihoodBackend {
    * values per set, the (gain, loss) of the branch above each node in node order, the root's pair
    * setting the root prior. Throws a `RangeError` naming the set, node and value for a rate that
    * is not finite and > 0, a non-finite tangent, a wrong length, or a pattern subset that is not
-   * strictly increasing below `nPatterns`.
+   * strictly increasing below `nPatterns`. Tangents, when given, are checked even without
+   * `gradient` (they are then unused).
    *
    * @example
    * ```ts
