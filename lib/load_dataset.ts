@@ -6,8 +6,9 @@
  */
 
 import { GenecontentError } from "./errors.ts";
-import { parseNewick } from "./newick/parse.ts";
+import { parseTreeFile, type TreeFile } from "./newick/nexus.ts";
 import { matchPamToTree } from "./pam/align.ts";
+import { unobservedTaxa } from "./pam/matrix.ts";
 import { compressPatternsByColumn, type SitePatterns } from "./pam/patterns.ts";
 import {
   PamFileError,
@@ -16,6 +17,7 @@ import {
   readPamWithDigest,
 } from "./pam/read.ts";
 import { type InputRecord, inputRecord } from "./provenance.ts";
+import { bytesToText, quoteValue } from "./text/decode.ts";
 import type { FlatTree } from "./tree/flat_tree.ts";
 
 /** Options for reading and matching the inputs. */
@@ -26,6 +28,11 @@ export interface LoadOptions {
   readonly pruneToShared?: boolean;
   /** Turn non-negative integer counts into presence (> 0) instead of rejecting them. */
   readonly binarize?: boolean;
+  /**
+   * Which tree to read from a tree file that holds several (1-based; Nexus `tree` statements or
+   * `;`-ended Newick trees). A file with several trees and no index is refused.
+   */
+  readonly treeIndex?: number;
 }
 
 /** A tree, its PAM and the merged patterns, ready for the likelihood. */
@@ -45,6 +52,14 @@ export interface Dataset {
   readonly droppedTaxa: readonly string[];
   /** The input files with digests. */
   readonly inputs: readonly InputRecord[];
+  /**
+   * Things the user should know about how the inputs were read, one sentence each, naming the
+   * file (which tree of several was read, a trailing delimiter that was ignored, genomes whose
+   * cells are all missing). Not printed here: the command line prints them.
+   */
+  readonly notices: readonly string[];
+  /** Where the tree came from in its file (format, index, count, name). */
+  readonly treeFile: Omit<TreeFile, "tree">;
 }
 
 async function readBytes(path: string, role: string): Promise<Uint8Array> {
@@ -70,7 +85,15 @@ function readError(e: unknown, path: string, role: string): unknown {
 }
 
 /**
- * Reads a Newick tree file.
+ * Reads a tree file: Newick or Nexus (see {@linkcode parseTreeFile}), plain or gzip-compressed
+ * (recognised by its magic number), in UTF-8.
+ *
+ * @param path The tree file.
+ * @param options `treeIndex` picks one tree of a file that holds several (1-based).
+ * @returns The tree, the file's digest (of its bytes as stored), where the tree came from in
+ *   the file, and notices (e.g. which of several trees was read).
+ * @throws {GenecontentError} For a missing or unreadable file, binary, UTF-16 or non-UTF-8
+ *   content, and any malformed tree.
  *
  * @example
  * ```ts ignore
@@ -79,15 +102,21 @@ function readError(e: unknown, path: string, role: string): unknown {
  * console.log(tree.nTips);
  * ```
  */
-export async function readTree(path: string): Promise<{ tree: FlatTree; input: InputRecord }> {
+export async function readTree(
+  path: string,
+  options: { readonly treeIndex?: number } = {},
+): Promise<{ tree: FlatTree; input: InputRecord; file: TreeFile; notices: string[] }> {
   const bytes = await readBytes(path, "tree");
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new GenecontentError(`Tree file '${path}' is not UTF-8 text.`);
+  const { text } = await bytesToText(bytes, `Tree file '${path}'`);
+  const file = parseTreeFile(text, path, { treeIndex: options.treeIndex });
+  const notices: string[] = [];
+  if (file.treeCount > 1) {
+    notices.push(
+      `Tree file '${path}' holds ${file.treeCount.toLocaleString("en-US")} trees; read tree ` +
+        `${file.treeIndex}${file.treeName === null ? "" : ` (${quoteValue(file.treeName)})`}.`,
+    );
   }
-  return { tree: parseNewick(text, path), input: await inputRecord("tree", path, bytes) };
+  return { tree: file.tree, input: await inputRecord("tree", path, bytes), file, notices };
 }
 
 /**
@@ -106,7 +135,12 @@ export async function loadDataset(
   pamPath: string,
   options: LoadOptions = {},
 ): Promise<Dataset> {
-  const { tree: fullTree, input: treeInput } = await readTree(treePath);
+  const {
+    tree: fullTree,
+    input: treeInput,
+    file: treeFile,
+    notices: treeNotices,
+  } = await readTree(treePath, { treeIndex: options.treeIndex });
   // The PAM is streamed (parsed and digested chunk by chunk, never held whole), matched to the
   // tree by a tip-to-column map, and merged into patterns over its own cells: the largest
   // thing alive at any time is one copy of the cells.
@@ -125,6 +159,20 @@ export async function loadDataset(
     pruneToShared: options.pruneToShared ?? false,
     treeSource: treePath,
   });
+  // Genomes on the tree whose cells are all missing (before the cells are merged in place).
+  const onTree = new Set(match.tree.tipNames);
+  const unobserved = unobservedTaxa(read.pam).filter((x) => onTree.has(x));
+  const notices = [...treeNotices, ...pam.notices];
+  if (unobserved.length > 0) {
+    const shown = unobserved.slice(0, 10).map((x) => quoteValue(x)).join(", ");
+    const more = unobserved.length > 10 ? `, ... (${unobserved.length} in all)` : "";
+    notices.push(
+      `PAM file '${pamPath}': ${unobserved.length === 1 ? "genome" : "genomes"} ${shown}${more} ` +
+        `${unobserved.length === 1 ? "has" : "have"} every cell missing (no family observed ` +
+        "present or absent), so they add nothing to the fit; check the PAM's columns, or drop " +
+        `${unobserved.length === 1 ? "it" : "them"} from the tree and the PAM.`,
+    );
+  }
   const patterns = compressPatternsByColumn(
     states,
     pam.families.length,
@@ -146,5 +194,12 @@ export async function loadDataset(
     droppedTips: match.droppedTips,
     droppedTaxa: match.droppedTaxa,
     inputs: [treeInput, pamInput],
+    notices,
+    treeFile: {
+      format: treeFile.format,
+      treeIndex: treeFile.treeIndex,
+      treeCount: treeFile.treeCount,
+      treeName: treeFile.treeName,
+    },
   };
 }

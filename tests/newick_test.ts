@@ -130,7 +130,7 @@ Deno.test("newick: 5,000-deep right ladder and unary chain parse without recursi
 Deno.test("newick: errors name the file, line, column and the problem", () => {
   assertParseError("((a:1,b):1,c:1);", ["line 1, column 7", "every branch needs a length", "'b'"]);
   assertParseError("((a:1,b:1),c:1);", ["line 1, column 10", "every branch needs a length"]);
-  assertParseError("(a:1,\n b:-0.5);", ["line 2, column 4", "negative branch length -0.5"]);
+  assertParseError("(a:1,\n b:-0.5);", ["line 2, column 4", "negative branch length '-0.5'"]);
   assertParseError("(a:1,b:abc);", ["line 1, column 8", "'abc' is not a number"]);
   assertParseError("(a:1,b:1.2.3);", ["'1.2.3' is not a number"]);
   assertParseError("(a:1,b:);", ["line 1, column 8", "not followed by a branch length"]);

@@ -5,16 +5,19 @@
  * written (underscores stay underscores), `[comments]` anywhere between tokens, internal node
  * labels and support values, scientific-notation branch lengths, any number of children (unary
  * nodes and multifurcations included) and whitespace or newlines between tokens. One tree per
- * file, ended by `;`.
+ * file, ended by `;` (comments and whitespace may follow it).
  *
  * Rejected, with the file, line and column: a non-root branch without a length, negative or
  * unparsable lengths, duplicate or empty tip names, unbalanced parentheses, a missing `;` and
- * text after the `;`.
+ * text after the `;`. Values quoted in messages are cut to a readable length.
+ *
+ * Every step is linear in the length of the text (no backtracking pattern is used).
  *
  * @module
  */
 
 import { GenecontentError } from "../errors.ts";
+import { quoteValue } from "../text/decode.ts";
 import { type FlatTree, flatTreeFromParents } from "../tree/flat_tree.ts";
 
 const OPEN = 40; // (
@@ -26,7 +29,47 @@ const LBRACKET = 91; // [
 const RBRACKET = 93; // ]
 const QUOTE = 39; // '
 
-const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * True when `token` is a decimal number: `[+-]? (digits [. digits*] | . digits) ([eE] [+-]?
+ * digits)?`. Scanned once, left to right (a regular expression with two adjacent digit runs
+ * backtracks quadratically on a long run of digits followed by junk).
+ */
+export function isDecimalNumber(token: string): boolean {
+  const n = token.length;
+  let i = 0;
+  let c = token.charCodeAt(0);
+  if (c === 43 || c === 45) c = token.charCodeAt(++i);
+  let digits = 0;
+  while (i < n && isDigit(token.charCodeAt(i))) {
+    i++;
+    digits++;
+  }
+  if (i < n && token.charCodeAt(i) === 46) {
+    i++;
+    while (i < n && isDigit(token.charCodeAt(i))) {
+      i++;
+      digits++;
+    }
+  }
+  if (digits === 0) return false;
+  c = token.charCodeAt(i);
+  if (c === 101 || c === 69) {
+    i++;
+    c = token.charCodeAt(i);
+    if (c === 43 || c === 45) i++;
+    let exponent = 0;
+    while (i < n && isDigit(token.charCodeAt(i))) {
+      i++;
+      exponent++;
+    }
+    if (exponent === 0) return false;
+  }
+  return i === n;
+}
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12;
@@ -38,8 +81,13 @@ function isDelimiter(c: number): boolean {
     c === LBRACKET || c === RBRACKET || c === QUOTE || isSpace(c);
 }
 
+/** The (whole) character at `pos`, quoted for a message. */
+function charAt(text: string, pos: number): string {
+  return quoteValue(String.fromCodePoint(text.codePointAt(pos) ?? 0));
+}
+
 /** Line and column (both 1-based) of a character offset. */
-function lineColumn(text: string, offset: number): { line: number; column: number } {
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {
@@ -71,7 +119,40 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
  * ```
  */
 export function parseNewick(text: string, source: string): FlatTree {
-  const n = text.length;
+  return parseNewickRange(text, source, { start: 0, end: text.length });
+}
+
+/** Where {@linkcode parseNewickRange} reads, and how tip labels are renamed. */
+export interface NewickRange {
+  /** Offset of the first character of the tree (comments and whitespace may come first). */
+  readonly start: number;
+  /** Offset just past the tree's text (after its `;` and anything that may follow it). */
+  readonly end: number;
+  /** Tip labels to replace (a Nexus `translate` table): label as written to taxon name. */
+  readonly translate?: ReadonlyMap<string, string>;
+}
+
+/**
+ * Parses the one Newick tree in `text[range.start, range.end)`, with lines and columns in
+ * messages counted over the whole text (for trees inside a larger file, such as a Nexus trees
+ * block). Tip labels found in `range.translate` are replaced by their taxon names before the
+ * names are checked.
+ *
+ * @example
+ * ```ts
+ * import { parseNewickRange } from "./parse.ts";
+ * const text = "tree one = (1:1,2:1);";
+ * const t = parseNewickRange(text, "t.nex", {
+ *   start: 11,
+ *   end: text.length,
+ *   translate: new Map([["1", "E. coli"], ["2", "B. subtilis"]]),
+ * });
+ * console.assert(t.tipNames.join("|") === "E. coli|B. subtilis");
+ * ```
+ */
+export function parseNewickRange(text: string, source: string, range: NewickRange): FlatTree {
+  const n = Math.min(range.end, text.length);
+  const translate = range.translate;
   const where = (offset: number): string => {
     const { line, column } = lineColumn(text, offset);
     return `Tree file '${source}', line ${line}, column ${column}`;
@@ -92,7 +173,7 @@ export function parseNewick(text: string, source: string): FlatTree {
   const internalLabelsByClose: (string | null)[] = [];
   const open: number[] = []; // stack of open internal nodes (temporary ids)
   let nInternalClosed = 0;
-  let pos = 0;
+  let pos = range.start;
 
   const skipBlank = (): void => {
     while (pos < n) {
@@ -169,15 +250,15 @@ export function parseNewick(text: string, source: string): FlatTree {
       if (token === "") {
         fail(start, "':' is not followed by a branch length; write a number such as ':0.01'.");
       }
-      if (!NUMBER_RE.test(token)) {
-        fail(start, `branch length '${token}' is not a number; write e.g. 0.01 or 1e-3.`);
+      if (!isDecimalNumber(token)) {
+        fail(start, `branch length ${quoteValue(token)} is not a number; write e.g. 0.01 or 1e-3.`);
       }
       const value = Number(token);
       if (!Number.isFinite(value)) {
-        fail(start, `branch length '${token}' is not a finite number.`);
+        fail(start, `branch length ${quoteValue(token)} is not a finite number.`);
       }
       if (value < 0) {
-        fail(start, `negative branch length ${token}; branch lengths must be >= 0.`);
+        fail(start, `negative branch length ${quoteValue(token)}; branch lengths must be >= 0.`);
       }
       tmpLength[node] = value === 0 ? 0 : value; // turns -0 into 0
       tmpHasLength[node] = true;
@@ -203,12 +284,11 @@ export function parseNewick(text: string, source: string): FlatTree {
       const label = readLabel();
       if (label === "") {
         if (pos >= n) fail(start, "the tree ends where a tip name was expected; add it and ';'.");
-        const ch = text[pos];
-        fail(start, `empty tip name before '${ch}'; every tip needs a name.`);
+        fail(start, `empty tip name before ${charAt(text, pos)}; every tip needs a name.`);
       }
       const id = newNode(open.length ? open[open.length - 1] : -1, true, start);
       tmpFinal[id] = tipNames.length;
-      tipNames.push(label);
+      tipNames.push(translate?.get(label) ?? label);
       tipOffsets.push(start);
       readLength(id);
       if (open.length === 0) root = id;
@@ -254,13 +334,13 @@ export function parseNewick(text: string, source: string): FlatTree {
       pos++;
       break;
     } else if (root >= 0 && open.length === 0) {
-      fail(pos, `unexpected '${text[pos]}' after the end of the tree; is ';' missing?`);
+      fail(pos, `unexpected ${charAt(text, pos)} after the end of the tree; is ';' missing?`);
     } else {
-      fail(pos, `unexpected '${text[pos]}'; expected ',', ')' or ':' after a node.`);
+      fail(pos, `unexpected ${charAt(text, pos)}; expected ',', ')' or ':' after a node.`);
     }
   }
-  // Only whitespace may follow the ';'.
-  while (pos < n && isSpace(text.charCodeAt(pos))) pos++;
+  // Only whitespace and comments may follow the ';'.
+  skipBlank();
   if (pos < n) {
     fail(pos, "text after the ';' that ends the tree; the file must hold exactly one tree.");
   }
@@ -275,7 +355,9 @@ export function parseNewick(text: string, source: string): FlatTree {
       const a = lineColumn(text, tipOffsets[prev]);
       const b = lineColumn(text, tipOffsets[i]);
       throw new GenecontentError(
-        `Tree file '${source}': tip name '${tipNames[i]}' appears twice (line ${a.line}, ` +
+        `Tree file '${source}': tip name ${
+          quoteValue(tipNames[i])
+        } appears twice (line ${a.line}, ` +
           `column ${a.column} and line ${b.line}, column ${b.column}); tip names must be unique.`,
       );
     }
@@ -294,7 +376,7 @@ export function parseNewick(text: string, source: string): FlatTree {
     }
     if (!tmpHasLength[tmp]) {
       const what = tmpIsTip[tmp]
-        ? `the branch above tip '${tipNames[tmpFinal[tmp]]}'`
+        ? `the branch above tip ${quoteValue(tipNames[tmpFinal[tmp]])}`
         : "the branch above the clade closed here";
       fail(
         tmpOffset[tmp],

@@ -13,6 +13,15 @@ import { GenecontentError } from "../errors.ts";
 import { ABSENT, MISSING, type PresenceAbsenceMatrix, PRESENT } from "./matrix.ts";
 import { COMMA, CR, DelimitedScanner, LF, TAB } from "./delimited.ts";
 import { detectLayout, type PamFormat, type PamLayout } from "./formats.ts";
+import {
+  gzipError,
+  HEAD_BYTES,
+  isGzip,
+  lineOfOffset,
+  notTextError,
+  quoteValue,
+  Utf8Validator,
+} from "../text/decode.ts";
 
 export type { PamFormat } from "./formats.ts";
 
@@ -35,6 +44,11 @@ export interface ParsedPam extends PresenceAbsenceMatrix {
   readonly format: PamFormat;
   /** The orientation the file was read in. */
   readonly orientation: "families-as-rows" | "families-as-columns";
+  /**
+   * What the reader decided that the user should know (one sentence each, naming the file),
+   * e.g. that the rows end with a trailing delimiter that was ignored. Never printed here.
+   */
+  readonly notices: readonly string[];
 }
 
 const BYTE_0 = 48;
@@ -44,6 +58,118 @@ const WINDOW_CUT = Symbol("window cut");
 
 /** Bytes read from a file per step when streaming it (windows grow for longer lines). */
 const CHUNK_BYTES = 1 << 23;
+
+/**
+ * How many data rows (at most) decide where the columns are (corner cell, trailing delimiter).
+ * The decision waits until this many rows have been read, so it does not depend on how the file
+ * is cut into chunks.
+ */
+const PEEK_ROWS = 200;
+
+/** Compressed bytes read at a time from a gzip file. */
+const GZIP_READ_BYTES = 1 << 20;
+
+/** Where the bytes of a PAM file come from (its raw bytes are hashed by the source). */
+interface ChunkSource {
+  /** Fills `into` (partly is fine); null at the end. */
+  read(into: Uint8Array): Promise<number | null>;
+  /** Raw (compressed, for gzip) bytes read so far. */
+  readonly rawBytes: number;
+}
+
+type Hash = ReturnType<typeof createHash>;
+
+/** A plain file, after `prefix` (its first bytes, already read). */
+function plainSource(file: Deno.FsFile, prefix: Uint8Array, hash: Hash): ChunkSource {
+  let raw = 0;
+  let first: Uint8Array | null = prefix.length > 0 ? prefix : null;
+  return {
+    get rawBytes() {
+      return raw;
+    },
+    async read(into: Uint8Array): Promise<number | null> {
+      let got = 0;
+      if (first !== null) {
+        got = Math.min(first.length, into.length);
+        into.set(first.subarray(0, got));
+        first = got < first.length ? first.subarray(got) : null;
+      }
+      const more = await file.read(into.subarray(got));
+      if (more !== null) got += more;
+      if (got === 0) return null;
+      hash.update(into.subarray(0, got));
+      raw += got;
+      return got;
+    },
+  };
+}
+
+/** A gzip file (starting with `prefix`, already read), decompressed as it streams. */
+function gzipSource(
+  file: Deno.FsFile,
+  prefix: Uint8Array,
+  hash: Hash,
+  label: string,
+): ChunkSource {
+  let raw = prefix.length;
+  hash.update(prefix);
+  const compressed = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    start(controller) {
+      controller.enqueue(prefix.slice());
+    },
+    async pull(controller) {
+      const buf = new Uint8Array(GZIP_READ_BYTES);
+      let got: number | null;
+      try {
+        got = await file.read(buf);
+      } catch (e) {
+        throw new PamFileError(e);
+      }
+      if (got === null) {
+        controller.close();
+        return;
+      }
+      const part = buf.subarray(0, got);
+      hash.update(part);
+      raw += got;
+      controller.enqueue(part);
+    },
+  });
+  const reader = compressed.pipeThrough(new DecompressionStream("gzip")).getReader();
+  let pending: Uint8Array | null = null;
+  let done = false;
+  return {
+    get rawBytes() {
+      return raw;
+    },
+    async read(into: Uint8Array): Promise<number | null> {
+      let filled = 0;
+      while (filled < into.length) {
+        if (pending === null || pending.length === 0) {
+          if (done) break;
+          let r;
+          try {
+            r = await reader.read();
+          } catch (e) {
+            if (e instanceof PamFileError) throw e;
+            throw gzipError(label, e);
+          }
+          if (r.done) {
+            done = true;
+            break;
+          }
+          pending = r.value;
+          continue;
+        }
+        const k = Math.min(pending.length, into.length - filled);
+        into.set(pending.subarray(0, k), filled);
+        pending = pending.subarray(k);
+        filled += k;
+      }
+      return filled === 0 ? null : filled;
+    },
+  };
+}
 
 /** A matrix read from a file, with the file's size and SHA-256. */
 export interface DigestedPam {
@@ -134,29 +260,61 @@ export async function readPamWithDigest(
   using file = await io(() => Deno.open(path));
   const info = await io(() => file.stat());
   if (info.isDirectory) throw new PamFileError(new Deno.errors.IsADirectory(path));
+  const label = `PAM file '${path}'`;
   const hash = createHash("sha256");
-  const parser = new PamParser(path, options, info.isFile ? info.size : 0);
+  // The first two bytes tell gzip (magic number 1f 8b) from plain text, whatever the name.
+  const magic = new Uint8Array(2);
+  let nMagic = 0;
+  while (nMagic < 2) {
+    const got = await io(() => file.read(magic.subarray(nMagic)));
+    if (got === null) break;
+    nMagic += got;
+  }
+  const gzipped = isGzip(magic.subarray(0, nMagic));
+  const source = gzipped
+    ? gzipSource(file, magic.subarray(0, nMagic), hash, label)
+    : plainSource(file, magic.subarray(0, nMagic), hash);
+  const known = info.isFile && !gzipped;
+  const parser = new PamParser(path, options, known ? info.size : 0);
+  const validator = new Utf8Validator();
+  let head: Uint8Array | null = null; // the first bytes of the text, for messages
   // Two buffers: the next chunk is read (off the main thread) while this one is parsed. Each
   // has room in front for the unparsed end of the previous window (normally part of a line).
-  const size = info.isFile ? Math.min(Math.max(info.size, 1), chunk) : Math.min(chunk, 65536);
+  const size = known ? Math.min(Math.max(info.size, 1), chunk) : Math.min(chunk, 1 << 20);
   const room = Math.min(size, 1 << 20);
   const buffers = [new Uint8Array(room + size), new Uint8Array(room + size)];
   const read = (b: Uint8Array) =>
-    file.read(b.subarray(room)).catch((e: unknown) => new PamFileError(e));
+    source.read(b.subarray(room)).catch((e: unknown) =>
+      e instanceof GenecontentError || e instanceof PamFileError ? e : new PamFileError(e)
+    );
   let pending = read(buffers[0]);
   let which = 0;
   // Unparsed bytes too long for the room in front: kept in a growing buffer.
   let long: Uint8Array = new Uint8Array(0);
   let carry: Uint8Array = new Uint8Array(0); // the unparsed bytes (a view of `long`, or a small copy)
-  let total = 0;
+  // A window that parsed nothing (a record longer than it): the next attempt waits until the
+  // window has doubled, so that a long record is re-scanned a bounded number of times.
+  let stalled = 0;
+  /** The refusal for a bad byte at `offset` of the text, which lies in `window`. */
+  const badText = (offset: number, window: Uint8Array, windowStart: number): GenecontentError => {
+    const at = offset - windowStart;
+    const line = lineOfOffset(window, at, parser.line);
+    return notTextError(
+      label,
+      head ?? window.subarray(0, HEAD_BYTES),
+      offset,
+      window[at],
+      line,
+      gzipped,
+    );
+  };
   while (true) {
     const got = await pending;
-    if (got instanceof PamFileError) throw got;
+    if (got instanceof Error) throw got;
     if (got === null) break;
     const buf = buffers[which];
     const fresh = buf.subarray(room, room + got);
-    hash.update(fresh);
-    total += got;
+    if (head === null) head = fresh.slice(0, HEAD_BYTES);
     let window: Uint8Array;
     if (carry.length <= room) {
       buf.set(carry, room - carry.length);
@@ -172,11 +330,19 @@ export async function readPamWithDigest(
       long.set(fresh, carry.length);
       window = long.subarray(0, carry.length + got);
     }
+    const windowStart = validator.offset - carry.length;
+    const bad = validator.push(fresh);
+    if (bad >= 0) throw badText(bad, window, windowStart);
     // `window` is ready: the other buffer is free for the next read.
     which ^= 1;
     pending = read(buffers[which]);
-    const cut = window.lastIndexOf(LF) + 1;
-    const used = cut === 0 ? 0 : parser.feed(window.subarray(0, cut), false);
+    const lf = fresh.lastIndexOf(LF);
+    let used = 0;
+    if (lf >= 0 && window.length >= 2 * stalled) {
+      const cut = window.length - got + lf + 1;
+      used = parser.feed(window.subarray(0, cut), false);
+      stalled = cut - used;
+    }
     const rest = window.subarray(used);
     if (rest.length <= room) {
       carry = rest.slice();
@@ -188,8 +354,14 @@ export async function readPamWithDigest(
       carry = long.subarray(0, rest.length);
     }
   }
+  const cutShort = validator.end();
+  if (cutShort >= 0) throw badText(cutShort, carry, validator.offset - carry.length);
   parser.feed(carry, true);
-  return { pam: parser.finish(!stream.keepSpareRoom), sha256: hash.digest("hex"), bytes: total };
+  return {
+    pam: parser.finish(!stream.keepSpareRoom),
+    sha256: hash.digest("hex"),
+    bytes: source.rawBytes,
+  };
 }
 
 /**
@@ -247,6 +419,25 @@ export function parsePamBytes(
   source: string,
   options: PamReadOptions = {},
 ): ParsedPam {
+  if (isGzip(bytes)) {
+    throw new GenecontentError(
+      `PAM file '${source}' is gzip-compressed; read it with readPam or readPamWithDigest, ` +
+        "which decompress it, or decompress it first.",
+    );
+  }
+  const validator = new Utf8Validator();
+  let bad = validator.push(bytes);
+  if (bad < 0) bad = validator.end();
+  if (bad >= 0) {
+    throw notTextError(
+      `PAM file '${source}'`,
+      bytes.subarray(0, HEAD_BYTES),
+      bad,
+      bytes[bad],
+      lineOfOffset(bytes, bad),
+      false,
+    );
+  }
   const parser = new PamParser(source, options, bytes.length);
   parser.feed(bytes, true);
   return parser.finish(true);
@@ -274,6 +465,11 @@ class PamParser {
   #corner = true;
   #firstCellColumn = 0;
   #nFieldsExpected = 0;
+  /** Rows may end with one extra empty field (a trailing delimiter), which is ignored. */
+  #trailing = false;
+  /** How many data rows decided the column layout (for messages). */
+  #peeked = 0;
+  readonly #notices: string[] = [];
   #capacity = 0;
   #cells = new Uint8Array(0);
   readonly #rowNames: string[] = [];
@@ -334,6 +530,11 @@ class PamParser {
     return this.#done(used, s.line);
   }
 
+  /** Line number at the start of the bytes not yet used. */
+  get line(): number {
+    return this.#line;
+  }
+
   #done(used: number, line: number): number {
     this.#consumed += used;
     this.#line = line;
@@ -341,39 +542,106 @@ class PamParser {
   }
 
   /**
-   * Fixes the columns (peeking at the first record, at `pos` if `more`) and sizes the cells;
-   * false if the first record is cut by the end of a window that is not `final`.
+   * Fixes the columns from the header and the first {@linkcode PEEK_ROWS} records (at `pos` if
+   * `more`) and sizes the cells; false if the window, not `final`, holds fewer records.
+   *
+   * The header and the rows may disagree by one field in two ways: a plain table written by R
+   * has no corner cell (the header is one field shorter than the rows), and a spreadsheet
+   * export may end every data row with a trailing delimiter (an empty last field). When every
+   * first row ends with an empty field and has one field more than the header, both readings
+   * fit; the tree's names decide (the header's first name is a tip: no corner), and a file
+   * they do not decide is refused.
    */
   #startRecords(bytes: Uint8Array, pos: number, more: boolean, final: boolean): boolean {
     const layout = this.#layout!;
     const header = this.#header;
+    const source = this.#source;
     const dataStart = layout.firstDataColumn;
-    // Plain tables written by R have no corner cell: the header is one field shorter.
-    let columnNames = header.slice(dataStart);
-    let corner = true;
-    if (layout.format === "table" && more) {
+    const rows: { fields: number; lastEmpty: boolean }[] = [];
+    if (more) {
       const peek = new DelimitedScanner(bytes, this.#delimiter, pos);
-      let fields = 0;
-      do {
-        peek.skipField();
-        fields++;
-      } while (peek.nextField());
-      if (peek.unterminatedQuote && !final) return false;
-      if (fields === header.length + 1) {
-        columnNames = header;
-        corner = false;
+      while (rows.length < PEEK_ROWS && peek.skipBlankLines()) {
+        let fields = 0;
+        let lastEmpty = false;
+        do {
+          const at = peek.pos;
+          peek.skipField();
+          lastEmpty = peek.pos === at;
+          fields++;
+        } while (peek.nextField());
+        // A quote cut by the window end, or never closed (reported when the row is read).
+        if (peek.unterminatedQuote) break;
+        rows.push({ fields, lastEmpty });
       }
+      if (!final && rows.length < PEEK_ROWS) return false;
     }
+    const delimiterName = this.#delimiter === TAB ? "tab" : "comma";
+    let h = header.length;
+    let r = rows.length > 0 ? rows[0].fields : h;
+    let rowsTrail = rows.length > 0 && rows.every((x) => x.lastEmpty && x.fields >= 2);
+    let trailing = false;
+    if (rowsTrail && h > dataStart + 1 && header[h - 1] === "") {
+      // Header and rows all end with a delimiter: drop the empty last field of each.
+      h--;
+      r--;
+      rowsTrail = false;
+      trailing = true;
+    }
+    let corner = true;
+    const table = layout.format === "table";
+    if (r === h + 1 && !rowsTrail) {
+      if (table) corner = false;
+    } else if (r === h + 1 && rowsTrail) {
+      if (!table || header[0] === "") {
+        trailing = true;
+      } else {
+        const taxa = this.#options.taxa ? new Set(this.#options.taxa) : null;
+        if (taxa !== null && taxa.has(header[0])) {
+          corner = false;
+        } else if (taxa !== null && header.slice(1).some((x) => taxa.has(x))) {
+          trailing = true;
+        } else {
+          const n = rows.length;
+          throw new GenecontentError(
+            `PAM file '${source}': cannot tell how the columns line up: the header (line ` +
+              `${this.#headerLine}) has ${h} fields, the first starting with ` +
+              `${quoteValue(header[0])}, and ${
+                n === 1 ? "the first row has" : `each of the first ${n} rows has`
+              } ` +
+              `${r} fields ending with an empty one. Either the rows end with a trailing ` +
+              `${delimiterName} (then ${quoteValue(header[0])} is a corner label) or the header ` +
+              `has no corner cell, as R writes it (then ${quoteValue(header[0])} names a column ` +
+              "and the last column is empty in those rows), and the tree's tip names do not " +
+              `decide it. Remove the trailing ${delimiterName}s from the rows, or add a corner ` +
+              "cell to the header.",
+          );
+        }
+      }
+    } else if (r === h + 2 && rowsTrail && table) {
+      corner = false;
+      trailing = true;
+    }
+    if (trailing) {
+      this.#notices.push(
+        `PAM file '${source}': the rows end with a trailing ${delimiterName} (an empty last ` +
+          `field in each of the first ${rows.length} rows${
+            h < header.length ? ", and in the header" : ""
+          }); it was ignored.`,
+      );
+    }
+    const columnNames = corner ? header.slice(dataStart, h) : header.slice(0, h);
     const nCols = columnNames.length;
     if (nCols === 0) {
       throw new GenecontentError(
-        `PAM file '${this.#source}', line ${this.#headerLine}: the header ` +
+        `PAM file '${source}', line ${this.#headerLine}: the header ` +
           `(${layout.description}) names no ` +
           `${layout.tagCells ? "isolate" : "data"} columns; the file needs at least one.`,
       );
     }
     this.#columnNames = columnNames;
     this.#corner = corner;
+    this.#trailing = trailing;
+    this.#peeked = rows.length;
     this.#firstCellColumn = corner ? dataStart : 1; // index of the first cell in a record
     this.#nFieldsExpected = this.#firstCellColumn + nCols;
     // Cell buffer, record-major; sized from the bytes left assuming 2 bytes per cell, grown if
@@ -387,11 +655,17 @@ class PamParser {
 
   #fieldCountError(record: number, got: number): never {
     const corner = this.#corner;
+    const trailing = this.#trailing
+      ? ` The first ${this.#peeked} rows end with an empty field, read as a trailing ` +
+        "delimiter; a row with a value there does not fit that reading: check the file's " +
+        "columns."
+      : "";
     throw new GenecontentError(
       `PAM file '${this.#source}', line ${this.#rowLines[record]}: row ` +
-        `'${this.#rowNames[record]}' has ${got} ` +
+        `${quoteValue(this.#rowNames[record])} has ${got} ` +
         `fields but the header has ${this.#nFieldsExpected - (corner ? 0 : 1)}` +
-        `${corner ? "" : " (plus the row name)"}; every row needs one field per column.`,
+        `${corner ? "" : " (plus the row name)"}; every row needs one field per column.` +
+        trailing,
     );
   }
 
@@ -408,6 +682,7 @@ class PamParser {
     const rowLines = this.#rowLines;
     const binarize = this.#options.binarize === true;
     const tags = this.#layout!.tagCells;
+    const trailing = this.#trailing;
     const cursor = { pos: 0 };
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let cells = this.#cells;
@@ -470,6 +745,12 @@ class PamParser {
           c++;
         }
         s.pos = cursor.pos;
+        if (
+          trailing && s.pos < n && bytes[s.pos] === delimiter &&
+          (s.pos + 1 >= n || bytes[s.pos + 1] === LF || bytes[s.pos + 1] === CR)
+        ) {
+          s.pos++; // the trailing delimiter
+        }
         if (!s.atLineEnd()) {
           let got = nFieldsExpected;
           while (s.nextField()) {
@@ -538,7 +819,8 @@ class PamParser {
           "holds gene counts, pass --binarize to treat any count > 0 as present.";
       throw new GenecontentError(
         `PAM file '${source}', line ${rowLines[record]}, column ${columnNumber(column)}: ` +
-          `family '${family}', taxon '${taxon}' has the value '${value}'; ${hint}`,
+          `family ${quoteValue(family)}, taxon ${quoteValue(taxon)} has the value ` +
+          `${quoteValue(value)}; ${hint}`,
       );
     }
     // Copy only if the buffer's spare room is large.
@@ -554,6 +836,7 @@ class PamParser {
       states: cells,
       format: layout.format,
       orientation: familiesAsRows ? "families-as-rows" : "families-as-columns",
+      notices: this.#notices,
     };
   }
 }
@@ -677,7 +960,9 @@ function decideOrientation(
   if (wanted === "families-as-columns") return false;
   if (wanted !== "auto") {
     throw new GenecontentError(
-      `Unknown orientation '${wanted}'; use families-as-rows, families-as-columns or auto.`,
+      `Unknown orientation ${
+        quoteValue(String(wanted))
+      }; use families-as-rows, families-as-columns or auto.`,
     );
   }
   if (!options.taxa) {
@@ -718,7 +1003,9 @@ function checkNames(
     const prev = seen.get(name);
     if (prev !== undefined) {
       throw new GenecontentError(
-        `PAM file '${source}': ${kind} name '${name}' appears twice (${where(prev)} and ` +
+        `PAM file '${source}': ${kind} name ${quoteValue(name)} appears twice (${
+          where(prev)
+        } and ` +
           `${where(i)}); ${kind} names must be unique.`,
       );
     }
