@@ -8,7 +8,7 @@
 import { GenecontentError } from "../errors.ts";
 
 /** The ABI version this module was written for (`GC_ABI_VERSION` in the header). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Status codes returned by the kernel (`GC_*` in the header). */
 export const Status = {

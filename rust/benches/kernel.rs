@@ -1,5 +1,5 @@
 //! `cargo bench`: median milliseconds per evaluation (values, and values + gradient) of the
-//! DENSE and SPARSE algorithms (SPARSE: the mixed-node engine, or the blocked one where most
+//! DENSE and SPARSE algorithms (SPARSE: the chain engine, or the blocked one where most
 //! nodes of most patterns are mixed; the line of statistics says which ran) at 1 thread and all threads, on simulated pangenomes: a Yule tree
 //! and families simulated from the gain/loss model with U-shaped presence frequencies.
 //!
@@ -184,7 +184,7 @@ fn main() {
                 let t0 = Instant::now();
                 let ds = Dataset::new(n_tips, &parent, &bl, n_fam, &states, threads, algo).unwrap();
                 let setup = t0.elapsed().as_secs_f64() * 1e3;
-                if let Some(s) = ds.sparse_stats() {
+                if let Some(s) = ds.blocked_stats() {
                     if threads == 1 {
                         println!(
                             "   blocked sparse engine: {} distinct, {} trivial, {} sparse + {} full blocks; ops per eval {} (per-pattern sparse {}, dense {})",
@@ -198,10 +198,10 @@ fn main() {
                         );
                     }
                 }
-                if let Some(s) = ds.mixed_stats() {
+                if let Some(s) = ds.chain_stats() {
                     if threads == 1 {
                         println!(
-                            "   mixed-node engine: {} distinct, {} without mixed node; {} mixed nodes ({:.1} per pattern) computed as {:.1} heads and {:.1} chain matrices per pattern, {} chunks",
+                            "   chain engine: {} distinct, {} without mixed node; {} mixed nodes ({:.1} per pattern) computed as {:.1} heads and {:.1} chain matrices per pattern, {} chunks",
                             s.n_unique,
                             s.n_trivial,
                             s.mixed_nodes,

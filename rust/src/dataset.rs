@@ -1,35 +1,34 @@
-//! A dataset: a validated tree, its patterns, the chosen engine, a thread pool and a pool of
-//! per-thread scratch spaces. Safe Rust API used by the C ABI, the tests and the benchmark.
+//! A dataset: a validated tree, its patterns, the chosen engine, the shared thread pool and a
+//! pool of per-thread scratch spaces. Safe Rust API used by the C ABI, the tests and the
+//! benchmark.
 
-use crate::dense::{eval_pattern, DenseScratch};
+use crate::engines::blocked::{BlockedEngine, BlockedScratch};
+use crate::engines::chains::{ChainEngine, ChainScratch, SetMessages, MAX_NODES};
+use crate::engines::dense::{eval_pattern, DenseScratch};
 use crate::error::GcError;
-use crate::mixed::{MixedEngine, MixedScratch, SetMessages, MAX_NODES};
-use crate::sparse::{SparseEngine, SparseScratch};
-use crate::transition::SetTables;
+use crate::grouping::Targets;
+use crate::transition::{SetRates, SetTables};
 use crate::tree::Tree;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-/// The fastest exact algorithm (currently sparse).
-pub const GC_ALGO_AUTO: u32 = 0;
-/// Straightforward per-pattern pruning.
-pub const GC_ALGO_DENSE: u32 = 1;
-/// Sparse pruning: the mixed-node engine, or the blocked one where most nodes are mixed.
-pub const GC_ALGO_SPARSE: u32 = 2;
+pub use crate::constants::{
+    GC_ALGO_AUTO, GC_ALGO_DENSE, GC_ALGO_SPARSE, GC_RATES_GLOBAL, GC_RATES_PER_BRANCH,
+};
 
-/// Mean mixed-node work per pattern (segment heads plus chain matrices, see `mixed.rs`), as a
+/// Mean mixed-node work per pattern (segment heads plus chain matrices, see `chains.rs`), as a
 /// share of the internal nodes, above which SPARSE uses the blocked engine.
 const BLOCKED_ABOVE: f64 = 0.35;
 
 /// Which engine GC_ALGO_SPARSE / GC_ALGO_AUTO use ([`Dataset::with_engine`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SparseEngineChoice {
-    /// The mixed-node engine, or the blocked one where most nodes are mixed (the default).
+pub enum EngineChoice {
+    /// The chain engine, or the blocked one where most nodes are mixed (the default).
     Auto,
-    /// Always the mixed-node engine ([`crate::mixed`]).
-    Mixed,
-    /// Always the blocked minority-state engine ([`crate::sparse`]).
+    /// Always the chain engine ([`crate::engines::chains`]).
+    Chains,
+    /// Always the blocked minority-state engine ([`crate::engines::blocked`]).
     Blocked,
 }
 
@@ -44,22 +43,51 @@ pub struct Progress<'a> {
     pub cancel: &'a AtomicU64,
 }
 
+/// How the rates of an evaluation are assigned to branches (`GC_RATES_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLayout {
+    /// One `(gain, loss)` pair per set for every branch and the root prior.
+    Global,
+    /// One `(gain, loss)` pair per node and set, in the caller's node order: the rates of the
+    /// branch above the node; the root's pair sets the root prior.
+    PerBranch,
+}
+
+/// The inputs of one evaluation (the fields of `gc_eval_args` other than the outputs).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Number of parameter sets.
+    pub n_sets: usize,
+    /// How `rates` assigns rates to branches.
+    pub layout: RateLayout,
+    /// `n_sets * r` rates, `r` = 2 (global) or `2 * n_nodes` (per branch).
+    pub rates: &'a [f64],
+    /// `n_sets * 2 * r` tangent entries (`tangents[(k * 2 + j) * r + i]`: d log rates[k r + i]
+    /// along direction `j` of set `k`), or `None` for d log gain and d log loss.
+    pub tangents: Option<&'a [f64]>,
+    /// Strictly increasing pattern indices to evaluate, or `None` for all.
+    pub patterns: Option<&'a [u32]>,
+}
+
 enum Engine {
     Dense {
         states: Vec<u8>,
         scratch: Mutex<Vec<DenseScratch>>,
     },
-    /// The sparse engine works on the tree renumbered in depth-first order (`tree`).
-    Sparse {
+    /// The blocked engine works on the tree renumbered in depth-first order (`tree`; node `v`
+    /// of it is node `node_old[v]` of the caller's tree).
+    Blocked {
         tree: Tree,
-        eng: Box<SparseEngine>,
-        scratch: Mutex<Vec<SparseScratch>>,
+        node_old: Vec<u32>,
+        eng: Box<BlockedEngine>,
+        scratch: Mutex<Vec<BlockedScratch>>,
     },
-    /// The mixed-node engine, on the tree renumbered in depth-first order (`tree`).
-    Mixed {
+    /// The chain engine, on the tree renumbered in depth-first order (as for `Blocked`).
+    Chains {
         tree: Tree,
-        eng: Box<MixedEngine>,
-        scratch: Mutex<Vec<MixedScratch>>,
+        node_old: Vec<u32>,
+        eng: Box<ChainEngine>,
+        scratch: Mutex<Vec<ChainScratch>>,
         /// Per-set tables, kept so that their buffers are reused (one per concurrent call).
         set_msgs: Mutex<Vec<SetMessages>>,
     },
@@ -72,7 +100,8 @@ pub struct Dataset {
     n_threads: usize,
     algorithm: u32,
     engine: Engine,
-    pool: rayon::ThreadPool,
+    /// The process-wide pool of `n_threads` workers ([`crate::pool`]).
+    pool: Arc<rayon::ThreadPool>,
     /// Per-set transition tables, kept so that their buffers are reused (one per concurrent set).
     set_tables: Mutex<Vec<SetTables>>,
 }
@@ -108,11 +137,12 @@ impl Dataset {
             states,
             n_threads,
             algorithm,
-            SparseEngineChoice::Auto,
+            EngineChoice::Auto,
         )
     }
 
     /// [`Dataset::new`] with a choice of sparse engine (for tests and benchmarks).
+    #[allow(clippy::too_many_arguments)] // the arguments of `gc_dataset_new` and the engine
     pub fn with_engine(
         n_tips: usize,
         parent: &[i32],
@@ -121,7 +151,7 @@ impl Dataset {
         states: &[u8],
         n_threads: usize,
         algorithm: u32,
-        choice: SparseEngineChoice,
+        choice: EngineChoice,
     ) -> Result<Dataset, GcError> {
         if algorithm > GC_ALGO_SPARSE {
             return Err(GcError::invalid(format!(
@@ -154,25 +184,23 @@ impl Dataset {
         if n_threads > 4096 {
             return Err(GcError::invalid(format!("n_threads is {n_threads}: at most 4096")));
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n_threads)
-            .thread_name(|i| format!("genecontent-{i}"))
-            .build()
-            .map_err(|e| GcError::invalid(format!("Could not start {n_threads} worker threads: {e}")))?;
+        let pool = crate::pool::shared_pool(n_threads)?;
         let algorithm = if algorithm == GC_ALGO_AUTO { GC_ALGO_SPARSE } else { algorithm };
         // A single-tip tree has no internal node to prune sparsely: the dense code handles it.
         let engine = if algorithm == GC_ALGO_DENSE || tree.n_nodes == tree.n_tips {
             Engine::Dense { states: states.to_vec(), scratch: Mutex::new(Vec::new()) }
         } else {
-            let (stree, tip_col) = tree.dfs_renumbered();
-            let blocked = |stree: Tree| {
-                let eng = pool.install(|| SparseEngine::new(&stree, states, n_patterns, &tip_col));
-                Engine::Sparse { tree: stree, eng: Box::new(eng), scratch: Mutex::new(Vec::new()) }
+            let (stree, node_old) = tree.dfs_renumbered();
+            let tip_col = &node_old[..tree.n_tips];
+            let blocked = |stree: Tree, node_old: Vec<u32>| {
+                let eng = pool
+                    .install(|| BlockedEngine::new(&stree, states, n_patterns, &node_old[..stree.n_tips]));
+                Engine::Blocked { tree: stree, node_old, eng: Box::new(eng), scratch: Mutex::new(Vec::new()) }
             };
-            if choice == SparseEngineChoice::Blocked || tree.n_nodes >= MAX_NODES {
-                blocked(stree)
+            if choice == EngineChoice::Blocked || tree.n_nodes >= MAX_NODES {
+                blocked(stree, node_old)
             } else {
-                let eng = pool.install(|| MixedEngine::new(&stree, states, n_patterns, &tip_col, n_threads));
+                let eng = pool.install(|| ChainEngine::new(&stree, states, n_patterns, tip_col, n_threads));
                 // Where patterns branch at most nodes (columns close to independent coin flips),
                 // the blocked engine's SIMD over every node beats the mixed-node walk. Measured
                 // on 1,324 tips: at 0.50 (iid columns of random frequency) blocked 6.3 ms and
@@ -181,12 +209,13 @@ impl Dataset {
                 let n_run = (eng.stats.n_unique - eng.stats.n_trivial).max(1);
                 let work = (eng.stats.heads + eng.stats.chain_ops) as f64;
                 let frac = work / (n_run * (tree.n_nodes - tree.n_tips)) as f64;
-                if frac > BLOCKED_ABOVE && choice == SparseEngineChoice::Auto {
+                if frac > BLOCKED_ABOVE && choice == EngineChoice::Auto {
                     drop(eng);
-                    blocked(stree)
+                    blocked(stree, node_old)
                 } else {
-                    Engine::Mixed {
+                    Engine::Chains {
                         tree: stree,
+                        node_old,
                         eng: Box::new(eng),
                         scratch: Mutex::new(Vec::new()),
                         set_msgs: Mutex::new(Vec::new()),
@@ -222,23 +251,29 @@ impl Dataset {
     }
 
     /// Shape statistics of the blocked sparse engine, if it is the one used.
-    pub fn sparse_stats(&self) -> Option<crate::sparse::SparseStats> {
+    pub fn blocked_stats(&self) -> Option<crate::engines::blocked::BlockedStats> {
         match &self.engine {
-            Engine::Sparse { eng, .. } => Some(eng.stats),
+            Engine::Blocked { eng, .. } => Some(eng.stats),
             _ => None,
         }
     }
 
-    /// Shape statistics of the mixed-node engine, if it is the one used.
-    pub fn mixed_stats(&self) -> Option<crate::mixed::MixedStats> {
+    /// Shape statistics of the chain engine, if it is the one used.
+    pub fn chain_stats(&self) -> Option<crate::engines::chains::ChainStats> {
         match &self.engine {
-            Engine::Mixed { eng, .. } => Some(eng.stats),
+            Engine::Chains { eng, .. } => Some(eng.stats),
             _ => None,
         }
     }
 
-    /// Evaluates `rates = [gain0, loss0, ...]` on every pattern into `out` (set-major), and the
-    /// gradient into `grad` when given. Validates lengths and rates.
+    /// Number of tree nodes (the per-branch layout has one rate pair per node).
+    pub fn n_nodes(&self) -> usize {
+        self.tree.n_nodes
+    }
+
+    /// Evaluates `rates = [gain0, loss0, ...]` (global layout, default directions) on every
+    /// pattern into `out` (set-major), and the derivatives wrt log gain and log loss into `grad`
+    /// when given. Validates lengths and rates.
     pub fn loglik(
         &self,
         rates: &[f64],
@@ -249,41 +284,128 @@ impl Dataset {
         if !rates.len().is_multiple_of(2) {
             return Err(GcError::invalid(format!("rates has {} values, not 2 per set", rates.len())));
         }
-        let n_sets = rates.len() / 2;
-        for (i, &r) in rates.iter().enumerate() {
-            if !(r.is_finite() && r > 0.0) {
-                let what = if i % 2 == 0 { "gain" } else { "loss" };
+        let req = Request {
+            n_sets: rates.len() / 2,
+            layout: RateLayout::Global,
+            rates,
+            tangents: None,
+            patterns: None,
+        };
+        self.evaluate(&req, out, grad, progress)
+    }
+
+    /// Checks a request against this dataset; returns the number of rates per set and of
+    /// evaluated patterns.
+    fn validate(&self, req: &Request, n_out: usize, grad: Option<usize>) -> Result<(usize, usize), GcError> {
+        let nn = self.tree.n_nodes;
+        let (r, r_text) = match req.layout {
+            RateLayout::Global => (2, "2".to_string()),
+            RateLayout::PerBranch => (2 * nn, format!("2 * n_nodes ({})", 2 * nn)),
+        };
+        let too_large = || GcError::invalid(format!("n_sets ({}) is too large", req.n_sets));
+        let n_rates = req.n_sets.checked_mul(r).ok_or_else(too_large)?;
+        if req.rates.len() != n_rates {
+            return Err(GcError::invalid(format!(
+                "rates_len is {} but n_sets * {r_text} is {} * {r} = {n_rates}",
+                req.rates.len(),
+                req.n_sets
+            )));
+        }
+        let what = |i: usize| {
+            let (k, j) = (i / r, i % r);
+            let rate = if j % 2 == 0 { "gain" } else { "loss" };
+            match req.layout {
+                RateLayout::Global => format!("{rate} of set {k}"),
+                RateLayout::PerBranch => format!("{rate} of node {} in set {k}", j / 2),
+            }
+        };
+        if let Some(i) = req.rates.iter().position(|&x| !(x.is_finite() && x > 0.0)) {
+            return Err(GcError::invalid(format!(
+                "rates[{i}] ({}) is {}: rates must be finite and > 0",
+                what(i),
+                req.rates[i]
+            )));
+        }
+        if let Some(t) = req.tangents {
+            if grad.is_none() {
+                return Err(GcError::invalid(
+                    "tangents are given but out_grad is NULL: tangents are the directions of the \
+                     derivatives, so pass out_grad too or leave tangents NULL",
+                ));
+            }
+            if t.len() != 2 * n_rates {
                 return Err(GcError::invalid(format!(
-                    "rates[{i}] ({what} of set {}) is {r}: rates must be finite and > 0",
-                    i / 2
+                    "tangents_len is {} but n_sets * 2 * {r_text} is {}: two directions per set, each over the set's rates (or NULL for d log gain and d log loss)",
+                    t.len(),
+                    2 * n_rates
+                )));
+            }
+            if let Some(i) = t.iter().position(|x| !x.is_finite()) {
+                let (k, j, e) = (i / (2 * r), i / r % 2, i % r);
+                return Err(GcError::invalid(format!(
+                    "tangents[{i}] (direction {j} of set {k}, d log {}) is {}: tangents must be finite",
+                    what(k * r + e),
+                    t[i]
                 )));
             }
         }
-        let n_out = n_sets * self.n_patterns;
-        if out.len() != n_out {
+        let n_eval = match req.patterns {
+            None => self.n_patterns,
+            Some(ps) => {
+                for (i, &p) in ps.iter().enumerate() {
+                    if p as usize >= self.n_patterns {
+                        return Err(GcError::invalid(format!(
+                            "patterns[{i}] is {p}, not below n_patterns ({})",
+                            self.n_patterns
+                        )));
+                    }
+                    if i > 0 && p <= ps[i - 1] {
+                        return Err(GcError::invalid(format!(
+                            "patterns[{i}] is {p}, not greater than patterns[{}] ({}): list pattern indices in strictly increasing order",
+                            i - 1,
+                            ps[i - 1]
+                        )));
+                    }
+                }
+                ps.len()
+            }
+        };
+        let expected = req.n_sets.checked_mul(n_eval).ok_or_else(too_large)?;
+        let (n_text, n_value) =
+            if req.patterns.is_some() { ("patterns_len", n_eval) } else { ("n_patterns", self.n_patterns) };
+        if n_out != expected {
             return Err(GcError::invalid(format!(
-                "out_len is {} but n_sets * n_patterns is {n_sets} * {} = {n_out}",
-                out.len(),
-                self.n_patterns
+                "out_loglik_len is {n_out} but n_sets * {n_text} is {} * {n_value} = {expected}",
+                req.n_sets
             )));
         }
-        let grad_ptr = match grad {
-            Some(g) => {
-                if g.len() != 2 * n_out {
-                    return Err(GcError::invalid(format!(
-                        "grad_len is {} but 2 * n_sets * n_patterns is {}: pass NULL with grad_len 0 for values only",
-                        g.len(),
-                        2 * n_out
-                    )));
-                }
-                g.as_mut_ptr()
+        if let Some(g) = grad {
+            if g != 2 * expected {
+                return Err(GcError::invalid(format!(
+                    "out_grad_len is {g} but 2 * n_sets * {n_text} is {}: pass NULL with length 0 for values only",
+                    2 * expected
+                )));
             }
-            None => std::ptr::null_mut(),
-        };
-        let total = (n_out) as u64;
+        }
+        Ok((r, n_eval))
+    }
+
+    /// Evaluates the rate assignments of `req` on its patterns into `out` (set-major over the
+    /// evaluated patterns: `out[k * n_eval + i]`) and, when given, the two directional
+    /// derivatives into `grad` (`grad[(k * n_eval + i) * 2 + j]`). Validates everything first.
+    pub fn evaluate(
+        &self,
+        req: &Request,
+        out: &mut [f64],
+        grad: Option<&mut [f64]>,
+        progress: Option<&Progress>,
+    ) -> Result<(), GcError> {
+        let (r, n_eval) = self.validate(req, out.len(), grad.as_ref().map(|g| g.len()))?;
+        let n_sets = req.n_sets;
+        let grad_ptr = grad.map_or(std::ptr::null_mut(), |g| g.as_mut_ptr());
         if let Some(p) = progress {
             p.done.store(0, Ordering::SeqCst);
-            p.total.store(total, Ordering::SeqCst);
+            p.total.store((n_sets * n_eval) as u64, Ordering::SeqCst);
         }
         let ptrs = OutPtrs { out: out.as_mut_ptr(), grad: grad_ptr };
         let cancelled = AtomicBool::new(false);
@@ -305,44 +427,66 @@ impl Dataset {
             }
         };
         let gradient = !grad_ptr.is_null();
+        // Where results go, and which parallel work units hold the evaluated patterns (all of
+        // them, or only those holding a listed pattern): computed once for all sets.
+        let (pairs, units) = match (&self.engine, req.patterns) {
+            (Engine::Blocked { eng, .. }, Some(ps)) => eng.subset(ps),
+            (Engine::Chains { eng, .. }, Some(ps)) => eng.subset(ps),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let subset = req.patterns.is_some();
+        let (tree, node_old) = match &self.engine {
+            Engine::Blocked { tree, node_old, .. } | Engine::Chains { tree, node_old, .. } => {
+                (tree, Some(&node_old[..]))
+            }
+            Engine::Dense { .. } => (&self.tree, None),
+        };
         for k in 0..n_sets {
             if is_cancelled() {
                 break;
             }
-            let tree = match &self.engine {
-                Engine::Sparse { tree, .. } | Engine::Mixed { tree, .. } => tree,
-                Engine::Dense { .. } => &self.tree,
+            let set_rates = match req.layout {
+                RateLayout::Global => SetRates::Global {
+                    gain: req.rates[2 * k],
+                    loss: req.rates[2 * k + 1],
+                    tangent: req.tangents.map(|t| [t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]]),
+                },
+                RateLayout::PerBranch => SetRates::PerNode {
+                    rates: &req.rates[k * r..(k + 1) * r],
+                    tangents: req.tangents.map(|t| &t[2 * k * r..2 * (k + 1) * r]),
+                    node_old,
+                },
             };
             let mut tabs = self.set_tables.lock().unwrap().pop().unwrap_or_default();
-            tabs.refill(tree, rates[2 * k], rates[2 * k + 1]);
+            tabs.refill(tree, set_rates);
             match &self.engine {
                 Engine::Dense { states, scratch } => {
                     let nt = self.tree.n_tips;
-                    let np = self.n_patterns;
-                    let n_chunks = np.div_ceil(DENSE_CHUNK);
+                    let n_chunks = n_eval.div_ceil(DENSE_CHUNK);
                     self.pool.install(|| {
                         (0..n_chunks).into_par_iter().for_each(|ch| {
                             if is_cancelled() {
                                 return;
                             }
                             let mut s = scratch.lock().unwrap().pop().unwrap_or_default();
-                            let range = ch * DENSE_CHUNK..((ch + 1) * DENSE_CHUNK).min(np);
+                            let range = ch * DENSE_CHUNK..((ch + 1) * DENSE_CHUNK).min(n_eval);
                             let n = range.len() as u64;
                             let p = ptrs;
-                            for pat in range {
+                            for i in range {
+                                let pat = req.patterns.map_or(i, |ps| ps[i] as usize);
                                 let st = &states[pat * nt..(pat + 1) * nt];
                                 let (ll, g) = if gradient {
                                     eval_pattern::<true>(&self.tree, &tabs, st, &mut s)
                                 } else {
                                     eval_pattern::<false>(&self.tree, &tabs, st, &mut s)
                                 };
-                                let i = k * np + pat;
-                                // SAFETY: pattern `pat` of set `k` is written by this task only.
+                                let o = k * n_eval + i;
+                                // SAFETY: result `i` of set `k` is written by this task only.
                                 unsafe {
-                                    *p.out.add(i) = ll;
+                                    *p.out.add(o) = ll;
                                     if gradient {
-                                        *p.grad.add(2 * i) = g[0];
-                                        *p.grad.add(2 * i + 1) = g[1];
+                                        *p.grad.add(2 * o) = g[0];
+                                        *p.grad.add(2 * o + 1) = g[1];
                                     }
                                 }
                             }
@@ -351,16 +495,21 @@ impl Dataset {
                         })
                     });
                 }
-                Engine::Sparse { eng, scratch, .. } => {
+                Engine::Blocked { eng, scratch, .. } => {
+                    let targets = if subset {
+                        Targets::Subset { pairs: &pairs, n_out: n_eval }
+                    } else {
+                        eng.targets_all()
+                    };
                     let base = if gradient {
                         eng.baseline::<true>(tree, &tabs)
                     } else {
                         eng.baseline::<false>(tree, &tabs)
                     };
-                    let nb = eng.n_blocks();
+                    let nb = if subset { units.len() } else { eng.n_blocks() };
+                    let block = |i: usize| if subset { units[i] as usize } else { i };
                     let chunk = (nb / (self.n_threads * 16)).clamp(1, 64);
                     let n_chunks = nb.div_ceil(chunk);
-                    let np = self.n_patterns;
                     self.pool.install(|| {
                         (0..n_chunks).into_par_iter().for_each(|ch| {
                             if is_cancelled() {
@@ -370,50 +519,89 @@ impl Dataset {
                             let p = ptrs;
                             let mut n = 0;
                             for i in ch * chunk..((ch + 1) * chunk).min(nb) {
-                                // SAFETY: each pattern belongs to exactly one block.
-                                unsafe {
+                                // SAFETY: each pattern belongs to exactly one block; the
+                                // buffers were checked above.
+                                n += unsafe {
                                     if gradient {
-                                        eng.run_block::<true>(i, &tabs, &base, &mut s, np, k, p.out, p.grad);
+                                        eng.run_block::<true>(
+                                            block(i),
+                                            &tabs,
+                                            &base,
+                                            &mut s,
+                                            &targets,
+                                            k,
+                                            p.out,
+                                            p.grad,
+                                        )
                                     } else {
-                                        eng.run_block::<false>(i, &tabs, &base, &mut s, np, k, p.out, p.grad);
+                                        eng.run_block::<false>(
+                                            block(i),
+                                            &tabs,
+                                            &base,
+                                            &mut s,
+                                            &targets,
+                                            k,
+                                            p.out,
+                                            p.grad,
+                                        )
                                     }
-                                }
-                                n += eng.block_orig_count(i);
+                                };
                             }
                             scratch.lock().unwrap().push(s);
                             add_done(n);
                         })
                     });
                     // SAFETY: trivial patterns are in no block.
-                    let n = unsafe { eng.write_trivial(&base, np, k, ptrs.out, ptrs.grad) };
+                    let n = unsafe { eng.write_trivial(&base, &targets, k, ptrs.out, ptrs.grad) };
                     add_done(n);
                 }
-                Engine::Mixed { eng, scratch, set_msgs, .. } => {
+                Engine::Chains { eng, scratch, set_msgs, .. } => {
+                    let targets = if subset {
+                        Targets::Subset { pairs: &pairs, n_out: n_eval }
+                    } else {
+                        eng.targets_all()
+                    };
                     let mut msgs = set_msgs.lock().unwrap().pop().unwrap_or_default();
                     if gradient {
                         eng.set_messages::<true>(tree, &tabs, &mut msgs);
                     } else {
                         eng.set_messages::<false>(tree, &tabs, &mut msgs);
                     }
-                    let np = self.n_patterns;
+                    // A full evaluation runs the engine's work chunks; a subset, groups of
+                    // the bundles that hold its patterns.
+                    let per = (units.len() / (self.n_threads * 16)).clamp(1, 64);
+                    let n_tasks = if subset { units.len().div_ceil(per) } else { eng.n_chunks() };
                     self.pool.install(|| {
-                        (0..eng.n_chunks()).into_par_iter().for_each(|ch| {
+                        (0..n_tasks).into_par_iter().for_each(|ch| {
                             if is_cancelled() {
                                 return;
                             }
                             let mut s = scratch.lock().unwrap().pop().unwrap_or_default();
                             let p = ptrs;
                             // SAFETY: each distinct pattern (and so each original pattern)
-                            // belongs to exactly one chunk; the buffers were checked above.
+                            // belongs to exactly one bundle and chunk; the buffers were checked
+                            // above.
                             let n = unsafe {
-                                if gradient {
-                                    eng.run_chunk::<true>(
-                                        ch, tree, &tabs, &msgs, &mut s, np, k, p.out, p.grad,
-                                    )
-                                } else {
-                                    eng.run_chunk::<false>(
-                                        ch, tree, &tabs, &msgs, &mut s, np, k, p.out, p.grad,
-                                    )
+                                match (subset, gradient) {
+                                    (false, true) => eng.run_chunk::<true>(
+                                        ch, tree, &tabs, &msgs, &mut s, &targets, k, p.out, p.grad,
+                                    ),
+                                    (false, false) => eng.run_chunk::<false>(
+                                        ch, tree, &tabs, &msgs, &mut s, &targets, k, p.out, p.grad,
+                                    ),
+                                    (true, g) => {
+                                        let bs = &units[ch * per..((ch + 1) * per).min(units.len())];
+                                        let bs = bs.iter().map(|&b| b as usize);
+                                        if g {
+                                            eng.run_bundles::<true>(
+                                                bs, tree, &tabs, &msgs, &mut s, &targets, k, p.out, p.grad,
+                                            )
+                                        } else {
+                                            eng.run_bundles::<false>(
+                                                bs, tree, &tabs, &msgs, &mut s, &targets, k, p.out, p.grad,
+                                            )
+                                        }
+                                    }
                                 }
                             };
                             scratch.lock().unwrap().push(s);
@@ -423,9 +611,9 @@ impl Dataset {
                     // SAFETY: patterns without a mixed node are in no chunk.
                     let n = unsafe {
                         if gradient {
-                            eng.write_trivial::<true>(&msgs, np, k, ptrs.out, ptrs.grad)
+                            eng.write_trivial::<true>(&msgs, &targets, k, ptrs.out, ptrs.grad)
                         } else {
-                            eng.write_trivial::<false>(&msgs, np, k, ptrs.out, ptrs.grad)
+                            eng.write_trivial::<false>(&msgs, &targets, k, ptrs.out, ptrs.grad)
                         }
                     };
                     add_done(n);

@@ -1,15 +1,8 @@
-//! Status codes of the C ABI and the error type every fallible function returns.
+//! The error type every fallible function returns (status codes in [`crate::constants`]).
 
-/// Success.
-pub const GC_OK: i32 = 0;
-/// A pointer with a nonzero length was NULL.
-pub const GC_ERR_NULL_POINTER: i32 = 1;
-/// A length, index, state or rate is out of range.
-pub const GC_ERR_INVALID_ARGUMENT: i32 = 2;
-/// The caller set the cancel flag during `gc_loglik`.
-pub const GC_ERR_CANCELLED: i32 = 3;
-/// An internal bug, caught at the boundary.
-pub const GC_ERR_PANIC: i32 = 4;
+pub use crate::constants::{
+    GC_ERR_CANCELLED, GC_ERR_INVALID_ARGUMENT, GC_ERR_NULL_POINTER, GC_ERR_PANIC, GC_OK,
+};
 
 /// A status code with a human-readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]

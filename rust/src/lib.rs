@@ -1,31 +1,26 @@
 //! genecontent: Felsenstein pruning kernel of the 2-state gene gain/loss model.
 //!
 //! This file is the C ABI of `include/genecontent.h` only: exported functions, argument
-//! validation, `catch_unwind` and error-buffer writing. The work happens in [`dataset`],
-//! [`dense`], [`mixed`] and [`sparse`].
+//! validation, `catch_unwind` and error-buffer writing. The work happens in [`dataset`] and the
+//! pruning [`engines`]; every constant of the ABI is in [`constants`].
 
-#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
-
+pub mod constants;
 pub mod dataset;
-pub mod dense;
+pub mod engines;
 pub mod error;
 mod grouping;
-pub mod mixed;
+pub mod pool;
 pub mod scaling;
-pub mod sparse;
-#[cfg(target_arch = "x86_64")]
-mod sparse_avx2;
 pub mod transition;
 pub mod tree;
 
-use dataset::{Dataset, Progress};
+pub use constants::GC_ABI_VERSION;
+use constants::{GC_RATES_GLOBAL, GC_RATES_PER_BRANCH};
+use dataset::{Dataset, Progress, RateLayout, Request};
 use error::{GcError, GC_ERR_INVALID_ARGUMENT, GC_ERR_NULL_POINTER, GC_ERR_PANIC, GC_OK};
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicU64;
-
-/// ABI version (GC_ABI_VERSION).
-pub const GC_ABI_VERSION: u32 = 1;
 
 /// Opaque dataset handle of the C ABI.
 #[allow(non_camel_case_types)]
@@ -94,6 +89,21 @@ unsafe fn slice_mut<'a, T>(ptr: *mut T, len: u64, name: &str) -> Result<&'a mut 
     Ok(std::slice::from_raw_parts_mut(ptr, s.len()))
 }
 
+/// The progress counters at `progress` (3 values), or `None` for NULL.
+unsafe fn progress_at<'a>(progress: *mut u64) -> Result<Option<Progress<'a>>, GcError> {
+    if progress.is_null() {
+        return Ok(None);
+    }
+    if !(progress as usize).is_multiple_of(std::mem::align_of::<AtomicU64>()) {
+        return Err(GcError::invalid("progress is not aligned to 8 bytes"));
+    }
+    Ok(Some(Progress {
+        done: AtomicU64::from_ptr(progress),
+        total: AtomicU64::from_ptr(progress.add(1)),
+        cancel: AtomicU64::from_ptr(progress.add(2)),
+    }))
+}
+
 /// The ABI version of the loaded library.
 #[no_mangle]
 pub extern "C" fn gc_abi_version() -> u32 {
@@ -105,6 +115,7 @@ pub extern "C" fn gc_abi_version() -> u32 {
 /// # Safety
 /// Pointers must be valid for the stated lengths.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C signature of `gc_dataset_new`
 pub unsafe extern "C" fn gc_dataset_new(
     n_tips: u64,
     n_nodes: u64,
@@ -189,6 +200,7 @@ pub unsafe extern "C" fn gc_dataset_info(
 /// # Safety
 /// Pointers must be valid for the stated lengths.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C signature of `gc_loglik`, kept for ABI 1 callers
 pub unsafe extern "C" fn gc_loglik(
     dataset: *const gc_dataset,
     n_sets: u64,
@@ -233,20 +245,114 @@ pub unsafe extern "C" fn gc_loglik(
             }
             Some(slice_mut(out_grad, grad_len, "out_grad")?)
         };
-        let prog;
-        let progress = if progress.is_null() {
-            None
-        } else {
-            if !(progress as usize).is_multiple_of(std::mem::align_of::<AtomicU64>()) {
-                return Err(GcError::invalid("progress is not aligned to 8 bytes"));
+        let progress = progress_at(progress)?;
+        ds.loglik(rates, out, grad, progress.as_ref())
+    })
+}
+
+/// The arguments of `gc_evaluate` (see `genecontent.h`); callers set `struct_size` to their
+/// `sizeof(gc_eval_args)`, and fields are only ever appended.
+#[repr(C)]
+#[allow(non_camel_case_types)] // the C name
+#[derive(Debug, Clone, Copy)]
+pub struct gc_eval_args {
+    /// The caller's `sizeof(gc_eval_args)`: at least the size of the fields below.
+    pub struct_size: u64,
+    /// Number of parameter sets.
+    pub n_sets: u64,
+    /// `GC_RATES_GLOBAL` or `GC_RATES_PER_BRANCH`.
+    pub layout: u32,
+    /// Must be 0.
+    pub reserved: u32,
+    /// `n_sets * r` rates (`r` = 2, or `2 * n_nodes` per branch).
+    pub rates: *const f64,
+    /// Length of `rates`.
+    pub rates_len: u64,
+    /// `n_sets * 2 * r` tangent entries, or NULL with length 0 for the default directions.
+    pub tangents: *const f64,
+    /// Length of `tangents`.
+    pub tangents_len: u64,
+    /// Strictly increasing pattern indices, or NULL with length 0 for every pattern.
+    pub patterns: *const u32,
+    /// Length of `patterns`.
+    pub patterns_len: u64,
+    /// `n_sets * n_eval` log-likelihoods (written).
+    pub out_loglik: *mut f64,
+    /// Length of `out_loglik`.
+    pub out_loglik_len: u64,
+    /// `2 * n_sets * n_eval` derivatives (written), or NULL with length 0 for values only.
+    pub out_grad: *mut f64,
+    /// Length of `out_grad`.
+    pub out_grad_len: u64,
+    /// NULL, or the 3 progress counters.
+    pub progress: *mut u64,
+}
+
+/// Size of the `gc_eval_args` this library knows (the smallest `struct_size` it accepts).
+pub const GC_EVAL_ARGS_SIZE: usize = std::mem::size_of::<gc_eval_args>();
+
+/// See `genecontent.h`.
+///
+/// # Safety
+/// `args` must point to a `gc_eval_args` of `args->struct_size` bytes whose pointers are valid
+/// for their stated lengths.
+#[no_mangle]
+pub unsafe extern "C" fn gc_evaluate(
+    dataset: *const gc_dataset,
+    args: *const gc_eval_args,
+    err: *mut c_char,
+    err_len: u64,
+) -> i32 {
+    guard(err, err_len, || {
+        if dataset.is_null() {
+            return Err(GcError { code: GC_ERR_NULL_POINTER, message: "dataset is NULL".into() });
+        }
+        if args.is_null() {
+            return Err(GcError { code: GC_ERR_NULL_POINTER, message: "args is NULL".into() });
+        }
+        if !(args as usize).is_multiple_of(std::mem::align_of::<gc_eval_args>()) {
+            return Err(GcError::invalid(format!(
+                "args is not aligned to {} bytes",
+                std::mem::align_of::<gc_eval_args>()
+            )));
+        }
+        let size = *(args as *const u64);
+        if size < GC_EVAL_ARGS_SIZE as u64 {
+            return Err(GcError::invalid(format!(
+                "args->struct_size is {size} but gc_eval_args of ABI version {GC_ABI_VERSION} has {GC_EVAL_ARGS_SIZE} bytes: set struct_size = sizeof(gc_eval_args) from genecontent.h"
+            )));
+        }
+        // The caller's struct is at least as large as ours: read the fields this library knows.
+        let a = std::ptr::read(args);
+        let ds = &(*dataset).0;
+        let layout = match a.layout {
+            GC_RATES_GLOBAL => RateLayout::Global,
+            GC_RATES_PER_BRANCH => RateLayout::PerBranch,
+            other => {
+                return Err(GcError::invalid(format!(
+                    "layout is {other}: use GC_RATES_GLOBAL ({GC_RATES_GLOBAL}) or GC_RATES_PER_BRANCH ({GC_RATES_PER_BRANCH})"
+                )))
             }
-            prog = Progress {
-                done: AtomicU64::from_ptr(progress),
-                total: AtomicU64::from_ptr(progress.add(1)),
-                cancel: AtomicU64::from_ptr(progress.add(2)),
-            };
-            Some(&prog)
         };
-        ds.loglik(rates, out, grad, progress)
+        if a.reserved != 0 {
+            return Err(GcError::invalid(format!("reserved is {}: it must be 0", a.reserved)));
+        }
+        let n_sets = usize::try_from(a.n_sets)
+            .map_err(|_| GcError::invalid(format!("n_sets ({}) is too large", a.n_sets)))?;
+        let rates = slice(a.rates, a.rates_len, "rates")?;
+        let tangents = slice(a.tangents, a.tangents_len, "tangents")?;
+        let patterns = slice(a.patterns, a.patterns_len, "patterns")?;
+        let out = slice_mut(a.out_loglik, a.out_loglik_len, "out_loglik")?;
+        let grad =
+            if a.out_grad_len == 0 { None } else { Some(slice_mut(a.out_grad, a.out_grad_len, "out_grad")?) };
+        let progress = progress_at(a.progress)?;
+        let req = Request {
+            n_sets,
+            layout,
+            rates,
+            tangents: if a.tangents_len == 0 { None } else { Some(tangents) },
+            patterns: if a.patterns_len == 0 { None } else { Some(patterns) },
+        };
+        ds.evaluate(&req, out, grad, progress.as_ref())
     })
 }

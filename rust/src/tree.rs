@@ -135,7 +135,8 @@ impl Tree {
 
     /// The same tree renumbered in depth-first post-order (tips by depth-first rank, internal
     /// nodes in post-order), so that nodes close in the tree are close in memory, and the
-    /// old index of each new tip (`tip_old[new] = old`).
+    /// old index of each new node (`node_old[new] = old`; tips first, so `node_old[..n_tips]`
+    /// maps new tips to old ones).
     pub fn dfs_renumbered(&self) -> (Tree, Vec<u32>) {
         let nn = self.n_nodes;
         // Mirrored pre-order (last child first); its reverse is a post-order, first child first.
@@ -148,16 +149,12 @@ impl Tree {
         order.reverse();
         let mut new_of = vec![0u32; nn];
         let (mut next_tip, mut next_int) = (0u32, self.n_tips as u32);
-        let mut tip_old = vec![0u32; self.n_tips];
+        let mut node_old = vec![0u32; nn];
         for &v in &order {
-            if (v as usize) < self.n_tips {
-                tip_old[next_tip as usize] = v;
-                new_of[v as usize] = next_tip;
-                next_tip += 1;
-            } else {
-                new_of[v as usize] = next_int;
-                next_int += 1;
-            }
+            let next = if (v as usize) < self.n_tips { &mut next_tip } else { &mut next_int };
+            node_old[*next as usize] = v;
+            new_of[v as usize] = *next;
+            *next += 1;
         }
         let mut parent = vec![-1i32; nn];
         let mut bl = vec![0.0; nn];
@@ -167,6 +164,6 @@ impl Tree {
             bl[nv] = self.branch_length[v];
         }
         let t = Tree::new(self.n_tips, &parent, &bl).expect("a renumbered valid tree is valid");
-        (t, tip_old)
+        (t, node_old)
     }
 }

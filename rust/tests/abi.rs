@@ -77,8 +77,8 @@ fn small() -> FlatTree {
 }
 
 #[test]
-fn abi_version_is_1() {
-    assert_eq!(gc_abi_version(), 1);
+fn abi_version_is_2() {
+    assert_eq!(gc_abi_version(), 2);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use genecontent::dataset::{SparseEngineChoice, GC_ALGO_AUTO, GC_ALGO_DENSE, GC_ALGO_SPARSE};
+use genecontent::dataset::{EngineChoice, GC_ALGO_AUTO, GC_ALGO_DENSE, GC_ALGO_SPARSE};
 
 const RATES: [f64; 6] = [0.5, 1.0, 2.0, 0.3, 0.05, 0.07];
 
@@ -119,7 +119,7 @@ fn compare_on_tree(seed: u64, tree: &FlatTree, rng: &mut Rng, n_patterns: usize)
     states.extend_from_slice(&dup);
     let dense = dataset(tree, &states, 2, GC_ALGO_DENSE);
     let (ld, gd) = eval(&dense, &RATES, true);
-    for choice in [SparseEngineChoice::Mixed, SparseEngineChoice::Blocked, SparseEngineChoice::Auto] {
+    for choice in [EngineChoice::Chains, EngineChoice::Blocked, EngineChoice::Auto] {
         let sparse = dataset_with(tree, &states, 2, (GC_ALGO_SPARSE, choice));
         check_against_dense(seed, &sparse, &ld, &gd);
     }
@@ -201,7 +201,7 @@ fn sparse_equals_dense_on_wide_multifurcations() {
         }
     }
     let (ld, gd) = eval(&dataset(&tree, &states, 1, GC_ALGO_DENSE), &RATES, true);
-    for choice in [SparseEngineChoice::Mixed, SparseEngineChoice::Blocked] {
+    for choice in [EngineChoice::Chains, EngineChoice::Blocked] {
         check_against_dense(78, &dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, choice)), &ld, &gd);
     }
 }
@@ -229,8 +229,8 @@ fn long_chains_through_lifted_matrices_equal_dense() {
         }
     }
     let (ld, gd) = eval(&dataset(&tree, &states, 1, GC_ALGO_DENSE), &RATES, true);
-    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Mixed));
-    let s = ds.mixed_stats().expect("mixed-node engine");
+    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, EngineChoice::Chains));
+    let s = ds.chain_stats().expect("chain engine");
     assert!(s.chain_ops * 8 < s.mixed_nodes, "long chains should be lifted: {s:?}");
     check_against_dense(404, &ds, &ld, &gd);
 }
@@ -247,14 +247,14 @@ fn auto_uses_mixed_nodes_unless_most_nodes_need_work() {
         }
     }
     let ds = dataset(&tree, &states, 1, GC_ALGO_AUTO);
-    let s = ds.mixed_stats().expect("mixed-node engine on a random tree with rare families");
+    let s = ds.chain_stats().expect("chain engine on a random tree with rare families");
     assert!(s.mixed_nodes < 200 * 40, "{s:?}");
     // Alternating columns on a caterpillar: every node is on a chain whose other children
     // alternate between absent and present, so no run can be lifted.
     let cat = caterpillar(300, 0.1);
     let alt: Vec<u8> = (0..300 * 20).map(|i| ((i % 300) % 2) as u8).collect();
     let ds = dataset(&cat, &alt, 1, GC_ALGO_AUTO);
-    assert!(ds.mixed_stats().is_none() && ds.sparse_stats().is_some());
+    assert!(ds.chain_stats().is_none() && ds.blocked_stats().is_some());
 }
 
 #[test]
@@ -319,13 +319,13 @@ fn avx2_and_portable_kernels_are_bit_identical() {
     let mut rng = Rng(11);
     let tree = random_tree(&mut rng, 300, true);
     let states = random_patterns(&mut rng, 300, 500);
-    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Blocked));
+    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, EngineChoice::Blocked));
     let (l1, g1) = eval(&ds, &RATES, true);
     let (v1, _) = eval(&ds, &RATES, false);
-    genecontent::sparse::force_portable_kernel(true);
+    genecontent::engines::blocked::force_portable_kernel(true);
     let (l2, g2) = eval(&ds, &RATES, true);
     let (v2, _) = eval(&ds, &RATES, false);
-    genecontent::sparse::force_portable_kernel(false);
+    genecontent::engines::blocked::force_portable_kernel(false);
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&l1), bits(&l2));
     assert_eq!(bits(&g1), bits(&g2));
@@ -339,8 +339,8 @@ fn mixed_engine_reports_progress_and_cancels() {
     let mut rng = Rng(31);
     let tree = random_tree(&mut rng, 300, true);
     let states = random_patterns(&mut rng, 300, 2000);
-    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Mixed));
-    assert!(ds.mixed_stats().is_some());
+    let ds = dataset_with(&tree, &states, 2, (GC_ALGO_SPARSE, EngineChoice::Chains));
+    assert!(ds.chain_stats().is_some());
     let (done, total, cancel) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let prog = Progress { done: &done, total: &total, cancel: &cancel };
     let mut out = vec![0.0; 4000];
@@ -373,7 +373,7 @@ fn lifted_chains_equal_dense_at_extreme_rates() {
             states.extend((0..nt).map(|i| ((i >= a && i < a + 1 + p * 3) as u8) ^ (p % 7 == 3) as u8));
         }
         let (ld, gd) = eval(&dataset(t, &states, 1, GC_ALGO_DENSE), &rates, true);
-        let ds = dataset_with(t, &states, 2, (GC_ALGO_SPARSE, SparseEngineChoice::Mixed));
+        let ds = dataset_with(t, &states, 2, (GC_ALGO_SPARSE, EngineChoice::Chains));
         check_against_dense_at(505, &ds, &rates, &ld, &gd);
     }
 }

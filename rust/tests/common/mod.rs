@@ -2,7 +2,7 @@
 //! and two independent references (brute-force enumeration, log-space pruning).
 #![allow(dead_code, clippy::needless_range_loop)]
 
-use genecontent::dataset::{Dataset, SparseEngineChoice, GC_ALGO_DENSE, GC_ALGO_SPARSE};
+use genecontent::dataset::{Dataset, EngineChoice, GC_ALGO_DENSE, GC_ALGO_SPARSE};
 
 /// SplitMix64: small, seeded, reproducible.
 pub struct Rng(pub u64);
@@ -123,18 +123,18 @@ pub fn dataset(tree: &FlatTree, states: &[u8], n_threads: usize, algo: u32) -> D
 }
 
 /// The algorithms and sparse engines every correctness test runs: DENSE, SPARSE with the
-/// mixed-node engine, SPARSE with the blocked engine.
-pub const ENGINES: [(u32, SparseEngineChoice); 3] = [
-    (GC_ALGO_DENSE, SparseEngineChoice::Auto),
-    (GC_ALGO_SPARSE, SparseEngineChoice::Mixed),
-    (GC_ALGO_SPARSE, SparseEngineChoice::Blocked),
+/// chain engine, SPARSE with the blocked engine.
+pub const ENGINES: [(u32, EngineChoice); 3] = [
+    (GC_ALGO_DENSE, EngineChoice::Auto),
+    (GC_ALGO_SPARSE, EngineChoice::Chains),
+    (GC_ALGO_SPARSE, EngineChoice::Blocked),
 ];
 
 pub fn dataset_with(
     tree: &FlatTree,
     states: &[u8],
     n_threads: usize,
-    engine: (u32, SparseEngineChoice),
+    engine: (u32, EngineChoice),
 ) -> Dataset {
     let np = states.len().checked_div(tree.n_tips).unwrap_or(0);
     Dataset::with_engine(tree.n_tips, &tree.parent, &tree.bl, np, states, n_threads, engine.0, engine.1)

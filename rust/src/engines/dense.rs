@@ -24,8 +24,8 @@ impl DenseScratch {
     }
 }
 
-/// Log-likelihood of one pattern (`states[tip]`), and with `G` its gradient wrt
-/// (log gain, log loss).
+/// Log-likelihood of one pattern (`states[tip]`), and with `G` its derivatives along the two
+/// tangent directions of the set (by default log gain and log loss).
 pub fn eval_pattern<const G: bool>(
     tree: &Tree,
     tabs: &SetTables,
@@ -80,9 +80,10 @@ pub fn root_combine<const G: bool>(tabs: &SetTables, l: [f64; 2], d: [f64; 4], e
     if !G {
         return (ll, [0.0; 2]);
     }
-    let dp = pr.dpi1_da;
-    let ga = -dp * l[0] + pr.pi0 * d[0] + dp * l[1] + pr.pi1 * d[1];
-    let gb = dp * l[0] + pr.pi0 * d[2] - dp * l[1] + pr.pi1 * d[3];
+    // d pi0 = -d pi1 along both directions.
+    let [d0, d1] = pr.dpi1;
+    let ga = -d0 * l[0] + pr.pi0 * d[0] + d0 * l[1] + pr.pi1 * d[1];
+    let gb = -d1 * l[0] + pr.pi0 * d[2] + d1 * l[1] + pr.pi1 * d[3];
     (ll, [ga / lik, gb / lik])
 }
 

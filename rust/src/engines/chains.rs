@@ -1,10 +1,11 @@
-//! GC_ALGO_SPARSE, mixed-node engine (the default sparse engine; see `dataset.rs` for when the
-//! blocked engine of `sparse.rs` is used instead).
+//! GC_ALGO_SPARSE, chain engine: each pattern computes only its mixed nodes, and runs of pass
+//! nodes are applied as precomputed 2x2 chain matrices (the default sparse engine; see
+//! `dataset.rs` for when the blocked engine of `blocked.rs` is used instead).
 //!
 //! A subtree whose tips are all absent (or all present), with no missing tip, is *uniform*: its
 //! partial likelihood, and the message it sends up its branch, are the same for every pattern.
 //! Per call and parameter set they are computed once for every node and both states
-//! (O(nodes), [`MixedEngine::set_messages`]). A pattern then only computes its *mixed* internal
+//! (O(nodes), [`ChainEngine::set_messages`]). A pattern then only computes its *mixed* internal
 //! nodes: those whose subtree holds both a 0 and a 1 tip, or a missing tip beside an observed
 //! one. A subtree of missing tips only has the partial (1, 1) and sends the message (1, 1).
 //!
@@ -35,7 +36,7 @@
 //! the processor overlaps the dependency chains of different patterns by itself. Slots are
 //! reused as soon as their message is read, so a bundle's live messages stay in a few cache
 //! lines. A pattern without a mixed node is all-absent, all-present or all-missing; its value
-//! is precomputed per set ([`MixedEngine::write_trivial`]).
+//! is precomputed per set ([`ChainEngine::write_trivial`]).
 //!
 //! Messages are `[m0, m1, exponent, 0]`: partials, messages and chain matrices are scaled by
 //! exact powers of two (see `scaling.rs`); derivatives (wrt log gain and log loss) are carried
@@ -43,8 +44,8 @@
 //! operations in the same order whatever its bundle, chunk or thread, so results are
 //! bit-identical for every thread count.
 
-use crate::dense::{root_combine, uniform_messages};
-use crate::grouping::{group_members, write_to_members};
+use crate::engines::dense::{root_combine, uniform_messages};
+use crate::grouping::{group_members, subset_pairs, Targets};
 use crate::scaling::{rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
@@ -85,9 +86,9 @@ fn is_mixed(b: u8) -> bool {
     matches!(b, 3 | 5 | 6 | 7)
 }
 
-/// Shape statistics of a mixed-node engine.
+/// Shape statistics of a chain engine.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MixedStats {
+pub struct ChainStats {
     /// Distinct patterns.
     pub n_unique: usize,
     /// Distinct patterns with no mixed node (all absent, all present or all missing).
@@ -106,12 +107,14 @@ pub struct MixedStats {
 }
 
 /// The precomputed, rate-independent part of the mixed-node algorithm.
-pub struct MixedEngine {
+pub struct ChainEngine {
     /// Original patterns of the distinct pattern run `r`-th: `orig[orig_start[r]..orig_start[r + 1]]`
     /// (the patterns of the bundles in order, then the trivial patterns), so that results are
     /// written in one sweep through these lists.
     orig_start: Vec<u32>,
     orig: Vec<u32>,
+    /// The distinct pattern (run position) of every original pattern.
+    run_of: Vec<u32>,
     /// Steps of bundle `b`: `prog[bundle_prog[b]..bundle_prog[b + 1]]`.
     prog: Vec<u32>,
     bundle_prog: Vec<usize>,
@@ -131,11 +134,11 @@ pub struct MixedEngine {
     /// the position in this list.
     cherries: Vec<u32>,
     /// Shape statistics.
-    pub stats: MixedStats,
+    pub stats: ChainStats,
 }
 
 /// Per-set tables shared (read-only) by all workers (filled by
-/// [`MixedEngine::set_messages`]; keep one to reuse its buffers): the uniform messages of every node
+/// [`ChainEngine::set_messages`]; keep one to reuse its buffers): the uniform messages of every node
 /// (entry `2 v + s` for state `s`; entry `2 n_nodes` is the missing message (1, 1)), their
 /// derivatives (with `G`), and the results of the all-absent / all-present / all-missing
 /// patterns.
@@ -164,7 +167,7 @@ pub struct SetMessages {
 
 /// Per-worker scratch: the slots (values, derivatives) of one bundle's segments.
 #[derive(Default)]
-pub struct MixedScratch {
+pub struct ChainScratch {
     val: Vec<[f64; 4]>,
     der: Vec<[f64; 4]>,
 }
@@ -215,7 +218,7 @@ struct Bundles {
     max_slots: usize,
 }
 
-impl MixedEngine {
+impl ChainEngine {
     /// Builds the engine for `n_patterns` pattern-major columns `states` on `tree`, whose tip
     /// `t` is column entry `tip_col[t]` (see [`Tree::dfs_renumbered`]). Runs on the current
     /// Rayon pool. `tree.n_nodes` must be below [`MAX_NODES`] and above `tree.n_tips`.
@@ -268,7 +271,7 @@ impl MixedEngine {
         let mut segs = Vec::with_capacity(nu);
         let mut firsts = Vec::with_capacity(nu);
         let mut trivial = Vec::new();
-        let mut stats = MixedStats { n_unique: nu, ..Default::default() };
+        let mut stats = ChainStats { n_unique: nu, ..Default::default() };
         for (r, b) in built.iter().enumerate() {
             let mut a = 0usize;
             for i in 0..b.words.len() {
@@ -337,11 +340,18 @@ impl MixedEngine {
             run_orig_start.push(run_orig.len() as u32);
         }
         drop((orig, orig_start, order));
+        let mut run_of = vec![0u32; n_patterns];
+        for r in 0..run_orig_start.len() - 1 {
+            for &p in &run_orig[run_orig_start[r] as usize..run_orig_start[r + 1] as usize] {
+                run_of[p as usize] = r as u32;
+            }
+        }
 
         let total: usize = inter.iter().map(|b| b.prog.len()).sum();
-        let mut eng = MixedEngine {
+        let mut eng = ChainEngine {
             orig_start: run_orig_start,
             orig: run_orig,
+            run_of,
             prog: Vec::with_capacity(total),
             bundle_prog: Vec::with_capacity(n_bundles + 1),
             bundle_pats: Vec::with_capacity(n_bundles + 1),
@@ -520,58 +530,101 @@ impl MixedEngine {
         }
     }
 
+    /// Where the results of a full evaluation go (every original pattern).
+    pub fn targets_all(&self) -> Targets<'_> {
+        Targets::All { start: &self.orig_start, members: &self.orig, n_out: self.run_of.len() }
+    }
+
+    /// The subset `patterns` (strictly increasing original patterns) as `(run position,
+    /// output position)` pairs for [`Targets::Subset`], and the bundles that hold them, in
+    /// increasing order: a subset evaluation runs only those bundles.
+    pub fn subset(&self, patterns: &[u32]) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let pairs = subset_pairs(patterns, &self.run_of);
+        let n_run = *self.bundle_pats.last().unwrap() as usize;
+        let mut bundles: Vec<u32> = pairs
+            .iter()
+            .map(|&(r, _)| r as usize)
+            .take_while(|&r| r < n_run)
+            .map(|r| (r / BUNDLE) as u32)
+            .collect();
+        bundles.dedup();
+        (pairs, bundles)
+    }
+
     /// Writes the results of the patterns without a mixed node for set `k`; returns the number
-    /// of original patterns written.
+    /// of results written.
     ///
     /// # Safety
-    /// As [`MixedEngine::run_chunk`]; these patterns are in no chunk.
+    /// As [`ChainEngine::run_chunk`]; these patterns are in no chunk.
     pub unsafe fn write_trivial<const G: bool>(
         &self,
         msgs: &SetMessages,
-        n_patterns: usize,
+        targets: &Targets,
         k: usize,
         out: *mut f64,
         grad: *mut f64,
     ) -> u64 {
         let mut n = 0;
         let first = self.orig_start.len() - 1 - self.trivial.len();
-        for (t, &bits) in self.trivial.iter().enumerate() {
-            n += self.write::<G>(first + t, msgs.root[bits as usize], n_patterns, k, out, grad);
+        let grad = if G { grad } else { std::ptr::null_mut() };
+        match targets {
+            Targets::All { .. } => {
+                for (t, &bits) in self.trivial.iter().enumerate() {
+                    n += targets.write(first + t, msgs.root[bits as usize], k, out, grad);
+                }
+            }
+            Targets::Subset { pairs, .. } => {
+                let a = pairs.partition_point(|&(r, _)| (r as usize) < first);
+                let mut last = u32::MAX;
+                for &(r, _) in &pairs[a..] {
+                    if r != last {
+                        let bits = self.trivial[r as usize - first];
+                        n += targets.write(r as usize, msgs.root[bits as usize], k, out, grad);
+                        last = r;
+                    }
+                }
+            }
         }
         n
     }
 
-    /// Writes result `r` of the distinct pattern run `u`-th to all its original patterns;
-    /// returns how many.
-    #[inline(always)]
-    unsafe fn write<const G: bool>(
-        &self,
-        u: usize,
-        r: (f64, [f64; 2]),
-        n_patterns: usize,
-        k: usize,
-        out: *mut f64,
-        grad: *mut f64,
-    ) -> u64 {
-        let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
-        write_to_members(os, r, n_patterns, k, out, if G { grad } else { std::ptr::null_mut() })
-    }
-
     /// Runs work chunk `ch` for set `k` and writes its patterns' results; returns the number
-    /// of original patterns written.
+    /// of results written.
     ///
     /// # Safety
-    /// `out` must hold `(k + 1) * n_patterns` values and `grad` (if not null) twice that; no
-    /// other thread writes the same patterns.
-    #[allow(clippy::too_many_arguments)]
+    /// `out` must hold `(k + 1) * n_out` values of `targets` and `grad` (if not null) twice
+    /// that; no other thread writes the same patterns.
+    #[allow(clippy::too_many_arguments)] // one call's tables, scratch and outputs, all needed
     pub unsafe fn run_chunk<const G: bool>(
         &self,
         ch: usize,
         tree: &Tree,
         tabs: &SetTables,
         msgs: &SetMessages,
-        s: &mut MixedScratch,
-        n_patterns: usize,
+        s: &mut ChainScratch,
+        targets: &Targets,
+        k: usize,
+        out: *mut f64,
+        grad: *mut f64,
+    ) -> u64 {
+        let bundles = self.chunks[ch] as usize..self.chunks[ch + 1] as usize;
+        self.run_bundles::<G>(bundles, tree, tabs, msgs, s, targets, k, out, grad)
+    }
+
+    /// Runs `bundles` for set `k` and writes their patterns' results (those `targets` lists);
+    /// returns the number of results written.
+    ///
+    /// # Safety
+    /// As [`ChainEngine::run_chunk`]; bundle indices below the number of bundles.
+    #[allow(clippy::too_many_arguments)] // one call's tables, scratch and outputs, all needed
+    pub unsafe fn run_bundles<const G: bool>(
+        &self,
+        bundles: impl Iterator<Item = usize>,
+        tree: &Tree,
+        tabs: &SetTables,
+        msgs: &SetMessages,
+        s: &mut ChainScratch,
+        targets: &Targets,
         k: usize,
         out: *mut f64,
         grad: *mut f64,
@@ -599,7 +652,8 @@ impl MixedEngine {
         #[cfg(target_arch = "x86_64")]
         let avx2 = std::arch::is_x86_feature_detected!("avx2");
         let mut n = 0u64;
-        for b in self.chunks[ch] as usize..self.chunks[ch + 1] as usize {
+        let grad = if G { grad } else { std::ptr::null_mut() };
+        for b in bundles {
             let (a, e) = (self.bundle_prog[b], self.bundle_prog[b + 1]);
             let (a, e) = (self.prog.as_ptr().add(a), self.prog.as_ptr().add(e));
             #[cfg(target_arch = "x86_64")]
@@ -614,7 +668,7 @@ impl MixedEngine {
                 let slot = self.root_slot[i] as usize;
                 let d = if G { *x.sd.add(slot) } else { [0.0; 4] };
                 let r = finish::<G>(tabs, *x.st.add(slot), d);
-                n += self.write::<G>(i, r, n_patterns, k, out, grad);
+                n += targets.write(i, r, k, out, grad);
             }
         }
         n

@@ -1,6 +1,6 @@
 //! GC_ALGO_SPARSE, blocked engine: minority-state sparse pruning in blocks of 8 patterns. Used
 //! where patterns branch at most nodes (columns close to independent coin flips), where its
-//! SIMD over every node beats the mixed-node engine of `mixed.rs`, and for trees too large for
+//! SIMD over every node beats the chain engine of `chains.rs`, and for trees too large for
 //! that engine's program words.
 //!
 //! At creation, identical patterns are merged and every distinct pattern gets a baseline: the
@@ -19,13 +19,16 @@
 //! power-of-two exponent) and their branch messages, with forward-mode derivatives, are
 //! computed once; blocks then only touch their programs' nodes.
 
-use crate::dense::{root_combine, uniform_messages};
-use crate::grouping::{group_members, write_to_members};
+use crate::engines::dense::{root_combine, uniform_messages};
+use crate::grouping::{group_members, subset_pairs, Targets};
 use crate::scaling::{exponent_and_factor, rescale_scalar, TINY};
 use crate::transition::{multiply, SetTables};
 use crate::tree::Tree;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// [`BlockedEngine::block_of`] of a distinct pattern equal to its baseline (in no block).
+const TRIVIAL: u32 = u32::MAX;
 
 /// Patterns per block (two AVX2 vectors of f64).
 pub const LANES: usize = 8;
@@ -60,13 +63,18 @@ pub(crate) struct Block {
     pub(crate) node_start: u32,
     pub(crate) node_end: u32,
     pub(crate) rows_start: u32,
-    n_orig: u32,
 }
 
 /// The precomputed, rate-independent part of the sparse algorithm.
-pub struct SparseEngine {
+pub struct BlockedEngine {
     orig_start: Vec<u32>,
     orig: Vec<u32>,
+    /// The distinct pattern of every original pattern.
+    dist_of: Vec<u32>,
+    /// The block of every distinct pattern ([`TRIVIAL`] for those equal to their baseline).
+    block_of: Vec<u32>,
+    /// The baseline (0 all absent, 1 all present) of every distinct pattern.
+    base_of: Vec<u8>,
     trivial: Vec<(u32, u8)>,
     blocks: Vec<Block>,
     pub(crate) nodes: Vec<NodeRec>,
@@ -74,12 +82,12 @@ pub struct SparseEngine {
     pub(crate) rows: Vec<[u8; LANES]>,
     max_slots: usize,
     /// Statistics: number of full blocks, sparse blocks, and total lane-ops executed per set.
-    pub stats: SparseStats,
+    pub stats: BlockedStats,
 }
 
 /// Shape statistics of a sparse engine.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SparseStats {
+pub struct BlockedStats {
     /// Distinct patterns.
     pub n_unique: usize,
     /// Distinct patterns equal to their baseline.
@@ -96,7 +104,7 @@ pub struct SparseStats {
 
 /// Per-thread scratch: one slot per program node.
 #[derive(Default)]
-pub struct SparseScratch {
+pub struct BlockedScratch {
     pub(crate) val: Vec<[V; 3]>,
     pub(crate) grad: Vec<[V; 4]>,
 }
@@ -133,7 +141,7 @@ impl Marks {
     }
 }
 
-impl SparseEngine {
+impl BlockedEngine {
     /// Builds the engine for `n_patterns` pattern-major columns `states` on `tree`, whose tip
     /// `t` is column entry `tip_col[t]` (see [`Tree::dfs_renumbered`]).
     pub fn new(tree: &Tree, states: &[u8], n_patterns: usize, tip_col: &[u32]) -> Self {
@@ -156,6 +164,7 @@ impl SparseEngine {
         drop(map);
         let nu = first.len();
         let (orig_start, orig) = group_members(&uniq_of, nu);
+        let dist_of = uniq_of;
         let col = |u: usize| {
             let p = first[u] as usize;
             &states[p * nt..(p + 1) * nt]
@@ -174,7 +183,7 @@ impl SparseEngine {
         let mut trivial = Vec::new();
         let mut heavy = Vec::new();
         let mut light = Vec::new();
-        let mut stats = SparseStats { n_unique: nu, ..Default::default() };
+        let mut stats = BlockedStats { n_unique: nu, ..Default::default() };
         for u in 0..nu {
             let c = col(u);
             let (mut n0, mut n1) = (0usize, 0usize);
@@ -216,9 +225,12 @@ impl SparseEngine {
                 .then_with(|| dev[dev_start[x]..dev_start[x + 1]].cmp(&dev[dev_start[y]..dev_start[y + 1]]))
         });
 
-        let mut eng = SparseEngine {
+        let mut eng = BlockedEngine {
             orig_start,
             orig,
+            dist_of,
+            block_of: vec![TRIVIAL; nu],
+            base_of: Vec::new(),
             trivial,
             blocks: Vec::new(),
             nodes: Vec::new(),
@@ -259,7 +271,7 @@ impl SparseEngine {
             pats[..group.len()].copy_from_slice(group);
             pats
         };
-        let push_full = |eng: &mut SparseEngine, group: &[u32], b: u8| {
+        let push_full = |eng: &mut BlockedEngine, group: &[u32], b: u8| {
             let pats = lanes_of(group);
             let rows_start = eng.rows.len() as u32;
             for &t in &full_tip_order {
@@ -269,8 +281,6 @@ impl SparseEngine {
                 }
                 eng.rows.push(row);
             }
-            let n_orig =
-                group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
             eng.blocks.push(Block {
                 baseline: b,
                 n_lanes: group.len() as u8,
@@ -278,7 +288,6 @@ impl SparseEngine {
                 node_start: full_start,
                 node_end: full_end,
                 rows_start,
-                n_orig,
             });
             eng.stats.full_blocks += 1;
             eng.stats.block_ops += n_edges;
@@ -347,8 +356,6 @@ impl SparseEngine {
                 eng.nodes.push(NodeRec { op_start, slot_end, tip_end, op_end: eng.ops.len() as u32 });
             }
             eng.max_slots = eng.max_slots.max(nodes_list.len());
-            let n_orig =
-                group.iter().map(|&u| eng.orig_start[u as usize + 1] - eng.orig_start[u as usize]).sum();
             eng.blocks.push(Block {
                 baseline: b,
                 n_lanes: group.len() as u8,
@@ -356,7 +363,6 @@ impl SparseEngine {
                 node_start,
                 node_end: eng.nodes.len() as u32,
                 rows_start,
-                n_orig,
             });
             eng.stats.sparse_blocks += 1;
             eng.stats.block_ops += ops;
@@ -364,6 +370,12 @@ impl SparseEngine {
         eng.stats.n_trivial = eng.trivial.len();
         // Expensive blocks first, for load balance.
         eng.blocks.sort_by_key(|b| std::cmp::Reverse(b.node_end - b.node_start));
+        for (i, b) in eng.blocks.iter().enumerate() {
+            for &u in &b.pats[..b.n_lanes as usize] {
+                eng.block_of[u as usize] = i as u32;
+            }
+        }
+        eng.base_of = baseline;
         eng.blocks.shrink_to_fit();
         eng.ops.shrink_to_fit();
         eng.nodes.shrink_to_fit();
@@ -376,14 +388,9 @@ impl SparseEngine {
         self.blocks.len()
     }
 
-    /// Number of original patterns in block `i`.
-    pub fn block_orig_count(&self, i: usize) -> u64 {
-        self.blocks[i].n_orig as u64
-    }
-
     /// Allocates a scratch big enough for every block.
-    pub fn scratch(&self) -> SparseScratch {
-        SparseScratch {
+    pub fn scratch(&self) -> BlockedScratch {
+        BlockedScratch {
             val: vec![[[0.0; LANES]; 3]; self.max_slots],
             grad: vec![[[0.0; LANES]; 4]; self.max_slots],
         }
@@ -403,62 +410,81 @@ impl SparseEngine {
         out
     }
 
-    /// Writes the values of the patterns equal to their baseline into set `k`'s outputs.
+    /// Where the results of a full evaluation go (every original pattern).
+    pub fn targets_all(&self) -> Targets<'_> {
+        Targets::All { start: &self.orig_start, members: &self.orig, n_out: self.dist_of.len() }
+    }
+
+    /// The subset `patterns` (strictly increasing original patterns) as `(distinct pattern,
+    /// output position)` pairs for [`Targets::Subset`], and the blocks that hold them, in
+    /// increasing order: a subset evaluation runs only those blocks.
+    pub fn subset(&self, patterns: &[u32]) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let pairs = subset_pairs(patterns, &self.dist_of);
+        let mut blocks: Vec<u32> =
+            pairs.iter().map(|&(u, _)| self.block_of[u as usize]).filter(|&b| b != TRIVIAL).collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        (pairs, blocks)
+    }
+
+    /// Writes the values of the patterns equal to their baseline into set `k`'s outputs;
+    /// returns the number of results written.
     ///
     /// # Safety
-    /// `out` must hold `(k + 1) * n_patterns` values and `grad` (if not null) twice that.
+    /// `out` must hold `(k + 1) * n_out` values of `targets` and `grad` (if not null) twice that.
     pub unsafe fn write_trivial(
         &self,
         base: &Baseline,
-        n_patterns: usize,
+        targets: &Targets,
         k: usize,
         out: *mut f64,
         grad: *mut f64,
     ) -> u64 {
         let mut n = 0;
-        for &(u, b) in &self.trivial {
-            let (ll, g) = base.root[b as usize];
-            n += self.write(u as usize, n_patterns, k, ll, g, out, grad);
+        match targets {
+            Targets::All { .. } => {
+                for &(u, b) in &self.trivial {
+                    n += targets.write(u as usize, base.root[b as usize], k, out, grad);
+                }
+            }
+            Targets::Subset { pairs, .. } => {
+                let mut last = u32::MAX;
+                for &(u, _) in pairs.iter() {
+                    if u != last && self.block_of[u as usize] == TRIVIAL {
+                        let b = self.base_of[u as usize] as usize;
+                        n += targets.write(u as usize, base.root[b], k, out, grad);
+                    }
+                    last = u;
+                }
+            }
         }
         n
     }
 
-    #[inline]
-    unsafe fn write(
-        &self,
-        u: usize,
-        np: usize,
-        k: usize,
-        ll: f64,
-        g: [f64; 2],
-        out: *mut f64,
-        grad: *mut f64,
-    ) -> u64 {
-        let os = &self.orig[self.orig_start[u] as usize..self.orig_start[u + 1] as usize];
-        write_to_members(os, (ll, g), np, k, out, grad)
-    }
-
-    /// Runs block `i` for set `k` and writes its lanes' results.
+    /// Runs block `i` for set `k` and writes its lanes' results (those `targets` lists);
+    /// returns the number of results written.
     ///
     /// # Safety
-    /// As [`SparseEngine::write_trivial`]; no other thread writes the same patterns.
-    #[allow(clippy::too_many_arguments)]
+    /// As [`BlockedEngine::write_trivial`]; no other thread writes the same patterns.
+    #[allow(clippy::too_many_arguments)] // one call's tables, scratch and outputs, all needed
     pub unsafe fn run_block<const G: bool>(
         &self,
         i: usize,
         tabs: &SetTables,
         base: &Baseline,
-        s: &mut SparseScratch,
-        n_patterns: usize,
+        s: &mut BlockedScratch,
+        targets: &Targets,
         k: usize,
         out: *mut f64,
         grad: *mut f64,
-    ) {
+    ) -> u64 {
         let blk = &self.blocks[i];
         let (ll, g) = run_dispatch::<G>(self, blk, tabs, base, s);
+        let mut n = 0;
         for l in 0..blk.n_lanes as usize {
-            self.write(blk.pats[l] as usize, n_patterns, k, ll[l], [g[0][l], g[1][l]], out, grad);
+            n += targets.write(blk.pats[l] as usize, (ll[l], [g[0][l], g[1][l]]), k, out, grad);
         }
+        n
     }
 }
 
@@ -473,11 +499,11 @@ pub fn force_portable_kernel(on: bool) {
 
 #[inline]
 fn run_dispatch<const G: bool>(
-    eng: &SparseEngine,
+    eng: &BlockedEngine,
     blk: &Block,
     tabs: &SetTables,
     base: &Baseline,
-    s: &mut SparseScratch,
+    s: &mut BlockedScratch,
 ) -> (V, [V; 2]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -486,7 +512,7 @@ fn run_dispatch<const G: bool>(
             && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports the enabled features.
-            return unsafe { crate::sparse_avx2::run::<G>(eng, blk, tabs, base, s) };
+            return unsafe { crate::engines::blocked_avx2::run::<G>(eng, blk, tabs, base, s) };
         }
     }
     run_impl::<G>(eng, blk, tabs, base, s)
@@ -534,11 +560,11 @@ pub(crate) fn rescale_lanes<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &
 
 #[inline(always)]
 fn run_impl<const G: bool>(
-    eng: &SparseEngine,
+    eng: &BlockedEngine,
     blk: &Block,
     tabs: &SetTables,
     base: &Baseline,
-    s: &mut SparseScratch,
+    s: &mut BlockedScratch,
 ) -> (V, [V; 2]) {
     let b = blk.baseline as usize;
     let bval = &base.val[b];

@@ -1,14 +1,14 @@
 //! The sparse block kernel written with explicit AVX2 intrinsics (8 lanes = two `__m256d`).
 //!
-//! It performs exactly the operations of the portable `run_impl` in `sparse.rs`, in the same
+//! It performs exactly the operations of the portable `run_impl` in `blocked.rs`, in the same
 //! order, with separate multiplies and adds (no fused multiply-add), so both produce
 //! bit-identical results; the portable version runs on CPUs without AVX2. The compiler's own
 //! vectorisation of the portable code shuffled data between lanes and components and ran
 //! several times slower, hence this file.
 
-use crate::dense::root_combine;
+use crate::engines::blocked::{rescale_lanes, Baseline, Block, BlockedEngine, BlockedScratch, LANES};
+use crate::engines::dense::root_combine;
 use crate::scaling::{rescale_scalar, TINY};
-use crate::sparse::{rescale_lanes, Baseline, Block, SparseEngine, SparseScratch, LANES};
 use crate::transition::{multiply, SetTables};
 use std::arch::x86_64::*;
 
@@ -63,17 +63,17 @@ macro_rules! sel {
     }};
 }
 
-/// Runs one block; see `run_impl` in `sparse.rs`.
+/// Runs one block; see `run_impl` in `blocked.rs`.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn run<const G: bool>(
-    eng: &SparseEngine,
+    eng: &BlockedEngine,
     blk: &Block,
     tabs: &SetTables,
     base: &Baseline,
-    s: &mut SparseScratch,
+    s: &mut BlockedScratch,
 ) -> (V, [V; 2]) {
     const { assert!(LANES == 8) };
     let b = blk.baseline as usize;
