@@ -21,7 +21,7 @@ import assert from "node:assert/strict";
 import { parseNewick } from "../lib/newick/parse.ts";
 import { type ModelDescription, parseModel } from "../lib/model/description.ts";
 import { type ModelSimulation, simulateModel } from "../lib/simulate/model.ts";
-import { simulationGammaRates, upperGammaRegularized } from "../lib/simulate/gamma_rates.ts";
+import { gammaCategoryRates, regularizedGammaQ } from "../lib/model/gamma.ts";
 import { Random } from "../lib/simulate/random.ts";
 import type { FlatTree } from "../lib/tree/flat_tree.ts";
 import { flatTreeFromParents } from "../lib/tree/flat_tree.ts";
@@ -137,7 +137,7 @@ function presentCount(col: number, nTips: number): number {
 
 /** Chi-square upper tail P(X > x) with df degrees of freedom. */
 function chiSquareSurvival(x: number, df: number): number {
-  return upperGammaRegularized(df / 2, x / 2);
+  return regularizedGammaQ(df / 2, x / 2);
 }
 
 /**
@@ -229,7 +229,7 @@ const setting = (
 });
 const gammaRefRates = (alpha: number): readonly number[] =>
   // The wrong-alpha alternative only needs to differ: the simulator's own rates suffice there.
-  alpha === 0.5 ? GAMMA4_ALPHA05 : [...simulationGammaRates(alpha, 4)];
+  alpha === 0.5 ? GAMMA4_ALPHA05 : [...gammaCategoryRates(alpha, 4).rates];
 
 const COMPLETENESS = [0.9, 1, 0.75, 1, 0.95];
 

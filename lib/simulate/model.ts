@@ -32,9 +32,9 @@ import {
   type ModelDescription,
   modelParameters,
 } from "../model/description.ts";
+import { gammaCategoryRates } from "../model/gamma.ts";
 import { namedValues, valuesFromNames, weightsFromSplits } from "../model/values.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
-import { simulationGammaRates } from "./gamma_rates.ts";
 import { Random } from "./random.ts";
 
 const TWO_POW_32 = 4294967296;
@@ -207,7 +207,7 @@ export function simulationComponents(
       rateMultiplier: 1,
     });
   } else if (r.kind === "gamma") {
-    const rates = simulationGammaRates(p.alpha, r.categories);
+    const rates = gammaCategoryRates(p.alpha, r.categories).rates;
     rates.forEach((m, c) =>
       out.push({
         label: `category ${c + 1}`,
