@@ -5,6 +5,7 @@ import { caterpillar, smallTrees } from "./support/small_trees.ts";
 import { logProbObservable, probFewerThanPresent } from "../lib/likelihood/min_present.ts";
 import { TsBackend } from "../lib/likelihood/ts_backend.ts";
 import type { FlatTree } from "../lib/tree/flat_tree.ts";
+import { GenecontentError } from "../lib/errors.ts";
 
 const RATE_SETS: [number, number][] = [[0.5, 1.5], [2, 0.3], [0.05, 0.2]];
 
@@ -189,14 +190,18 @@ Deno.test("scaling: a 5,000-tip caterpillar against sums of single-column likeli
   assert.ok(Math.abs(o.logProb) < 1e-12, `log P(at least 2) = ${o.logProb}`);
 });
 
-Deno.test("invalid k, mask and rates throw a RangeError naming the value", () => {
+Deno.test("invalid k, mask and rates throw a GenecontentError naming the value", () => {
   const tree = smallTrees()[2].tree;
   const mask = new Uint8Array(tree.nTips).fill(1);
-  assert.throws(() => probFewerThanPresent(tree, mask, 0, 1, 1), /got 0/);
-  assert.throws(() => probFewerThanPresent(tree, mask, 1.5, 1, 1), /1\.5/);
-  assert.throws(() => probFewerThanPresent(tree, mask, 1, -1, 1), /-1/);
-  assert.throws(() => probFewerThanPresent(tree, mask, 1, 1, NaN), /NaN/);
-  assert.throws(() => probFewerThanPresent(tree, new Uint8Array(3), 1, 1, 1), /3 entries/);
-  assert.throws(() => probFewerThanPresent(tree, Uint8Array.of(1, 2, 1, 1), 1, 1, 1), /value 2/);
-  assert.throws(() => logProbObservable(tree, mask, 1, 0, 1), RangeError);
+  const gc = (re: RegExp) => (e: unknown) => e instanceof GenecontentError && re.test(e.message);
+  assert.throws(() => probFewerThanPresent(tree, mask, 0, 1, 1), gc(/got 0/));
+  assert.throws(() => probFewerThanPresent(tree, mask, 1.5, 1, 1), gc(/1\.5/));
+  assert.throws(() => probFewerThanPresent(tree, mask, 1, -1, 1), gc(/-1/));
+  assert.throws(() => probFewerThanPresent(tree, mask, 1, 1, NaN), gc(/NaN/));
+  assert.throws(() => probFewerThanPresent(tree, new Uint8Array(3), 1, 1, 1), gc(/3 entries/));
+  assert.throws(
+    () => probFewerThanPresent(tree, Uint8Array.of(1, 2, 1, 1), 1, 1, 1),
+    gc(/value 2/),
+  );
+  assert.throws(() => logProbObservable(tree, mask, 1, 0, 1), gc(/gain rate .* got 0/));
 });

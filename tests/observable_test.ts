@@ -531,17 +531,25 @@ Deno.test("scaling: windows holding almost all or almost none of the mass on a 4
   const sStates = new Uint8Array(240);
   sStates.fill(1, 120);
   using sBackend = new TsBackend(small, sStates, 2);
-  const sl = sBackend.evaluate(Float64Array.of(gain, loss)).logLik;
-  const expected = -Math.exp(sl[0]) - Math.exp(sl[1]);
+  const se = sBackend.evaluate(Float64Array.of(gain, loss), { gradient: true });
+  const [p0, p1] = [Math.exp(se.logLik[0]), Math.exp(se.logLik[1])];
+  const expected = -p0 - p1;
   assert.ok(expected > -1e-10, `complement ${expected}`);
   const got = logProbObservableWindow({
     tree: small,
     rates: Float64Array.of(gain, loss),
     masks: [sMask],
     window: { minPresent: 1, maxPresent: 119 },
-  }).logProb[0];
+  }, true);
   // log1p(-x) = -x (1 + x / 2 + ...) with x < 1e-10: the x / 2 term is < 1e-10 relative.
-  assertRelative(got, expected, 1e-10, "window holding all but two columns");
+  assertRelative(got.logProb[0], expected, 1e-10, "window holding all but two columns");
+  // Its derivatives are tiny too: d log P = -(P0 d log P0 + P1 d log P1) / (1 - P0 - P1), each
+  // term ~1e-13 relative. Taken as dW / W, they would be rounding noise of ~1e-16 (the signed
+  // terms of dW cancel down to -dC); relative 1e-10 tells the two apart.
+  for (let j = 0; j < 2; j++) {
+    const want = -(p0 * se.grad![j] + p1 * se.grad![2 + j]) / (1 + expected);
+    assertRelative(got.grad![j], want, 1e-10, `derivative ${j} of the same window`);
+  }
 });
 
 Deno.test("a window no family can pass, bad masks, rates and tangents raise GenecontentError", () => {
