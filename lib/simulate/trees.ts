@@ -1,6 +1,6 @@
 /**
- * Random and regular trees for simulations: pure-birth (Yule), Kingman coalescent and caterpillar
- * trees, built without recursion as {@linkcode FlatTree}s (tips first, numbered left to right,
+ * Random and regular trees for simulations: pure-birth (Yule), Kingman coalescent, caterpillar and
+ * star trees, built without recursion as {@linkcode FlatTree}s (tips first, numbered left to right,
  * internal nodes in post-order, root last).
  *
  * @module
@@ -160,6 +160,35 @@ export function caterpillarTree(
   for (let j = nTips; j < nNodes - 1; j++) parent[j] = j + 1;
   parent[nNodes - 1] = -1;
   const length = new Float64Array(nNodes).fill(branchLength);
+  return flatTreeFromParents(names, parent, length);
+}
+
+/**
+ * A star tree: one root with `nTips` tips `g1 .. gN` below it, every branch of length
+ * `branchLength` (families then evolve independently in every genome given the root).
+ *
+ * @example
+ * ```ts
+ * import { starTree } from "./trees.ts";
+ * const t = starTree(4, 0.5);
+ * console.assert(t.nNodes === 5 && t.branchLength[3] === 0.5);
+ * ```
+ */
+export function starTree(
+  nTips: number,
+  branchLength: number,
+  options: { readonly prefix?: string } = {},
+): FlatTree {
+  checkTips(nTips);
+  if (!(branchLength >= 0 && Number.isFinite(branchLength))) {
+    throw new RangeError(`Star branch length ${branchLength} must be finite and >= 0.`);
+  }
+  const prefix = options.prefix ?? "g";
+  const names = Array.from({ length: nTips }, (_, i) => `${prefix}${i + 1}`);
+  if (nTips === 1) return flatTreeFromParents(names, [-1], [0]);
+  const parent = new Int32Array(nTips + 1).fill(nTips);
+  parent[nTips] = -1;
+  const length = new Float64Array(nTips + 1).fill(branchLength);
   return flatTreeFromParents(names, parent, length);
 }
 
