@@ -18,6 +18,14 @@ import { VERSION } from "../version.ts";
 import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
 import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
 import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
+import {
+  SIMULATE_HELP,
+  SIMULATE_OPTIONS,
+  SIMULATE_TREE_HELP,
+  SIMULATE_TREE_OPTIONS,
+  simulateCommand,
+  simulateTreeCommand,
+} from "./commands/simulate.ts";
 
 /** A command: how to run it, its one-line summary, and (for tests) its options and help. */
 export interface CommandEntry {
@@ -50,6 +58,18 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "time one likelihood evaluation on your data",
     options: BENCH_OPTIONS,
     help: BENCH_HELP,
+  },
+  simulate: {
+    run: simulateCommand,
+    summary: "simulate a PAM under a model on a tree, with the true gains and losses",
+    options: SIMULATE_OPTIONS,
+    help: SIMULATE_HELP,
+  },
+  "simulate-tree": {
+    run: simulateTreeCommand,
+    summary: "a random (yule, coalescent) or regular (caterpillar, star) tree",
+    options: SIMULATE_TREE_OPTIONS,
+    help: SIMULATE_TREE_HELP,
   },
 };
 
