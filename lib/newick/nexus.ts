@@ -90,7 +90,8 @@ export function parseTreeFile(
   const index = options.treeIndex;
   if (index !== undefined && !(Number.isInteger(index) && index >= 1)) {
     throw new GenecontentError(
-      `Tree index ${index} is not valid; give a whole number from 1 (the first tree of the file).`,
+      `Tree file '${source}': tree index ${index} is not valid; give a whole number from 1 ` +
+        "(the first tree of the file).",
     );
   }
   return isNexus(text) ? readNexus(text, source, index) : readNewickTrees(text, source, index);
