@@ -70,7 +70,9 @@ export function logGamma(x: number): number {
 /** log Gamma(x) - [(x - 1/2) log x - x + log(2 pi) / 2] for x >= 10 (Stirling's series). */
 function stirlingCorrection(x: number): number {
   const r = 1 / x, r2 = r * r;
-  return r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))));
+  return r * (1 / 12 -
+    r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 * (1 / 1188 - r2 * (691 / 360360 -
+                        r2 / 156))))));
 }
 
 /**
@@ -92,7 +94,9 @@ export function digamma(x: number): number {
   }
   const r = 1 / x, r2 = r * r;
   return shift + Math.log(x) - 0.5 * r -
-    r2 * (1 / 12 - r2 * (1 / 120 - r2 * (1 / 252 - r2 * (1 / 240 - r2 / 132))));
+    r2 * (1 / 12 -
+        r2 * (1 / 120 - r2 * (1 / 252 - r2 * (1 / 240 - r2 * (1 / 132 - r2 * (691 / 32760 -
+                            r2 / 12))))));
 }
 
 /** log(x^a e^-x / Gamma(a + 1)), without cancellation between large terms. */
@@ -234,7 +238,7 @@ export function inverseRegularizedGammaP(a: number, p: number, q = 1 - p): numbe
     const pp = upper ? q : p;
     const t = Math.sqrt(-2 * Math.log(pp));
     let z = (2.30753 + t * 0.27061) / (1 + t * (0.99229 + t * 0.04481)) - t;
-    if (upper) z = -z;
+    if (!upper) z = -z;
     logX = Math.log(Math.max(1e-3, a * Math.pow(1 - 1 / (9 * a) - z / (3 * Math.sqrt(a)), 3)));
   } else {
     const t = 1 - a * (0.253 + a * 0.12);
