@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { GenecontentError } from "../lib/errors.ts";
-import { type PamReadOptions, type ParsedPam, parsePam, readPam } from "../lib/pam/read.ts";
+import {
+  type PamReadOptions,
+  type ParsedPam,
+  parsePam,
+  parsePamBytes,
+  readPam,
+} from "../lib/pam/read.ts";
 import { MISSING } from "../lib/pam/matrix.ts";
 
 const DATA = new URL("./data/inputs/", import.meta.url);
@@ -295,4 +301,178 @@ Deno.test('pam: PPanGGOLiN matrix.csv written with gene names (\'"g1" "g2"\' cel
   const pam = parsePam(text, "matrix.csv");
   assert.equal(pam.format, "ppanggolin");
   assert.deepEqual(grid(pam), [[1, 0, 1], [0, 1, 1]]);
+});
+
+Deno.test("pam: rows ending with a trailing tab are not read as an R header (fixture)", async () => {
+  const pam = await readPam(path("spreadsheet_trailing_tab.tsv"), { taxa: ISOLATES });
+  assert.equal(pam.orientation, "families-as-rows");
+  assert.deepEqual(pam.taxa, ISOLATES);
+  assert.deepEqual(pam.families, FAMILIES);
+  assert.deepEqual(grid(pam), EXPECTED);
+  assert.equal(pam.notices.length, 1);
+  assert.ok(pam.notices[0].includes("trailing tab"), pam.notices[0]);
+});
+
+Deno.test("pam: header and rows decide corner cell and trailing delimiters together", () => {
+  const rows = { orientation: "families-as-rows" } as const;
+  // Trailing comma on the rows only; the tree's names show the header names taxa after a corner.
+  const csv = parsePam("family,a,b\nf1,1,0,\nf2,0,1,\n", "t.csv", { taxa: ["a", "b"] });
+  assert.deepEqual(csv.taxa, ["a", "b"]);
+  assert.deepEqual(grid(csv), [[1, 0], [0, 1]]);
+  // An empty corner cell is a corner whatever the tree says.
+  assert.deepEqual(grid(parsePam("\ta\tb\nf1\t1\t0\t\n", "t.tsv", rows)), [[1, 0]]);
+  // Header and rows both end with a tab.
+  const both = parsePam("fam\ta\tb\t\nf1\t1\t0\t\nf2\t?\t1\t\n", "t.tsv", rows);
+  assert.deepEqual(both.taxa, ["a", "b"]);
+  assert.deepEqual(grid(both), [[1, 0], [MISSING, 1]]);
+  // R header (no corner), rows with a trailing tab: two extra fields.
+  const r = parsePam("a\tb\nf1\t1\t0\t\nf2\t0\t1\t\n", "r.tsv", rows);
+  assert.deepEqual(r.taxa, ["a", "b"]);
+  assert.deepEqual(grid(r), [[1, 0], [0, 1]]);
+  // R header whose last column is empty in every row: the tree names the first header field.
+  const rEmpty = parsePam("a\tb\nf1\t1\t\nf2\t0\t\n", "r.tsv", { ...rows, taxa: ["a", "b"] });
+  assert.deepEqual(rEmpty.taxa, ["a", "b"]);
+  assert.deepEqual(grid(rEmpty), [[1, MISSING], [0, MISSING]]);
+  // R header where the last column is empty only in some rows.
+  assert.deepEqual(grid(parsePam("a\tb\nf1\t1\t\nf2\t0\t1\n", "r.tsv", rows)), [
+    [1, MISSING],
+    [0, 1],
+  ]);
+  // Neither the data nor the tree decides: refused, saying what was seen.
+  assertPamError("fam\ta\tb\nf1\t1\t0\t\nf2\t0\t1\t\n", "amb.tsv", rows, [
+    "cannot tell how the columns line up",
+    "the header (line 1) has 3 fields",
+    "'fam'",
+    "each of the first 2 rows has 4 fields ending with an empty one",
+    "trailing tab",
+  ]);
+  // A later row with a value where the first rows had the trailing delimiter.
+  const many = Array.from({ length: 210 }, (_, i) => `f${i}\t1\t0\t\n`).join("");
+  assertPamError(`Gene\ta\tb\n${many}g\t1\t0\t1\n`, "late.tsv", { taxa: ["a", "b"] }, [
+    "line 212",
+    "row 'g' has 4 fields",
+    "trailing delimiter",
+  ]);
+  // Roary CSV with a trailing comma on the data rows.
+  const roary = parsePam(
+    "Gene,Non-unique Gene name,Annotation,a,b\ng1,,x,t1,,\ng2,,y,,t2,\n",
+    "roary.csv",
+  );
+  assert.deepEqual(grid(roary), [[1, 0], [0, 1]]);
+});
+
+const ROARY_META = '"","ann","2","2","1","1","1","","","","1","1","1"';
+
+Deno.test("pam: Roary metadata columns are known by name, in any case, number and order", () => {
+  const cases: { header: string[]; meta: string }[] = [
+    // Roary 3.x, 14 columns with lower-case "fragment" as some versions write it.
+    {
+      header: [
+        "Gene",
+        "Non-unique Gene name",
+        "Annotation",
+        "No. isolates",
+        "No. sequences",
+        "Avg sequences per isolate",
+        "Genome fragment",
+        "Order within fragment",
+        "Accessory Fragment",
+        "Accessory Order with Fragment",
+        "QC",
+        "Min group size nuc",
+        "Max group size nuc",
+        "Avg group size nuc",
+      ],
+      meta: ROARY_META,
+    },
+    // Older Roary: 11 columns.
+    {
+      header: [
+        "Gene",
+        "Non-unique Gene name",
+        "Annotation",
+        "No. isolates",
+        "No. sequences",
+        "Avg sequences per isolate",
+        "Genome Fragment",
+        "Order within Fragment",
+        "Accessory Fragment",
+        "Accessory Order with Fragment",
+        "QC",
+      ],
+      meta: '"","ann","2","2","1","1","1","","",""',
+    },
+    // All lower case, a subset in another order.
+    {
+      header: ["gene", "non-unique gene name", "qc", "annotation", "no. isolates"],
+      meta: '"","","ann","2"',
+    },
+  ];
+  for (const { header, meta } of cases) {
+    const text = [...header, "a", "b", "c"].map((x) => `"${x}"`).join(",") + "\n" +
+      `"g1",${meta},"a_1","","c_1"\n"g2",${meta},"","b_2",""\n`;
+    const pam = parsePam(text, "roary.csv");
+    assert.equal(pam.format, "roary", header.join("|"));
+    assert.deepEqual(pam.taxa, ["a", "b", "c"], header.join("|"));
+    assert.deepEqual(grid(pam), [[1, 0, 1], [0, 1, 0]], header.join("|"));
+  }
+  // An unknown column among the metadata columns is refused by name.
+  assertPamError(
+    "Gene,Non-unique Gene name,Annotation,Inference,No. isolates,a\ng,,x,y,1,t\n",
+    "odd.csv",
+    {},
+    ["header column 4", "'Inference'", "not one of them"],
+  );
+  assertPamError(
+    "Gene,Non-unique Gene name,QC,qc,a\ng,,,,t\n",
+    "dup.csv",
+    {},
+    ["metadata column 'qc' appears twice", "header columns 3 and 4"],
+  );
+});
+
+Deno.test("pam: not UTF-8, UTF-16 and binary bytes are refused naming the file and offset", () => {
+  const latin1 = new Uint8Array([
+    ...new TextEncoder().encode("fam\ta\tb\nf1\t1\t0\nf"),
+    0xe9,
+    0x0a,
+  ]);
+  for (
+    const [bytes, fragments] of [
+      [latin1, [
+        "not UTF-8",
+        `byte 0xE9 at byte offset ${latin1.indexOf(0xe9)}`,
+        "(line 3)",
+        "iconv",
+      ]],
+      [new Uint8Array([0xff, 0xfe, 0x66, 0, 0x09, 0, 0x61, 0]), ["UTF-16", "FF FE"]],
+      [new Uint8Array([0x66, 0, 0x09, 0, 0x61, 0, 0x0a, 0]), ["UTF-16", "little-endian"]],
+      [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0]), [
+        "not a text file",
+      ]],
+    ] as const
+  ) {
+    assert.throws(
+      () => parsePamBytes(bytes, "enc.tsv", {}),
+      (e: unknown) => {
+        assert.ok(e instanceof GenecontentError);
+        assert.ok(e.message.startsWith("PAM file 'enc.tsv'"), e.message);
+        for (const f of fragments) assert.ok(e.message.includes(f), `${f}: ${e.message}`);
+        assert.ok(!e.message.includes("\ufffd"), e.message);
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("pam: a 1 MB name is cut in messages, with its length", () => {
+  const long = "F".repeat(1_000_000);
+  assertPamError(`fam\ta\n${long}\t1\n${long}\t0\n`, "long.tsv", {
+    orientation: "families-as-rows",
+  }, ["appears twice", "…' (1,000,000 characters)"]);
+  try {
+    parsePam(`fam\ta\n${long}\t1\n${long}\t0\n`, "long.tsv", { orientation: "families-as-rows" });
+  } catch (e) {
+    assert.ok((e as Error).message.length < 400, `${(e as Error).message.length} characters`);
+  }
 });
