@@ -91,8 +91,7 @@ Deno.test("IQ-TREE GTR2+F+G4/G8 on a fixed tree equals the uncorrected gamma lik
         // IQ-TREE prints 17 digits, but its category rates come from PAML's chi-square
         // quantile routine, which stops at a relative change of 5e-7 (our rates match a 30-digit
         // mpmath computation to 1e-12, tests/gamma_test.ts); measured differences are 4e-13 to
-        // 8.5e-11 of the total (largest at alpha 4.5). A relative error of 1e-6 in alpha moves
-        // the total by ~2e-9 relative, well outside this tolerance.
+        // 8.5e-11 of the total (largest at alpha 4.5).
         assertClose(ours, theirs, 3e-10, `G${k} alpha ${alpha}: ours ${ours}, IQ-TREE ${theirs}`);
       }
     }
