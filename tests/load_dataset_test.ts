@@ -284,3 +284,172 @@ Deno.test("parsePamBytes: multi-character cells next to 0/1 runs are read one by
   );
   assert.ok(message.includes("line 2, column 5: family 'f1', taxon 'd' has the value '1x'"));
 });
+
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  return await new Response(
+    new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+      new CompressionStream("gzip"),
+    ),
+  ).bytes();
+}
+
+Deno.test("loadDataset: a trailing tab on every row with --prune-to-shared gives the clean file's patterns", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "load_dataset_test_" });
+  try {
+    const treeText = "(((t0:1,t1:1):1,(t2:1,t3:2):1):1,((t4:1,t5:1):1,t6:3):1);";
+    await Deno.writeTextFile(`${dir}/tree.nwk`, treeText);
+    const taxa = ["t3", "x", "t0", "t5", "t1", "t4", "t2"];
+    const cells = randomPam(taxa, 300, 5);
+    const head = "Gene\t" + taxa.join("\t") + "\n";
+    const clean = head + cells.map((r, f) => `fam${f}\t${r.join("\t")}\n`).join("");
+    const trailing = head + cells.map((r, f) => `fam${f}\t${r.join("\t")}\t\n`).join("");
+    await Deno.writeTextFile(`${dir}/clean.tsv`, clean);
+    await Deno.writeTextFile(`${dir}/trailing.tsv`, trailing);
+    const options = { pruneToShared: true };
+    const a = await loadDataset(`${dir}/tree.nwk`, `${dir}/clean.tsv`, options);
+    const b = await loadDataset(`${dir}/tree.nwk`, `${dir}/trailing.tsv`, options);
+    const ref = referencePatterns(taxa, cells, a.tree.tipNames);
+    assert.deepEqual([...b.patterns.states], ref.states);
+    assert.deepEqual([...b.patterns.weights], ref.weights);
+    assert.deepEqual(b.droppedTaxa, ["x"]);
+    assert.deepEqual(b.droppedTips, ["t6"]);
+    assert.deepEqual(b.tree.tipNames, a.tree.tipNames);
+    assert.deepEqual(a.notices, []);
+    assert.equal(b.notices.length, 1);
+    assert.ok(b.notices[0].includes("trailing tab"), b.notices[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset: gzip-compressed PAM and tree read like the plain files, any chunk size", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "load_dataset_test_" });
+  try {
+    const treeText = "((a:1,b:1):1,(c:1,(d:1,e:1):1):1);";
+    const tips = ["a", "b", "c", "d", "e"];
+    const cells = randomPam(tips, 500, 3);
+    const text = "family,e,d,c,b,a\n" +
+      cells.map((r, f) => `"fam ${f}",${[...r].reverse().join(",")}\n`).join("");
+    const bytes = enc.encode(text);
+    const packed = await gzip(bytes);
+    await Deno.writeTextFile(`${dir}/tree.nwk`, treeText);
+    await Deno.writeFile(`${dir}/tree.nwk.gz`, await gzip(enc.encode(treeText)));
+    await Deno.writeFile(`${dir}/pam.csv`, bytes);
+    await Deno.writeFile(`${dir}/pam.csv.gz`, packed);
+    await Deno.writeFile(`${dir}/pam_no_suffix.csv`, packed); // the magic number decides
+    const plain = await loadDataset(`${dir}/tree.nwk`, `${dir}/pam.csv`);
+    for (const name of ["pam.csv.gz", "pam_no_suffix.csv"]) {
+      const d = await loadDataset(`${dir}/tree.nwk.gz`, `${dir}/${name}`);
+      assert.deepEqual(d.patterns, plain.patterns);
+      assert.deepEqual(d.tree, plain.tree);
+      // Provenance digests the file as stored (compressed).
+      assert.equal(d.inputs[1].sha256, await sha256Reference(packed));
+      assert.equal(d.inputs[1].bytes, packed.length);
+    }
+    const whole = parsePamBytes(bytes, `${dir}/pam.csv.gz`, { taxa: tips });
+    for (const chunkBytes of [1, 7, 4096]) {
+      const got = await readPamWithDigest(`${dir}/pam.csv.gz`, { taxa: tips }, { chunkBytes });
+      assert.deepEqual(got.pam, whole, `chunks of ${chunkBytes}`);
+    }
+    // Corrupt and truncated gzip data.
+    const bad = packed.slice(0, packed.length - 20);
+    await Deno.writeFile(`${dir}/cut.csv.gz`, bad);
+    const message = await messageOf(() => loadDataset(`${dir}/tree.nwk`, `${dir}/cut.csv.gz`));
+    assert.ok(message.includes(`PAM file '${dir}/cut.csv.gz' is gzip-compressed`), message);
+    assert.ok(message.includes("cannot be decompressed"), message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset: binary, UTF-16 and Latin-1 files are refused; the line does not depend on chunks", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "load_dataset_test_" });
+  try {
+    await Deno.writeTextFile(`${dir}/tree.nwk`, "(a:1,b:1);");
+    const latin1 = new Uint8Array([
+      ...enc.encode("fam\ta\tb\nf1\t1\t0\n\nf2\t0\t1\nf"),
+      0xe9,
+      ...enc.encode("\t1\t0\n"),
+    ]);
+    await Deno.writeFile(`${dir}/latin1.tsv`, latin1);
+    const offset = latin1.indexOf(0xe9);
+    const line = 1 + latin1.subarray(0, offset).filter((b) => b === 10).length;
+    for (const chunkBytes of [1, 3, 5, 1 << 20]) {
+      const m = await messageOf(() =>
+        readPamWithDigest(`${dir}/latin1.tsv`, { taxa: ["a", "b"] }, { chunkBytes })
+      );
+      assert.equal(
+        m,
+        `PAM file '${dir}/latin1.tsv' is not UTF-8: byte 0xE9 at byte offset ${offset} ` +
+          `(line ${line}) is not valid UTF-8; the file may be Latin-1 or Windows-1252 text: ` +
+          "convert it, e.g. with 'iconv -f LATIN1 -t UTF-8 IN > OUT'.",
+        `chunks of ${chunkBytes}`,
+      );
+    }
+    // A UTF-8 sequence cut by the end of the file.
+    await Deno.writeFile(`${dir}/cut.tsv`, new Uint8Array([...enc.encode("fam\ta\nf\t1\n"), 0xc3]));
+    const cut = await messageOf(() => readPamWithDigest(`${dir}/cut.tsv`, {}, { chunkBytes: 4 }));
+    assert.ok(cut.includes("byte 0xC3 at byte offset 10 (line 3)"), cut);
+    // UTF-16 tree and PAM, with and without a byte-order mark.
+    const utf16 = (s: string, bom: boolean) => {
+      const out = new Uint8Array((bom ? 2 : 0) + 2 * s.length);
+      if (bom) out.set([0xff, 0xfe]);
+      for (let i = 0; i < s.length; i++) out[(bom ? 2 : 0) + 2 * i] = s.charCodeAt(i);
+      return out;
+    };
+    for (const bom of [true, false]) {
+      await Deno.writeFile(`${dir}/t16.nwk`, utf16("(a:1,b:1);", bom));
+      await Deno.writeFile(`${dir}/p16.tsv`, utf16("fam\ta\tb\nf1\t1\t0\n", bom));
+      const t = await messageOf(() => loadDataset(`${dir}/t16.nwk`, `${dir}/p16.tsv`));
+      assert.ok(t.startsWith(`Tree file '${dir}/t16.nwk' is UTF-16 text`), t);
+      const p = await messageOf(() => loadDataset(`${dir}/tree.nwk`, `${dir}/p16.tsv`));
+      assert.ok(p.startsWith(`PAM file '${dir}/p16.tsv' is UTF-16 text`), p);
+    }
+    // A binary file (a zip archive) that is not gzip: no bytes in the message.
+    const zip = new Uint8Array(300);
+    zip.set([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 0xe9, 0xff, 0x7f]);
+    await Deno.writeFile(`${dir}/pam.zip`, zip);
+    const z = await messageOf(() => loadDataset(`${dir}/tree.nwk`, `${dir}/pam.zip`));
+    assert.ok(z.startsWith(`PAM file '${dir}/pam.zip' is not a text file`), z);
+    assert.ok(z.length < 300 && !z.includes("\u0000") && !z.includes("\ufffd"), z);
+    await Deno.writeFile(`${dir}/tree.zip`, zip);
+    const zt = await messageOf(() => loadDataset(`${dir}/tree.zip`, `${dir}/latin1.tsv`));
+    assert.ok(zt.startsWith(`Tree file '${dir}/tree.zip' is not a text file`), zt);
+    // A UTF-8 byte-order mark is fine in both files.
+    await Deno.writeTextFile(`${dir}/bom.nwk`, "\ufeff(a:1,b:1);");
+    await Deno.writeTextFile(`${dir}/bom.tsv`, "\ufefffam\ta\tb\nf1\t1\t0\n");
+    const ok = await loadDataset(`${dir}/bom.nwk`, `${dir}/bom.tsv`);
+    assert.deepEqual(ok.tree.tipNames, ["a", "b"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset: notices for genomes with every cell missing and for the tree picked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "load_dataset_test_" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/trees.nwk`,
+      "((a:1,b:1):1,(c:1,d:1):1);\n((a:2,b:1):1,(c:1,d:1):1);\n",
+    );
+    // b is missing everywhere; d is missing in one family only; x is dropped (not on the tree).
+    await Deno.writeTextFile(
+      `${dir}/pam.tsv`,
+      "fam\ta\tb\tc\td\tx\nf1\t1\t?\t0\tNA\t?\nf2\t0\t\t1\t1\t?\nf3\t1\tNA\t1\t0\t?\n",
+    );
+    const many = await messageOf(() => loadDataset(`${dir}/trees.nwk`, `${dir}/pam.tsv`));
+    assert.ok(many.includes("holds 2 trees") && many.includes("--tree-index"), many);
+    const d = await loadDataset(`${dir}/trees.nwk`, `${dir}/pam.tsv`, {
+      treeIndex: 2,
+      pruneToShared: true,
+    });
+    assert.equal(d.tree.branchLength[0], 2);
+    assert.deepEqual(d.treeFile, { format: "newick", treeIndex: 2, treeCount: 2, treeName: null });
+    assert.equal(d.notices.length, 2, d.notices.join("\n"));
+    assert.ok(d.notices[0].includes("holds 2 trees; read tree 2"), d.notices[0]);
+    assert.ok(d.notices[1].includes("genome 'b' has every cell missing"), d.notices[1]);
+    assert.ok(!d.notices[1].includes("'d'") && !d.notices[1].includes("'x'"), d.notices[1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
