@@ -227,3 +227,29 @@ Deno.test("newick: format writes a 5,000-tip caterpillar without recursion", () 
   const u = parseNewick(formatNewick(t), "cat.nwk");
   assert.deepEqual(rootDistances(u), rootDistances(t));
 });
+
+Deno.test("newick: comments and whitespace may follow the final ';'", () => {
+  const t = parseNewick("((a:1,b:2):0.5,c:3);[&lnP=-10]\n  [nested [comment]]\r\n\t", "t.nwk");
+  assert.deepEqual(t.tipNames, ["a", "b", "c"]);
+  assertParseError("(a:1,b:1);[fine] x", ["line 1, column 18", "text after the ';'"]);
+  assertParseError("(a:1,b:1);[never closed", ["line 1, column 11", "never closed"]);
+});
+
+Deno.test("newick: a 1 MB label or length is cut in messages, with its length", () => {
+  const label = "A".repeat(1_000_000);
+  for (
+    const [text, fragment] of [
+      [`(${label}:1,${label}:1);`, "appears twice"],
+      [`(${label},b:1);`, "every branch needs a length"],
+      [`(a:${"1".repeat(1_000_000)}x,b:1);`, "is not a number"],
+    ]
+  ) {
+    assertParseError(text, [fragment, "…' (1,000,00"]);
+    try {
+      parseNewick(text, "bad.nwk");
+    } catch (e) {
+      // One readable line: the file, place, 60 characters of the value and the advice.
+      assert.ok((e as Error).message.length < 300, `${(e as Error).message.length} characters`);
+    }
+  }
+});
