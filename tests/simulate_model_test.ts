@@ -26,6 +26,9 @@ import { Random } from "../lib/simulate/random.ts";
 import type { FlatTree } from "../lib/tree/flat_tree.ts";
 import { flatTreeFromParents } from "../lib/tree/flat_tree.ts";
 import { assertClose } from "./support/assert_close.ts";
+import { compressPatterns } from "../lib/pam/patterns.ts";
+import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
+import { tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
 
 const Z = 4.5;
 const LEVEL = 1e-4;
@@ -580,4 +583,53 @@ Deno.test("simulateModel: bad values are refused with messages naming them", () 
     /Only 0 of 1000 simulated families had a recorded present count in \[1, 5\]/,
   );
   assert.throws(() => simulateModel(TREE, m, [1, 1, 1], { nFamilies: 1 }), /either a seed or/);
+});
+
+Deno.test("simulateModel and ModelLikelihood agree on the column probabilities", () => {
+  const c = CASES[CASES.length - 1];
+  const n = 60000;
+  const sim = simulateModel(TREE, c.model, c.values, {
+    nFamilies: n,
+    seed: 4242,
+    ascertainment: c.window,
+    completeness: c.completeness,
+  });
+  const names = Array.from({ length: n }, (_, f) => `f${f}`);
+  const patterns = compressPatterns(sim.states, n, nTips, names);
+  using lik = new ModelLikelihood(
+    TREE,
+    patterns,
+    tsBackendFactory,
+    c.model,
+    c.window,
+    { completeness: Float64Array.from(c.completeness!) },
+  );
+  const value = lik.evaluate(sim.values, false);
+  const right = c.reference(c.values);
+  const probs = columnProbabilities(TREE, right);
+  let pWindow = 0;
+  for (let col = 0; col < probs.length; col++) {
+    const k = presentCount(col, nTips);
+    if (k >= right.minPresent && k <= right.maxPresent) pWindow += probs[col];
+  }
+  let stat = 0, df = -1, restE = n, restO = n;
+  for (let p = 0; p < patterns.nPatterns; p++) {
+    let code = 0;
+    for (let i = nTips - 1; i >= 0; i--) code = 3 * code + patterns.states[p * nTips + i];
+    const prob = Math.exp(value.perPattern[p]);
+    // The likelihood's corrected column probability equals the enumeration's (1e-10: both are
+    // sums of a few hundred products of doubles).
+    assertClose(prob, probs[code] / pWindow, 1e-10, `pattern ${p}`);
+    const e = n * prob;
+    if (e < 5) continue;
+    stat += (patterns.weights[p] - e) ** 2 / e;
+    df++;
+    restE -= e;
+    restO -= patterns.weights[p];
+  }
+  // Everything else (rare and unseen columns) in one cell.
+  stat += (restO - restE) ** 2 / restE;
+  df++;
+  const p = chiSquareSurvival(stat, df);
+  assert.ok(p > LEVEL, `chi-square ${stat.toFixed(1)} on ${df} df against the likelihood, p ${p}`);
 });

@@ -11,10 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { Random } from "../lib/simulate/random.ts";
-import { caterpillarTree, coalescentTree, yuleTree } from "../lib/simulate/trees.ts";
+import { caterpillarTree, coalescentTree, starTree, yuleTree } from "../lib/simulate/trees.ts";
 import { simulateFamilies, simulateObservedPam } from "../lib/simulate/families.ts";
 import { flatTreeFromParents, nodeDepths } from "../lib/tree/flat_tree.ts";
 import { assertClose } from "./support/assert_close.ts";
+import { GenecontentError } from "../lib/errors.ts";
+import { parseNewick } from "../lib/newick/parse.ts";
+import { loadDataset } from "../lib/load_dataset.ts";
+import { simulateCommand, simulateTreeCommand } from "../lib/cli/commands/simulate.ts";
 
 const Z = 4.5;
 /** Chi-square upper 1e-4 quantile for 3 degrees of freedom. */
@@ -284,4 +288,334 @@ Deno.test("simulation is deterministic for a seed", () => {
   };
   assert.deepEqual(run(123), run(123));
   assert.notDeepEqual(run(123)[1], run(124)[1]);
+});
+
+Deno.test("starTree: every tip below the root at the given length", () => {
+  const t = starTree(6, 0.25);
+  assert.equal(t.nNodes, 7);
+  assert.equal(t.childStart[7] - t.childStart[6], 6);
+  for (let i = 0; i < 6; i++) assert.equal(t.branchLength[i], 0.25);
+  assert.equal(starTree(1, 1).nNodes, 1);
+});
+
+/** Runs a command in-process, with its console output captured. */
+async function runCli(
+  command: (args: string[]) => Promise<number>,
+  args: string[],
+): Promise<{ status: number; out: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => lines.push(a.join(" "));
+  try {
+    return { status: await command(args), out: lines.join("\n") };
+  } finally {
+    console.log = log;
+  }
+}
+
+Deno.test("genecontent simulate-tree writes each shape as its --help says", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const help = (await runCli(simulateTreeCommand, ["--help"])).out;
+    assert.match(help, /per unit branch length/);
+    for (const shape of ["yule", "coalescent", "caterpillar", "star"]) {
+      const out = `${dir}/${shape}.nwk`;
+      const seed = shape === "yule" || shape === "coalescent" ? ["--seed", "5"] : [];
+      const r = await runCli(simulateTreeCommand, [
+        "--shape",
+        shape,
+        "--tips",
+        "12",
+        "--height",
+        "2.5",
+        "--prefix",
+        "s",
+        ...seed,
+        "--out",
+        out,
+      ]);
+      assert.equal(r.status, 0);
+      const tree = parseNewick(await Deno.readTextFile(out), out);
+      assert.equal(tree.nTips, 12);
+      assert.deepEqual(
+        [...tree.tipNames].sort(),
+        Array.from({ length: 12 }, (_, i) => `s${i + 1}`).sort(),
+      );
+      const d = nodeDepths(tree);
+      if (shape === "caterpillar") {
+        // Every branch has height / (N - 1); the two deepest tips are at the height.
+        for (let v = 0; v < tree.nNodes - 1; v++) {
+          assertClose(tree.branchLength[v], 2.5 / 11, 1e-15, `caterpillar branch ${v}`);
+        }
+        assertClose(Math.max(...d.subarray(0, 12)), 2.5, 1e-12, "caterpillar height");
+      } else {
+        // Ultrametric at the requested height (rescaled sums of lengths: a few ulps).
+        for (let i = 0; i < 12; i++) assertClose(d[i], 2.5, 1e-12, `${shape} tip ${i}`);
+      }
+      if (shape === "star") assert.equal(tree.nNodes, 13);
+    }
+    // The same seed gives the same tree.
+    const again = `${dir}/again.nwk`;
+    await runCli(simulateTreeCommand, [
+      "--shape",
+      "yule",
+      "--tips",
+      "12",
+      "--height",
+      "2.5",
+      "--prefix",
+      "s",
+      "--seed",
+      "5",
+      "--out",
+      again,
+    ]);
+    assert.equal(await Deno.readTextFile(again), await Deno.readTextFile(`${dir}/yule.nwk`));
+    const bad: [string[], RegExp][] = [
+      [
+        ["--shape", "yule", "--tips", "5", "--out", `${dir}/x.nwk`],
+        /--shape yule is random: give --seed/,
+      ],
+      [
+        ["--shape", "star", "--tips", "5", "--seed", "1", "--out", `${dir}/x.nwk`],
+        /--seed does not apply to --shape star/,
+      ],
+      [
+        ["--shape", "bush", "--tips", "5", "--out", `${dir}/x.nwk`],
+        /--shape must be one of yule, coalescent, caterpillar, star; got 'bush'/,
+      ],
+      [
+        ["--shape", "star", "--tips", "1", "--out", `${dir}/x.nwk`],
+        /--tips must be a whole number >= 2/,
+      ],
+      [
+        ["--shape", "star", "--tips", "4", "--height", "0", "--out", `${dir}/x.nwk`],
+        /--height must be a number > 0; got '0'/,
+      ],
+      [
+        ["--shape", "star", "--tips", "4", "--out", `${dir}/star.nwk`],
+        /already exists: pass --force/,
+      ],
+    ];
+    for (const [args, message] of bad) {
+      await assert.rejects(() => simulateTreeCommand(args), (e: Error) => {
+        assert.ok(e instanceof GenecontentError, `${args.join(" ")}: ${e}`);
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("genecontent simulate writes pam.tsv and truth.json as its --help says", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const help = (await runCli(simulateCommand, ["--help"])).out;
+    assert.match(help, /per unit branch length/);
+    for (const file of ["pam.tsv", "truth.json", "provenance.json", "events.tsv"]) {
+      assert.ok(help.includes(`DIR/${file}`), `--help describes ${file}`);
+    }
+    const treeFile = `${dir}/tree.nwk`;
+    await Deno.writeTextFile(
+      treeFile,
+      "((genome_A:0.12,'genome B':0.3)n1:0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);\n",
+    );
+    const completeness = `${dir}/completeness.tsv`;
+    await Deno.writeTextFile(
+      completeness,
+      "genome\tcompleteness\ngenome_A\t0.9\ngenome B\t1\ngenome_C\t0.8\ngenome_D\t1\ngenome_E\t0.95\n",
+    );
+    const args = (out: string, seed: string) => [
+      "--tree",
+      treeFile,
+      "--model",
+      "mixture2+inv+error",
+      "--gains",
+      "0.3,2",
+      "--losses",
+      "2,0.4",
+      "--weights",
+      "0.6,0.4",
+      "--pinv",
+      "0.1",
+      "--false-presence",
+      "0.02",
+      "--false-absence",
+      "0.03",
+      "--completeness",
+      completeness,
+      "--families",
+      "3000",
+      "--seed",
+      seed,
+      "--min-present",
+      "1",
+      "--max-present",
+      "4",
+      "--missing",
+      "0.05",
+      "--events",
+      "--out",
+      out,
+    ];
+    const r = await runCli(simulateCommand, args(`${dir}/a`, "11"));
+    assert.equal(r.status, 0);
+    assert.match(r.out, /3000 families x 5 genomes under mixture2\+inv\+error/);
+    await runCli(simulateCommand, args(`${dir}/b`, "11"));
+    await runCli(simulateCommand, args(`${dir}/c`, "12"));
+    const read = (d: string, f: string) => Deno.readFile(`${dir}/${d}/${f}`);
+    // Byte-identical output for the same seed; another seed differs.
+    for (const f of ["pam.tsv", "truth.json", "events.tsv"]) {
+      assert.deepEqual(await read("a", f), await read("b", f), `${f} of the same seed`);
+    }
+    assert.notDeepEqual(await read("a", "pam.tsv"), await read("c", "pam.tsv"));
+
+    const pam = new TextDecoder().decode(await read("a", "pam.tsv")).trimEnd().split("\n");
+    assert.equal(pam[0], "family\tgenome_A\tgenome B\tgenome_C\tgenome_D\tgenome_E");
+    assert.equal(pam.length, 3001);
+    let missing = 0;
+    for (let f = 1; f <= 3000; f++) {
+      const cells = pam[f].split("\t");
+      assert.equal(cells[0], `fam${String(f).padStart(4, "0")}`);
+      assert.equal(cells.length, 6);
+      let present = 0;
+      for (const c of cells.slice(1)) {
+        assert.ok(c === "0" || c === "1" || c === "?", `cell '${c}'`);
+        if (c === "1") present++;
+        if (c === "?") missing++;
+      }
+      assert.ok(present >= 1 && present <= 4, `row ${f} is inside the window`);
+    }
+    // The loader reads it back, '?' as missing.
+    const data = await loadDataset(treeFile, `${dir}/a/pam.tsv`);
+    assert.equal(data.pam.families.length, 3000);
+
+    const truth = JSON.parse(new TextDecoder().decode(await read("a", "truth.json")));
+    assert.equal(truth.model, "mixture2+inv+error");
+    assert.deepEqual(truth.parameters, {
+      gain1: 0.3,
+      loss1: 2,
+      gain2: 2,
+      loss2: 0.4,
+      split1: 0.6,
+      pInv: 0.1,
+      falsePresence: 0.02,
+      falseAbsence: 0.03,
+    });
+    assert.equal(truth.parameterUnits.gain1, "per unit branch length");
+    assert.deepEqual(truth.ascertainment, { minPresent: 1, maxPresent: 4 });
+    assert.equal(truth.seed, 11);
+    assert.equal(truth.completeness["genome_C"], 0.8);
+    assert.equal(truth.counts.families, 3000);
+    assert.equal(truth.counts.missingCells, missing);
+    assert.equal(truth.counts.simulated, 3000 + truth.counts.discarded);
+    assert.equal(truth.counts.discarded, truth.counts.belowWindow + truth.counts.aboveWindow);
+    assert.deepEqual(truth.components.map((c: { label: string }) => c.label), [
+      "class 1",
+      "class 2",
+      "invariant",
+    ]);
+    // Class weights (1 - pInv) w_c and pInv (products of the given numbers: 1 ulp).
+    assertClose(truth.components.map((c: { weight: number }) => c.weight), [
+      0.9 * 0.6,
+      0.9 * 0.4,
+      0.1,
+    ], 1e-15);
+    assert.equal(truth.families.component.length, 3000);
+    assert.equal(
+      truth.components.reduce((a: number, c: { keptFamilies: number }) => a + c.keptFamilies, 0),
+      3000,
+    );
+    // Per-branch totals = per-family totals = events.tsv.
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    assert.equal(truth.branches.length, 7);
+    assert.equal(sum(truth.branches.map((b: { gains: number }) => b.gains)), truth.totals.gains);
+    assert.equal(sum(truth.families.gains), truth.totals.gains);
+    assert.equal(sum(truth.families.losses), truth.totals.losses);
+    assert.ok(truth.totals.gains > 0 && truth.totals.losses > 0);
+    const events = new TextDecoder().decode(await read("a", "events.tsv")).trimEnd().split("\n");
+    assert.equal(events[0], "family\tnode\tbranch\tgains\tlosses");
+    const perBranch = new Map<number, number>();
+    for (const line of events.slice(1)) {
+      const [, node, branch, gains] = line.split("\t");
+      perBranch.set(Number(node), (perBranch.get(Number(node)) ?? 0) + Number(gains));
+      const b = truth.branches[Number(node)];
+      assert.equal(branch, b.name ?? "NA");
+    }
+    for (const b of truth.branches) assert.equal(perBranch.get(b.node) ?? 0, b.gains);
+    assert.equal(truth.branches.find((b: { name: string }) => b.name === "n1").length, 0.05);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("genecontent simulate refuses bad values with messages naming them", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const treeFile = `${dir}/tree.nwk`;
+    await Deno.writeTextFile(treeFile, "((a:0.1,b:0.2):0.1,c:0.3);\n");
+    const base = ["--tree", treeFile, "--families", "10", "--seed", "1", "--out", `${dir}/o`];
+    const cases: [string[], RegExp][] = [
+      [["--gain=-1", "--loss", "1"], /gain must be in \(0, infinity\); got -1/],
+      [["--gain", "0.1"], /needs a value for loss/],
+      [["--model", "gamma4", "--gain", "0.1", "--loss", "1"], /needs a value for alpha/],
+      [["--gain", "0.1", "--loss", "1", "--alpha", "2"], /--alpha does not apply to model null/],
+      [["--model", "mixture2", "--gain", "0.1"], /--gain does not apply to a mixture/],
+      [
+        ["--model", "mixture2", "--gains", "1,2", "--losses", "1,1", "--weights", "0.5,0.6"],
+        /sum to 1/,
+      ],
+      [["--model", "gamma0", "--gain", "1", "--loss", "1"], /gamma needs from 2 to 64 categories/],
+      [
+        ["--gain", "0.1", "--loss", "1", "--missing", "1"],
+        /--missing must be a probability below 1/,
+      ],
+      [
+        ["--gain", "0.1", "--loss", "1", "--min-present", "3", "--max-present", "2"],
+        /--max-present 2 is below --min-present 3/,
+      ],
+      [
+        ["--gain", "0.1", "--loss", "1", "--min-present", "4"],
+        /--min-present must be a whole number >= 0 <= 3/,
+      ],
+      [
+        ["--gain", "0.1", "--loss", "1", "--families", "0"],
+        /--families must be a whole number >= 1/,
+      ],
+      [["--model", "null"], /needs the values of every parameter of model null: gain, loss/],
+    ];
+    for (const [extra, message] of cases) {
+      const args = [...base, ...extra];
+      // An option may be given once only: a case that sets --families drops the base value.
+      if (extra.includes("--families")) args.splice(2, 2);
+      await assert.rejects(() => simulateCommand(args), (e: Error) => {
+        assert.ok(e instanceof GenecontentError, `${extra.join(" ")}: ${e}`);
+        assert.match(e.message, message, extra.join(" "));
+        return true;
+      });
+    }
+    const c = `${dir}/c.tsv`;
+    await Deno.writeTextFile(c, "a\t0.9\nb\t1\nc\t1\nzz\t1\n");
+    await assert.rejects(
+      () => simulateCommand([...base, "--gain", "1", "--loss", "1", "--completeness", c]),
+      /names 1 genome not in the tree and PAM: zz/,
+    );
+    // An existing output is replaced only with --force.
+    assert.equal(
+      (await runCli(simulateCommand, [...base, "--gain", "1", "--loss", "1"])).status,
+      0,
+    );
+    await assert.rejects(
+      () => simulateCommand([...base, "--gain", "1", "--loss", "1"]),
+      /already exists: pass --force/,
+    );
+    assert.equal(
+      (await runCli(simulateCommand, [...base, "--gain", "1", "--loss", "1", "--force"])).status,
+      0,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
