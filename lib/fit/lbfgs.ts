@@ -23,6 +23,12 @@ export interface LbfgsOptions {
   readonly maxIterations?: number;
   /** Number of correction pairs kept (default 8). */
   readonly memory?: number;
+  /**
+   * Largest change of any variable in one iteration (default Infinity). A cap keeps a
+   * quasi-Newton step from leaping across a ridge onto a distant plateau of a multimodal or
+   * saturating objective; the line search then starts from the capped step.
+   */
+  readonly maxStep?: number;
 }
 
 /** The result of {@linkcode minimizeLbfgs}. */
@@ -74,6 +80,8 @@ export function minimizeLbfgs(
   const ftol = options.valueTolerance ?? 1e-13;
   const maxIter = options.maxIterations ?? 200;
   const m = options.memory ?? 8;
+  const maxStep = options.maxStep ?? Infinity;
+  if (!(maxStep > 0)) throw new RangeError(`maxStep must be positive; got ${maxStep}.`);
   const clamp = (v: number, i: number) => Math.min(upper[i], Math.max(lower[i], v));
   let x = Float64Array.from(x0, clamp);
   let evaluations = 1;
@@ -124,6 +132,8 @@ export function minimizeLbfgs(
       for (let i = 0; i < n; i++) d[i] = -pg[i];
     }
     let step = sHist.length === 0 ? Math.min(1, 1 / Math.max(pgMax, 1e-300)) : 1;
+    const dMax = d.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    if (step * dMax > maxStep) step = maxStep / dMax;
     let accepted = false;
     let xNew = x;
     let fNew = f;

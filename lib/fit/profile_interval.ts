@@ -1,135 +1,279 @@
 /**
- * Profile-likelihood interval ends for one parameter of a two-parameter model, found by
- * Newton's method on the profile itself.
+ * Profile-likelihood interval ends for one coordinate of a model with any number of parameters,
+ * found by safeguarded Newton steps on the profile itself.
  *
- * The profiled parameter is `theta`, the nuisance `nu`. The profile is
- * `p(theta) = max over nu of logLik(theta, nu)`; an interval end is where
- * `p(theta) = max logLik - drop`. By the envelope theorem `p'(theta)` is the partial derivative
- * of logLik with respect to theta at the inner maximum, so every profile point costs one inner
- * one-dimensional Newton solve (a few gradient evaluations) and gives the profile's slope for
- * free: from a Wald starting point, the ends converge in a handful of steps.
+ * The profiled coordinate is `theta = y[index]`; the others are nuisance parameters. The profile
+ * is `p(theta) = max over the nuisances of logLik(y)`; an interval end is where
+ * `p(theta) = max logLik - drop`. Every profile point re-maximises the nuisances with L-BFGS,
+ * warm-started from the previous point, and by the envelope theorem `p'(theta)` is the partial
+ * derivative of logLik with respect to theta at that inner maximum, so the Newton step on
+ * `p(theta) - target` costs nothing extra. Steps that leave the current bracket are replaced by
+ * doubling (before a bracket exists) or bisection (after), so the search cannot diverge; the end
+ * is open when the profile is still above the cut-off at the coordinate's bound.
  *
  * @module
  */
 
-/** Log-likelihood and its gradient with respect to (theta, nu). */
-export type ThetaNuObjective = (theta: number, nu: number) => {
-  readonly logLik: number;
-  readonly dTheta: number;
-  readonly dNu: number;
-};
+import { minimizeLbfgs } from "./lbfgs.ts";
 
-/** One end of a profile interval. */
-export interface ProfileEnd {
-  /** The end, on the theta scale. */
-  readonly theta: number;
-  /** True when the profile stays above the cut-off up to the parameter's bound. */
-  readonly open: boolean;
-}
+/** A log-likelihood over profiling coordinates `y`: value and d logLik / dy. */
+export type ProfileObjective = (y: Float64Array) => {
+  readonly logLik: number;
+  readonly gradient: Float64Array;
+};
 
 /** The setting of a profile search. */
 export interface ProfileProblem {
-  /** The objective. */
-  readonly objective: ThetaNuObjective;
-  /** The maximum-likelihood estimate (theta, nu) and the maximum. */
-  readonly thetaHat: number;
-  readonly nuHat: number;
+  /** The objective on the profiling coordinates. */
+  readonly objective: ProfileObjective;
+  /** The index of the profiled coordinate. */
+  readonly index: number;
+  /** The maximum-likelihood estimate on the profiling coordinates and the maximum. */
+  readonly yHat: ArrayLike<number>;
   readonly maxLogLik: number;
   /** The drop below the maximum that defines the interval (chi2(1, level) / 2). */
   readonly drop: number;
-  /** The Hessian of logLik in (theta, nu) at the estimate: [[tt, tn], [tn, nn]]. */
-  readonly hessian: readonly [readonly [number, number], readonly [number, number]];
-  /** Allowed ranges. */
-  readonly thetaRange: readonly [number, number];
-  readonly nuRange: readonly [number, number];
+  /** d2 logLik / dy2 at the estimate (rows), for the Wald starting step; null if unknown. */
+  readonly hessian: readonly ArrayLike<number>[] | null;
+  /** Bounds of every coordinate. */
+  readonly lower: ArrayLike<number>;
+  readonly upper: ArrayLike<number>;
+  /**
+   * Multiplies logLik inside the inner optimiser (default 1): 1 / number of families makes its
+   * gradient tolerance mean the same on any data size.
+   */
+  readonly scale?: number;
+}
+
+/** One end of a profile interval. */
+export interface ProfileEnd {
+  /** The end, on the profiling scale of the coordinate. */
+  readonly theta: number;
+  /** True when the profile stays above the cut-off up to the coordinate's bound. */
+  readonly open: boolean;
+  /** The nuisance values (whole coordinate vector) at the end. */
+  readonly y: Float64Array;
+  /** The profile log-likelihood at the end. */
+  readonly logLik: number;
+  /** The highest profile value met: above the maximum means the fit missed a better point. */
+  readonly highest: { readonly logLik: number; readonly y: Float64Array };
+  /** Objective evaluations used. */
+  readonly evaluations: number;
 }
 
 /**
- * Finds the lower (`direction = -1`) or upper (`+1`) interval end.
+ * The profile at `theta`: the nuisances re-maximised from `start`.
+ *
+ * @example
+ * ```ts
+ * import { profileAt } from "./profile_interval.ts";
+ * // logLik = -(t^2 + t n + n^2): the inner maximum is at n = -t / 2, value -0.75 t^2.
+ * const objective = (y: Float64Array) => ({
+ *   logLik: -(y[0] ** 2 + y[0] * y[1] + y[1] ** 2),
+ *   gradient: new Float64Array([-(2 * y[0] + y[1]), -(y[0] + 2 * y[1])]),
+ * });
+ * const p = profileAt(objective, 0, 2, new Float64Array([0, 0]), [-9, -9], [9, 9]);
+ * console.assert(Math.abs(p.logLik + 3) < 1e-9 && Math.abs(p.y[1] + 1) < 1e-5);
+ * ```
+ */
+export function profileAt(
+  objective: ProfileObjective,
+  index: number,
+  theta: number,
+  start: ArrayLike<number>,
+  lower: ArrayLike<number>,
+  upper: ArrayLike<number>,
+  scale = 1,
+): { logLik: number; slope: number; y: Float64Array; evaluations: number } {
+  const n = start.length;
+  const full = Float64Array.from(start);
+  full[index] = theta;
+  if (n === 1) {
+    const v = objective(full);
+    return { logLik: v.logLik, slope: v.gradient[0], y: full, evaluations: 1 };
+  }
+  const others: number[] = [];
+  for (let i = 0; i < n; i++) if (i !== index) others.push(i);
+  let slope = NaN;
+  let last = NaN;
+  const inner = minimizeLbfgs(
+    (z) => {
+      for (let j = 0; j < others.length; j++) full[others[j]] = z[j];
+      const v = objective(full);
+      slope = v.gradient[index];
+      last = v.logLik;
+      return {
+        value: -v.logLik * scale,
+        gradient: Float64Array.from(others, (i) => -v.gradient[i] * scale),
+      };
+    },
+    others.map((i) => start[i]),
+    {
+      lower: others.map((i) => lower[i]),
+      upper: others.map((i) => upper[i]),
+      gradientTolerance: 1e-10,
+      maxIterations: 500,
+      maxStep: 2,
+    },
+  );
+  const y = Float64Array.from(full);
+  for (let j = 0; j < others.length; j++) y[others[j]] = inner.x[j];
+  y[index] = theta;
+  // The last evaluation may be a rejected line-search trial: re-evaluate at the accepted point
+  // unless it was the last one evaluated.
+  let logLik = -inner.value / scale;
+  if (last !== logLik) {
+    const v = objective(y);
+    slope = v.gradient[index];
+    logLik = v.logLik;
+    return { logLik, slope, y, evaluations: inner.evaluations + 1 };
+  }
+  return { logLik, slope, y, evaluations: inner.evaluations };
+}
+
+/**
+ * Finds the lower (`direction = -1`) or upper (`+1`) end of the profile interval of
+ * `y[problem.index]`.
  *
  * @example
  * ```ts
  * import { profileEnd } from "./profile_interval.ts";
- * // A quadratic log-likelihood -(t^2 + t*n + n^2): the profile is -0.75 t^2, so the 95% ends are
+ * // A quadratic log-likelihood -(t^2 + t n + n^2): the profile is -0.75 t^2, so the 95% ends are
  * // at t = +-sqrt(1.920729 / 0.75).
  * const end = profileEnd({
- *   objective: (t, n) => ({ logLik: -(t * t + t * n + n * n), dTheta: -(2 * t + n), dNu: -(t + 2 * n) }),
- *   thetaHat: 0, nuHat: 0, maxLogLik: 0, drop: 1.920729410347062,
- *   hessian: [[-2, -1], [-1, -2]], thetaRange: [-10, 10], nuRange: [-10, 10],
+ *   objective: (y) => ({
+ *     logLik: -(y[0] ** 2 + y[0] * y[1] + y[1] ** 2),
+ *     gradient: new Float64Array([-(2 * y[0] + y[1]), -(y[0] + 2 * y[1])]),
+ *   }),
+ *   index: 0, yHat: [0, 0], maxLogLik: 0, drop: 1.920729410347062,
+ *   hessian: [[-2, -1], [-1, -2]], lower: [-10, -10], upper: [10, 10],
  * }, 1);
- * console.assert(Math.abs(end.theta - Math.sqrt(1.920729410347062 / 0.75)) < 1e-7);
+ * console.assert(!end.open && Math.abs(end.theta - Math.sqrt(1.920729410347062 / 0.75)) < 1e-7);
  * ```
  */
 export function profileEnd(problem: ProfileProblem, direction: -1 | 1): ProfileEnd {
-  const { objective, thetaHat, nuHat, maxLogLik, drop, hessian, thetaRange, nuRange } = problem;
+  const { objective, index, yHat, maxLogLik, drop, lower, upper } = problem;
+  const scale = problem.scale ?? 1;
   const target = maxLogLik - drop;
-  const [[htt, htn], [, hnn]] = hessian;
-  // Curvature of the profile at the estimate: the Schur complement htt - htn^2 / hnn.
-  const profileCurvature = hnn < 0 ? htt - (htn * htn) / hnn : htt;
-  let nuCurvature = hnn < 0 ? hnn : -1;
-  let nu = nuHat;
-  const edge = direction < 0 ? thetaRange[0] : thetaRange[1];
-  const clampTheta = (t: number) => Math.min(thetaRange[1], Math.max(thetaRange[0], t));
-
-  /** The profile at theta: value minus target, and slope (inner Newton solve for nu). */
-  const profileAt = (theta: number): { h: number; slope: number } => {
-    let r = objective(theta, nu);
-    let prevNu = NaN;
-    let prevD = NaN;
-    for (let it = 0; it < 50; it++) {
-      const d = r.dNu;
-      if (Number.isFinite(prevD) && nu !== prevNu) {
-        const secant = (d - prevD) / (nu - prevNu);
-        if (secant < 0) nuCurvature = secant;
-      }
-      // Stop once the remaining gain in logLik, d^2 / (2 |curvature|), is negligible.
-      if ((d * d) / (2 * Math.abs(nuCurvature)) < 1e-11) break;
-      let step = -d / nuCurvature;
-      step = Math.max(-1, Math.min(1, step));
-      let next = Math.min(nuRange[1], Math.max(nuRange[0], nu + step));
-      if (next === nu) break; // on a bound, pushing outward
-      // Accept only steps that do not lower the value (the profile is a maximum over nu).
-      let trial = objective(theta, next);
-      for (
-        let half = 0;
-        half < 30 && !(trial.logLik >= r.logLik - 1e-12 * Math.abs(r.logLik));
-        half++
-      ) {
-        step /= 2;
-        next = nu + step;
-        trial = objective(theta, next);
-      }
-      prevNu = nu;
-      prevD = d;
-      nu = next;
-      r = trial;
-    }
-    return { h: r.logLik - target, slope: r.dTheta };
+  const thetaHat = yHat[index];
+  const edge = direction < 0 ? lower[index] : upper[index];
+  const clamp = (t: number) => Math.min(upper[index], Math.max(lower[index], t));
+  let evaluations = 0;
+  let highest: { logLik: number; y: Float64Array } = {
+    logLik: maxLogLik,
+    y: Float64Array.from(yHat),
   };
-
-  // Wald starting point from the profile curvature.
-  const walk = profileCurvature < 0 ? Math.sqrt((2 * drop) / -profileCurvature) : 0.1;
-  let inside = thetaHat; // h > 0 here
-  let outside = NaN; // h <= 0 here, once found
-  let theta = clampTheta(thetaHat + direction * walk);
-  for (let it = 0; it < 60; it++) {
-    const { h, slope } = profileAt(theta);
-    if (Math.abs(h) < 1e-8) return { theta, open: false };
-    if (h > 0) inside = theta;
-    else outside = theta;
-    if (h > 0 && theta === edge) return { theta, open: true };
-    let next = theta - h / slope;
+  let nuisance: Float64Array = Float64Array.from(yHat);
+  const at = (theta: number) => {
+    const p = profileAt(objective, index, theta, nuisance, lower, upper, scale);
+    evaluations += p.evaluations;
+    if (p.logLik > highest.logLik) highest = { logLik: p.logLik, y: p.y };
+    if (Number.isFinite(p.logLik)) nuisance = p.y;
+    return p;
+  };
+  const curvature = profileCurvature(problem.hessian, index);
+  const walk = curvature < 0 ? Math.min(Math.sqrt((2 * drop) / -curvature), 5) : 0.5;
+  const result = (theta: number, open: boolean, logLik: number): ProfileEnd => ({
+    theta,
+    open,
+    y: nuisance,
+    logLik,
+    highest,
+    evaluations,
+  });
+  if (thetaHat === edge) {
+    // The estimate is on the bound: that end of the interval is the bound itself.
+    return result(thetaHat, true, maxLogLik);
+  }
+  let inside = thetaHat; // profile above the cut-off here
+  let outside = NaN; // below, once found
+  let hInside = drop;
+  let hOutside = NaN;
+  let theta = clamp(thetaHat + direction * walk);
+  for (let it = 0; it < 100; it++) {
+    const p = at(theta);
+    const h = p.logLik - target;
+    if (Math.abs(h) < 1e-8) return result(theta, false, p.logLik);
+    if (h > 0) {
+      inside = theta;
+      hInside = h;
+    } else {
+      outside = theta;
+      hOutside = h;
+    }
+    if (h > 0 && theta === edge) return result(theta, true, p.logLik);
     const bracketed = Number.isFinite(outside);
+    if (bracketed && Math.abs(outside - inside) < 1e-12 * Math.max(1, Math.abs(theta))) {
+      return result(theta, false, p.logLik);
+    }
+    let next = theta - h / p.slope;
     const lo = Math.min(inside, bracketed ? outside : edge);
     const hi = Math.max(inside, bracketed ? outside : edge);
-    const newtonOk = Number.isFinite(next) && slope * direction < 0 && next > lo && next < hi;
+    const newtonOk = Number.isFinite(next) && p.slope * direction < 0 && next > lo && next < hi;
     if (!newtonOk) {
-      next = bracketed ? (inside + outside) / 2 : clampTheta(thetaHat + 2 * (theta - thetaHat));
-    }
-    if (bracketed && Math.abs(outside - inside) < 1e-12 * Math.max(1, Math.abs(theta))) {
-      return { theta: next, open: false };
+      if (bracketed) {
+        // Regula falsi on the bracket, kept away from its ends.
+        const t = hInside / (hInside - hOutside);
+        next = inside + Math.min(0.9, Math.max(0.1, t)) * (outside - inside);
+      } else {
+        next = clamp(thetaHat + 2 * (theta - thetaHat));
+      }
     }
     theta = next;
   }
-  return { theta, open: false };
+  const p = at(theta);
+  return result(theta, false, p.logLik);
+}
+
+/**
+ * The curvature of the profile of coordinate `index` at the estimate, 1 / (H^-1)[index][index]
+ * (the Schur complement), or NaN when the Hessian is unknown or not negative definite.
+ */
+export function profileCurvature(
+  hessian: readonly ArrayLike<number>[] | null,
+  index: number,
+): number {
+  if (!hessian) return NaN;
+  const n = hessian.length;
+  const inv = invertNegativeDefinite(hessian);
+  if (!inv) return n === 1 ? hessian[0][0] : NaN;
+  return 1 / inv[index * n + index];
+}
+
+/**
+ * The inverse of a negative-definite symmetric matrix (row-major result), by Cholesky
+ * factorisation of its negation; null when it is not negative definite.
+ */
+export function invertNegativeDefinite(h: readonly ArrayLike<number>[]): Float64Array | null {
+  const n = h.length;
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = -(h[i][j] + h[j][i]) / 2;
+      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
+      if (i === j) {
+        if (!(s > 0)) return null;
+        L[i * n + i] = Math.sqrt(s);
+      } else {
+        L[i * n + j] = s / L[j * n + j];
+      }
+    }
+  }
+  // (-H)^-1 = L^-T L^-1; H^-1 is its negation.
+  const inv = new Float64Array(n * n);
+  for (let c = 0; c < n; c++) {
+    const z = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = i === c ? 1 : 0;
+      for (let k = 0; k < i; k++) s -= L[i * n + k] * z[k];
+      z[i] = s / L[i * n + i];
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      let s = z[i];
+      for (let k = i + 1; k < n; k++) s -= L[k * n + i] * inv[k * n + c];
+      inv[i * n + c] = s / L[i * n + i];
+    }
+  }
+  for (let i = 0; i < n * n; i++) inv[i] = -inv[i];
+  return inv;
 }
