@@ -677,6 +677,9 @@ Deno.test("invalid per-branch rates, tangents and subsets throw a RangeError nam
   const nNodes = tree.nNodes, r = 2 * nNodes;
   using backend = new TsBackend(tree, new Uint8Array(3 * tree.nTips), 3);
   assert.equal(backend.nNodes, 7);
+  // No parameter sets is not an error: empty results.
+  const none = backend.evaluate(new Float64Array(0), { layout: "perBranch", gradient: true });
+  assert.deepEqual([none.logLik.length, none.grad!.length], [0, 0]);
   const ok = broadcastPair(0.5, 1, nNodes);
   const pb = { layout: "perBranch" as const };
   const rejects = (f: () => unknown, pattern: RegExp) =>
