@@ -7,6 +7,8 @@ import { assertClose } from "./support/assert_close.ts";
 import { bruteForceFewerThan, bruteForceLikelihood } from "./support/brute_force.ts";
 import { binary6, multifurcating, withUnary } from "./support/small_trees.ts";
 import { GainLossLikelihood } from "../lib/likelihood/gain_loss_likelihood.ts";
+import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
+import { NULL_MODEL } from "../lib/model/description.ts";
 import {
   type BackendFactory,
   loadKernel,
@@ -172,4 +174,28 @@ Deno.test("families never present (or below the threshold) are a clear error nam
     (e: unknown) =>
       e instanceof GenecontentError && /single/.test(e.message) && /fewer than 2/.test(e.message),
   );
+});
+
+Deno.test("GainLossLikelihood is ModelLikelihood with the null model (log-rate gradient)", () => {
+  const tree = binary6();
+  const cols = allColumns(tree.nTips, [2]).filter((c) => c.filter((v) => v === 1).length >= 2);
+  const patterns = compressPatterns(
+    new Uint8Array(cols.flat()),
+    cols.length,
+    tree.nTips,
+    cols.map((_, i) => `f${i}`),
+  );
+  for (const k of [0, 1, 2]) {
+    using wrapped = new GainLossLikelihood(tree, patterns, tsBackendFactory, { minPresent: k });
+    using direct = new ModelLikelihood(tree, patterns, tsBackendFactory, NULL_MODEL, {
+      minPresent: k,
+      maxPresent: null,
+    });
+    const a = wrapped.evaluate(0.3, 0.9, { gradient: true });
+    const b = direct.evaluate(Float64Array.of(0.3, 0.9), true);
+    assert.deepEqual([...a.perPattern], [...b.perPattern]);
+    assert.equal(a.logLik, b.logLik);
+    // d/d log x = x d/d x: one rounding per product.
+    assertClose(a.gradient!, [0.3 * b.gradient![0], 0.9 * b.gradient![1]], 1e-15, `k=${k}`);
+  }
 });
