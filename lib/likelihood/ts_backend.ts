@@ -175,7 +175,7 @@ export class TsBackend implements LikelihoodBackend {
    * console.assert(Math.abs(logLik[1] - Math.log(0.75)) < 1e-15);
    * ```
    *
-   * @example Per-branch rates, one tangent direction per branch, and a pattern subset
+   * @example Per-branch rates, two tangent directions and a pattern subset
    * ```ts
    * import { TsBackend } from "./ts_backend.ts";
    * import { flatTreeFromParents } from "../tree/flat_tree.ts";
