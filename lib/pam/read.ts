@@ -389,16 +389,20 @@ interface BadCell {
 /**
  * Parses a presence/absence matrix from bytes.
  *
+ * - The bytes must be UTF-8 text (a UTF-8 BOM is ignored): UTF-16, Latin-1 and binary data
+ *   are refused with the byte offset and line (gzip data is decompressed by
+ *   {@linkcode readPamWithDigest}, refused here).
  * - The delimiter is a tab if the header line holds one, otherwise a comma. Fields may be
- *   double-quoted (`""` is a quote inside quotes). Blank lines are skipped. A UTF-8 BOM is
- *   ignored.
- * - Roary, PPanGGOLiN and Panaroo layouts are recognised by their exact metadata columns and
- *   always have families as rows. Their isolate cells hold locus tags (or counts, or 1/0): an
+ *   double-quoted (`""` is a quote inside quotes). Blank lines are skipped.
+ * - Roary, PPanGGOLiN and Panaroo layouts are recognised by their metadata columns, by name
+ *   (see `detectLayout`), and always have families as rows. Their isolate cells hold locus tags (or counts, or 1/0): an
  *   empty cell or `0` is absent, `?` or `NA` missing, anything else present.
  * - `.Rtab` files have families as rows and 0/1 cells.
  * - Other files are 0/1 tables: the first column names the rows, the header names the
  *   columns (its first cell is a corner label; a header one field shorter than the rows, as R
- *   writes it, has no corner). `orientation` says whether rows are families; `auto` picks the
+ *   writes it, has no corner). Rows that all end with a trailing delimiter (an empty last
+ *   field, in the first 200 rows) have it ignored, with a notice; when that and an R header
+ *   both fit, the tree's names decide, or the file is refused. `orientation` says whether rows are families; `auto` picks the
  *   side whose names match `options.taxa` and fails if both or neither do.
  * - In 0/1 cells, `0` is absent, `1` present, `?`, `NA` or empty missing. Any other value is an
  *   error, unless `binarize` is set and the value is a non-negative integer (> 0 is present).
