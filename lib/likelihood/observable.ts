@@ -564,8 +564,16 @@ export class ObservableWindow {
       const s = g + l;
       const pi1 = g / s, pi0 = l / s;
       const t = branchLength[v];
-      const E = Math.exp(-s * t);
-      const q = -Math.expm1(-s * t);
+      // e^{-st} and 1 - e^{-st}, each from the other where that has no cancellation.
+      const st = s * t;
+      let E: number, q: number;
+      if (st < Math.LN2) {
+        q = -Math.expm1(-st);
+        E = 1 - q;
+      } else {
+        E = Math.exp(-st);
+        q = 1 - E;
+      }
       p[4 * v] = pi0 + pi1 * E;
       p[4 * v + 1] = pi1 * q;
       p[4 * v + 2] = pi0 * q;
@@ -613,18 +621,24 @@ export class ObservableWindow {
         this.#tipVector(acc, this.#refMask[v]);
       } else {
         const first = childStart[v], last = childStart[v + 1];
-        let which = 0;
-        acc = this.#tmp[0];
         const c0 = children[first];
-        copyEntries(ref, refOff[c0], acc, 0, this.#size(refN[c0]), gradient);
+        let accOff = refOff[c0];
         let nAcc = refN[c0];
+        acc = ref;
+        let which = 0;
         for (let ci = first + 1; ci < last; ci++) {
           const c = children[ci];
-          const dst = this.#tmp[1 - which];
-          this.#convolve(acc, 0, nAcc, ref, refOff[c], refN[c], dst, 0, gradient);
+          const dst = this.#tmp[which];
+          this.#convolve(acc, accOff, nAcc, ref, refOff[c], refN[c], dst, 0, gradient);
           nAcc += refN[c];
           which = 1 - which;
           acc = dst;
+          accOff = 0;
+        }
+        if (acc === ref) {
+          // A unary node: its vector is its child's message.
+          acc = this.#tmp[0];
+          copyEntries(ref, accOff, acc, 0, this.#size(nAcc), gradient);
         }
       }
       if (v === root) copyEntries(acc, 0, ref, refOff[v], this.#size(refN[v]), gradient);
@@ -662,19 +676,22 @@ export class ObservableWindow {
         this.#tipVector(acc, n);
       } else {
         const first = childStart[v], last = childStart[v + 1];
-        let which = 0;
-        acc = this.#tmp[0];
         const s0 = childSource(children[first]);
-        copyEntries(s0.store, s0.off, acc, 0, this.#size(s0.n), gradient);
-        let nAcc = s0.n;
+        let accStore = s0.store, accOff = s0.off, nAcc = s0.n;
+        let which = 0;
         for (let ci = first + 1; ci < last; ci++) {
           const s = childSource(children[ci]);
-          const dst = this.#tmp[1 - which];
-          this.#convolve(acc, 0, nAcc, s.store, s.off, s.n, dst, 0, gradient);
+          const dst = this.#tmp[which];
+          this.#convolve(accStore, accOff, nAcc, s.store, s.off, s.n, dst, 0, gradient);
           nAcc += s.n;
           which = 1 - which;
-          acc = dst;
+          accStore = dst;
+          accOff = 0;
         }
+        acc = this.#tmp[0];
+        if (last - first === 1) {
+          copyEntries(accStore, accOff, acc, 0, this.#size(nAcc), gradient);
+        } else acc = accStore;
       }
       if (v === root) {
         this.#finish(t, acc, 0, n, this.observed[m], gradient, out);
@@ -780,6 +797,8 @@ export class ObservableWindow {
     const nc = na + nb;
     const W = this.#W, Kp = this.#Kp, Ka = this.#Ka;
     const mA = na + 1 < W ? na + 1 : W, mB = nb + 1 < W ? nb + 1 : W, mC = nc + 1 < W ? nc + 1 : W;
+    // Without exact absent counts, entry i is "i present" below Kp and "Kp or more" at Kp.
+    const lowOnly = Ka === 0;
     const top = this.#top;
     const av0 = A.v0, av1 = A.v1, asc = A.sc, bv0 = B.v0, bv1 = B.v1, bsc = B.sc;
     for (let c = 0; c < mC; c++) top[c] = Infinity;
@@ -788,8 +807,7 @@ export class ObservableWindow {
       const pi = countOf(i, na, W, Kp, Ka), si = asc[oa + i];
       for (let j = 0; j < mB; j++) {
         if (bv0[ob + j] === 0 && bv1[ob + j] === 0) continue;
-        const pj = countOf(j, nb, W, Kp, Ka);
-        const tgt = pi < 0 || pj < 0 ? Kp : indexOf(pi + pj, nc, W, Kp, Ka);
+        const tgt = lowOnly ? (i + j < Kp ? i + j : Kp) : target(pi, j, nb, nc, W, Kp, Ka);
         const s = si + bsc[ob + j];
         if (s < top[tgt]) top[tgt] = s;
       }
@@ -812,8 +830,7 @@ export class ObservableWindow {
       for (let j = 0; j < mB; j++) {
         const y0 = bv0[ob + j], y1 = bv1[ob + j];
         if (y0 === 0 && y1 === 0) continue;
-        const pj = countOf(j, nb, W, Kp, Ka);
-        const tgt = pi < 0 || pj < 0 ? Kp : indexOf(pi + pj, nc, W, Kp, Ka);
+        const tgt = lowOnly ? (i + j < Kp ? i + j : Kp) : target(pi, j, nb, nc, W, Kp, Ka);
         const ds = si + bsc[ob + j] - top[tgt];
         const f = ds === 0 ? 1 : 2 ** (-256 * ds);
         const e = oc + tgt;
@@ -951,4 +968,18 @@ function indexOf(p: number, n: number, W: number, Kp: number, Ka: number): numbe
   if (n + 1 < W || p < Kp) return p;
   if (p > n - Ka) return Kp + Ka - (n - p);
   return Kp;
+}
+
+/** The entry of a sum of entry `pi`'s count (-1: middle) and entry `j` of a vector over `nb`. */
+function target(
+  pi: number,
+  j: number,
+  nb: number,
+  nc: number,
+  W: number,
+  Kp: number,
+  Ka: number,
+): number {
+  const pj = countOf(j, nb, W, Kp, Ka);
+  return pi < 0 || pj < 0 ? Kp : indexOf(pi + pj, nc, W, Kp, Ka);
 }
