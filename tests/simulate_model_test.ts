@@ -633,3 +633,28 @@ Deno.test("simulateModel and ModelLikelihood agree on the column probabilities",
   const p = chiSquareSurvival(stat, df);
   assert.ok(p > LEVEL, `chi-square ${stat.toFixed(1)} on ${df} df against the likelihood, p ${p}`);
 });
+
+Deno.test("simulateModel: recorded-cell counts match the true and recorded states", () => {
+  const sim = simulateModel(
+    TREE,
+    parseModel("null+error"),
+    { gain: 0.8, loss: 1.2, falsePresence: 0.05, falseAbsence: 0.1 },
+    { nFamilies: 4000, seed: 8, missing: 0.1, completeness: COMPLETENESS, recordNodeStates: true },
+  );
+  let miss = 0, fp = 0, fa = 0;
+  for (let f = 0; f < sim.nFamilies; f++) {
+    for (let i = 0; i < nTips; i++) {
+      const truth = sim.nodeStates![f * TREE.nNodes + i], rec = sim.states[f * nTips + i];
+      if (rec === 2) miss++;
+      else if (truth === 0 && rec === 1) fp++;
+      else if (truth === 1 && rec === 0) fa++;
+    }
+  }
+  assert.deepEqual(
+    [sim.nMissingCells, sim.nFalsePresentCells, sim.nFalseAbsentCells],
+    [miss, fp, fa],
+  );
+  assert.ok(miss > 0 && fp > 0 && fa > 0);
+  // Per-genome false absence 1 - (1 - e-) c_i (exact in binary for these inputs to 1 ulp).
+  assertClose(sim.falseAbsence, COMPLETENESS.map((c) => 1 - 0.9 * c), 1e-15);
+});

@@ -308,6 +308,14 @@ export function simulateModel(
     falseAbsence[i] = c === 1 ? eMinus : 1 - (1 - eMinus) * c;
   }
   const anyFalseAbsence = falseAbsence.some((x) => x > 0);
+  // Per tip and true state x, one uniform U per cell decides: U < missing: missing; else
+  // U < missing + (1 - missing) e_x: recorded wrong; else recorded right. Thresholds times 2^32.
+  const cellThresholds = new Float64Array(3 * nTips);
+  for (let i = 0; i < nTips; i++) {
+    cellThresholds[3 * i] = missing * TWO_POW_32;
+    cellThresholds[3 * i + 1] = (missing + (1 - missing) * falsePresence) * TWO_POW_32;
+    cellThresholds[3 * i + 2] = (missing + (1 - missing) * falseAbsence[i]) * TWO_POW_32;
+  }
   const maxSimulated = options.maxSimulated ?? 1000 * nFamilies + 100000;
 
   // Per variable component c, node v and parent state x: 2^32 exp(-q_x t_v), the threshold
@@ -398,7 +406,7 @@ export function simulateModel(
       for (let i = 0; i < nTips; i++) present += node[i];
     } else {
       cells.fill(0);
-      present = recordTips(rng, node, states, off, missing, falsePresence, falseAbsence, cells);
+      present = recordTips(rng, rngState, node, states, off, cellThresholds, cells);
     }
     if (present < minPresent) {
       below++;
@@ -539,39 +547,73 @@ function variableHistory(
 }
 
 /**
- * Writes one family's recorded tip cells (missingness, then false presence or absence) into
- * `states` at `off`; returns the recorded present count and adds the cell counts to `cells`.
+ * Writes one family's recorded tip cells into `states` at `off` (see the thresholds in
+ * {@linkcode simulateModel}: one 32-bit draw per cell, refined by 32 more bits only when a
+ * threshold falls inside its interval); returns the recorded present count and adds the numbers
+ * of missing, false-present and false-absent cells to `cells`.
  */
 function recordTips(
   rng: Random,
+  state: Int32Array,
   node: Uint8Array,
   states: Uint8Array,
   off: number,
-  missing: number,
-  falsePresence: number,
-  falseAbsence: Float64Array,
+  thresholds: Float64Array,
   cells: Float64Array,
 ): number {
   let present = 0;
-  for (let i = 0; i < falseAbsence.length; i++) {
-    let x = node[i];
-    if (missing > 0 && rng.next() < missing) {
+  const nTips = thresholds.length / 3;
+  rng.exportState(state);
+  let s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  for (let i = 0; i < nTips; i++) {
+    const x = node[i];
+    const tMiss = thresholds[3 * i];
+    const tWrong = thresholds[3 * i + 1 + x];
+    // xoshiro128** step (as Random.nextUint32).
+    const a = Math.imul(s1, 5);
+    const u = Math.imul((a << 7) | (a >>> 25), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    let outcome: number; // 0 missing, 1 wrong, 2 right
+    if (u >= tWrong) outcome = 2;
+    else if (u + 1 <= tMiss) outcome = 0;
+    else if (u >= tMiss && u + 1 <= tWrong) outcome = 1;
+    else {
+      state[0] = s0;
+      state[1] = s1;
+      state[2] = s2;
+      state[3] = s3;
+      rng.importState(state);
+      const fine = u + rng.nextUint32() / TWO_POW_32;
+      outcome = fine < tMiss ? 0 : fine < tWrong ? 1 : 2;
+      rng.exportState(state);
+      s0 = state[0];
+      s1 = state[1];
+      s2 = state[2];
+      s3 = state[3];
+    }
+    if (outcome === 0) {
       states[off + i] = 2;
       cells[0]++;
-      continue;
+    } else if (outcome === 1) {
+      states[off + i] = 1 - x;
+      present += 1 - x;
+      cells[1 + x]++;
+    } else {
+      states[off + i] = x;
+      present += x;
     }
-    if (x === 1) {
-      if (falseAbsence[i] > 0 && rng.next() < falseAbsence[i]) {
-        x = 0;
-        cells[2]++;
-      }
-    } else if (falsePresence > 0 && rng.next() < falsePresence) {
-      x = 1;
-      cells[1]++;
-    }
-    states[off + i] = x;
-    present += x;
   }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
+  rng.importState(state);
   return present;
 }
 
