@@ -3,6 +3,12 @@
  * root state is drawn from the stationary prior, then each branch applies the exact 2x2
  * transition probabilities (P01 = -pi1 e, P11 = 1 + pi0 e with e = expm1(-(gain + loss) t)).
  *
+ * These functions take rates and optional rate multipliers directly and draw the same stream as
+ * they always have, so data sets made with them (the bundled example, the benchmark data, seeded
+ * tests) stay reproducible. For any model of `lib/model/description.ts` (discrete gamma,
+ * mixtures, `+inv`, `+error`, completeness, prevalence windows) and for the true gains and
+ * losses per branch, use `simulateModel` in `./model.ts`.
+ *
  * @module
  */
 
