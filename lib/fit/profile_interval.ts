@@ -164,11 +164,34 @@ export function profileEnd(problem: ProfileProblem, direction: -1 | 1): ProfileE
     y: Float64Array.from(yHat),
   };
   let nuisance: Float64Array = Float64Array.from(yHat);
+  // The nuisances' linear response to theta at the estimate, -H_nn^-1 H_nt, predicts where the
+  // inner maximum moves: warm starts follow it.
+  const response = nuisanceResponse(problem.hessian, index);
+  // Once two profile points exist, the secant through their nuisances replaces it.
+  let previous: Float64Array | null = null;
   const at = (theta: number) => {
-    const p = profileAt(objective, index, theta, nuisance, lower, upper, scale);
+    const start = Float64Array.from(nuisance);
+    const dt = theta - nuisance[index];
+    const step = previous && previous[index] !== nuisance[index]
+      ? Float64Array.from(
+        nuisance,
+        (v, i) => (v - previous![i]) / (nuisance[index] - previous![index]),
+      )
+      : response;
+    if (step) {
+      for (let i = 0; i < start.length; i++) {
+        if (i !== index) {
+          start[i] = Math.min(upper[i], Math.max(lower[i], start[i] + step[i] * dt));
+        }
+      }
+    }
+    const p = profileAt(objective, index, theta, start, lower, upper, scale);
     evaluations += p.evaluations;
     if (p.logLik > highest.logLik) highest = { logLik: p.logLik, y: p.y };
-    if (Number.isFinite(p.logLik)) nuisance = p.y;
+    if (Number.isFinite(p.logLik)) {
+      previous = nuisance;
+      nuisance = p.y;
+    }
     return p;
   };
   const curvature = profileCurvature(problem.hessian, index);
@@ -223,6 +246,28 @@ export function profileEnd(problem: ProfileProblem, direction: -1 | 1): ProfileE
   }
   const p = at(theta);
   return result(theta, false, p.logLik);
+}
+
+/** d nuisance / d theta along the profile at the estimate, or null when it is unknown. */
+function nuisanceResponse(
+  hessian: readonly ArrayLike<number>[] | null,
+  index: number,
+): Float64Array | null {
+  if (!hessian || hessian.length < 2) return null;
+  const n = hessian.length;
+  const others = Array.from({ length: n }, (_, i) => i).filter((i) => i !== index);
+  const inv = invertNegativeDefinite(
+    others.map((i) => Float64Array.from(others, (j) => hessian[i][j])),
+  );
+  if (!inv) return null;
+  const m = others.length;
+  const out = new Float64Array(n);
+  for (let a = 0; a < m; a++) {
+    let s = 0;
+    for (let b = 0; b < m; b++) s -= inv[a * m + b] * hessian[others[b]][index];
+    out[others[a]] = s;
+  }
+  return out;
 }
 
 /**
