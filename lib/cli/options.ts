@@ -5,6 +5,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { GenecontentError } from "../errors.ts";
 import type { BackendChoice } from "../likelihood/choose_backend.ts";
@@ -241,7 +242,8 @@ export function cpuCores(): number {
 }
 
 /**
- * Converts parsed {@linkcode INPUT_OPTIONS} values into settings. `--threads` with
+ * Converts parsed {@linkcode INPUT_OPTIONS} values into settings (file paths made absolute
+ * against the working directory). `--threads` with
  * `--backend ts` is an error (the TypeScript backend has one thread); a thread count above
  * `cores` is capped to it with a notice (more threads than cores only adds contention).
  *
@@ -249,7 +251,7 @@ export function cpuCores(): number {
  * ```ts
  * import { inputSettings } from "./options.ts";
  * const s = inputSettings({ tree: "t", pam: "p", backend: "native", threads: "64" }, "fit", 2);
- * console.assert(s.threads === 2 && s.notices.length === 1);
+ * console.assert(s.threads === 2 && s.notices.length === 1 && s.treePath.endsWith("/t"));
  * ```
  */
 export function inputSettings(
@@ -282,8 +284,9 @@ export function inputSettings(
     threads = cores;
   }
   return {
-    treePath: required(v.tree, "--tree", command),
-    pamPath: required(v.pam, "--pam", command),
+    // Absolute, so that messages and provenance say which file was meant.
+    treePath: resolve(required(v.tree, "--tree", command)),
+    pamPath: resolve(required(v.pam, "--pam", command)),
     load: {
       orientation: choiceOption<PamOrientation>(v.orientation ?? "auto", "--orientation", [
         "auto",

@@ -3,7 +3,8 @@
  * column (a pattern, see {@linkcode SitePatterns}); `SitePatterns.familyPattern[f]` is the pattern
  * of family `f`. These functions give every family its pattern's value, keyed by family name
  * (a `Map`, in the PAM's family order) or as parallel arrays in the same order, with the
- * family's present and observed (not missing) genome counts.
+ * family's present and observed (not missing) genome counts; and the checks that keep a
+ * non-finite log-likelihood from being reported as a result.
  *
  * @module
  */
@@ -11,6 +12,7 @@
 import { GenecontentError } from "../errors.ts";
 import { MISSING, PRESENT } from "../pam/matrix.ts";
 import type { SitePatterns } from "../pam/patterns.ts";
+import type { FlatTree } from "../tree/flat_tree.ts";
 
 /** Per-family results as parallel arrays, in the PAM's family order. */
 export interface PerFamilyTable {
@@ -174,5 +176,101 @@ export function refuseNonFinite(
         names.length > 10 ? `, ... (${names.length} in all)` : ""
       }. This happens when genomes joined only by zero-length branches differ in a family: ` +
       "give the tree positive branch lengths.",
+  );
+}
+
+/** A family that has probability 0 on a tree at any rates, and two genomes that show why. */
+export interface ImpossibleFamily {
+  /** The family's name. */
+  readonly family: string;
+  /** A genome where the family is present and one where it is absent, joined only by
+   * zero-length branches (so they must share their state). */
+  readonly genomes: readonly [string, string];
+}
+
+/**
+ * Families whose observed cells differ between genomes joined only by zero-length branches:
+ * such genomes always share their state, so these families have probability 0 at any rates.
+ * Found from the tree and the cells alone, independently of any likelihood computation.
+ *
+ * @example
+ * ```ts
+ * import { impossibleFamilies } from "./per_family.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { parseNewick } from "../newick/parse.ts";
+ * const tree = parseNewick("((a:0,b:0):1,c:1);", "t.nwk");
+ * const p = compressPatterns(new Uint8Array([1, 0, 1, 1, 1, 0]), 2, 3, ["split", "fine"]);
+ * console.assert(impossibleFamilies(tree, p)[0].family === "split");
+ * ```
+ */
+export function impossibleFamilies(tree: FlatTree, patterns: SitePatterns): ImpossibleFamily[] {
+  const { nTips, nNodes, parent, branchLength, tipNames } = tree;
+  const root = new Int32Array(nNodes).map((_, i) => i);
+  const find = (i: number): number => {
+    while (root[i] !== i) i = root[i] = root[root[i]];
+    return i;
+  };
+  for (let i = 0; i < nNodes; i++) {
+    if (parent[i] >= 0 && branchLength[i] === 0) root[find(i)] = find(parent[i]);
+  }
+  // Groups of two or more tips joined by zero-length paths, as tip lists.
+  const groups = new Map<number, number[]>();
+  for (let t = 0; t < nTips; t++) {
+    const r = find(t);
+    const g = groups.get(r);
+    if (g) g.push(t);
+    else groups.set(r, [t]);
+  }
+  const shared = [...groups.values()].filter((g) => g.length > 1);
+  if (shared.length === 0) return [];
+  const { states, nPatterns, familyPattern, familyNames } = patterns;
+  const witness = new Map<number, readonly [string, string]>();
+  for (let p = 0; p < nPatterns; p++) {
+    for (const group of shared) {
+      let present = -1;
+      let absent = -1;
+      for (const t of group) {
+        const x = states[p * nTips + t];
+        if (x === PRESENT && present < 0) present = t;
+        else if (x !== PRESENT && x !== MISSING && absent < 0) absent = t;
+      }
+      if (present >= 0 && absent >= 0) {
+        witness.set(p, [tipNames[present], tipNames[absent]]);
+        break;
+      }
+    }
+  }
+  const out: ImpossibleFamily[] = [];
+  familyPattern.forEach((p, f) => {
+    const w = witness.get(p);
+    if (w) out.push({ family: familyNames[f], genomes: w });
+  });
+  return out;
+}
+
+/**
+ * Refuses data that have probability 0 at any rates (see {@linkcode impossibleFamilies}) with
+ * a message naming the families and, for the first, two genomes that differ.
+ *
+ * @example
+ * ```ts
+ * import { refuseImpossible } from "./per_family.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { parseNewick } from "../newick/parse.ts";
+ * const tree = parseNewick("((a:0.1,b:0):1,c:1);", "t.nwk");
+ * refuseImpossible(tree, compressPatterns(new Uint8Array([1, 0, 1]), 1, 3, ["f"]), "t.nwk");
+ * ```
+ */
+export function refuseImpossible(tree: FlatTree, patterns: SitePatterns, treeSource: string): void {
+  const bad = impossibleFamilies(tree, patterns);
+  if (bad.length === 0) return;
+  const names = bad.map((b) => b.family);
+  throw new GenecontentError(
+    `${names.length} famil${names.length === 1 ? "y has" : "ies have"} probability 0 at any ` +
+      `rates on tree '${treeSource}' (logLik -Infinity): ${names.slice(0, 10).join(", ")}${
+        names.length > 10 ? `, ... (${names.length} in all)` : ""
+      }. For example, ${bad[0].family} is present in ${bad[0].genomes[0]} and absent in ` +
+      `${bad[0].genomes[1]}, which are joined only by zero-length branches and so always share ` +
+      "their state. Give those branches positive lengths.",
   );
 }

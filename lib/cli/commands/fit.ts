@@ -7,8 +7,10 @@
 
 import { fitNullModel, type NullModelFit } from "../../fit/fit_null_model.ts";
 import { GainLossLikelihood } from "../../likelihood/gain_loss_likelihood.ts";
-import { perFamilyTable, refuseNonFinite } from "../../likelihood/per_family.ts";
+import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
 import { makeProvenance } from "../../provenance.ts";
+import { GenecontentError } from "../../errors.ts";
+import { totalLength } from "../../tree/flat_tree.ts";
 import {
   INPUT_HELP,
   INPUT_OPTIONS,
@@ -141,6 +143,13 @@ export async function fitCommand(args: string[]): Promise<number> {
     { flag: "--per-family", value: v["per-family"] },
   ], { inputs: { tree: settings.treePath, PAM: settings.pamPath }, force: v.force ?? false });
   const { dataset, factory, pruned } = await prepare(settings);
+  if (!(totalLength(dataset.tree) > 0)) {
+    throw new GenecontentError(
+      `Every branch of the tree '${settings.treePath}' has length 0: rates cannot be ` +
+        "estimated. Give the tree positive branch lengths.",
+    );
+  }
+  refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
   using lik = new GainLossLikelihood(dataset.tree, dataset.patterns, factory, { minPresent });
   const progress = new ProgressLine();
   const started = performance.now();

@@ -6,7 +6,7 @@
  */
 
 import { GainLossLikelihood } from "../../likelihood/gain_loss_likelihood.ts";
-import { perFamilyTable, refuseNonFinite } from "../../likelihood/per_family.ts";
+import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
 import { makeProvenance } from "../../provenance.ts";
 import { totalLength } from "../../tree/flat_tree.ts";
 import { GenecontentError } from "../../errors.ts";
@@ -93,6 +93,7 @@ export async function loglikCommand(args: string[]): Promise<number> {
         "genomes and absent in others. Give the tree positive branch lengths.",
     );
   }
+  refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
   using lik = new GainLossLikelihood(dataset.tree, dataset.patterns, factory, { minPresent });
   const progress = new ProgressLine();
   const value = await lik.evaluateAsync(gain, loss, {
