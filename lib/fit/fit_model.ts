@@ -37,7 +37,13 @@ import type { ParameterKind, ParameterSpec } from "../model/description.ts";
 import { chiSquareQuantile } from "./chi_square.ts";
 import { relabelMixture } from "./label_switching.ts";
 import { minimizeLbfgs } from "./lbfgs.ts";
-import type { ModelObjective, RateScale } from "./objective.ts";
+import {
+  type LikelihoodObjective,
+  type ModelObjective,
+  modelObjective,
+  type RateScale,
+  treeRateScale,
+} from "./objective.ts";
 import { invertNegativeDefinite, profileEnd, type ProfileObjective } from "./profile_interval.ts";
 
 /** A two-sided interval. */
@@ -673,4 +679,31 @@ function verify(
     }
   }
   return { hessian, predictedGain, better };
+}
+
+/**
+ * Fits a model likelihood (e.g. `ModelLikelihood`) with its data-informed starts and working
+ * bounds from its tree's scale; `options` as for {@linkcode fitModel}.
+ *
+ * @example
+ * ```ts
+ * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
+ * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
+ * import { parseModel } from "../model/description.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * import { fitModelLikelihood } from "./fit_model.ts";
+ * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.3, 0.2, 0.5, 0.1, 0]);
+ * const rows = Uint8Array.of(1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1);
+ * using lik = new ModelLikelihood(tree, compressPatterns(rows, 5, 3, ["a", "b", "c", "d", "e"]),
+ *   tsBackendFactory, parseModel("null"));
+ * const fit = fitModelLikelihood(lik, { level: null });
+ * console.assert(fit.nParams === 2 && fit.byName.gain.estimate > 0);
+ * ```
+ */
+export function fitModelLikelihood(
+  lik: LikelihoodObjective,
+  options: FitModelOptions = {},
+): ModelFit {
+  return fitModel(modelObjective(lik), { rateScale: treeRateScale(lik.tree), ...options });
 }

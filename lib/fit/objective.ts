@@ -9,6 +9,7 @@
 
 import { GenecontentError } from "../errors.ts";
 import type { GainLossLikelihood } from "../likelihood/gain_loss_likelihood.ts";
+import type { SitePatterns } from "../pam/patterns.ts";
 import { modelParameters, NULL_MODEL, type ParameterSpec } from "../model/description.ts";
 import { type FlatTree, nodeDepths, totalLength } from "../tree/flat_tree.ts";
 
@@ -109,8 +110,90 @@ export function nullModelObjective(lik: GainLossLikelihood): ModelObjective {
   };
 }
 
+/** A model likelihood that is already an objective (as `ModelLikelihood` is), with its data. */
+export interface LikelihoodObjective {
+  readonly tree: FlatTree;
+  readonly patterns: SitePatterns;
+  readonly parameters: readonly ParameterSpec[];
+  readonly nObservations: number;
+  evaluate(values: Float64Array, gradient: boolean): { logLik: number; gradient?: Float64Array };
+}
+
+/**
+ * Any model's likelihood as an objective with data-informed starts: rates from the observed
+ * presence frequency and the tree's depth (spread 10-fold both ways, mixture classes 4-fold
+ * apart), alpha 1, pInv the share of families present wherever observed (within [0.01, 0.5]),
+ * error rates 0.01, equal class weights.
+ *
+ * @example
+ * ```ts
+ * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
+ * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
+ * import { parseModel } from "../model/description.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * import { modelObjective } from "./objective.ts";
+ * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.1, 0.2, 0.3, 0.1, 0]);
+ * const patterns = compressPatterns(Uint8Array.of(1, 0, 1, 1, 1, 1), 2, 3, ["f1", "f2"]);
+ * using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("gamma4+inv"));
+ * const starts = modelObjective(lik).starts!();
+ * console.assert(starts.length === 3 && starts[0].length === 4 && starts[0][2] === 1);
+ * ```
+ */
+export function modelObjective(lik: LikelihoodObjective): ModelObjective {
+  return {
+    parameters: lik.parameters,
+    nObservations: lik.nObservations,
+    evaluate: (values, gradient) => lik.evaluate(values, gradient),
+    starts() {
+      const pi1 = presenceFrequency(lik);
+      const typical = treeRateScale(lik.tree).typical;
+      const specs = lik.parameters;
+      const nClasses = specs.filter((s) => s.kind === "split").length + 1;
+      let split = 0;
+      const base = specs.map((s) => {
+        const m = /(\d+)$/.exec(s.name);
+        const spread = s.kind === "rate" && m && nClasses > 1
+          ? 4 ** (Number(m[1]) - (nClasses + 1) / 2)
+          : 1;
+        switch (s.kind) {
+          case "rate":
+            return (/^gain/.test(s.name) ? pi1 : 1 - pi1) * typical * spread;
+          case "shape":
+            return 1;
+          case "split":
+            return 1 / (nClasses - split++);
+          case "probability":
+            return Math.min(0.5, Math.max(0.01, everywhereShare(lik.patterns)));
+          case "error":
+            return s.lower + 0.01 * (s.upper - s.lower);
+        }
+      });
+      return [1, 0.1, 10].map((f) =>
+        Float64Array.from(base, (v, i) => (specs[i].kind === "rate" ? v * f : v))
+      );
+    },
+  };
+}
+
+/** The share of families present in every genome where they are observed. */
+function everywhereShare(patterns: SitePatterns): number {
+  const { nTips, nPatterns, states, weights } = patterns;
+  let all = 0;
+  let total = 0;
+  for (let p = 0; p < nPatterns; p++) {
+    let everywhere = true;
+    for (let i = 0; i < nTips && everywhere; i++) {
+      if (states[p * nTips + i] === 0) everywhere = false;
+    }
+    if (everywhere) all += weights[p];
+    total += weights[p];
+  }
+  return total > 0 ? all / total : 0;
+}
+
 /** The share of observed cells that are present, clamped to [0.1, 0.9] for a starting pi1. */
-function presenceFrequency(lik: GainLossLikelihood): number {
+function presenceFrequency(lik: { readonly patterns: SitePatterns }): number {
   const { nTips, nPatterns, states, weights } = lik.patterns;
   let present = 0;
   let observed = 0;
