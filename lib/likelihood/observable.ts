@@ -218,9 +218,8 @@ export class ObservableWindow {
   readonly #refN: Int32Array;
   readonly #refOff: Int32Array;
   readonly #dirtyStart: Int32Array;
+  /** Per mask, the nodes that differ from the reference, in post-order (`#dirtyStart`). */
   readonly #dirtyNode: Int32Array;
-  readonly #dirtyN: Int32Array;
-  readonly #dirtyOff: Int32Array;
   readonly #anyWork: boolean;
   readonly #ref: Slots;
   readonly #scratch: Slots;
@@ -229,6 +228,7 @@ export class ObservableWindow {
   readonly #stamp: Int32Array;
   readonly #srcOff: Int32Array;
   readonly #srcN: Int32Array;
+  readonly #setTables: SetTables;
   #token = 0;
 
   /**
@@ -354,8 +354,6 @@ export class ObservableWindow {
     const sameAsRef = new Uint8Array(nMasks);
     const dirtyStart = new Int32Array(nMasks + 1);
     const nodes: number[] = [];
-    const counts: number[] = [];
-    const offs: number[] = [];
     const mark = new Int32Array(nNodes).fill(-1);
     const maskN = new Int32Array(nNodes);
     let scratchSize = 0;
@@ -391,8 +389,6 @@ export class ObservableWindow {
         }
         maskN[v] = n;
         nodes.push(v);
-        counts.push(n);
-        offs.push(off);
         off += this.#size(n);
       }
       if (off > scratchSize) scratchSize = off;
@@ -401,8 +397,6 @@ export class ObservableWindow {
     this.#sameAsRef = sameAsRef;
     this.#dirtyStart = dirtyStart;
     this.#dirtyNode = Int32Array.from(nodes);
-    this.#dirtyN = Int32Array.from(counts);
-    this.#dirtyOff = Int32Array.from(offs);
     this.#ref = new Slots(this.#anyWork ? refOff[nNodes] : 0);
     this.#scratch = new Slots(scratchSize);
     this.#tmp = [new Slots(this.#W), new Slots(this.#W)];
@@ -410,6 +404,12 @@ export class ObservableWindow {
     this.#stamp = new Int32Array(nNodes);
     this.#srcOff = new Int32Array(nNodes);
     this.#srcN = new Int32Array(nNodes);
+    this.#setTables = {
+      p: new Float64Array(4 * nNodes),
+      d0: new Float64Array(4 * nNodes),
+      d1: new Float64Array(4 * nNodes),
+      root: new Float64Array(6),
+    };
   }
 
   /**
@@ -552,9 +552,7 @@ export class ObservableWindow {
   ): SetTables {
     const { nNodes, branchLength } = this.tree;
     const perBranch = r !== 2;
-    const p = new Float64Array(4 * nNodes);
-    const d0 = new Float64Array(gradient ? 4 * nNodes : 0);
-    const d1 = new Float64Array(gradient ? 4 * nNodes : 0);
+    const { p, d0, d1, root } = this.#setTables;
     const base = k * r;
     const tangent = (j: number, i: number): number =>
       tangents === undefined ? (i % 2 === j ? 1 : 0) : tangents[(2 * k + j) * r + i];
@@ -598,7 +596,9 @@ export class ObservableWindow {
     const iRoot = perBranch ? 2 * (nNodes - 1) : 0;
     const g = rates[base + iRoot], l = rates[base + iRoot + 1];
     const pi1 = g / (g + l), pi0 = l / (g + l);
-    const root = Float64Array.of(pi0, pi1, 0, 0, 0, 0);
+    root.fill(0);
+    root[0] = pi0;
+    root[1] = pi1;
     if (gradient) {
       for (let j = 0; j < 2; j++) {
         const dpi1 = pi0 * pi1 * (tangent(j, iRoot) - tangent(j, iRoot + 1));
@@ -606,7 +606,7 @@ export class ObservableWindow {
         root[3 + 2 * j] = dpi1;
       }
     }
-    return { p, d0, d1, root };
+    return this.#setTables;
   }
 
   /** Prunes the reference mask, storing every node's message (the root's node vector). */
@@ -654,6 +654,7 @@ export class ObservableWindow {
     const ref = this.#ref, refOff = this.#refOff, refN = this.#refN;
     const scratch = this.#scratch;
     const root = nNodes - 1;
+    let off = 0; // next free scratch entry
     const src: Source = { store: ref, off: 0, n: 0 };
     const childSource = (c: number): Source => {
       if (stamp[c] === token) {
@@ -669,9 +670,11 @@ export class ObservableWindow {
     };
     for (let d = this.#dirtyStart[m]; d < this.#dirtyStart[m + 1]; d++) {
       const v = this.#dirtyNode[d];
-      const n = this.#dirtyN[d];
       let acc: Slots;
+      let n: number;
       if (v < nTips) {
+        // A differing tip is observed exactly where the reference's is missing.
+        n = 1 - this.#refMask[v];
         acc = this.#tmp[0];
         this.#tipVector(acc, n);
       } else {
@@ -692,15 +695,17 @@ export class ObservableWindow {
         if (last - first === 1) {
           copyEntries(accStore, accOff, acc, 0, this.#size(nAcc), gradient);
         } else acc = accStore;
+        n = nAcc;
       }
       if (v === root) {
         this.#finish(t, acc, 0, n, this.observed[m], gradient, out);
         return;
       }
       stamp[v] = token;
-      srcOff[v] = this.#dirtyOff[d];
+      srcOff[v] = off;
       srcN[v] = n;
-      this.#alongBranch(t, v, acc, this.#size(n), scratch, this.#dirtyOff[d], gradient);
+      this.#alongBranch(t, v, acc, this.#size(n), scratch, off, gradient);
+      off += this.#size(n);
     }
     throw new Error("A differing mask must reach the root.");
   }
