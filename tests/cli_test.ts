@@ -893,6 +893,22 @@ function sharedCases(command: string): Record<string, OptionCase> {
         assert.equal(input.sha256, await sha256Hex(await Deno.readFile(tree)));
       },
     },
+    "tree-index": {
+      runs: async ({ dir }) => {
+        // Two trees in one file: a star first, the contract's tree second.
+        const two = `${dir}/two.nwk`;
+        const star = "(genome_A:1,'genome B':1,genome_C:1,genome_D:1,genome_E:1);\n";
+        await Deno.writeTextFile(two, star + (await Deno.readTextFile(contractTree)));
+        return [["--tree", two, "--tree-index", "2", "--json"], ["--tree", two]];
+      },
+      check: ([second, none]) => {
+        const json = jsonOf(second);
+        if (command === "loglik") assertClose(json.logLik, expected.logLik_corrected, 1e-12);
+        assert.equal(json.provenance.options.treeIndex, 2);
+        assert.match(second.stderr, /two\.nwk' holds 2 trees; read tree 2/);
+        refused(none, /two\.nwk/);
+      },
+    },
     pam: {
       runs: () => [["--json"]],
       check: async ([r], { pam }) => {

@@ -15,6 +15,7 @@ import type { PamOrientation } from "../pam/read.ts";
 /** Options every command that reads a tree and a PAM accepts. */
 export const INPUT_OPTIONS = {
   tree: { type: "string" },
+  "tree-index": { type: "string" },
   pam: { type: "string" },
   orientation: { type: "string" },
   "prune-to-shared": { type: "boolean" },
@@ -29,7 +30,9 @@ export const INPUT_OPTIONS = {
 
 /** Help text for {@linkcode INPUT_OPTIONS}. */
 export const INPUT_HELP = `Input (relative paths are relative to the folder you run genecontent in):
-  --tree FILE            rooted Newick tree with branch lengths
+  --tree FILE            rooted tree with branch lengths: Newick or Nexus (may be gzipped)
+  --tree-index N         which tree to read when FILE holds several (1 = the first); a file
+                         with several trees needs it
   --pam FILE             presence/absence matrix: TSV/CSV (either orientation), Roary or
                          Panaroo gene_presence_absence.csv or .Rtab, PPanGGOLiN matrix.csv
   --orientation WHICH    auto (default: match names against the tree), families-as-rows or
@@ -257,6 +260,7 @@ export function cpuCores(): number {
 export function inputSettings(
   v: {
     tree?: string;
+    "tree-index"?: string;
     pam?: string;
     orientation?: string;
     "prune-to-shared"?: boolean;
@@ -295,6 +299,9 @@ export function inputSettings(
       ]),
       pruneToShared: v["prune-to-shared"] ?? false,
       binarize: v.binarize ?? false,
+      ...(v["tree-index"] === undefined ? {} : {
+        treeIndex: numberOption(v["tree-index"], "--tree-index", { min: 1, integer: true }),
+      }),
     },
     backend,
     threads,

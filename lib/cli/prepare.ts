@@ -51,8 +51,7 @@ export async function prepare(
   const t0 = performance.now();
   const dataset = await loadDataset(settings.treePath, settings.pamPath, settings.load);
   const loadMs = performance.now() - t0;
-  const notices = (dataset as { notices?: readonly string[] }).notices ?? [];
-  for (const notice of notices) console.error(`genecontent: ${notice}`);
+  for (const notice of dataset.notices) console.error(`genecontent: ${notice}`);
   if (dataset.droppedTips.length > 0) {
     console.error(
       `genecontent: pruned ${dataset.droppedTips.length} tree tip(s) absent from the PAM: ${
