@@ -488,6 +488,19 @@ Deno.test("gain -> 0: P(at least one present) matches the first-order closed for
       const d = relDiff(g);
       assert.ok(Math.abs(d - c1 * g) < 1e-13, `gain ${g}: ${d} vs first order ${c1 * g}`);
     }
+    // Far below: the second-order term is gone, and log P (~ -230 .. -690) equals the closed
+    // form to its last few ulps (an ulp of 690 is 1.1e-13, 1.6e-16 relative): 1e-14 relative.
+    for (const g of [1e-100, 1e-200, 1e-300]) {
+      const r = logProbObservableWindow({
+        tree,
+        rates: Float64Array.of(g, mu),
+        masks: [mask],
+        window: { minPresent: 1, maxPresent: null },
+      }, true);
+      assertRelative(r.logProb[0], Math.log(g / mu) + Math.log(sum), 1e-14, `gain ${g}`);
+      // d log P / d log gain -> 1 (P is proportional to gain): O(g) away from 1.
+      assertClose(r.grad![0], 1, 1e-14, `gain ${g}, d / d log gain`);
+    }
   }
 });
 
