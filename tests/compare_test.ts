@@ -14,6 +14,7 @@ import { compareModels, likelihoodRatioTest, nesting } from "../lib/fit/compare.
 import { fitModel } from "../lib/fit/fit_model.ts";
 import type { ModelObjective } from "../lib/fit/objective.ts";
 import { parseModel } from "../lib/model/description.ts";
+import { regularizedGammaP, regularizedGammaQ } from "../lib/model/gamma.ts";
 import { Random } from "../lib/simulate/random.ts";
 
 /** erfc(z) for z >= 0 by composite Simpson integration of 2/sqrt(pi) e^{-t^2} (independent). */
@@ -53,6 +54,73 @@ Deno.test("chi-square CDF and survival equal closed forms", () => {
   assertClose(logGamma(10), Math.log(362880), 1e-14, "logGamma(10)");
 });
 
+/** [df, x, P(chi2_df <= x), P(chi2_df > x)] from mpmath.gammainc at 30 digits. */
+const MPMATH = [
+  [0.3, 0.001, 0.34270187767344203, 0.65729812232655797],
+  [0.3, 0.2, 0.7491130665019831, 0.2508869334980169],
+  [0.3, 1, 0.91048240200681525, 0.08951759799318475],
+  [0.3, 2.5, 0.97415764836191096, 0.02584235163808904],
+  [0.3, 6, 0.99744218911267461, 0.0025578108873253897],
+  [0.3, 13, 0.99995588958725468, 4.4110412745322987e-5],
+  [0.3, 40, 0.99999999997504658, 2.4953418726347905e-11],
+  [0.3, 90, 1.0, 1.7772559213330823e-22],
+  [1, 0.001, 0.025227120630039612, 0.97477287936996039],
+  [1, 0.2, 0.34527915398142298, 0.65472084601857702],
+  [1, 1, 0.6826894921370859, 0.3173105078629141],
+  [1, 2.5, 0.88615370199334195, 0.11384629800665805],
+  [1, 6, 0.98569412156457036, 0.01430587843542964],
+  [1, 13, 0.99968850902323262, 0.00031149097676738388],
+  [1, 40, 0.99999999974603714, 2.539628589470865e-10],
+  [1, 90, 1.0, 2.3816001643962988e-21],
+  [2.5, 0.001, 6.5972170918984734e-5, 0.99993402782908102],
+  [2.5, 0.2, 0.046968499088781199, 0.9530315009112188],
+  [2.5, 1, 0.28378995266531297, 0.71621004733468703],
+  [2.5, 2.5, 0.61852877199692632, 0.38147122800307368],
+  [2.5, 6, 0.92269951027955668, 0.077300489720443315],
+  [2.5, 13, 0.99725914395445556, 0.0027408560455444386],
+  [2.5, 40, 0.99999999513305711, 4.8669428911984671e-9],
+  [2.5, 90, 1.0, 8.2242803121082352e-20],
+  [4, 0.001, 1.2495834114479178e-7, 0.99999987504165886],
+  [4, 0.2, 0.00467884016044447, 0.99532115983955553],
+  [4, 1, 0.090204010431049865, 0.90979598956895014],
+  [4, 2.5, 0.35536420706457227, 0.64463579293542773],
+  [4, 6, 0.80085172652854423, 0.19914827347145577],
+  [4, 13, 0.98872420605266821, 0.011275793947331793],
+  [4, 40, 0.99999995671577393, 4.3284226071209714e-8],
+  [4, 90, 1.0, 1.3167585470527211e-18],
+  [9, 0.001, 2.6688894706449114e-17, 0.99999999999999997],
+  [9, 0.2, 5.5674974572970083e-7, 0.99999944325025427],
+  [9, 1, 0.00056249730216750155, 0.9994375026978325],
+  [9, 2.5, 0.019116508597186571, 0.98088349140281343],
+  [9, 6, 0.2600817079053463, 0.7399182920946537],
+  [9, 13, 0.83739373780970045, 0.16260626219029955],
+  [9, 40, 0.99999240147477054, 7.598525229464276e-6],
+  [9, 90, 0.99999999999999837, 1.6280704719656213e-15],
+  [31, 0.001, 1.3142072302635806e-64, 1.0],
+  [31, 0.2, 5.5467998878301321e-29, 1.0],
+  [31, 1, 2.60052174334445e-18, 1.0],
+  [31, 2.5, 1.8972311715455191e-12, 0.99999999999810277],
+  [31, 6, 2.9061301748356286e-7, 0.99999970938698252],
+  [31, 13, 0.0018649222731503691, 0.99813507772684963],
+  [31, 40, 0.87095965087060964, 0.12904034912939036],
+  [31, 90, 0.99999988352216688, 1.1647783312436699e-7],
+];
+
+Deno.test("chi-square CDF and survival equal 30-digit references and a second implementation", () => {
+  for (const [df, x, p, q] of MPMATH) {
+    // The smaller tail is computed directly, to ~1e-14 relative (the Lanczos log-gamma and the
+    // exponent's rounding).
+    if (p < 0.5) assertClose(chiSquareCdf(x, df) / p, 1, 1e-13, `cdf(${x}, ${df})`);
+    else assertClose(chiSquareSurvival(x, df) / q, 1, 1e-13, `sf(${x}, ${df})`);
+    // lib/model/gamma.ts computes P(a, x) independently for the discrete gamma categories; in
+    // the far lower tail (P ~ 1e-64 at df 31, x 0.001) it is accurate to ~4e-12, so 1e-11.
+    const p2 = regularizedGammaP(df / 2, x / 2);
+    const q2 = regularizedGammaQ(df / 2, x / 2);
+    if (p < 0.5) assertClose(chiSquareCdf(x, df) / p2, 1, 1e-11, `vs P(${df / 2}, ${x / 2})`);
+    else assertClose(chiSquareSurvival(x, df) / q2, 1, 1e-11, `vs Q(${df / 2}, ${x / 2})`);
+  }
+});
+
 Deno.test("chi-square quantiles equal tabulated values and invert the CDF", () => {
   // scipy.stats.chi2.ppf values (and closed forms: df 2 is -2 log(1 - p); df 1 is z^2).
   assertClose(chiSquareQuantile(0.95, 1), 3.841458820694124, 1e-13, "0.95, 1");
@@ -60,6 +128,9 @@ Deno.test("chi-square quantiles equal tabulated values and invert the CDF", () =
   assertClose(chiSquareQuantile(0.95, 2), -2 * Math.log(0.05), 1e-13, "0.95, 2");
   assertClose(chiSquareQuantile(0.95, 3), 7.814727903251178, 1e-13, "0.95, 3");
   assertClose(chiSquareQuantile(0.95, 10), 18.307038053275146, 1e-13, "0.95, 10");
+  // mpmath.findroot on the 30-digit CDF.
+  assertClose(chiSquareQuantile(1e-8, 7.3), 0.026765363903979899, 1e-12, "1e-8, 7.3");
+  assertClose(chiSquareQuantile(0.999, 100), 149.44925277903871, 1e-13, "0.999, 100");
   for (const df of [0.5, 1, 2, 7.3, 30, 100]) {
     for (const p of [1e-8, 0.01, 0.3, 0.5, 0.9, 0.999, 1 - 1e-9]) {
       const x = chiSquareQuantile(p, df);

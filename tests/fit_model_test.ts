@@ -359,3 +359,21 @@ Deno.test("ModelLikelihood: gamma4 recovers alpha, beats null by an LRT, +inv en
   assert.ok(t.statistic > 20 && t.pValue < 1e-5, `${t.statistic} ${t.pValue}`);
   assert.equal(t.reference, "0.5 chi2(0) + 0.5 chi2(1)");
 });
+
+Deno.test("the convergence claim is checked: probes carry a stalled optimiser to the maximum", () => {
+  // logLik = -(log r - 2)^2 with a gradient reported 1e12 times too small: L-BFGS stops at once
+  // ("gradient below tolerance") wherever it starts. Probes of +-1 on the log scale find higher
+  // points and restart it, until r = e^2 where none is higher.
+  const objective: ModelObjective = {
+    parameters: [rateSpec("r")],
+    nObservations: 1,
+    evaluate: (v) => ({
+      logLik: -((Math.log(v[0]) - 2) ** 2),
+      gradient: new Float64Array([(-2e-12 * (Math.log(v[0]) - 2)) / v[0]]),
+    }),
+  };
+  const fit = fitModel(objective, { starts: [[1]], level: null });
+  // The probes step exactly 1 on the log scale from log r = 0, so they land on 2 (to rounding).
+  assertClose(Math.log(fit.byName.r.estimate), 2, 1e-12, "log r");
+  assert.ok(fit.converged);
+});

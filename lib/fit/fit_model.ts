@@ -145,7 +145,11 @@ const LOGIT_LIMIT = 23;
 const WIDEN = Math.log(100);
 const MAX_WIDENINGS = 3;
 const PLATEAU_GAIN = 0.01;
-const PROBE_TOLERANCE = 1e-6;
+/**
+ * A gain in log-likelihood below 1e-6 (plus the rounding of a sum of that size, 1e-12
+ * relative) is no evidence of a better point.
+ */
+const tolerance = (logLik: number) => 1e-6 + 1e-12 * Math.abs(logLik);
 
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
@@ -335,14 +339,14 @@ export function fitModel(objective: ModelObjective, options: FitModelOptions = {
     hessian = check.hessian;
     predictedGain = check.predictedGain;
     stage = "fit";
-    if (check.better && check.better.logLik > logLik + PROBE_TOLERANCE) {
+    if (check.better && check.better.logLik > logLik + tolerance(logLik)) {
       if (!restart(check.better.x)) {
         x = relabel(check.better.x);
         logLik = check.better.logLik;
       }
       continue;
     }
-    verified = predictedGain < PROBE_TOLERANCE;
+    verified = predictedGain < tolerance(logLik);
     if (!verified) {
       if (!restart(x)) break;
     }
@@ -379,7 +383,7 @@ export function fitModel(objective: ModelObjective, options: FitModelOptions = {
       intervals = new Map();
       let better: { logLik: number; x: Float64Array } | null = null;
       const note = (ll: number, xv: Float64Array) => {
-        if (ll > logLik + PROBE_TOLERANCE && (!better || ll > better.logLik)) {
+        if (ll > logLik + tolerance(logLik) && (!better || ll > better.logLik)) {
           better = { logLik: ll, x: xv };
         }
       };
