@@ -31,6 +31,12 @@ export {
   totalLength,
 } from "./lib/tree/flat_tree.ts";
 export { parseNewick } from "./lib/newick/parse.ts";
+export {
+  isNexus,
+  parseTreeFile,
+  type TreeFile,
+  type TreeFileOptions,
+} from "./lib/newick/nexus.ts";
 export { formatNewick, quoteNewickLabel } from "./lib/newick/format.ts";
 export { pruneTree } from "./lib/tree/prune.ts";
 
@@ -47,6 +53,28 @@ export {
 export { type AlignedPam, type AlignOptions, alignPamToTree } from "./lib/pam/align.ts";
 export { compressPatterns, type SitePatterns } from "./lib/pam/patterns.ts";
 export { type Dataset, loadDataset, type LoadOptions, readTree } from "./lib/load_dataset.ts";
+
+// Models as data
+export {
+  type Ascertainment,
+  formatModel,
+  MAX_COMPONENTS,
+  type ModelDescription,
+  modelParameters,
+  NULL_MODEL,
+  type ParameterKind,
+  type ParameterSpec,
+  parseModel,
+  type RateVariation,
+} from "./lib/model/description.ts";
+export {
+  namedValues,
+  splitsFromWeights,
+  valuesFromNames,
+  weightsFromSplits,
+} from "./lib/model/values.ts";
+export { type GammaCategories, gammaCategoryRates } from "./lib/model/gamma.ts";
+export { parseCompleteness, readCompleteness } from "./lib/model/tip_error.ts";
 
 // The model and its likelihood
 export { stationary, transitionDerivatives, transitionMatrix } from "./lib/model/two_state.ts";
@@ -70,16 +98,66 @@ export {
   type GainLossLikelihoodOptions,
   type LikelihoodValue,
 } from "./lib/likelihood/gain_loss_likelihood.ts";
-export { openLikelihood, type OpenLikelihoodOptions } from "./lib/likelihood/open_likelihood.ts";
+export {
+  openLikelihood,
+  type OpenLikelihoodOptions,
+  openModelLikelihood,
+  type OpenModelLikelihoodOptions,
+} from "./lib/likelihood/open_likelihood.ts";
+export {
+  AT_LEAST_ONE,
+  type ModelEvaluateOptions,
+  type ModelEvaluation,
+  ModelLikelihood,
+  type ModelLikelihoodOptions,
+} from "./lib/likelihood/model_likelihood.ts";
+export {
+  logProbObservableWindow,
+  type ObservableRequest,
+  type ObservableResult,
+} from "./lib/likelihood/observable.ts";
+export {
+  familyCounts,
+  perFamilyMap,
+  type PerFamilyTable,
+  perFamilyTable,
+  perFamilyValues,
+} from "./lib/likelihood/per_family.ts";
 export { logProbObservable, probFewerThanPresent } from "./lib/likelihood/min_present.ts";
 
 // Fitting
 export { fitNullModel, type FitOptions, type NullModelFit } from "./lib/fit/fit_null_model.ts";
 export { type LbfgsOptions, type LbfgsResult, minimizeLbfgs } from "./lib/fit/lbfgs.ts";
+export {
+  fitModel,
+  type FitModelOptions,
+  type Interval,
+  type ModelFit,
+  type ParameterEstimate,
+} from "./lib/fit/fit_model.ts";
+export { modelObjective, type ModelObjective } from "./lib/fit/objective.ts";
+export {
+  compareModels,
+  type ComparisonRow,
+  likelihoodRatioTest,
+  type LikelihoodRatioTest,
+  nesting,
+} from "./lib/fit/compare.ts";
+export { chiBarSquareSurvival, chiSquareSurvival } from "./lib/fit/chi_square.ts";
 
 // Simulation
 export { Random } from "./lib/simulate/random.ts";
-export { caterpillarTree, coalescentTree, yuleTree } from "./lib/simulate/trees.ts";
+export { caterpillarTree, coalescentTree, starTree, yuleTree } from "./lib/simulate/trees.ts";
+export {
+  type BranchEvents,
+  type ModelSimulation,
+  type ModelValues,
+  simulateModel,
+  type SimulateModelOptions,
+  type SimulationComponent,
+  simulationComponents,
+} from "./lib/simulate/model.ts";
+export { encodePamTsv, simulatedFamilyName } from "./lib/simulate/pam_tsv.ts";
 export { simulateFamilies, simulateObservedPam } from "./lib/simulate/families.ts";
 
 // Provenance
