@@ -29,6 +29,13 @@ export interface LbfgsOptions {
    * saturating objective; the line search then starts from the capped step.
    */
   readonly maxStep?: number;
+  /**
+   * An estimate of the inverse Hessian's diagonal (each entry > 0), used for the first step and
+   * after restarts, when no correction pairs are held; default: a unit-length steepest-descent
+   * step. A good estimate (e.g. from the curvature at a nearby point) makes the first step a
+   * Newton step.
+   */
+  readonly initialInverseDiagonal?: ArrayLike<number>;
 }
 
 /** The result of {@linkcode minimizeLbfgs}. */
@@ -131,7 +138,12 @@ export function minimizeLbfgs(
       yHist.length = 0;
       for (let i = 0; i < n; i++) d[i] = -pg[i];
     }
-    let step = sHist.length === 0 ? Math.min(1, 1 / Math.max(pgMax, 1e-300)) : 1;
+    const diag = options.initialInverseDiagonal;
+    let step = 1;
+    if (sHist.length === 0) {
+      if (diag) { for (let i = 0; i < n; i++) d[i] *= diag[i] > 0 ? diag[i] : 1; }
+      else step = Math.min(1, 1 / Math.max(pgMax, 1e-300));
+    }
     const dMax = d.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
     if (step * dMax > maxStep) step = maxStep / dMax;
     let accepted = false;

@@ -84,6 +84,7 @@ export function profileAt(
   lower: ArrayLike<number>,
   upper: ArrayLike<number>,
   scale = 1,
+  curvature: ArrayLike<number> | null = null,
 ): { logLik: number; slope: number; y: Float64Array; evaluations: number } {
   const n = start.length;
   const full = Float64Array.from(start);
@@ -114,6 +115,10 @@ export function profileAt(
       gradientTolerance: 1e-10,
       maxIterations: 500,
       maxStep: 2,
+      // d2 logLik / dy_i^2 at the estimate, when known, scales the first step.
+      initialInverseDiagonal: curvature
+        ? others.map((i) => (curvature[i] < 0 ? 1 / (-curvature[i] * scale) : 0))
+        : undefined,
     },
   );
   const y = Float64Array.from(full);
@@ -167,6 +172,7 @@ export function profileEnd(problem: ProfileProblem, direction: -1 | 1): ProfileE
   // The nuisances' linear response to theta at the estimate, -H_nn^-1 H_nt, predicts where the
   // inner maximum moves: warm starts follow it.
   const response = nuisanceResponse(problem.hessian, index);
+  const diagonal = problem.hessian ? problem.hessian.map((row, i) => row[i]) : null;
   // Once two profile points exist, the secant through their nuisances replaces it.
   let previous: Float64Array | null = null;
   const at = (theta: number) => {
@@ -185,7 +191,7 @@ export function profileEnd(problem: ProfileProblem, direction: -1 | 1): ProfileE
         }
       }
     }
-    const p = profileAt(objective, index, theta, start, lower, upper, scale);
+    const p = profileAt(objective, index, theta, start, lower, upper, scale, diagonal);
     evaluations += p.evaluations;
     if (p.logLik > highest.logLik) highest = { logLik: p.logLik, y: p.y };
     if (Number.isFinite(p.logLik)) {
