@@ -1,8 +1,10 @@
 /*
  * genecontent.h: the C ABI of the genecontent pruning kernel (libgenecontent).
  *
- * ABI version 1. Call gc_abi_version() first and refuse to go on if it differs from
- * GC_ABI_VERSION: the layout of every buffer below is part of the version.
+ * ABI version 2. Call gc_abi_version() first and refuse to go on if it differs from
+ * GC_ABI_VERSION: the layout of every buffer below is part of the version. Version 2 added
+ * gc_evaluate (rate assignments per branch, tangent directions, pattern subsets); gc_loglik of
+ * version 1 is kept and gives the same results as before.
  *
  * The model. Each gene family evolves on a rooted tree as a two-state continuous-time Markov
  * chain with gain rate `gain` (0 -> 1) and loss rate `loss` (1 -> 0). With s = gain + loss,
@@ -13,6 +15,13 @@
  * states) and each parameter set, the natural log of the probability of the pattern by
  * Felsenstein pruning, with per-node scaling so that no result underflows. Ascertainment
  * correction, weights of merged columns and rate mixtures are the caller's business.
+ *
+ * Rate assignments. A parameter set gives either one (gain, loss) pair for every branch
+ * (GC_RATES_GLOBAL) or one pair per node (GC_RATES_PER_BRANCH): the pair of node v is the rate
+ * of the branch above v, and the root's pair sets the root prior (its stationary distribution).
+ * Derivatives are directional: each set has two tangent directions over its log-rates, by
+ * default "every log gain moves by 1" and "every log loss moves by 1", so that a global set's
+ * derivatives are d/d log(gain) and d/d log(loss).
  *
  * The tree, as flat arrays (tips first, then internal nodes in post-order):
  *   nodes 0 .. n_tips-1 are tips, in the order of the columns of `states`;
@@ -36,10 +45,13 @@
  * an internal bug is caught and reported as GC_ERR_PANIC.
  *
  * Thread safety. gc_abi_version and gc_dataset_new may be called from any thread. A gc_dataset
- * is immutable after creation: gc_loglik and gc_dataset_info may be called concurrently on the
- * same dataset from several threads (each call takes its own scratch space). gc_dataset_free must
- * not race with any other call on the same dataset. Each dataset runs its work on its own pool
- * of `n_threads` worker threads. Results are bit-identical whatever the number of threads.
+ * is immutable after creation: gc_evaluate, gc_loglik and gc_dataset_info may be called
+ * concurrently on the same dataset from several threads (each call takes its own scratch
+ * space). gc_dataset_free must not race with any other call on the same dataset. The work runs
+ * on one process-wide pool of worker threads per thread count, shared by every dataset created
+ * with that count; pools start on first use and live until the process ends, so opening many
+ * datasets does not start more threads. Results are bit-identical whatever the number of
+ * threads, and a pattern's result does not depend on which other patterns are evaluated.
  */
 #ifndef GENECONTENT_H
 #define GENECONTENT_H
@@ -50,13 +62,13 @@
 extern "C" {
 #endif
 
-#define GC_ABI_VERSION 1u
+#define GC_ABI_VERSION 2u
 
 /* Status codes. */
 #define GC_OK 0
 #define GC_ERR_NULL_POINTER 1     /* a pointer with a nonzero length was NULL */
-#define GC_ERR_INVALID_ARGUMENT 2 /* a length, index, state or rate is out of range */
-#define GC_ERR_CANCELLED 3        /* the caller set the cancel flag during gc_loglik */
+#define GC_ERR_INVALID_ARGUMENT 2 /* a length, index, state, rate or tangent is out of range */
+#define GC_ERR_CANCELLED 3        /* the caller set the cancel flag during an evaluation */
 #define GC_ERR_PANIC 4            /* an internal bug, caught at the boundary */
 
 /* Algorithms for gc_dataset_new. */
@@ -65,6 +77,11 @@ extern "C" {
 #define GC_ALGO_SPARSE 2 /* sparse pruning: only the mixed nodes of each pattern, chains of them
                            as precomputed 2x2 products (blocked minority-state pruning where most
                            nodes of most patterns branch) */
+
+/* Rate layouts of gc_eval_args.layout. */
+#define GC_RATES_GLOBAL 0     /* 2 rates per set: [gain, loss] for every branch */
+#define GC_RATES_PER_BRANCH 1 /* 2 * n_nodes rates per set: [gain_v, loss_v] for node v = 0, 1, ...
+                                 (the branch above v; the root's pair sets the root prior) */
 
 typedef struct gc_dataset gc_dataset;
 
@@ -95,7 +112,8 @@ int32_t gc_dataset_info(const gc_dataset *dataset, uint64_t *out, uint64_t out_l
                         char *err, uint64_t err_len);
 
 /*
- * Evaluates n_sets parameter sets on every pattern of the dataset.
+ * Evaluates n_sets global parameter sets on every pattern of the dataset (the ABI 1 entry point;
+ * gc_evaluate with GC_RATES_GLOBAL, no tangents and no subset gives the same results).
  *   rates: 2 * n_sets doubles, [gain_0, loss_0, gain_1, loss_1, ...], each finite and > 0.
  *   out_loglik: exactly n_sets * n_patterns doubles, set-major: out_loglik[k * n_patterns + p].
  *   out_grad: NULL with grad_len 0 for values only; otherwise exactly 2 * n_sets * n_patterns
@@ -110,6 +128,59 @@ int32_t gc_dataset_info(const gc_dataset *dataset, uint64_t *out, uint64_t out_l
 int32_t gc_loglik(const gc_dataset *dataset, uint64_t n_sets, const double *rates,
                   double *out_loglik, uint64_t out_len, double *out_grad, uint64_t grad_len,
                   uint64_t *progress, char *err, uint64_t err_len);
+
+/*
+ * The arguments of gc_evaluate. The struct grows only at its end: a later ABI may append
+ * fields, never move or remove one. The caller sets struct_size to its sizeof(gc_eval_args);
+ * the library accepts any struct_size >= the size of the fields it knows (112 bytes in version
+ * 2 on 64-bit platforms), reads only those, and rejects a smaller struct_size with
+ * GC_ERR_INVALID_ARGUMENT. Appended fields are such that zero means "as before", so zero the
+ * whole struct (e.g. `gc_eval_args a = {0};` or memset) and set what you use. A caller that
+ * needs a field a library might not know checks gc_abi_version first.
+ *
+ * Let r be the number of rates per set (2 for GC_RATES_GLOBAL, 2 * n_nodes for
+ * GC_RATES_PER_BRANCH) and n_eval the number of evaluated patterns (patterns_len, or
+ * n_patterns of the dataset when patterns is NULL). Every length below must be exact.
+ */
+typedef struct gc_eval_args {
+  uint64_t struct_size;    /* sizeof(gc_eval_args) of the caller */
+  uint64_t n_sets;         /* number of parameter sets (rate assignments) */
+  uint32_t layout;         /* GC_RATES_GLOBAL or GC_RATES_PER_BRANCH */
+  uint32_t reserved;       /* must be 0 */
+  const double *rates;     /* n_sets * r rates, each finite and > 0: set k is rates[k*r .. k*r+r) */
+  uint64_t rates_len;
+  const double *tangents;  /* NULL with tangents_len 0: the default directions (d log gain and
+                              d log loss of every rate). Otherwise n_sets * 2 * r finite values:
+                              tangents[(k*2 + j)*r + i] is the derivative of log(rates[k*r + i])
+                              along direction j (0 or 1) of set k. Only with out_grad. */
+  uint64_t tangents_len;
+  const uint32_t *patterns; /* NULL with patterns_len 0: every pattern. Otherwise strictly
+                               increasing pattern indices below n_patterns; only these are
+                               evaluated, and results are laid out over them in this order. */
+  uint64_t patterns_len;
+  double *out_loglik;      /* n_sets * n_eval doubles: out_loglik[k*n_eval + i], the natural-log
+                              probability of (the i-th evaluated) pattern under set k */
+  uint64_t out_loglik_len;
+  double *out_grad;        /* NULL with out_grad_len 0 for values only; otherwise exactly
+                              2 * n_sets * n_eval doubles: out_grad[(k*n_eval + i)*2 + j] is the
+                              derivative of out_loglik[k*n_eval + i] along direction j of set k */
+  uint64_t out_grad_len;
+  uint64_t *progress;      /* NULL, or 3 uint64 values as for gc_loglik (total = n_sets * n_eval) */
+} gc_eval_args;
+
+/*
+ * Evaluates the rate assignments of `args` on the dataset's patterns (or the listed ones).
+ * Ownership: every pointer in `args`, and `args` itself, is borrowed for the call only; the
+ * output buffers are the caller's. Errors (GC_ERR_NULL_POINTER for a NULL dataset or args or a
+ * NULL pointer with a nonzero length; GC_ERR_INVALID_ARGUMENT for a struct_size that is too
+ * small, an unknown layout, a nonzero reserved field, a length that is not exact, a rate that is
+ * not finite and > 0, a tangent that is not finite, tangents without out_grad, or a pattern list
+ * that is not strictly increasing or names a pattern >= n_patterns; the message names the
+ * field, index and value) leave the outputs untouched. With progress, GC_ERR_CANCELLED as for
+ * gc_loglik.
+ */
+int32_t gc_evaluate(const gc_dataset *dataset, const gc_eval_args *args, char *err,
+                    uint64_t err_len);
 
 #ifdef __cplusplus
 }

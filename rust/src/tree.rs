@@ -72,8 +72,8 @@ impl Tree {
             }
             count[p] += 1;
         }
-        for v in n_tips..n_nodes {
-            if count[v] == 0 {
+        for (v, &c) in count.iter().enumerate().take(n_nodes).skip(n_tips) {
+            if c == 0 {
                 return Err(GcError::invalid(format!(
                     "internal node {v} has no children: every node >= n_tips ({n_tips}) needs at least one"
                 )));
@@ -94,8 +94,8 @@ impl Tree {
         }
         let mut fill: Vec<u32> = child_start[..n_nodes].to_vec();
         let mut children = vec![0u32; n_nodes - 1];
-        for i in 0..root {
-            let p = parent[i] as usize;
+        for (i, &p) in parent[..root].iter().enumerate() {
+            let p = p as usize;
             children[fill[p] as usize] = i as u32;
             fill[p] += 1;
         }

@@ -17,7 +17,7 @@ fn msg_of(buf: &[u8]) -> String {
     String::from_utf8(buf[..n].to_vec()).expect("UTF-8")
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // the arguments of `gc_dataset_new`
 fn new_raw(
     n_tips: u64,
     n_nodes: u64,
@@ -361,5 +361,126 @@ fn values_through_the_abi_match_brute_force() {
                 assert!(close(out[k * 3 + p], want, 1e-13));
             }
         }
+    }
+}
+
+fn args() -> gc_eval_args {
+    gc_eval_args {
+        struct_size: std::mem::size_of::<gc_eval_args>() as u64,
+        n_sets: 0,
+        layout: genecontent::constants::GC_RATES_GLOBAL,
+        reserved: 0,
+        rates: null(),
+        rates_len: 0,
+        tangents: null(),
+        tangents_len: 0,
+        patterns: null(),
+        patterns_len: 0,
+        out_loglik: null_mut(),
+        out_loglik_len: 0,
+        out_grad: null_mut(),
+        out_grad_len: 0,
+        progress: null_mut(),
+    }
+}
+
+fn evaluate_raw(ds: *const gc_dataset, a: *const gc_eval_args) -> (i32, String) {
+    let mut err = [0xffu8; 400];
+    let code = unsafe { gc_evaluate(ds, a, err.as_mut_ptr() as *mut _, err.len() as u64) };
+    (code, if code == GC_OK { String::new() } else { msg_of(&err) })
+}
+
+#[test]
+fn eval_args_has_the_documented_size() {
+    // 13 eight-byte fields and two four-byte ones (header: 112 bytes in ABI 2 on 64-bit).
+    assert_eq!(std::mem::size_of::<gc_eval_args>(), 112);
+    assert_eq!(GC_EVAL_ARGS_SIZE, 112);
+}
+
+#[test]
+fn gc_evaluate_equals_gc_loglik_and_reports_its_errors() {
+    let mut rng = Rng(31);
+    let tree = random_tree(&mut rng, 30, true);
+    let states = random_patterns(&mut rng, 30, 50);
+    let rates = [0.5, 1.0, 2.0, 0.3];
+    for algo in [1, 2] {
+        let ds = Ds(new(&tree, &states, algo).ds);
+        let mut out = vec![0.0; 100];
+        let mut g = vec![0.0; 200];
+        assert_eq!(loglik(&ds, 2, &rates, &mut out, Some(&mut g), null_mut()).0, GC_OK);
+        let mut out2 = vec![0.0; 100];
+        let mut g2 = vec![0.0; 200];
+        let mut prog = [0u64; 3];
+        let mut a = args();
+        a.n_sets = 2;
+        (a.rates, a.rates_len) = (rates.as_ptr(), 4);
+        (a.out_loglik, a.out_loglik_len) = (out2.as_mut_ptr(), 100);
+        (a.out_grad, a.out_grad_len) = (g2.as_mut_ptr(), 200);
+        a.progress = prog.as_mut_ptr();
+        let r = evaluate_raw(ds.0, &a);
+        assert_eq!(r.0, GC_OK, "{}", r.1);
+        assert_eq!(prog[..2], [100, 100]);
+        assert!(out.iter().zip(&out2).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(g.iter().zip(&g2).all(|(x, y)| x.to_bits() == y.to_bits()));
+
+        // A caller with a larger (newer) struct: the known prefix is read.
+        #[repr(C)]
+        struct Newer {
+            a: gc_eval_args,
+            extra: [u64; 2],
+        }
+        let mut newer = Newer { a, extra: [0; 2] };
+        newer.a.struct_size = std::mem::size_of::<Newer>() as u64;
+        assert_eq!(evaluate_raw(ds.0, &newer.a).0, GC_OK);
+
+        let check = |a: &gc_eval_args, code: i32, needle: &str| {
+            let r = evaluate_raw(ds.0, a);
+            assert_eq!(r.0, code, "{}", r.1);
+            assert!(r.1.contains(needle), "{:?} lacks {needle:?}", r.1);
+        };
+        check(&gc_eval_args { struct_size: 8, ..a }, GC_ERR_INVALID_ARGUMENT, "struct_size is 8");
+        check(&gc_eval_args { layout: 2, ..a }, GC_ERR_INVALID_ARGUMENT, "layout is 2");
+        check(&gc_eval_args { reserved: 1, ..a }, GC_ERR_INVALID_ARGUMENT, "reserved is 1");
+        check(&gc_eval_args { rates: null(), ..a }, GC_ERR_NULL_POINTER, "rates is NULL");
+        check(&gc_eval_args { out_loglik: null_mut(), ..a }, GC_ERR_NULL_POINTER, "out_loglik");
+        check(&gc_eval_args { out_grad: null_mut(), ..a }, GC_ERR_NULL_POINTER, "out_grad");
+        check(&gc_eval_args { patterns_len: 3, ..a }, GC_ERR_NULL_POINTER, "patterns is NULL");
+        check(&gc_eval_args { tangents_len: 8, ..a }, GC_ERR_NULL_POINTER, "tangents is NULL");
+        let bad = [3u32, 2];
+        check(
+            &gc_eval_args { patterns: bad.as_ptr(), patterns_len: 2, ..a },
+            GC_ERR_INVALID_ARGUMENT,
+            "patterns[1] is 2, not greater than patterns[0] (3)",
+        );
+        let far = [3u32, 50];
+        check(
+            &gc_eval_args { patterns: far.as_ptr(), patterns_len: 2, ..a },
+            GC_ERR_INVALID_ARGUMENT,
+            "patterns[1] is 50, not below n_patterns (50)",
+        );
+        // The length check names the subset.
+        let ok = [3u32, 7];
+        check(
+            &gc_eval_args { patterns: ok.as_ptr(), patterns_len: 2, ..a },
+            GC_ERR_INVALID_ARGUMENT,
+            "out_loglik_len is 100 but n_sets * patterns_len is 2 * 2 = 4",
+        );
+        let r = evaluate_raw(ds.0, null());
+        assert_eq!((r.0, r.1.as_str()), (GC_ERR_NULL_POINTER, "args is NULL"));
+        let r = evaluate_raw(null(), &a);
+        assert_eq!((r.0, r.1.as_str()), (GC_ERR_NULL_POINTER, "dataset is NULL"));
+        // A subset through the ABI: the entries of the full result.
+        let mut o = [0.0; 4];
+        let sub = gc_eval_args {
+            patterns: ok.as_ptr(),
+            patterns_len: 2,
+            out_loglik: o.as_mut_ptr(),
+            out_loglik_len: 4,
+            out_grad: null_mut(),
+            out_grad_len: 0,
+            ..a
+        };
+        assert_eq!(evaluate_raw(ds.0, &sub).0, GC_OK);
+        assert_eq!(o, [out[3], out[7], out[53], out[57]]);
     }
 }

@@ -193,9 +193,8 @@ impl BlockedEngine {
             }
             let b = if n1 < n0 { 0u8 } else { 1u8 };
             baseline[u] = b;
-            for r in 0..nt {
-                let t = tip_at_rank[r] as usize;
-                if c[tip_col[t] as usize] != b {
+            for (r, &t) in tip_at_rank.iter().enumerate() {
+                if c[tip_col[t as usize] as usize] != b {
                     dev.push(r as u32);
                 }
             }
@@ -535,6 +534,7 @@ fn mul<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], m: &[V; 6]) {
 /// Rescales the lanes whose partial has dropped below [`TINY`] (see `scaling.rs`). The test
 /// is a branch-free vector compare; the rare rescaling itself is branch-free per lane too.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // lane loops over several arrays, in the form that vectorises
 pub(crate) fn rescale_lanes<const G: bool>(a: &mut [V; 2], d: &mut [V; 4], ae: &mut V) {
     let mut any = 0u64;
     for l in 0..LANES {

@@ -234,13 +234,13 @@ impl ChainEngine {
         let mut collided: HashMap<&[u8], u32> = HashMap::new();
         let mut uniq_of = Vec::with_capacity(n_patterns);
         let mut first: Vec<u32> = Vec::new();
-        for p in 0..n_patterns {
+        for (p, &hash) in hashes.iter().enumerate() {
             let next = first.len() as u32;
-            let u = match map.get(&hashes[p]) {
+            let u = match map.get(&hash) {
                 Some(&u) if col(first[u as usize] as usize) == col(p) => u,
                 Some(_) => *collided.entry(col(p)).or_insert(next),
                 None => {
-                    map.insert(hashes[p], next);
+                    map.insert(hash, next);
                     next
                 }
             };

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: a small seeded RNG, tree and pattern generators,
 //! and two independent references (brute-force enumeration, log-space pruning).
-#![allow(dead_code, clippy::needless_range_loop)]
+// Each test binary uses a different part of these helpers.
+#![allow(dead_code)]
 
 use genecontent::dataset::{Dataset, EngineChoice, GC_ALGO_DENSE, GC_ALGO_SPARSE};
 
@@ -68,11 +69,11 @@ pub fn random_tree(rng: &mut Rng, n_tips: usize, general: bool) -> FlatTree {
 pub fn caterpillar(n_tips: usize, t: f64) -> FlatTree {
     let mut parent = vec![0i32; 2 * n_tips - 1];
     parent[0] = n_tips as i32;
-    for i in 1..n_tips {
-        parent[i] = (n_tips + i - 1) as i32;
+    for (i, p) in parent.iter_mut().enumerate().take(n_tips).skip(1) {
+        *p = (n_tips + i - 1) as i32;
     }
-    for v in n_tips..2 * n_tips - 2 {
-        parent[v] = (v + 1) as i32;
+    for (v, p) in parent.iter_mut().enumerate().take(2 * n_tips - 2).skip(n_tips) {
+        *p = (v + 1) as i32;
     }
     parent[2 * n_tips - 2] = -1;
     FlatTree { n_tips, parent, bl: vec![t; 2 * n_tips - 1] }
@@ -218,9 +219,7 @@ pub fn log_space(tree: &FlatTree, states: &[u8], gain: f64, loss: f64) -> f64 {
             _ => [0.0, 0.0],
         };
     }
-    for v in nt..nn {
-        lp[v] = [0.0, 0.0];
-    }
+    lp[nt..].fill([0.0, 0.0]);
     for v in 0..nn - 1 {
         let p = p_matrix(gain, loss, tree.bl[v]);
         let par = tree.parent[v] as usize;
@@ -240,4 +239,50 @@ pub fn close(a: f64, b: f64, tol: f64) -> bool {
         return true;
     }
     (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Brute force with one `(gain, loss)` pair per node (`rates[2 v]`, `rates[2 v + 1]`: the
+/// branch above `v`; the root's pair gives the stationary root prior), summing over all internal
+/// states.
+pub fn brute_force_per_node(tree: &FlatTree, states: &[u8], rates: &[f64]) -> f64 {
+    let nt = tree.n_tips;
+    let nn = tree.parent.len();
+    let ni = nn - nt;
+    assert!(ni <= 16);
+    let (g, l) = (rates[2 * (nn - 1)], rates[2 * (nn - 1) + 1]);
+    let prior = [l / (g + l), g / (g + l)];
+    if ni == 0 {
+        return match states[0] {
+            2 => 0.0,
+            x => prior[x as usize].ln(),
+        };
+    }
+    let p: Vec<_> = (0..nn).map(|v| p_matrix(rates[2 * v], rates[2 * v + 1], tree.bl[v])).collect();
+    let mut total = 0.0;
+    for mask in 0..(1u32 << ni) {
+        let state = |v: usize| -> usize { ((mask >> (v - nt)) & 1) as usize };
+        let mut prob = prior[state(nn - 1)];
+        for v in 0..nn - 1 {
+            let x = state(tree.parent[v] as usize);
+            if v < nt {
+                if states[v] != 2 {
+                    prob *= p[v][x][states[v] as usize];
+                }
+            } else {
+                prob *= p[v][x][state(v)];
+            }
+        }
+        total += prob;
+    }
+    total.ln()
+}
+
+/// Runs `Dataset::evaluate` and returns the log-likelihoods and (when `grad`) derivatives.
+pub fn evaluate(ds: &Dataset, req: &genecontent::dataset::Request, grad: bool) -> (Vec<f64>, Vec<f64>) {
+    let n_eval = req.patterns.map_or(ds.n_patterns(), |p| p.len());
+    let n = req.n_sets * n_eval;
+    let mut out = vec![0.0; n];
+    let mut g = vec![0.0; if grad { 2 * n } else { 0 }];
+    ds.evaluate(req, &mut out, if grad { Some(&mut g) } else { None }, None).expect("evaluation");
+    (out, g)
 }
