@@ -42,7 +42,6 @@ import {
   type ModelObjective,
   modelObjective,
   type RateScale,
-  treeRateScale,
 } from "./objective.ts";
 import { invertNegativeDefinite, profileEnd, type ProfileObjective } from "./profile_interval.ts";
 
@@ -71,7 +70,10 @@ export interface DerivedQuantity {
 
 /** Options of {@linkcode fitModel}. */
 export interface FitModelOptions {
-  /** The range of rates the data can resolve (default lower 1e-6, upper 1e4, typical 1). */
+  /**
+   * The range of rates the data can resolve (default the objective's `rateScale`, else lower
+   * 1e-6, upper 1e4, typical 1).
+   */
   readonly rateScale?: RateScale;
   /** Starting points on the natural scale; replace the objective's and the default ones. */
   readonly starts?: readonly ArrayLike<number>[];
@@ -192,7 +194,8 @@ export function fitModel(objective: ModelObjective, options: FitModelOptions = {
   const n = specs.length;
   if (n === 0) throw new GenecontentError("The model has no free parameters to fit.");
   const scale = 1 / Math.max(1, objective.nObservations);
-  const rateScale = options.rateScale ?? { lower: 1e-6, upper: 1e4, typical: 1 };
+  const rateScale = options.rateScale ?? objective.rateScale ??
+    { lower: 1e-6, upper: 1e4, typical: 1 };
   if (!(rateScale.lower > 0 && rateScale.upper > rateScale.lower)) {
     throw new GenecontentError(
       `Rate range [${rateScale.lower}, ${rateScale.upper}] is not a positive interval.`,
@@ -709,5 +712,5 @@ export function fitModelLikelihood(
   lik: LikelihoodObjective,
   options: FitModelOptions = {},
 ): ModelFit {
-  return fitModel(modelObjective(lik), { rateScale: treeRateScale(lik.tree), ...options });
+  return fitModel(modelObjective(lik), options);
 }

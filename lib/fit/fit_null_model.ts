@@ -11,7 +11,7 @@
 import { GenecontentError } from "../errors.ts";
 import type { GainLossLikelihood } from "../likelihood/gain_loss_likelihood.ts";
 import { type DerivedQuantity, fitModel, type Interval, type ModelFit } from "./fit_model.ts";
-import { nullModelObjective, treeRateScale } from "./objective.ts";
+import { nullModelObjective } from "./objective.ts";
 
 export type { Interval } from "./fit_model.ts";
 
@@ -146,7 +146,6 @@ export function fitNullModelGeneric(lik: GainLossLikelihood, options: FitOptions
     );
   }
   return fitModel(objective, {
-    rateScale: treeRateScale(lik.tree),
     starts: start ? [[start.gain, start.loss]] : undefined,
     level: options.level,
     derived: [PI1_OF_NULL_MODEL],

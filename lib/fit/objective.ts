@@ -23,6 +23,8 @@ export interface ModelObjective {
   readonly nObservations: number;
   /** Optional data-informed starting points (natural scale). */
   starts?(): Float64Array[];
+  /** Optional range of rates the data resolve (working bounds of rate parameters). */
+  readonly rateScale?: RateScale;
 }
 
 /** The range of rates a tree can tell apart, and a typical rate to start from. */
@@ -91,6 +93,7 @@ export function nullModelObjective(lik: GainLossLikelihood): ModelObjective {
   const parameters = modelParameters(NULL_MODEL);
   return {
     parameters,
+    rateScale: treeRateScale(lik.tree),
     nObservations: lik.patterns.familyNames.length,
     evaluate(values, gradient) {
       const [gain, loss] = values;
@@ -143,6 +146,7 @@ export interface LikelihoodObjective {
 export function modelObjective(lik: LikelihoodObjective): ModelObjective {
   return {
     parameters: lik.parameters,
+    rateScale: treeRateScale(lik.tree),
     nObservations: lik.nObservations,
     evaluate: (values, gradient) => lik.evaluate(values, gradient),
     starts() {
