@@ -406,8 +406,14 @@ export function fitModel(objective: ModelObjective, options: FitModelOptions = {
         };
         const ends = [profileEnd(problem, -1), profileEnd(problem, 1)];
         for (const e of ends) note(e.highest.logLik, e.highest.y);
+        // An open end of a logit-scale parameter is its domain's end (the working bound is
+        // within 1e-10 of it).
+        const endValue = (e: (typeof ends)[number], side: 0 | 1) =>
+          e.open && !widenable[k]
+            ? (side === 0 ? specs[k].lower : specs[k].upper)
+            : toNatural(specs[k], e.theta).v;
         intervals.set(name, {
-          interval: [toNatural(specs[k], ends[0].theta).v, toNatural(specs[k], ends[1].theta).v],
+          interval: [endValue(ends[0], 0), endValue(ends[1], 1)],
           open: [ends[0].open, ends[1].open],
         });
       }
