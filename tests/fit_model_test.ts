@@ -350,6 +350,40 @@ Deno.test("ModelLikelihood: gamma4 recovers alpha, beats null by an LRT, +inv en
   const a = gamma.byName.alpha;
   assert.ok(a.interval![0] < 0.5 && 0.5 < a.interval![1], `alpha ${a.estimate} ${a.interval}`);
   assert.ok(gamma.byName.gain.interval![0] < 0.2 && 0.2 < gamma.byName.gain.interval![1]);
+  // pi1's interval ends, checked by a different route: a full fit of (gain + loss, alpha) with
+  // pi1 held at the end reaches the cut-off l_hat - chi2_1(0.95) / 2. Both maxima are accurate
+  // to ~1e-6 (the fitter's improvement tolerance), hence 1e-5.
+  {
+    using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("gamma4"));
+    const cut = gamma.logLik - chiSquareQuantile(0.95, 1) / 2;
+    assert.ok(gamma.byName.pi1.interval![0] < gamma.byName.pi1.estimate);
+    for (const end of gamma.byName.pi1.interval!) {
+      const fixed: ModelObjective = {
+        parameters: [rateSpec("turnover"), { ...rateSpec("alpha"), kind: "shape" }],
+        nObservations: lik.nObservations,
+        evaluate(v, wantGradient) {
+          const r = lik.evaluate(
+            new Float64Array([end * v[0], (1 - end) * v[0], v[1]]),
+            wantGradient,
+          );
+          if (!wantGradient) return { logLik: r.logLik };
+          const g = r.gradient!;
+          return {
+            logLik: r.logLik,
+            gradient: new Float64Array([end * g[0] + (1 - end) * g[1], g[2]]),
+          };
+        },
+      };
+      const f = fitModel(fixed, {
+        level: null,
+        starts: [[
+          gamma.byName.gain.estimate + gamma.byName.loss.estimate,
+          gamma.byName.alpha.estimate,
+        ]],
+      });
+      assert.ok(Math.abs(f.logLik - cut) < 1e-5, `pi1 end ${end}: ${f.logLik} vs cut ${cut}`);
+    }
+  }
   // +inv: no invariant families were simulated, so pInv sits on its boundary 0 and gamma4+inv
   // gains nothing (within the optimiser's tolerance).
   assert.equal(inv.byName.pInv.boundary, "lower");

@@ -35,6 +35,7 @@
 import { GenecontentError } from "../errors.ts";
 import type { ParameterKind, ParameterSpec } from "../model/description.ts";
 import { chiSquareQuantile } from "./chi_square.ts";
+import { presenceQuantities } from "./derived.ts";
 import { relabelMixture } from "./label_switching.ts";
 import { minimizeLbfgs } from "./lbfgs.ts";
 import {
@@ -696,7 +697,8 @@ function verify(
 
 /**
  * Fits a model likelihood (e.g. `ModelLikelihood`) with its data-informed starts and working
- * bounds from its tree's scale; `options` as for {@linkcode fitModel}.
+ * bounds from its tree's scale; `options` as for {@linkcode fitModel}, with the pi1 quantities
+ * (`pi1`, or `pi1_c` per mixture class, see `derived.ts`) profiled unless `derived` is given.
  *
  * @example
  * ```ts
@@ -711,12 +713,15 @@ function verify(
  * using lik = new ModelLikelihood(tree, compressPatterns(rows, 5, 3, ["a", "b", "c", "d", "e"]),
  *   tsBackendFactory, parseModel("null"));
  * const fit = fitModelLikelihood(lik, { level: null });
- * console.assert(fit.nParams === 2 && fit.byName.gain.estimate > 0);
+ * console.assert(fit.nParams === 2 && fit.byName.pi1.estimate > 0);
  * ```
  */
 export function fitModelLikelihood(
   lik: LikelihoodObjective,
   options: FitModelOptions = {},
 ): ModelFit {
-  return fitModel(modelObjective(lik), options);
+  return fitModel(modelObjective(lik), {
+    ...options,
+    derived: options.derived ?? presenceQuantities(lik.parameters),
+  });
 }

@@ -12,6 +12,7 @@ import { GenecontentError } from "../errors.ts";
 import type { GainLossLikelihood } from "../likelihood/gain_loss_likelihood.ts";
 import { type DerivedQuantity, fitModel, type Interval, type ModelFit } from "./fit_model.ts";
 import { nullModelObjective } from "./objective.ts";
+import { stationaryPresence } from "./derived.ts";
 
 export type { Interval } from "./fit_model.ts";
 
@@ -52,33 +53,11 @@ export interface FitOptions {
   readonly onEvaluation?: (stage: string, evaluations: number) => void;
 }
 
-const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
-const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-
 /**
  * pi1 of the null model as a derived quantity: profiling coordinates (logit pi1, log(gain +
  * loss)) against working coordinates (log gain, log loss).
  */
-export const PI1_OF_NULL_MODEL: DerivedQuantity = {
-  name: "pi1",
-  toWorking: (y) => new Float64Array([y[1] - softplus(-y[0]), y[1] - softplus(y[0])]),
-  fromWorking: (x) => {
-    const m = Math.max(x[0], x[1]);
-    return new Float64Array([
-      x[0] - x[1],
-      m + Math.log(Math.exp(x[0] - m) + Math.exp(x[1] - m)),
-    ]);
-  },
-  jacobian: (y) => {
-    const p = sigmoid(y[0]);
-    return [new Float64Array([1 - p, 1]), new Float64Array([-p, 1])];
-  },
-  natural: sigmoid,
-  bounds: (lower, upper) => ({
-    lower: [lower[0] - upper[1], Math.min(lower[0], lower[1])],
-    upper: [upper[0] - lower[1], Math.max(upper[0], upper[1]) + Math.LN2],
-  }),
-};
+export const PI1_OF_NULL_MODEL: DerivedQuantity = stationaryPresence("pi1", 2, 0, 1);
 
 /**
  * Fits gain and loss by maximum likelihood and computes profile intervals.
