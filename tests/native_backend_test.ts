@@ -7,6 +7,7 @@ import { randomStates, randomTopology } from "./support/random_topology.ts";
 import { smallTrees } from "./support/small_trees.ts";
 import { Random } from "../lib/simulate/random.ts";
 import { TsBackend } from "../lib/likelihood/ts_backend.ts";
+import type { EvaluateOptions } from "../lib/likelihood/backend.ts";
 import { NativeBackend } from "../lib/native/native_backend.ts";
 import { loadKernel } from "../lib/likelihood/choose_backend.ts";
 import { GenecontentError } from "../lib/errors.ts";
@@ -142,4 +143,148 @@ Deno.test("the C ABI rejects bad input with a message and survives empty input",
     new Float64Array(0),
   );
   assert.deepEqual(nb.evaluate(new Float64Array(0)).logLik, new Float64Array(0));
+});
+
+/** Log-uniform random values between `lo` and `hi`. */
+function logUniform(n: number, lo: number, hi: number, rng: Random): Float64Array {
+  return Float64Array.from(
+    { length: n },
+    () => Math.exp(Math.log(lo) + Math.log(hi / lo) * rng.next()),
+  );
+}
+
+/** Random tangent entries in [-1, 1). */
+function randomTangents(n: number, rng: Random): Float64Array {
+  return Float64Array.from({ length: n }, () => 2 * rng.next() - 1);
+}
+
+/**
+ * {@linkcode assertClose}, where a NaN in both is agreement: the derivatives of a pattern that
+ * is impossible (sister tips that differ below zero-length branches) are 0/0 in both backends.
+ */
+function assertCloseOrBothNaN(a: Float64Array, e: Float64Array, tol: number, what: string) {
+  const both = (i: number) => Number.isNaN(a[i]) && Number.isNaN(e[i]);
+  assertClose(a.map((x, i) => both(i) ? 0 : x), e.map((x, i) => both(i) ? 0 : x), tol, what);
+}
+
+/** A random strictly increasing subset of `0..n` (each index with probability `q`). */
+function randomSubset(n: number, q: number, rng: Random): Uint32Array {
+  return Uint32Array.from(Array.from({ length: n }, (_, i) => i).filter(() => rng.next() < q));
+}
+
+Deno.test("native equals TypeScript for per-branch rates, tangents and pattern subsets", () => {
+  const rng = new Random(20261201);
+  let compared = 0;
+  for (let rep = 0; rep < 20; rep++) {
+    const tree = randomTopology(2 + Math.floor(rng.next() * 60), rng);
+    const nPatterns = 1 + Math.floor(rng.next() * 60);
+    const states = randomStates(nPatterns, tree.nTips, rng);
+    using ts = new TsBackend(tree, states, nPatterns);
+    const nSets = 2;
+    const requests = [
+      { layout: "global" as const, rates: logUniform(2 * nSets, 1e-3, 10, rng) },
+      { layout: "perBranch" as const, rates: logUniform(2 * tree.nNodes * nSets, 1e-3, 10, rng) },
+    ];
+    for (const { layout, rates } of requests) {
+      const tangents = randomTangents(2 * rates.length, rng);
+      const subset = randomSubset(nPatterns, 0.4, rng);
+      const optionSets: EvaluateOptions[] = [
+        { layout, gradient: true },
+        { layout, gradient: true, tangents },
+        { layout, gradient: true, tangents, patterns: subset },
+        { layout, patterns: subset },
+      ];
+      for (const options of optionSets) {
+        const want = ts.evaluate(rates, options);
+        for (const algorithm of ["dense", "sparse"] as const) {
+          using nb: NativeBackend = new NativeBackend(kernel, tree, states, nPatterns, {
+            algorithm,
+          });
+          assert.equal(nb.nNodes, tree.nNodes);
+          const got = nb.evaluate(rates, options);
+          const what = `rep ${rep} ${algorithm} ${JSON.stringify(Object.keys(options))} ${layout}`;
+          assertClose(got.logLik, want.logLik, TOL, `${what} logLik`);
+          if (options.gradient) {
+            assertCloseOrBothNaN(got.grad!, want.grad!, TOL, `${what} gradient`);
+          } else assert.equal(got.grad, undefined);
+          compared++;
+        }
+      }
+    }
+  }
+  assert.equal(compared, 20 * 2 * 4 * 2);
+});
+
+Deno.test("per-branch tangents and subsets agree with TypeScript on a 2,000-tip caterpillar", () => {
+  const tree = caterpillarTree(2000, 0.1);
+  const rng = new Random(6);
+  const nPatterns = 10;
+  const states = randomStates(nPatterns, tree.nTips, rng);
+  const rates = logUniform(2 * tree.nNodes, 0.05, 5, rng);
+  const options = {
+    layout: "perBranch" as const,
+    gradient: true,
+    tangents: randomTangents(4 * tree.nNodes, rng),
+    patterns: Uint32Array.of(1, 4, 9),
+  };
+  using ts = new TsBackend(tree, states, nPatterns);
+  using nb = new NativeBackend(kernel, tree, states, nPatterns, {});
+  const want = ts.evaluate(rates, options);
+  const got = nb.evaluate(rates, options);
+  assertClose(got.logLik, want.logLik, TOL, "caterpillar per-branch logLik");
+  assertClose(got.grad!, want.grad!, TOL, "caterpillar per-branch gradient");
+});
+
+Deno.test("nonblocking per-branch subset evaluation equals the synchronous one", async () => {
+  const rng = new Random(8);
+  const tree = yuleTree(200, rng, { height: 1 });
+  const states = simulateFamilies(tree, { gain: 1, loss: 2, nFamilies: 2000, rng });
+  using nb = new NativeBackend(kernel, tree, states, 2000, {});
+  const options = {
+    layout: "perBranch" as const,
+    gradient: true,
+    tangents: randomTangents(4 * tree.nNodes, rng),
+    patterns: randomSubset(2000, 0.2, rng),
+  };
+  const rates = logUniform(2 * tree.nNodes, 0.2, 3, rng);
+  const fractions: number[] = [];
+  const a = await nb.evaluateAsync(rates, { ...options, onProgress: (f) => fractions.push(f) });
+  const b = nb.evaluate(rates, options);
+  assert.deepEqual(a, b);
+  assert.equal(a.logLik.length, options.patterns.length);
+  assert.equal(fractions.at(-1), 1);
+});
+
+Deno.test("native rejects bad per-branch rates, tangents and subsets, and handles an empty subset", () => {
+  const tree = smallTrees()[2].tree;
+  const n = tree.nTips;
+  using nb = new NativeBackend(kernel, tree, new Uint8Array(2 * n), 2);
+  const rates = new Float64Array(2 * tree.nNodes).fill(1);
+  const bad = (
+    r: Float64Array,
+    options: Parameters<NativeBackend["evaluate"]>[1],
+    pattern: RegExp,
+  ) =>
+    assert.throws(
+      () => nb.evaluate(r, options),
+      (e: unknown) => e instanceof GenecontentError && pattern.test(e.message),
+    );
+  const zero = rates.slice();
+  zero[3] = 0;
+  bad(zero, { layout: "perBranch" }, /rates\[3\] \(loss of node 1 in set 0\) is 0/);
+  bad(rates.subarray(1), { layout: "perBranch" }, /not a multiple of 2 \* nNodes/);
+  const t = new Float64Array(4 * tree.nNodes);
+  t[5] = NaN;
+  bad(rates, { layout: "perBranch", gradient: true, tangents: t }, /tangents\[5\].*NaN/);
+  bad(rates, { layout: "perBranch", gradient: true, tangents: t.subarray(1) }, /tangents_len/);
+  bad(rates, { layout: "perBranch", patterns: Uint32Array.of(1, 0) }, /strictly increasing/);
+  bad(rates, { layout: "perBranch", patterns: Uint32Array.of(2) }, /not below n_patterns \(2\)/);
+  // An empty subset evaluates nothing but still checks the rates.
+  const empty = nb.evaluate(rates, {
+    layout: "perBranch",
+    gradient: true,
+    patterns: new Uint32Array(0),
+  });
+  assert.deepEqual(empty, { logLik: new Float64Array(0), grad: new Float64Array(0) });
+  bad(zero, { layout: "perBranch", patterns: new Uint32Array(0) }, /rates\[3\]/);
 });

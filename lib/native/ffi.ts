@@ -22,6 +22,65 @@ export const Status = {
 /** Kernel algorithms (`GC_ALGO_*` in the header). */
 export const Algorithm = { auto: 0, dense: 1, sparse: 2 } as const;
 
+/** Rate layouts of `gc_eval_args.layout` (`GC_RATES_*` in the header). */
+export const RatesLayout = { global: 0, perBranch: 1 } as const;
+
+/**
+ * `sizeof(gc_eval_args)` of ABI 2 on 64-bit platforms: 13 eight-byte fields and two four-byte
+ * ones, in the order of {@linkcode packEvalArgs}.
+ */
+export const EVAL_ARGS_SIZE = 112;
+
+/** The fields of one `gc_evaluate` call (see `gc_eval_args` in the header). */
+export interface EvalArgs {
+  /** Number of parameter sets. */
+  readonly nSets: number;
+  /** `RatesLayout.global` or `RatesLayout.perBranch`. */
+  readonly layout: number;
+  /** `nSets * r` rates. */
+  readonly rates: Float64Array;
+  /** `nSets * 2 * r` tangent entries, or null for the default directions. */
+  readonly tangents: Float64Array | null;
+  /** Strictly increasing pattern indices, or null for every pattern. */
+  readonly patterns: Uint32Array | null;
+  /** Log-likelihoods, written by the kernel. */
+  readonly outLogLik: Float64Array;
+  /** Derivatives, written by the kernel, or null for values only. */
+  readonly outGrad: Float64Array | null;
+  /** The 3 progress counters, or null. */
+  readonly progress: BigUint64Array | null;
+}
+
+/** The address of a typed array's data as a u64 (0 for null or empty arrays). */
+function address(a: Float64Array | Uint32Array | BigUint64Array | null): bigint {
+  if (a === null || a.length === 0) return 0n;
+  // Reading `buffer` moves a small array's data off the JavaScript heap, so that the address
+  // stays valid while the kernel runs.
+  void a.buffer;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
+}
+
+/**
+ * Lays out a `gc_eval_args` struct (little-endian, 64-bit pointers) for `gc_evaluate`. The
+ * struct holds raw addresses: keep every array of `args` alive until the call has returned.
+ */
+export function packEvalArgs(args: EvalArgs): Uint8Array {
+  const bytes = new Uint8Array(new ArrayBuffer(EVAL_ARGS_SIZE));
+  const view = new DataView(bytes.buffer);
+  const u64 = (offset: number, value: bigint) => view.setBigUint64(offset, value, true);
+  u64(0, BigInt(EVAL_ARGS_SIZE));
+  u64(8, BigInt(args.nSets));
+  view.setUint32(16, args.layout, true);
+  view.setUint32(20, 0, true);
+  const arrays = [args.rates, args.tangents, args.patterns, args.outLogLik, args.outGrad];
+  arrays.forEach((a, i) => {
+    u64(24 + 16 * i, address(a));
+    u64(32 + 16 * i, BigInt(a?.length ?? 0));
+  });
+  u64(104, address(args.progress));
+  return bytes;
+}
+
 /** Name of an algorithm of the native kernel. */
 export type AlgorithmName = keyof typeof Algorithm;
 
@@ -80,6 +139,18 @@ const symbols = {
    *   uint64_t *progress, char *err, uint64_t err_len);
    */
   gc_loglik: { parameters: LOGLIK_PARAMETERS, result: "i32" },
+  /**
+   * int32_t gc_evaluate(const gc_dataset *dataset, const gc_eval_args *args, char *err,
+   *   uint64_t err_len);
+   */
+  gc_evaluate: { parameters: ["pointer", "buffer", "buffer", "u64"], result: "i32" },
+  /** The same symbol as `gc_evaluate`, called on Deno's FFI thread pool (returns a Promise). */
+  gc_evaluate_async: {
+    name: "gc_evaluate",
+    parameters: ["pointer", "buffer", "buffer", "u64"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** The same symbol as `gc_loglik`, called on Deno's FFI thread pool (returns a Promise). */
   gc_loglik_async: {
     name: "gc_loglik",

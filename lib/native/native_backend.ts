@@ -20,6 +20,8 @@ import {
   ERROR_BUFFER_BYTES,
   errorText,
   type Kernel,
+  packEvalArgs,
+  RatesLayout,
   Status,
 } from "./ffi.ts";
 
@@ -66,6 +68,8 @@ export class NativeBackend implements LikelihoodBackend {
   readonly threads: number;
   /** Number of patterns. */
   readonly nPatterns: number;
+  /** Number of tree nodes (one rate pair per node in the per-branch layout). */
+  readonly nNodes: number;
   /** The algorithm the kernel actually uses. */
   readonly algorithm: AlgorithmName;
   #kernel: Kernel;
@@ -106,6 +110,7 @@ export class NativeBackend implements LikelihoodBackend {
       err,
       "Native dataset info",
     );
+    this.nNodes = Number(info[1]);
     this.nPatterns = Number(info[2]);
     this.threads = Number(info[3]);
     const algo = Number(info[4]);
@@ -119,36 +124,62 @@ export class NativeBackend implements LikelihoodBackend {
     return this.#handle;
   }
 
-  /** Output buffers and the argument list of one `gc_loglik` call. */
-  #call(rates: Float64Array, gradient: boolean, progress: BigUint64Array | null) {
+  /**
+   * Output buffers and the packed `gc_eval_args` of one `gc_evaluate` call. An empty pattern
+   * list (which the ABI cannot express: length 0 means every pattern) is checked by evaluating
+   * pattern 0 into scratch outputs, so that bad rates and tangents are reported all the same.
+   */
+  #call(rates: Float64Array, options: EvaluateOptions, progress: BigUint64Array | null) {
     const handle = this.#live();
-    const nSets = rates.length / 2;
-    if (!Number.isInteger(nSets)) {
-      throw new RangeError(`Rates must come in (gain, loss) pairs; got ${rates.length} numbers.`);
+    const layout = options.layout ?? "global";
+    if (layout !== "global" && layout !== "perBranch") {
+      throw new GenecontentError(
+        `Rate layout "${layout}" is unknown: use "global" or "perBranch".`,
+      );
     }
-    const logLik = new Float64Array(nSets * this.nPatterns);
-    const grad = gradient ? new Float64Array(2 * nSets * this.nPatterns) : new Float64Array(0);
-    const err = new Uint8Array(ERROR_BUFFER_BYTES);
-    const args = [
-      handle,
-      BigInt(nSets),
+    const r = layout === "global" ? 2 : 2 * this.nNodes;
+    const nSets = rates.length / r;
+    if (!Number.isInteger(nSets)) {
+      const what = layout === "global"
+        ? "2 per set (gain, loss)"
+        : `2 * nNodes = ${r} per set (gain and loss of every node)`;
+      throw new GenecontentError(`Rates has ${rates.length} numbers, not a multiple of ${what}.`);
+    }
+    const gradient = options.gradient ?? false;
+    const outputs = (nEval: number) => {
+      const logLik = new Float64Array(new ArrayBuffer(8 * nSets * nEval));
+      const grad = gradient ? new Float64Array(new ArrayBuffer(16 * nSets * nEval)) : null;
+      return { logLik, grad };
+    };
+    let patterns = options.patterns ?? null;
+    const { logLik, grad } = outputs(patterns?.length ?? this.nPatterns);
+    const result: Evaluation = grad ? { logLik, grad } : { logLik };
+    let scratch = { logLik, grad };
+    if (patterns !== null && patterns.length === 0) {
+      patterns = this.nPatterns > 0 ? Uint32Array.of(0) : null;
+      scratch = outputs(this.nPatterns > 0 ? 1 : 0);
+    }
+    const keep = {
       rates,
-      logLik,
-      BigInt(logLik.length),
-      grad,
-      BigInt(grad.length),
+      tangents: options.tangents ?? null,
+      patterns,
+      outLogLik: scratch.logLik,
+      outGrad: scratch.grad,
       progress,
-      err,
-      BigInt(err.length),
-    ] as const;
-    const result: Evaluation = gradient ? { logLik, grad } : { logLik };
-    return { args, err, result };
+    };
+    const args = packEvalArgs({ nSets, layout: RatesLayout[layout], ...keep });
+    const err = new Uint8Array(ERROR_BUFFER_BYTES);
+    return { result, args: [handle, args, err, BigInt(err.length)] as const, err, keep };
   }
 
-  /** Evaluates parameter sets synchronously on the dataset's threads. */
+  /**
+   * Evaluates rate assignments synchronously on the kernel's threads (see
+   * {@linkcode EvaluateOptions}: global or per-branch rates, tangent directions, a pattern
+   * subset).
+   */
   evaluate(rates: Float64Array, options: EvaluateOptions = {}): Evaluation {
-    const { args, err, result } = this.#call(rates, options.gradient ?? false, null);
-    check(this.#kernel.symbols.gc_loglik(...args), err, "Native likelihood");
+    const { args, err, result } = this.#call(rates, options, null);
+    check(this.#kernel.symbols.gc_evaluate(...args), err, "Native likelihood");
     return result;
   }
 
@@ -158,8 +189,8 @@ export class NativeBackend implements LikelihoodBackend {
     options: AsyncEvaluateOptions = {},
   ): Promise<Evaluation> {
     options.signal?.throwIfAborted();
-    const progress = new BigUint64Array(3);
-    const { args, err, result } = this.#call(rates, options.gradient ?? false, progress);
+    const progress = new BigUint64Array(new ArrayBuffer(24));
+    const { args, err, result, keep } = this.#call(rates, options, progress);
     const cancel = () => {
       progress[2] = 1n;
     };
@@ -171,13 +202,15 @@ export class NativeBackend implements LikelihoodBackend {
       }, 100)
       : undefined;
     try {
-      const status = await this.#kernel.symbols.gc_loglik_async(...args);
+      const status = await this.#kernel.symbols.gc_evaluate_async(...args);
       check(status, err, "Native likelihood");
       options.onProgress?.(1);
     } finally {
       clearInterval(timer);
       options.signal?.removeEventListener("abort", cancel);
     }
+    // The kernel read these arrays through raw addresses until now.
+    void keep;
     return result;
   }
 

@@ -152,7 +152,8 @@ typedef struct gc_eval_args {
   const double *tangents;  /* NULL with tangents_len 0: the default directions (d log gain and
                               d log loss of every rate). Otherwise n_sets * 2 * r finite values:
                               tangents[(k*2 + j)*r + i] is the derivative of log(rates[k*r + i])
-                              along direction j (0 or 1) of set k. Only with out_grad. */
+                              along direction j (0 or 1) of set k. Checked even without
+                              out_grad (then unused). */
   uint64_t tangents_len;
   const uint32_t *patterns; /* NULL with patterns_len 0: every pattern. Otherwise strictly
                                increasing pattern indices below n_patterns; only these are
@@ -174,7 +175,7 @@ typedef struct gc_eval_args {
  * output buffers are the caller's. Errors (GC_ERR_NULL_POINTER for a NULL dataset or args or a
  * NULL pointer with a nonzero length; GC_ERR_INVALID_ARGUMENT for a struct_size that is too
  * small, an unknown layout, a nonzero reserved field, a length that is not exact, a rate that is
- * not finite and > 0, a tangent that is not finite, tangents without out_grad, or a pattern list
+ * not finite and > 0, a tangent that is not finite, or a pattern list
  * that is not strictly increasing or names a pattern >= n_patterns; the message names the
  * field, index and value) leave the outputs untouched. With progress, GC_ERR_CANCELLED as for
  * gc_loglik.

@@ -327,12 +327,6 @@ impl Dataset {
             )));
         }
         if let Some(t) = req.tangents {
-            if grad.is_none() {
-                return Err(GcError::invalid(
-                    "tangents are given but out_grad is NULL: tangents are the directions of the \
-                     derivatives, so pass out_grad too or leave tangents NULL",
-                ));
-            }
             if t.len() != 2 * n_rates {
                 return Err(GcError::invalid(format!(
                     "tangents_len is {} but n_sets * 2 * {r_text} is {}: two directions per set, each over the set's rates (or NULL for d log gain and d log loss)",
@@ -441,6 +435,8 @@ impl Dataset {
             }
             Engine::Dense { .. } => (&self.tree, None),
         };
+        // Without derivatives the tangents (checked above) are not needed.
+        let tangents = if gradient { req.tangents } else { None };
         for k in 0..n_sets {
             if is_cancelled() {
                 break;
@@ -449,11 +445,11 @@ impl Dataset {
                 RateLayout::Global => SetRates::Global {
                     gain: req.rates[2 * k],
                     loss: req.rates[2 * k + 1],
-                    tangent: req.tangents.map(|t| [t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]]),
+                    tangent: tangents.map(|t| [t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]]),
                 },
                 RateLayout::PerBranch => SetRates::PerNode {
                     rates: &req.rates[k * r..(k + 1) * r],
-                    tangents: req.tangents.map(|t| &t[2 * k * r..2 * (k + 1) * r]),
+                    tangents: tangents.map(|t| &t[2 * k * r..2 * (k + 1) * r]),
                     node_old,
                 },
             };

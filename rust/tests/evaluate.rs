@@ -306,8 +306,9 @@ fn invalid_requests_name_the_field_index_and_value() {
         );
         let m = run(&Request { tangents: Some(&t[..19]), ..per_branch(1, &[1.0; 10]) }, 2, Some(4));
         assert!(m.contains("tangents_len is 19"), "{m}");
-        let m = run(&Request { tangents: Some(&[1.0, 0.0, 0.0, 1.0]), ..global(1, &[1.0, 1.0]) }, 2, None);
-        assert!(m.contains("out_grad is NULL"), "{m}");
+        // Tangents are checked even without derivatives (they are then unused).
+        let m = run(&Request { tangents: Some(&[1.0, 0.0, f64::INFINITY, 1.0]), ..global(1, &[1.0, 1.0]) }, 2, None);
+        assert!(m.contains("tangents[2] (direction 1 of set 0, d log gain of set 0) is inf"), "{m}");
         let m = run(&Request { patterns: Some(&[1, 1]), ..global(1, &[1.0, 1.0]) }, 2, None);
         assert!(m.contains("patterns[1] is 1, not greater than patterns[0] (1)"), "{m}");
         let m = run(&Request { patterns: Some(&[0, 2]), ..global(1, &[1.0, 1.0]) }, 2, None);
