@@ -11,6 +11,10 @@ const data = (name: string) => new URL(`./data/${name}`, import.meta.url).pathna
 const contractTree = data("contract/tree.nwk");
 const contractPam = data("contract/pam.tsv");
 const expected = JSON.parse(await Deno.readTextFile(data("contract/expected.json")));
+/** Independently computed values of the model commands on the same five-genome case. */
+const expectedModels = JSON.parse(
+  await Deno.readTextFile(data("contract/expected_models.json")),
+);
 
 async function run(args: string[], env: Record<string, string> = {}, cwd?: string) {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -145,8 +149,8 @@ Deno.test("every result carries provenance: version, backend, threads, inputs wi
   assert.deepEqual(p.inputs.map((i: { role: string }) => i.role), ["tree", "pam"]);
   assert.equal(p.inputs[0].sha256, await sha256Hex(await Deno.readFile(contractTree)));
   assert.equal(p.inputs[1].sha256, await sha256Hex(await Deno.readFile(contractPam)));
-  assert.equal(p.options.gain, 0.5);
-  assert.equal(p.options.minPresent, 1);
+  assert.equal(p.options.parameters.gain, 0.5);
+  assert.equal(p.options.window.minPresent, 1);
 });
 
 Deno.test("fit --json reports gain, loss, pi1, logLik, intervals, backend, convergence; --out writes TSV", async () => {
@@ -172,10 +176,10 @@ Deno.test("fit --json reports gain, loss, pi1, logLik, intervals, backend, conve
   // The maximised logLik is at least the contract's value at (0.5, 1.0).
   assert.ok(json.logLik >= expected.logLik_corrected);
   const tsv = (await Deno.readTextFile(out)).trim().split("\n").map((l) => l.split("\t"));
-  assert.deepEqual(tsv[0], ["parameter", "estimate", "lower", "upper", "level", "unit"]);
-  assert.deepEqual(tsv[1].slice(4), ["0.95", "per unit branch length"]);
-  assert.equal(tsv[1][0], "gain");
-  assert.equal(Number(tsv[1][1]), json.gain);
+  assert.deepEqual(tsv[0], ["model", "parameter", "estimate", "lower", "upper", "level", "unit"]);
+  assert.deepEqual(tsv[1].slice(5), ["0.95", "per unit branch length"]);
+  assert.deepEqual(tsv[1].slice(0, 2), ["null", "gain"]);
+  assert.equal(Number(tsv[1][2]), json.gain);
   const side = JSON.parse(await Deno.readTextFile(`${out}.provenance.json`));
   assert.equal(side.provenance.command, "fit");
 });
@@ -821,7 +825,9 @@ Deno.test("fit's text output has a header line, the interval level and the rate 
     const lines = r.stdout.trimEnd().split("\n");
     assert.match(
       lines[0],
-      new RegExp(`^# genecontent fit: 5 families x 5 genomes, .*; ${level} profile-likelihood`),
+      new RegExp(
+        `^# genecontent fit: model null, 5 families x 5 genomes, .*; ${level} profile-likelihood`,
+      ),
     );
     assert.match(
       lines[1],
@@ -831,6 +837,8 @@ Deno.test("fit's text output has a header line, the interval level and the rate 
     assert.match(lines[3], /^loss +\d\S* +\S+ +\S+ +per unit branch length$/);
     assert.match(lines[4], /^pi1 +0\.\d+ +\S+ +\S+ +probability of presence$/);
     assert.match(lines[5], /^logLik +-\d+\.\d+ +- +- +natural log$/);
+    assert.match(lines[6], /^AIC +\d+\.\d+ +- +-$/);
+    assert.match(lines[7], /^BIC +\d+\.\d+ +- +-$/);
   }
 });
 
@@ -993,7 +1001,7 @@ function sharedCases(command: string): Record<string, OptionCase> {
         assert.equal(
           header,
           {
-            fit: "parameter\testimate\tlower\tupper\tlevel\tunit",
+            fit: "model\tparameter\testimate\tlower\tupper\tlevel\tunit",
             loglik: "family\tpresent\tobserved\tlogLik",
             bench: "measure\trepeats\tmedianMs\tminMs\tmaxMs",
           }[command],
@@ -1043,7 +1051,7 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
         const a = jsonOf(two);
         const b = jsonOf(one);
         assert.equal(a.minPresent, 2);
-        assert.equal(a.provenance.options.minPresent, 2);
+        assert.equal(a.provenance.options.window.minPresent, 2);
         assert.equal(a.ascertainment, "at least 2 present");
         assert.equal(b.minPresent, 1);
         // A stronger conditioning explains more of the data: a higher maximised likelihood.
@@ -1073,6 +1081,59 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
     "no-ci": {
       runs: () => [["--no-ci", "--json"]],
       check: ([r]) => assert.equal(jsonOf(r).ci, null),
+    },
+    model: {
+      runs: () => [["--model", "gamma4", "--no-ci", "--json"], ["--no-ci", "--json"]],
+      check: ([gamma, plain]) => {
+        const g = jsonOf(gamma);
+        const n = jsonOf(plain);
+        assert.equal(g.model, "gamma4");
+        assert.equal(g.nParams, 3);
+        assertClose(g.aic, 2 * 3 - 2 * g.logLik, 1e-12);
+        assertClose(g.bic, 3 * Math.log(5) - 2 * g.logLik, 1e-12);
+        assert.deepEqual(Object.keys(g.parameters), ["gain", "loss", "alpha"]);
+        // gamma4 contains the null model (alpha -> infinity): its maximum is at least as high,
+        // up to the fitters' stopping rule (1e-6 in log-likelihood).
+        assert.ok(g.logLik >= n.logLik - 1e-6, `${g.logLik} vs ${n.logLik}`);
+      },
+    },
+    completeness: {
+      runs: async ({ dir }) => {
+        const all = `${dir}/complete.tsv`;
+        const genomes = ["genome_A", "genome B", "genome_C", "genome_D", "genome_E"];
+        await Deno.writeTextFile(all, genomes.map((g) => `${g}\t1`).join("\n") + "\n");
+        return [["--completeness", all, "--no-ci", "--json"], ["--no-ci", "--json"]];
+      },
+      check: ([all, plain]) => {
+        // Complete genomes: the same likelihood, so the same maximum (to the stopping rule).
+        assertClose(jsonOf(all).logLik, jsonOf(plain).logLik, 1e-6);
+        assert.equal(jsonOf(all).provenance.inputs[2].role, "completeness");
+      },
+    },
+    "max-present": {
+      runs: () => [["--max-present", "5", "--no-ci", "--json"], ["--max-present", "4"]],
+      check: ([five, four]) => {
+        assert.equal(jsonOf(five).maxPresent, 5);
+        refused(four, /group_4/);
+      },
+    },
+    compare: {
+      runs: () => [["--compare", "null,gamma4", "--no-ci", "--json"], ["--compare", "null"]],
+      check: ([both, one]) => {
+        const json = jsonOf(both);
+        assert.deepEqual(json.models.map((m: { model: string }) => m.model), ["null", "gamma4"]);
+        assert.deepEqual(json.table.map((r: { model: string }) => r.model), ["null", "gamma4"]);
+        const [n, g] = json.models;
+        assert.equal(json.tests.length, 1);
+        const t = json.tests[0];
+        assert.equal(t.nullModel, "null");
+        assert.equal(t.alternative, "gamma4");
+        assertClose(t.statistic, Math.max(0, 2 * (g.logLik - n.logLik)), 1e-12);
+        assert.ok(t.pValue >= 0 && t.pValue <= 1);
+        const best = Math.min(n.aic, g.aic);
+        assertClose(json.table[0].dAic, n.aic - best, 1e-9);
+        refused(one, /at least two models/);
+      },
     },
     "per-family": {
       runs: ({ dir }) => [["--per-family", `${dir}/families.tsv`, "--no-ci", "--json"]],
@@ -1119,7 +1180,7 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
       check: ([contract, other]) => {
         assertClose(jsonOf(contract).logLik, expected.logLik_corrected, 1e-12);
         const json = jsonOf(other);
-        assert.equal(json.gain, 0.6);
+        assert.equal(json.parameters.gain, 0.6);
         assert.ok(Math.abs(json.logLik - expected.logLik_corrected) > 1e-3);
       },
     },
@@ -1127,7 +1188,7 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
       runs: () => [["--loss", "1.5", "--json"]],
       check: ([r]) => {
         const json = jsonOf(r);
-        assert.equal(json.loss, 1.5);
+        assert.equal(json.parameters.loss, 1.5);
         assertClose(json.pi1, 0.5 / 2, 1e-15);
         assert.ok(Math.abs(json.logLik - expected.logLik_corrected) > 1e-3);
       },
@@ -1139,6 +1200,197 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
     "no-ascertainment": {
       runs: () => [["--no-ascertainment", "--json"]],
       check: ([r]) => assertClose(jsonOf(r).logLik, expected.logLik_uncorrected, 1e-12),
+    },
+    model: {
+      runs: () => [
+        ["--model", "gamma4", "--alpha", "0.5", "--json"],
+        ["--model", "gamma4", "--alpha", "0.5", "--no-ascertainment", "--json"],
+      ],
+      check: ([corrected, raw]) => {
+        // Values of an independent implementation (the contract); five families summed.
+        const g = expectedModels["gamma4_alpha0.5"];
+        const a = jsonOf(corrected);
+        assert.equal(a.model, "gamma4");
+        assertClose(a.logLik, g.logLik_corrected, 1e-12);
+        assertClose(jsonOf(raw).logLik, g.logLik_uncorrected, 1e-12);
+        a.rates.forEach((r: number, c: number) => assertClose(r, g.categoryRates[c], 1e-12));
+        for (const f of a.families) {
+          const sum = Object.values(f.posterior as Record<string, number>).reduce((x, y) => x + y);
+          assertClose(sum, 1, 1e-14);
+        }
+      },
+    },
+    alpha: {
+      runs: () => [
+        ["--model", "gamma4", "--alpha", "1e8", "--json"],
+        ["--model", "gamma4", "--alpha", "2", "--json"],
+      ],
+      check: ([flat, two]) => {
+        // As alpha grows the categories tend to rate 1 (spread ~ alpha^-1/2) and the value to
+        // the null model's, with a difference of order 1/alpha = 1e-8.
+        assert.ok(Math.abs(jsonOf(flat).logLik - expected.logLik_corrected) < 1e-6);
+        assert.ok(Math.abs(jsonOf(two).logLik - expected.logLik_corrected) > 1e-3);
+      },
+    },
+    pinv: {
+      runs: () => [
+        ["--model", "null+inv", "--pinv", "0.2", "--json"],
+        ["--json"],
+        ["--no-ascertainment", "--json"],
+      ],
+      check: ([inv, corrected, raw]) => {
+        // The invariant class holds a family only if every observed cell is present (group_4);
+        // its column probability is 1 and it is always observable, so the corrected value is
+        // log((1-p) L_f + p I_f) - log((1-p) P_f + p), with L_f and P_f = L_f / exp(corrected_f)
+        // from the null model's uncorrected and corrected values.
+        const p = 0.2;
+        const a = jsonOf(inv).families;
+        const c = jsonOf(corrected).families;
+        const u = jsonOf(raw).families;
+        a.forEach(
+          (f: { family: string; logLik: number; present: number; observed: number }, i: number) => {
+            const lf = Math.exp(u[i].logLik);
+            const pf = lf / Math.exp(c[i].logLik);
+            const everywhere = f.present === f.observed ? 1 : 0;
+            const want = Math.log((1 - p) * lf + p * everywhere) - Math.log((1 - p) * pf + p);
+            assertClose(f.logLik, want, 1e-12, f.family);
+          },
+        );
+      },
+    },
+    "false-presence": {
+      runs: () => [
+        [
+          "--model",
+          "null+error",
+          "--false-presence",
+          "1e-10",
+          "--false-absence",
+          "1e-10",
+          "--json",
+        ],
+        ["--model", "null+error", "--false-presence", "0.1", "--false-absence", "1e-10", "--json"],
+      ],
+      check: ([tiny, large]) => {
+        // d logLik / d error is bounded by a few hundred on 25 cells, so error rates of 1e-10
+        // move the value by well under 1e-6.
+        assert.ok(Math.abs(jsonOf(tiny).logLik - expected.logLik_corrected) < 1e-6);
+        assert.ok(Math.abs(jsonOf(large).logLik - expected.logLik_corrected) > 1e-2);
+      },
+    },
+    "false-absence": {
+      runs: () => [
+        ["--model", "null+error", "--false-presence", "1e-10", "--false-absence", "0.3", "--json"],
+      ],
+      check: ([r]) => {
+        assert.ok(Math.abs(jsonOf(r).logLik - expected.logLik_corrected) > 1e-2);
+        assert.equal(jsonOf(r).parameters.falseAbsence, 0.3);
+      },
+    },
+    gains: {
+      runs: () => [[
+        "--model",
+        "mixture2",
+        "--gains",
+        "0.5,0.5",
+        "--losses",
+        "1,1",
+        "--weights",
+        "0.3,0.7",
+        "--json",
+      ]],
+      // Two identical classes are the null model.
+      check: ([r]) => assertClose(jsonOf(r).logLik, expected.logLik_corrected, 1e-12),
+    },
+    losses: {
+      runs: () => [[
+        "--model",
+        "mixture2",
+        "--gains",
+        "0.5,0.5",
+        "--losses",
+        "1,3",
+        "--weights",
+        "0.5,0.5",
+        "--json",
+      ], ["--loss", "3", "--json"]],
+      check: ([mix, three]) => {
+        const json = jsonOf(mix);
+        assert.equal(json.parameters.loss2, 3);
+        assert.ok(Math.abs(json.logLik - expected.logLik_corrected) > 1e-3);
+        assert.ok(Math.abs(json.logLik - jsonOf(three).logLik) > 1e-3);
+      },
+    },
+    weights: {
+      runs: () => [
+        [
+          "--model",
+          "mixture2",
+          "--gains",
+          "0.5,0.5",
+          "--losses",
+          "1,3",
+          "--weights",
+          "0.25,0.75",
+          "--json",
+        ],
+        ["--json"],
+        ["--no-ascertainment", "--json"],
+        ["--loss", "3", "--json"],
+        ["--loss", "3", "--no-ascertainment", "--json"],
+      ],
+      check: ([mix, c1, u1, c3, u3]) => {
+        // The mixture conditioned as a whole: log(w1 L1 + w2 L3) - log(w1 P1 + w2 P3), with the
+        // classes' L and P from null-model runs at loss 1 and loss 3.
+        const w = [0.25, 0.75];
+        const [cc1, uu1, cc3, uu3] = [c1, u1, c3, u3].map((r) => jsonOf(r).families);
+        jsonOf(mix).families.forEach((f: { family: string; logLik: number }, i: number) => {
+          const l1 = Math.exp(uu1[i].logLik), l3 = Math.exp(uu3[i].logLik);
+          const p1 = l1 / Math.exp(cc1[i].logLik), p3 = l3 / Math.exp(cc3[i].logLik);
+          const want = Math.log(w[0] * l1 + w[1] * l3) - Math.log(w[0] * p1 + w[1] * p3);
+          assertClose(f.logLik, want, 1e-12, f.family);
+        });
+        assert.equal(jsonOf(mix).parameters.split1, 0.25);
+      },
+    },
+    param: {
+      runs: () => [["--model", "gamma4", "--param", "alpha=0.5", "--json"]],
+      check: ([r]) =>
+        assertClose(jsonOf(r).logLik, expectedModels["gamma4_alpha0.5"].logLik_corrected, 1e-12),
+    },
+    completeness: {
+      runs: async ({ dir }) => {
+        const all = `${dir}/complete.tsv`;
+        const half = `${dir}/half.tsv`;
+        const unknown = `${dir}/unknown.tsv`;
+        const genomes = ["genome_A", "genome B", "genome_C", "genome_D", "genome_E"];
+        await Deno.writeTextFile(all, genomes.map((g) => `${g}\t1`).join("\n") + "\n");
+        await Deno.writeTextFile(
+          half,
+          genomes.map((g, i) => `${g}\t${i === 0 ? 0.5 : 1}`).join("\n") + "\n",
+        );
+        await Deno.writeTextFile(unknown, "genome_Z\t0.9\n");
+        return [
+          ["--completeness", all, "--json"],
+          ["--completeness", half, "--json"],
+          ["--completeness", unknown, "--json"],
+        ];
+      },
+      check: ([all, half, unknown]) => {
+        // Complete genomes record every present gene: the null model's value.
+        assertClose(jsonOf(all).logLik, expected.logLik_corrected, 1e-12);
+        assert.ok(Math.abs(jsonOf(half).logLik - expected.logLik_corrected) > 1e-3);
+        refused(unknown, /genome_Z/);
+      },
+    },
+    "max-present": {
+      runs: () => [["--max-present", "5", "--json"], ["--max-present", "4", "--json"]],
+      check: ([five, four]) => {
+        // With 5 genomes, "at most 5 present" filters nothing.
+        assertClose(jsonOf(five).logLik, expected.logLik_corrected, 1e-12);
+        assert.equal(jsonOf(five).maxPresent, 5);
+        refused(four, /group_4/);
+      },
     },
   },
   bench: {
@@ -1194,8 +1446,15 @@ for (const [command, cases] of Object.entries(OPTION_CASES)) {
       const inputs = await workFolder();
       const base = BASE_ARGS[command](inputs);
       const runs = (await c.runs(inputs)).map((extra) => {
-        // An option under test replaces the base's value of the same option.
+        // An option under test replaces the base's value of the same option; a mixture's class
+        // rates replace the single pair.
         const args = [...base];
+        if (extra.includes("--gains")) {
+          for (const flag of ["--gain", "--loss"]) {
+            const at = args.indexOf(flag);
+            if (at >= 0) args.splice(at, 2);
+          }
+        }
         for (const flag of extra.filter((a) => a.startsWith("--"))) {
           const at = args.indexOf(flag);
           if (at >= 0) args.splice(at, 2);

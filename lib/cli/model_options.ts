@@ -19,9 +19,15 @@ import {
 import { splitsFromWeights, valuesFromNames } from "../model/values.ts";
 import { numberOption } from "./options.ts";
 
+/** Options choosing a model (not its values): `--model` and `--completeness`. */
+export const MODEL_CHOICE_OPTIONS = {
+  model: { type: "string" },
+  completeness: { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
 /** Options naming a model and its parameter values. */
 export const MODEL_OPTIONS = {
-  model: { type: "string", default: "null" },
+  ...MODEL_CHOICE_OPTIONS,
   gain: { type: "string" },
   loss: { type: "string" },
   alpha: { type: "string" },
@@ -32,7 +38,6 @@ export const MODEL_OPTIONS = {
   losses: { type: "string" },
   weights: { type: "string" },
   param: { type: "string", multiple: true },
-  completeness: { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
 /** Options of the prevalence window the PAM was filtered to. */
@@ -42,12 +47,17 @@ export const ASCERTAINMENT_OPTIONS = {
   "no-ascertainment": { type: "boolean", default: false },
 } as const satisfies ParseArgsConfig["options"];
 
-/** Help text of {@linkcode MODEL_OPTIONS}. */
-export const MODEL_HELP = `Model (rates are per unit branch length of the tree):
+/** Help text of {@linkcode MODEL_CHOICE_OPTIONS}. */
+export const MODEL_CHOICE_HELP = `Model (rates are per unit branch length of the tree):
   --model NAME           null (default), gammaK (e.g. gamma4: discrete gamma rate variation
                          across families, K categories), mixtureK (K rate classes), each
                          optionally +inv (a share of families never changes state) and/or
                          +error (false presence/absence of recorded cells), e.g. gamma4+inv+error
+  --completeness FILE    TSV genome<TAB>completeness in (0, 1] (e.g. CheckM): a present gene of
+                         genome i is recorded absent with probability 1 - completeness`;
+
+/** Help text of {@linkcode MODEL_OPTIONS}. */
+export const MODEL_HELP = `${MODEL_CHOICE_HELP}
   --gain G, --loss L     gain (absent to present) and loss (present to absent) rates
   --alpha A              gamma shape (gammaK)
   --pinv P               share of invariant families (+inv)
@@ -56,9 +66,7 @@ export const MODEL_HELP = `Model (rates are per unit branch length of the tree):
   --gains G1,G2,...      mixtureK: the K class gain rates
   --losses L1,L2,...     mixtureK: the K class loss rates
   --weights W1,W2,...    mixtureK: the K class weights (positive, summing to 1)
-  --param NAME=VALUE     any parameter by its name (repeatable)
-  --completeness FILE    TSV genome<TAB>completeness in (0, 1] (e.g. CheckM): a present gene of
-                         genome i is recorded absent with probability 1 - completeness`;
+  --param NAME=VALUE     any parameter by its name (repeatable)`;
 
 /** Help text of {@linkcode ASCERTAINMENT_OPTIONS}. */
 export const ASCERTAINMENT_HELP = `Ascertainment (what the PAM was filtered to):
@@ -116,7 +124,8 @@ export function modelValuesOption(
     if (name in named) throw new GenecontentError(`${flag} sets ${name}, which is already set.`);
     named[name] = value;
   };
-  const num = (text: string, flag: string) => numberOption(text, flag);
+  const num = (text: string, flag: string) =>
+    numberOption(text, flag, { min: 0, exclusiveMin: true });
   const given = (flag: keyof ModelOptionValues) => v[flag] !== undefined;
   const names = new Set(modelParameters(model).map((p) => p.name));
   const needs = (flag: string, param: string) => {
@@ -131,8 +140,7 @@ export function modelValuesOption(
     for (const flag of ["gain", "loss"] as const) {
       if (given(flag)) {
         throw new GenecontentError(
-          `--${flag} does not apply to a mixture: give --${flag}es/--${flag}s with ${k} values.`
-            .replace("--gaines", "--gains").replace("--losss", "--losses"),
+          `--${flag} does not apply to a mixture: give --gains and --losses with ${k} values.`,
         );
       }
     }

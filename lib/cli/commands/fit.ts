@@ -1,16 +1,38 @@
 /**
- * `genecontent fit`: maximum-likelihood gain and loss rates of the null model with profile
- * intervals.
+ * `genecontent fit`: maximum-likelihood estimates of any model's parameters with profile
+ * intervals, AIC and BIC; with `--compare`, several models fitted to the same data with a table
+ * of AIC, BIC and likelihood-ratio tests of the nested pairs.
  *
  * @module
  */
 
-import { fitNullModel, type NullModelFit } from "../../fit/fit_null_model.ts";
-import { GainLossLikelihood } from "../../likelihood/gain_loss_likelihood.ts";
-import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
-import { makeProvenance } from "../../provenance.ts";
+import { compareModels, type ComparisonRow, type LikelihoodRatioTest } from "../../fit/compare.ts";
+import { fitModel, type ModelFit } from "../../fit/fit_model.ts";
+import { PI1_OF_NULL_MODEL } from "../../fit/fit_null_model.ts";
+import { modelObjective } from "../../fit/objective.ts";
 import { GenecontentError } from "../../errors.ts";
-import { totalLength } from "../../tree/flat_tree.ts";
+import type { ModelLikelihood } from "../../likelihood/model_likelihood.ts";
+import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
+import {
+  formatModel,
+  type ModelDescription,
+  modelParameters,
+  parseModel,
+} from "../../model/description.ts";
+import { summarizeModel } from "../../model/summaries.ts";
+import { makeProvenance } from "../../provenance.ts";
+import {
+  ASCERTAINMENT_HELP,
+  ASCERTAINMENT_OPTIONS,
+  MODEL_CHOICE_HELP,
+  MODEL_CHOICE_OPTIONS,
+} from "../model_options.ts";
+import {
+  modelSetup,
+  openSetupLikelihood,
+  refuseZeroLengthTree,
+  windowText,
+} from "../model_setup.ts";
 import {
   INPUT_HELP,
   INPUT_OPTIONS,
@@ -29,38 +51,48 @@ export const RATE_UNIT = "per unit branch length";
 /** Options of `fit`. */
 export const FIT_OPTIONS = {
   ...INPUT_OPTIONS,
-  "min-present": { type: "string" },
-  "no-ascertainment": { type: "boolean" },
+  ...MODEL_CHOICE_OPTIONS,
+  ...ASCERTAINMENT_OPTIONS,
+  compare: { type: "string" },
   level: { type: "string" },
   "no-ci": { type: "boolean" },
   "per-family": { type: "string" },
 } as const;
 
 /** Help text of `fit`. */
-export const FIT_HELP = `genecontent fit: maximum-likelihood gain and loss rates
+export const FIT_HELP = `genecontent fit: maximum-likelihood estimates of a model's parameters
 
-Usage: genecontent fit --tree FILE --pam FILE [options]
+Usage: genecontent fit --tree FILE --pam FILE [--model M | --compare M1,M2,...] [options]
 
 Rates are per unit branch length of the tree (gain: absent to present, loss: present to
-absent); pi1 = gain / (gain + loss) is the stationary probability of presence; logLik is a
-natural logarithm.
+absent); a factor on the tree's length would be confounded with them, so the unit-free
+expectedEventsPerFamily (gains plus losses of a family over the whole tree) is reported too.
+logLik is a natural logarithm.
 
-Model:
-  --min-present K        condition each family on at least K present genomes (default 1)
-  --no-ascertainment     no conditioning (biased whenever families can be missed entirely);
-                         not with --min-present
+${MODEL_CHOICE_HELP}
+  --compare M1,M2,...    fit each model (e.g. null,gamma4,gamma4+inv,mixture3) to the same data
+                         and compare them: AIC, BIC, differences to the best, and
+                         likelihood-ratio tests of nested pairs (chi-bar-square where the
+                         smaller model sits on a boundary of the larger one); not with --model
+${ASCERTAINMENT_HELP}
+Intervals:
   --level P              confidence level of the profile-likelihood intervals, 0 < P < 1
                          (default 0.95); not with --no-ci
   --no-ci                skip the intervals
 Per-family output:
   --per-family FILE      write one TSV row per family (family, present, observed, logLik at
-                         the estimates; present/observed: genomes with the family present /
-                         not missing), with FILE.provenance.json; '-' for stdout
+                         the estimates, then each component's posterior probability for models
+                         with several components; present/observed: genomes with the family
+                         present / not missing), with FILE.provenance.json; '-' for stdout
 ${INPUT_HELP}
 
-Output: a table of gain, loss and pi1 with their intervals and units, and logLik, on stdout.
---json: gain, loss, pi1, logLik, ci (with its level), converged, warnings, units, backend and
-provenance. --out FILE: a TSV with columns parameter, estimate, lower, upper, level, unit.`;
+Output: a table of the parameters with their intervals and units, logLik, AIC and BIC on
+stdout. --json: model, parameters (by name: estimate, lower, upper, open ends, boundary,
+identified, unit), logLik, nParams, aic, bic, converged, warnings, components,
+expectedEventsPerFamily, and for the null model also gain, loss, pi1 and ci; with --compare:
+models (each such a result, or the reason it was refused), table (model, logLik, nParams, aic,
+bic, dAic, dBic) and tests (nullModel, alternative, statistic, df, reference, pValue). --out
+FILE: a TSV with columns model, parameter, estimate, lower, upper, level, unit.`;
 
 /** Formats a confidence level as a percentage, e.g. 0.95 as "95%". */
 function percent(level: number): string {
@@ -69,37 +101,59 @@ function percent(level: number): string {
 
 /**
  * The plain-text result of \`fit\`: a header line, one row per parameter with its interval
- * (level in the column names) and unit, then logLik and the fit's status.
+ * (level in the column names) and unit, then logLik, AIC, BIC and the fit's status.
  *
  * @example
  * ```ts
  * import { formatFitText } from "./fit.ts";
  * const text = formatFitText({
- *   gain: 0.1, loss: 1, pi1: 1 / 11, logLik: -10, converged: true, iterations: 5, evaluations: 9,
- *   warnings: [], ci: { level: 0.9, gain: [0.05, 0.2], loss: [0.5, 2], pi1: [0.05, 0.15] },
- * }, "3 families x 4 genomes");
+ *   parameters: [
+ *     { name: "gain", estimate: 0.1, interval: [0.05, 0.2], unit: "per unit branch length" },
+ *     { name: "pi1", estimate: 1 / 11, interval: [0.05, 0.15], unit: "probability of presence" },
+ *   ],
+ *   logLik: -10, aic: 24, bic: 25, level: 0.9, converged: true, iterations: 5, evaluations: 9,
+ * }, "null model, 3 families x 4 genomes");
  * console.assert(text.includes("90% lower") && text.includes("per unit branch length"));
  * ```
  */
-export function formatFitText(fit: NullModelFit, about: string): string {
-  const ci = fit.ci;
+export function formatFitText(
+  fit: {
+    readonly parameters: readonly {
+      name: string;
+      estimate: number;
+      interval: readonly [number, number] | null;
+      unit: string;
+    }[];
+    readonly logLik: number;
+    readonly aic: number;
+    readonly bic: number;
+    readonly level: number | null;
+    readonly converged: boolean;
+    readonly iterations: number;
+    readonly evaluations: number;
+  },
+  about: string,
+): string {
   const g = (x: number) => x.toPrecision(6);
+  const level = fit.level;
   const rows: string[][] = [[
     "parameter",
     "estimate",
-    ci ? `${percent(ci.level)} lower` : "lower",
-    ci ? `${percent(ci.level)} upper` : "upper",
+    level !== null ? `${percent(level)} lower` : "lower",
+    level !== null ? `${percent(level)} upper` : "upper",
     "unit",
   ]];
-  const iv = (x: readonly [number, number] | undefined) => x ? [g(x[0]), g(x[1])] : ["-", "-"];
-  rows.push(["gain", g(fit.gain), ...iv(ci?.gain), RATE_UNIT]);
-  rows.push(["loss", g(fit.loss), ...iv(ci?.loss), RATE_UNIT]);
-  rows.push(["pi1", g(fit.pi1), ...iv(ci?.pi1), "probability of presence"]);
+  for (const p of fit.parameters) {
+    const iv = p.interval ? [g(p.interval[0]), g(p.interval[1])] : ["-", "-"];
+    rows.push([p.name, g(p.estimate), ...iv, p.unit]);
+  }
   rows.push(["logLik", fit.logLik.toFixed(4), "-", "-", "natural log"]);
+  rows.push(["AIC", fit.aic.toFixed(4), "-", "-", ""]);
+  rows.push(["BIC", fit.bic.toFixed(4), "-", "-", ""]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
-  const intervals = ci
-    ? `${percent(ci.level)} profile-likelihood intervals`
+  const intervals = level !== null
+    ? `${percent(level)} profile-likelihood intervals`
     : "no intervals (--no-ci)";
   return [
     `# genecontent fit: ${about}; ${intervals}`,
@@ -107,6 +161,83 @@ export function formatFitText(fit: NullModelFit, about: string): string {
     `# ${fit.converged ? "converged" : "NOT converged"} after ${fit.iterations} iterations, ` +
     `${fit.evaluations} likelihood evaluations`,
   ].join("\n");
+}
+
+/** The unit of a fitted parameter, by kind. */
+function unitOf(kind: string, name: string): string {
+  if (kind === "rate") return RATE_UNIT;
+  if (name === "pi1") return "probability of presence";
+  if (kind === "probability" || kind === "error") return "probability";
+  if (kind === "split") return "share of the remaining classes";
+  return "";
+}
+
+/** One model's fit as the outputs show it. */
+interface FitReport {
+  readonly model: string;
+  readonly fit: ModelFit;
+  readonly lik: ModelLikelihood;
+  readonly seconds: number;
+}
+
+function parameterRows(fit: ModelFit) {
+  return fit.parameters.map((p) => ({
+    name: p.name,
+    estimate: p.estimate,
+    interval: p.interval,
+    lower: p.interval?.[0] ?? null,
+    upper: p.interval?.[1] ?? null,
+    open: p.open,
+    boundary: p.boundary,
+    identified: p.identified,
+    unit: unitOf(p.kind, p.name),
+  }));
+}
+
+function fitJson(r: FitReport, model: ModelDescription) {
+  const { fit, lik } = r;
+  const rows = parameterRows(fit);
+  const summary = summarizeModel(model, fit.values, lik.tree);
+  const legacy = model.rates.kind === "single" && !model.invariant && !model.tipError
+    ? (() => {
+      const b = fit.byName;
+      return {
+        gain: b.gain.estimate,
+        loss: b.loss.estimate,
+        pi1: b.pi1.estimate,
+        ci: fit.level === null ? null : {
+          level: fit.level,
+          gain: b.gain.interval,
+          loss: b.loss.interval,
+          pi1: b.pi1.interval,
+        },
+      };
+    })()
+    : {};
+  return {
+    model: r.model,
+    ...legacy,
+    parameters: Object.fromEntries(rows.map(({ name, ...rest }) => [name, rest])),
+    logLik: fit.logLik,
+    nParams: fit.nParams,
+    aic: fit.aic,
+    bic: fit.bic,
+    level: fit.level,
+    converged: fit.converged,
+    warnings: fit.warnings,
+    iterations: fit.iterations,
+    evaluations: fit.evaluations,
+    fitSeconds: r.seconds,
+    components: summary.components,
+    rates: summary.categoryRates,
+    expectedEventsPerFamily: summary.expectedEventsPerFamily,
+    treeLength: summary.treeLength,
+    units: {
+      rates: RATE_UNIT,
+      logLik: "natural log",
+      expectedEventsPerFamily: "gains plus losses per family over the whole tree (unit-free)",
+    },
+  };
 }
 
 /**
@@ -126,121 +257,220 @@ export async function fitCommand(args: string[]): Promise<number> {
   }
   refuseConflicts(given, [
     ["min-present", "no-ascertainment", "--no-ascertainment is the same as --min-present 0"],
+    ["max-present", "no-ascertainment", "--no-ascertainment conditions on nothing"],
     ["level", "no-ci", "--no-ci computes no intervals"],
+    ["model", "compare", "--compare names every model to fit"],
   ], "fit");
   const settings = inputSettings(v, "fit");
-  const minPresent = v["no-ascertainment"]
-    ? 0
-    : numberOption(v["min-present"] ?? "1", "--min-present", { min: 0, integer: true });
   const level = v["no-ci"] ? null : numberOption(v.level ?? "0.95", "--level", {
     min: 0,
     max: 0.9999,
     exclusiveMin: true,
   });
+  const compare = v.compare !== undefined;
+  const models = compare
+    ? v.compare!.split(",").map((m) => m.trim()).filter((m) => m !== "").map(parseModel)
+    : [parseModel(v.model ?? "null")];
+  if (compare && models.length < 2) {
+    throw new GenecontentError(
+      `--compare needs at least two models separated by commas; got '${v.compare}'.`,
+    );
+  }
   const plan = await planOutputs([
     { flag: "--json", value: v.json ? "-" : undefined, provenance: false },
     { flag: "--out", value: v.out },
     { flag: "--per-family", value: v["per-family"] },
-  ], { inputs: { tree: settings.treePath, PAM: settings.pamPath }, force: v.force ?? false });
-  const { dataset, factory, pruned } = await prepare(settings);
-  if (!(totalLength(dataset.tree) > 0)) {
-    throw new GenecontentError(
-      `Every branch of the tree '${settings.treePath}' has length 0: rates cannot be ` +
-        "estimated. Give the tree positive branch lengths.",
-    );
-  }
-  refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
-  using lik = new GainLossLikelihood(dataset.tree, dataset.patterns, factory, { minPresent });
-  const progress = new ProgressLine();
-  const started = performance.now();
-  const fit = fitNullModel(lik, {
-    level,
-    onEvaluation: (stage, n) => progress.update(`fit: ${stage}, ${n} likelihood evaluations`),
+  ], {
+    inputs: { tree: settings.treePath, PAM: settings.pamPath, completeness: v.completeness },
+    force: v.force ?? false,
   });
-  progress.done();
-  const seconds = (performance.now() - started) / 1000;
-  const wantPerFamily = plan.get("--per-family") !== undefined;
-  const atEstimates = wantPerFamily || !Number.isFinite(fit.logLik)
-    ? lik.evaluate(fit.gain, fit.loss)
-    : null;
-  if (atEstimates) {
-    refuseNonFinite(
-      dataset.patterns,
-      atEstimates.perPattern,
-      `at the estimates gain ${fit.gain}, loss ${fit.loss}`,
+  if (compare && plan.get("--per-family") !== undefined) {
+    throw new GenecontentError(
+      "--per-family writes one model's per-family values: use it with --model, not --compare.",
     );
   }
-  if (!Number.isFinite(fit.logLik)) {
-    throw new Error(`The fit ended with a non-finite log-likelihood ${fit.logLik}.`);
+  const { dataset, factory, pruned } = await prepare(settings);
+  const setup = await modelSetup(v, dataset, models[0]);
+  refuseZeroLengthTree(dataset, settings.treePath);
+  refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
+  const progress = new ProgressLine();
+  const reports: FitReport[] = [];
+  const refused: { model: string; reason: string }[] = [];
+  try {
+    for (const model of models) {
+      const name = formatModel(model);
+      let lik: ModelLikelihood;
+      try {
+        lik = openSetupLikelihood(dataset, factory, { ...setup, model }, settings.treePath);
+      } catch (e) {
+        // In a comparison, a model the data cannot inform is reported, not fatal.
+        if (!compare || !(e instanceof GenecontentError)) throw e;
+        refused.push({ model: name, reason: e.message });
+        continue;
+      }
+      const started = performance.now();
+      try {
+        const fit = fitModel(modelObjective(lik), {
+          level,
+          derived: model.rates.kind === "single" && !model.invariant && !model.tipError
+            ? [PI1_OF_NULL_MODEL]
+            : [],
+          onEvaluation: (stage, n) =>
+            progress.update(`fit ${name}: ${stage}, ${n} likelihood evaluations`),
+        });
+        if (!Number.isFinite(fit.logLik)) {
+          throw new Error(
+            `The fit of ${name} ended with a non-finite log-likelihood ${fit.logLik}.`,
+          );
+        }
+        reports.push({ model: name, fit, lik, seconds: (performance.now() - started) / 1000 });
+      } catch (e) {
+        lik[Symbol.dispose]();
+        throw e;
+      }
+    }
+    progress.done();
+    if (reports.length === 0) {
+      throw new GenecontentError(
+        `No model could be fitted: ${refused.map((r) => `${r.model}: ${r.reason}`).join(" ")}`,
+      );
+    }
+    for (const r of reports) {
+      for (const w of r.fit.warnings) {
+        console.error(`genecontent: warning: ${compare ? `${r.model}: ` : ""}${w}`);
+      }
+    }
+    return await writeFitResults();
+  } finally {
+    for (const r of reports) r.lik[Symbol.dispose]();
   }
-  for (const w of fit.warnings) console.error(`genecontent: warning: ${w}`);
-  const result = {
-    gain: fit.gain,
-    loss: fit.loss,
-    pi1: fit.pi1,
-    logLik: fit.logLik,
-    ci: fit.ci,
-    units: { gain: RATE_UNIT, loss: RATE_UNIT, pi1: "probability", logLik: "natural log" },
-    converged: fit.converged,
-    warnings: fit.warnings,
-    iterations: fit.iterations,
-    evaluations: fit.evaluations,
-    fitSeconds: seconds,
-    ascertainment: minPresent === 0 ? "none" : `at least ${minPresent} present`,
-    minPresent,
-    nFamilies: dataset.patterns.familyNames.length,
-    nPatterns: dataset.patterns.nPatterns,
-    nGenomes: dataset.tree.nTips,
-    backend: lik.backend.name,
-    threads: lik.backend.threads,
-    pruned,
-    provenance: makeProvenance({
+
+  async function writeFitResults(): Promise<number> {
+    const first = reports[0];
+    const threads = first.lik.backend.threads;
+    const provenance = makeProvenance({
       command: "fit",
-      backend: lik.backend.name,
+      backend: first.lik.backend.name,
       nativeLibrary: factory.libraryPath ?? null,
-      threads: lik.backend.threads,
-      inputs: dataset.inputs,
+      threads,
+      inputs: setup.completenessInput
+        ? [...dataset.inputs, setup.completenessInput]
+        : dataset.inputs,
       options: {
-        minPresent,
+        models: models.map(formatModel),
+        window: setup.window,
         level,
         ...settings.load,
         backend: settings.backend,
         threads: settings.threads,
       },
-    }),
-  };
-  const ci = fit.ci;
-  const lvl = ci?.level ?? null;
-  await plan.write(
-    "--out",
-    toTsv(["parameter", "estimate", "lower", "upper", "level", "unit"], [
-      ["gain", fit.gain, ci?.gain[0] ?? null, ci?.gain[1] ?? null, lvl, RATE_UNIT],
-      ["loss", fit.loss, ci?.loss[0] ?? null, ci?.loss[1] ?? null, lvl, RATE_UNIT],
-      ["pi1", fit.pi1, ci?.pi1[0] ?? null, ci?.pi1[1] ?? null, lvl, "probability"],
-      ["logLik", fit.logLik, null, null, null, "natural log"],
-    ]),
-    result,
-  );
-  if (atEstimates && wantPerFamily) {
-    const table = perFamilyTable(dataset.patterns, atEstimates.perPattern);
+    });
+    const common = {
+      ascertainment: windowText(setup.window),
+      minPresent: setup.window.minPresent,
+      maxPresent: setup.window.maxPresent,
+      nFamilies: dataset.patterns.familyNames.length,
+      nPatterns: dataset.patterns.nPatterns,
+      nGenomes: dataset.tree.nTips,
+      backend: first.lik.backend.name,
+      threads,
+      pruned,
+    };
+    let comparison: { rows: ComparisonRow[]; tests: LikelihoodRatioTest[] } | null = null;
+    if (compare && reports.length >= 2) {
+      comparison = compareModels(reports.map((r) => ({ model: r.model, fit: r.fit })));
+    }
+    const result = compare
+      ? {
+        models: [
+          ...reports.map((r) => fitJson(r, parseModel(r.model))),
+          ...refused.map((r) => ({ model: r.model, refused: r.reason })),
+        ],
+        table: comparison?.rows ?? [],
+        tests: comparison?.tests ?? [],
+        ...common,
+        provenance,
+      }
+      : { ...fitJson(first, models[0]), ...common, provenance };
+    const tsvRows = reports.flatMap((r) =>
+      parameterRows(r.fit).map((p) => [
+        r.model,
+        p.name,
+        p.estimate,
+        p.lower,
+        p.upper,
+        r.fit.level,
+        p.unit,
+      ]).concat([[r.model, "logLik", r.fit.logLik, null, null, null, "natural log"]])
+    );
     await plan.write(
-      "--per-family",
-      toTsv(
-        ["family", "present", "observed", "logLik"],
-        table.family.map((name, f) => [name, table.present[f], table.observed[f], table.value[f]]),
-      ),
+      "--out",
+      toTsv(["model", "parameter", "estimate", "lower", "upper", "level", "unit"], tsvRows),
       result,
     );
+    if (plan.get("--per-family") !== undefined) {
+      const several = first.lik.componentNames.length > 1;
+      const at = first.lik.evaluate(first.fit.values, false, { posterior: several });
+      refuseNonFinite(dataset.patterns, at.perPattern, "at the estimates");
+      const table = perFamilyTable(dataset.patterns, at.perPattern);
+      const names = first.lik.componentNames;
+      await plan.write(
+        "--per-family",
+        toTsv(
+          ["family", "present", "observed", "logLik", ...(several ? names : [])],
+          table.family.map((family, f) => {
+            const p = dataset.patterns.familyPattern[f];
+            return [
+              family,
+              table.present[f],
+              table.observed[f],
+              table.value[f],
+              ...(several ? names.map((_, c) => at.posterior![p * names.length + c]) : []),
+            ];
+          }),
+        ),
+        result,
+      );
+    }
+    if (v.json) printJson(result);
+    else {
+      const say = plan.stdoutTaken ? console.error : console.log;
+      const texts = reports.map((r) =>
+        formatFitText(
+          { ...r.fit, parameters: parameterRows(r.fit) },
+          `model ${r.model}, ${common.nFamilies} families x ${common.nGenomes} genomes, ` +
+            `${common.ascertainment}, ${common.backend} backend, ${threads} thread(s), ` +
+            `${r.seconds.toFixed(2)} s`,
+        )
+      );
+      say(texts.join("\n\n"));
+      for (const r of refused) say(`# ${r.model}: not fitted: ${r.reason}`);
+      if (comparison) say("\n" + comparisonText(comparison));
+    }
+    return 0;
   }
-  if (v.json) printJson(result);
-  else {
-    const text = formatFitText(
-      fit,
-      `${result.nFamilies} families x ${result.nGenomes} genomes, ${result.ascertainment}, ` +
-        `${lik.backend.name} backend, ${lik.backend.threads} thread(s), ${seconds.toFixed(2)} s`,
-    );
-    // With a table on stdout, the summary goes to stderr.
-    (plan.stdoutTaken ? console.error : console.log)(text);
-  }
-  return 0;
+}
+
+/** The comparison table and tests as text. */
+function comparisonText(c: { rows: ComparisonRow[]; tests: LikelihoodRatioTest[] }): string {
+  const head = ["model", "logLik", "nParams", "AIC", "dAIC", "BIC", "dBIC"];
+  const rows = [
+    head,
+    ...c.rows.map((r) => [
+      r.model,
+      r.logLik.toFixed(4),
+      String(r.nParams),
+      r.aic.toFixed(2),
+      r.dAic.toFixed(2),
+      r.bic.toFixed(2),
+      r.dBic.toFixed(2),
+    ]),
+  ];
+  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => r.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd());
+  const tests = c.tests.map((t) =>
+    `# LRT ${t.nullModel} vs ${t.alternative}: statistic ${t.statistic.toFixed(4)}, ` +
+    `${t.reference}, p = ${t.pValue.toPrecision(4)}${t.approximate ? " (approximate)" : ""}`
+  );
+  return ["# model comparison (same data)", ...lines, ...tests].join("\n");
 }

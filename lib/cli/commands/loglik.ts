@@ -1,23 +1,31 @@
 /**
- * `genecontent loglik`: the log-likelihood of a PAM on a tree at given gain and loss rates,
- * in total and per family.
+ * `genecontent loglik`: the log-likelihood of a PAM on a tree under a model at given parameter
+ * values, in total and per family (with each family's posterior component probabilities).
  *
  * @module
  */
 
-import { GainLossLikelihood } from "../../likelihood/gain_loss_likelihood.ts";
-import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
-import { makeProvenance } from "../../provenance.ts";
-import { totalLength } from "../../tree/flat_tree.ts";
 import { GenecontentError } from "../../errors.ts";
+import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
+import { formatModel, modelParameters } from "../../model/description.ts";
+import { summarizeModel } from "../../model/summaries.ts";
+import { namedValues } from "../../model/values.ts";
+import { makeProvenance } from "../../provenance.ts";
+import {
+  ASCERTAINMENT_HELP,
+  ASCERTAINMENT_OPTIONS,
+  MODEL_HELP,
+  MODEL_OPTIONS,
+  modelOption,
+  modelValuesOption,
+} from "../model_options.ts";
+import { modelSetup, openSetupLikelihood, windowText } from "../model_setup.ts";
 import {
   INPUT_HELP,
   INPUT_OPTIONS,
   inputSettings,
-  numberOption,
   parseCommandLine,
   refuseConflicts,
-  required,
 } from "../options.ts";
 import { planOutputs, printJson, toTsv } from "../output.ts";
 import { prepare } from "../prepare.ts";
@@ -26,30 +34,30 @@ import { ProgressLine } from "../progress.ts";
 /** Options of `loglik`. */
 export const LOGLIK_OPTIONS = {
   ...INPUT_OPTIONS,
-  gain: { type: "string" },
-  loss: { type: "string" },
-  "min-present": { type: "string" },
-  "no-ascertainment": { type: "boolean" },
+  ...MODEL_OPTIONS,
+  ...ASCERTAINMENT_OPTIONS,
 } as const;
 
 /** Help text of `loglik`. */
-export const LOGLIK_HELP = `genecontent loglik: log-likelihood of a PAM at given rates
+export const LOGLIK_HELP =
+  `genecontent loglik: log-likelihood of a PAM under a model at given values
 
-Usage: genecontent loglik --tree FILE --pam FILE --gain RATE --loss RATE [options]
+Usage: genecontent loglik --tree FILE --pam FILE [--model M] --gain RATE --loss RATE [options]
 
-Rates are per unit branch length of the tree; logLik is a natural logarithm.
+Rates are per unit branch length of the tree; logLik is a natural logarithm. Every free
+parameter of the model needs a value (e.g. gamma4: --gain, --loss, --alpha).
 
-Model:
-  --gain RATE            gain rate (absent to present, per unit branch length), > 0
-  --loss RATE            loss rate (present to absent, per unit branch length), > 0
-  --min-present K        condition each family on at least K present genomes (default 1:
-                         families never present cannot be in a PAM)
-  --no-ascertainment     no conditioning (the same as --min-present 0); not with --min-present
+${MODEL_HELP}
+${ASCERTAINMENT_HELP}
 ${INPUT_HELP}
 
-Output: logLik (total) on stdout. --json: logLik, per-family families (family, present,
-observed, logLik), backend and provenance. --out FILE: a TSV with columns family, present,
-observed (genomes with the family present / not missing), logLik.`;
+Output: logLik (total) on stdout. --json: logLik, model, parameters (by name), rates (the gamma
+category rate multipliers, or null), components (name, weight, gain, loss, pi1, expected
+events per family over the tree), expectedEventsPerFamily (unit-free), families (family,
+present, observed, logLik, and posterior component probabilities for models with several
+components), backend and provenance. --out FILE: a TSV with columns family, present, observed
+(genomes with the family present / not missing), logLik, then one posterior column per
+component.`;
 
 /**
  * Runs `loglik` with its arguments; returns the exit status.
@@ -68,61 +76,74 @@ export async function loglikCommand(args: string[]): Promise<number> {
   }
   refuseConflicts(given, [
     ["min-present", "no-ascertainment", "--no-ascertainment is the same as --min-present 0"],
+    ["max-present", "no-ascertainment", "--no-ascertainment conditions on nothing"],
   ], "loglik");
   const settings = inputSettings(v, "loglik");
-  const gain = numberOption(required(v.gain, "--gain", "loglik"), "--gain", {
-    min: 0,
-    exclusiveMin: true,
-  });
-  const loss = numberOption(required(v.loss, "--loss", "loglik"), "--loss", {
-    min: 0,
-    exclusiveMin: true,
-  });
-  const minPresent = v["no-ascertainment"]
-    ? 0
-    : numberOption(v["min-present"] ?? "1", "--min-present", { min: 0, integer: true });
+  const model = modelOption(v);
+  const values = modelValuesOption(model, v);
+  if (values === null) {
+    throw new GenecontentError(
+      `'genecontent loglik' needs the values of model ${formatModel(model)}'s parameters (${
+        modelParameters(model).map((p) => p.name).join(", ")
+      }); see --help.`,
+    );
+  }
   const plan = await planOutputs([
     { flag: "--json", value: v.json ? "-" : undefined, provenance: false },
     { flag: "--out", value: v.out },
-  ], { inputs: { tree: settings.treePath, PAM: settings.pamPath }, force: v.force ?? false });
+  ], {
+    inputs: { tree: settings.treePath, PAM: settings.pamPath, completeness: v.completeness },
+    force: v.force ?? false,
+  });
   const { dataset, factory, pruned } = await prepare(settings);
-  if (!(totalLength(dataset.tree) > 0)) {
-    throw new GenecontentError(
-      `Every branch of the tree '${settings.treePath}' has length 0: every genome then has ` +
-        "the root's state, so the log-likelihood is -Infinity for any family present in some " +
-        "genomes and absent in others. Give the tree positive branch lengths.",
-    );
-  }
+  const setup = await modelSetup(v, dataset, model);
+  using lik = openSetupLikelihood(dataset, factory, setup, settings.treePath);
   refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
-  using lik = new GainLossLikelihood(dataset.tree, dataset.patterns, factory, { minPresent });
   const progress = new ProgressLine();
-  const value = await lik.evaluateAsync(gain, loss, {
+  const several = lik.componentNames.length > 1;
+  const value = await lik.evaluateAsync(values, false, {
+    posterior: several,
     onProgress: (f) => progress.update(`loglik: ${(100 * f).toFixed(0)}%`),
   });
   progress.done();
-  refuseNonFinite(dataset.patterns, value.perPattern, `at gain ${gain}, loss ${loss}`);
+  const named = namedValues(model, values);
+  const at = Object.entries(named).map(([k, x]) => `${k} ${x}`).join(", ");
+  refuseNonFinite(dataset.patterns, value.perPattern, `at ${at}`);
   if (!Number.isFinite(value.logLik)) {
     throw new Error(`Finite per-pattern values summed to ${value.logLik}.`);
   }
+  const summary = summarizeModel(model, values, dataset.tree);
   const table = perFamilyTable(dataset.patterns, value.perPattern);
+  const names = lik.componentNames;
+  const posteriorOf = (f: number): Record<string, number> | undefined => {
+    if (!value.posterior) return undefined;
+    const p = dataset.patterns.familyPattern[f];
+    return Object.fromEntries(names.map((c, k) => [c, value.posterior![p * names.length + k]]));
+  };
   const families = table.family.map((family, f) => ({
     family,
     present: table.present[f],
     observed: table.observed[f],
     logLik: table.value[f],
+    ...(several ? { posterior: posteriorOf(f) } : {}),
   }));
   const result = {
     logLik: value.logLik,
-    gain,
-    loss,
-    pi1: gain / (gain + loss),
+    model: formatModel(model),
+    parameters: named,
+    ...(model.rates.kind === "single" ? { pi1: named.gain / (named.gain + named.loss) } : {}),
+    rates: summary.categoryRates,
+    components: summary.components,
+    expectedEventsPerFamily: summary.expectedEventsPerFamily,
+    treeLength: summary.treeLength,
     units: {
-      gain: "per unit branch length",
-      loss: "per unit branch length",
+      rates: "per unit branch length",
       logLik: "natural log",
+      expectedEventsPerFamily: "gains plus losses per family over the whole tree (unit-free)",
     },
-    ascertainment: minPresent === 0 ? "none" : `at least ${minPresent} present`,
-    minPresent,
+    ascertainment: windowText(setup.window),
+    minPresent: setup.window.minPresent,
+    maxPresent: setup.window.maxPresent,
     nFamilies: table.family.length,
     nPatterns: dataset.patterns.nPatterns,
     nGenomes: dataset.tree.nTips,
@@ -135,11 +156,13 @@ export async function loglikCommand(args: string[]): Promise<number> {
       backend: lik.backend.name,
       nativeLibrary: factory.libraryPath ?? null,
       threads: lik.backend.threads,
-      inputs: dataset.inputs,
+      inputs: setup.completenessInput
+        ? [...dataset.inputs, setup.completenessInput]
+        : dataset.inputs,
       options: {
-        gain,
-        loss,
-        minPresent,
+        model: formatModel(model),
+        parameters: named,
+        window: setup.window,
         ...settings.load,
         backend: settings.backend,
         threads: settings.threads,
@@ -149,8 +172,14 @@ export async function loglikCommand(args: string[]): Promise<number> {
   await plan.write(
     "--out",
     toTsv(
-      ["family", "present", "observed", "logLik"],
-      families.map((f) => [f.family, f.present, f.observed, f.logLik]),
+      ["family", "present", "observed", "logLik", ...(several ? names : [])],
+      families.map((f) => [
+        f.family,
+        f.present,
+        f.observed,
+        f.logLik,
+        ...(several ? names.map((c) => f.posterior![c]) : []),
+      ]),
     ),
     result,
   );
@@ -158,7 +187,8 @@ export async function loglikCommand(args: string[]): Promise<number> {
   else {
     (plan.stdoutTaken ? console.error : console.log)(
       `logLik ${value.logLik} (natural log; ${table.family.length} families, ` +
-        `${dataset.tree.nTips} genomes, gain ${gain} and loss ${loss} per unit branch length, ` +
+        `${dataset.tree.nTips} genomes, model ${formatModel(model)} at ${at} (rates per unit ` +
+        "branch length), " +
         `${result.ascertainment}, ${lik.backend.name} backend)`,
     );
   }
