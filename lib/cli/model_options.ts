@@ -151,9 +151,12 @@ export function modelValuesOption(
       list(v.losses, "--losses", k).forEach((x, c) => set(`loss${c + 1}`, x, "--losses"));
     }
     if (v.weights !== undefined) {
-      splitsFromWeights(list(v.weights, "--weights", k)).forEach((x, c) =>
-        set(`split${c + 1}`, x, "--weights")
-      );
+      const w = list(v.weights, "--weights", k);
+      const sum = w.reduce((a, b) => a + b, 0);
+      if (Math.abs(sum - 1) > 1e-9) {
+        throw new GenecontentError(`--weights must sum to 1; got ${v.weights} (sum ${sum}).`);
+      }
+      splitsFromWeights(w).forEach((x, c) => set(`split${c + 1}`, x, "--weights"));
     }
   } else {
     for (const flag of ["gains", "losses", "weights"] as const) {

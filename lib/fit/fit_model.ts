@@ -162,7 +162,9 @@ function toNatural(spec: ParameterSpec, x: number): { v: number; dv: number } {
     const v = Math.exp(x);
     return { v, dv: v };
   }
-  const p = sigmoid(x);
+  // The domain is open: far out on the working scale, p stays strictly inside (0, 1) instead of
+  // rounding to an end the model refuses.
+  const p = Math.min(1 - 2 ** -53, Math.max(Number.MIN_VALUE, sigmoid(x)));
   const range = spec.upper - spec.lower;
   return { v: spec.lower + range * p, dv: range * p * (1 - p) };
 }

@@ -12,6 +12,7 @@
  */
 
 import type { ParameterSpec } from "../model/description.ts";
+import { splitsFromWeights, weightsFromSplits } from "../model/values.ts";
 
 /** Where a mixture's class parameters are in a value vector. */
 export interface MixtureLayout {
@@ -54,31 +55,6 @@ export function mixtureLayout(parameters: readonly ParameterSpec[]): MixtureLayo
   return { gain, loss, split };
 }
 
-/** Class weights from stick-breaking splits: w_c = split_c * prod_{j<c} (1 - split_j). */
-export function weightsFromSplits(splits: ArrayLike<number>): Float64Array {
-  const k = splits.length + 1;
-  const w = new Float64Array(k);
-  let rest = 1;
-  for (let c = 0; c < k - 1; c++) {
-    w[c] = rest * splits[c];
-    rest *= 1 - splits[c];
-  }
-  w[k - 1] = rest;
-  return w;
-}
-
-/** Stick-breaking splits from class weights (the inverse of {@linkcode weightsFromSplits}). */
-export function splitsFromWeights(weights: ArrayLike<number>): Float64Array {
-  const k = weights.length;
-  const s = new Float64Array(k - 1);
-  let rest = 1;
-  for (let c = 0; c < k - 1; c++) {
-    s[c] = rest > 0 ? Math.min(1, weights[c] / rest) : 0.5;
-    rest -= weights[c];
-  }
-  return s;
-}
-
 /**
  * Applies the label-switching rule to natural-scale `values`: returns the vector with classes in
  * ascending order of gain + loss and splits recomputed, and the permutation (`order[newClass] =
@@ -106,6 +82,7 @@ export function relabelMixture(
     turnover[a] - turnover[b] || a - b
   );
   const weights = weightsFromSplits(layout.split.map((i) => values[i]));
+  // Splits are recomputed from the reordered weights, each tail summed directly.
   const out = Float64Array.from(values);
   order.forEach((old, c) => {
     out[layout.gain[c]] = values[layout.gain[old]];

@@ -31,9 +31,13 @@ export function weightsFromSplits(splits: ArrayLike<number>): number[] {
   return w;
 }
 
+/** The largest double below 1: splits live in the open interval (0, 1). */
+const BELOW_ONE = 1 - 2 ** -53;
+
 /**
- * Stick-breaking splits from class weights (positive, summing to 1 within 1e-9, which they are
- * rescaled to): split_c = w_c / (w_c + ... + w_K).
+ * Stick-breaking splits from non-negative class weights (normalised to sum 1):
+ * split_c = w_c / (w_c + ... + w_K), each tail summed directly rather than by subtraction, and
+ * kept inside the open interval (0, 1) where a weight or a tail underflows to 0.
  *
  * @example
  * ```ts
@@ -41,22 +45,21 @@ export function weightsFromSplits(splits: ArrayLike<number>): number[] {
  * console.assert(splitsFromWeights([0.5, 0.25, 0.25]).join() === "0.5,0.5");
  * ```
  */
-export function splitsFromWeights(weights: readonly number[]): number[] {
-  if (weights.length < 2) {
-    throw new GenecontentError(`A mixture needs at least 2 class weights; got ${weights.length}.`);
+export function splitsFromWeights(weights: ArrayLike<number>): number[] {
+  const k = weights.length;
+  if (k < 2) throw new GenecontentError(`A mixture needs at least 2 class weights; got ${k}.`);
+  for (let c = 0; c < k; c++) {
+    if (!(weights[c] >= 0 && Number.isFinite(weights[c]))) {
+      throw new GenecontentError(`Class weights must be finite and >= 0; got ${weights[c]}.`);
+    }
   }
-  const sum = weights.reduce((a, b) => a + b, 0);
-  if (weights.some((w) => !(w > 0 && Number.isFinite(w))) || Math.abs(sum - 1) > 1e-9) {
-    throw new GenecontentError(
-      `Class weights must be positive and sum to 1; got ${weights.join(", ")} (sum ${sum}).`,
-    );
-  }
+  const tail = new Float64Array(k + 1);
+  for (let c = k - 1; c >= 0; c--) tail[c] = tail[c + 1] + weights[c];
+  if (!(tail[0] > 0)) throw new GenecontentError("Class weights must not all be 0.");
   const splits: number[] = [];
-  let rest = 1;
-  for (let c = 0; c < weights.length - 1; c++) {
-    const w = weights[c] / sum;
-    splits.push(Math.min(w / rest, 1));
-    rest -= w;
+  for (let c = 0; c < k - 1; c++) {
+    const s = tail[c] > 0 ? weights[c] / tail[c] : 0.5;
+    splits.push(Math.min(BELOW_ONE, Math.max(Number.MIN_VALUE, s)));
   }
   return splits;
 }
