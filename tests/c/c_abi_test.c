@@ -1,0 +1,182 @@
+/*
+ * A C caller of libgenecontent, compiled against rust/include/genecontent.h only (run by
+ * tests/c_abi_test.ts). On the tree (a:0.3, b:0.7) it evaluates a global and a per-branch set
+ * through gc_evaluate and compares with the closed form
+ *     P(x_a, x_b) = sum_r pi_r P_{r x_a}(t_a) P_{r x_b}(t_b),
+ * checks the derivatives against central differences of that closed form, checks a pattern
+ * subset, the error paths (struct_size too small, NULL pointers, a bad subset), and frees the
+ * dataset. Prints one line per failure and exits 1 if any check failed.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "genecontent.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond, ...)                                                                    \
+  do {                                                                                      \
+    checks++;                                                                               \
+    if (!(cond)) {                                                                          \
+      failures++;                                                                           \
+      printf("FAIL line %d: ", __LINE__);                                                   \
+      printf(__VA_ARGS__);                                                                  \
+      printf("\n");                                                                         \
+    }                                                                                       \
+  } while (0)
+
+/* P_{x y}(t) of the two-state chain with rates g (0 -> 1) and l (1 -> 0). */
+static double p(double g, double l, double t, int x, int y) {
+  double s = g + l, e = expm1(-s * t), pi1 = g / s, pi0 = l / s;
+  if (x == 0) return y == 0 ? 1 + pi1 * e : -pi1 * e;
+  return y == 0 ? -pi0 * e : 1 + pi0 * e;
+}
+
+/* log P(x_a, x_b) with per-node rates r = [g_a, l_a, g_b, l_b, g_root, l_root]; 2 = missing. */
+static double closed_form(const double *r, const double *t, int xa, int xb) {
+  double s = r[4] + r[5], pi[2] = {r[5] / s, r[4] / s}, total = 0;
+  for (int root = 0; root < 2; root++) {
+    double ma = xa == 2 ? 1 : p(r[0], r[1], t[0], root, xa);
+    double mb = xb == 2 ? 1 : p(r[2], r[3], t[1], root, xb);
+    total += pi[root] * ma * mb;
+  }
+  return log(total);
+}
+
+static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1 + fabs(b)); }
+
+static gc_eval_args base_args(void) {
+  gc_eval_args a;
+  memset(&a, 0, sizeof a);
+  a.struct_size = sizeof a;
+  return a;
+}
+
+int main(void) {
+  CHECK(gc_abi_version() == GC_ABI_VERSION, "gc_abi_version() %u vs header %u", gc_abi_version(),
+        GC_ABI_VERSION);
+  CHECK(sizeof(gc_eval_args) == 112, "sizeof(gc_eval_args) is %zu", sizeof(gc_eval_args));
+  /* Nodes: tip a, tip b, root. Patterns: every combination of 0, 1, missing. */
+  const int32_t parent[3] = {2, 2, -1};
+  const double bl[3] = {0.3, 0.7, 0};
+  uint8_t states[18];
+  for (int k = 0; k < 9; k++) {
+    states[2 * k] = (uint8_t)(k / 3);
+    states[2 * k + 1] = (uint8_t)(k % 3);
+  }
+  char err[512];
+  for (uint32_t algo = GC_ALGO_DENSE; algo <= GC_ALGO_SPARSE; algo++) {
+    gc_dataset *ds = NULL;
+    int32_t rc = gc_dataset_new(2, 3, parent, bl, 9, states, 1, algo, &ds, err, sizeof err);
+    CHECK(rc == GC_OK && ds != NULL, "gc_dataset_new: %d %s", rc, err);
+    if (rc != GC_OK) continue;
+
+    /* Set 0 global (0.4, 1.3); set 1 per branch. */
+    const double global[2] = {0.4, 1.3};
+    const double per_node[6] = {0.2, 2.5, 1.7, 0.6, 0.9, 0.45};
+    double out[9], grad[18];
+    for (int layout = 0; layout < 2; layout++) {
+      gc_eval_args a = base_args();
+      a.n_sets = 1;
+      a.layout = layout == 0 ? GC_RATES_GLOBAL : GC_RATES_PER_BRANCH;
+      a.rates = layout == 0 ? global : per_node;
+      a.rates_len = layout == 0 ? 2 : 6;
+      a.out_loglik = out;
+      a.out_loglik_len = 9;
+      a.out_grad = grad;
+      a.out_grad_len = 18;
+      rc = gc_evaluate(ds, &a, err, sizeof err);
+      CHECK(rc == GC_OK, "gc_evaluate layout %d: %d %s", layout, rc, err);
+      double r[6];
+      for (int v = 0; v < 3; v++) {
+        r[2 * v] = layout == 0 ? global[0] : per_node[2 * v];
+        r[2 * v + 1] = layout == 0 ? global[1] : per_node[2 * v + 1];
+      }
+      for (int k = 0; k < 9; k++) {
+        double want = closed_form(r, bl, k / 3, k % 3);
+        /* A handful of rounded operations on numbers near 1. */
+        CHECK(close_to(out[k], want, 1e-14), "algo %u layout %d pattern %d: %.17g vs %.17g", algo,
+              layout, k, out[k], want);
+        /* Default directions: every log gain (j = 0) or every log loss (j = 1) moves. Central
+           differences with h = 1e-5: truncation ~1e-10, rounding ~1e-11. */
+        for (int j = 0; j < 2; j++) {
+          double h = 1e-5, up[6], down[6];
+          for (int i = 0; i < 6; i++) {
+            double f = i % 2 == j ? exp(h) : 1;
+            up[i] = r[i] * f;
+            down[i] = r[i] / f;
+          }
+          double fd = (closed_form(up, bl, k / 3, k % 3) - closed_form(down, bl, k / 3, k % 3)) /
+                      (2 * h);
+          CHECK(close_to(grad[2 * k + j], fd, 1e-8), "algo %u layout %d pattern %d dir %d: %g vs %g",
+                algo, layout, k, j, grad[2 * k + j], fd);
+        }
+      }
+    }
+
+    /* A subset: patterns 2 and 7 of the per-branch set, in that order. */
+    const uint32_t subset[2] = {2, 7};
+    double sub[2];
+    gc_eval_args a = base_args();
+    a.n_sets = 1;
+    a.layout = GC_RATES_PER_BRANCH;
+    a.rates = per_node;
+    a.rates_len = 6;
+    a.patterns = subset;
+    a.patterns_len = 2;
+    a.out_loglik = sub;
+    a.out_loglik_len = 2;
+    rc = gc_evaluate(ds, &a, err, sizeof err);
+    CHECK(rc == GC_OK, "subset: %d %s", rc, err);
+    CHECK(sub[0] == out[2] && sub[1] == out[7], "subset %g %g vs %g %g", sub[0], sub[1], out[2],
+          out[7]);
+
+    /* Error paths. */
+    gc_eval_args small = a;
+    small.struct_size = 16;
+    rc = gc_evaluate(ds, &small, err, sizeof err);
+    CHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "struct_size is 16"), "small: %d %s", rc,
+          err);
+    rc = gc_evaluate(ds, NULL, err, sizeof err);
+    CHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "args"), "NULL args: %d %s", rc, err);
+    rc = gc_evaluate(NULL, &a, err, sizeof err);
+    CHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "dataset"), "NULL dataset: %d %s", rc, err);
+    gc_eval_args no_rates = a;
+    no_rates.rates = NULL;
+    rc = gc_evaluate(ds, &no_rates, err, sizeof err);
+    CHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "rates"), "NULL rates: %d %s", rc, err);
+    const uint32_t bad[2] = {7, 2};
+    gc_eval_args bad_subset = a;
+    bad_subset.patterns = bad;
+    rc = gc_evaluate(ds, &bad_subset, err, sizeof err);
+    CHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "patterns[1] is 2"), "bad subset: %d %s",
+          rc, err);
+    const uint32_t far[2] = {2, 9};
+    bad_subset.patterns = far;
+    rc = gc_evaluate(ds, &bad_subset, err, sizeof err);
+    CHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "not below n_patterns (9)"),
+          "subset out of range: %d %s", rc, err);
+    gc_eval_args bad_layout = a;
+    bad_layout.layout = 7;
+    rc = gc_evaluate(ds, &bad_layout, err, sizeof err);
+    CHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "layout is 7"), "layout: %d %s", rc, err);
+    /* The ABI 1 entry point gives the same global values. */
+    double old[9];
+    rc = gc_loglik(ds, 1, global, old, 9, NULL, 0, NULL, err, sizeof err);
+    CHECK(rc == GC_OK, "gc_loglik: %d %s", rc, err);
+    a = base_args();
+    a.n_sets = 1;
+    a.rates = global;
+    a.rates_len = 2;
+    a.out_loglik = out;
+    a.out_loglik_len = 9;
+    rc = gc_evaluate(ds, &a, err, sizeof err);
+    CHECK(rc == GC_OK && memcmp(old, out, sizeof old) == 0, "gc_loglik differs from gc_evaluate");
+    gc_dataset_free(ds);
+  }
+  gc_dataset_free(NULL);
+  printf("%d checks, %d failures\n", checks, failures);
+  return failures == 0 ? 0 : 1;
+}
