@@ -413,3 +413,35 @@ Deno.test("the convergence claim is checked: probes carry a stalled optimiser to
   assertClose(Math.log(fit.byName.r.estimate), 2, 1e-12, "log r");
   assert.ok(fit.converged);
 });
+
+Deno.test("a probability whose maximum is its domain's end is never evaluated at that end", () => {
+  // logLik = 10 log(p) rises all the way to p = 1; the model (like every model here) refuses
+  // p = 1 itself, so every value the fitter passes must stay strictly inside (0, 1), also in
+  // the probes around the estimate far out on the logit scale.
+  const seen: number[] = [];
+  const objective = {
+    parameters: [{
+      name: "p",
+      description: "a probability",
+      kind: "probability" as const,
+      units: "",
+      lower: 0,
+      upper: 1,
+      transform: "logit" as const,
+    }],
+    nObservations: 10,
+    evaluate: (v: Float64Array) => {
+      seen.push(v[0]);
+      if (!(v[0] > 0 && v[0] < 1)) throw new Error(`p = ${v[0]} is outside (0, 1)`);
+      return { logLik: 10 * Math.log(v[0]), gradient: Float64Array.of(10 / v[0]) };
+    },
+  };
+  const fit = fitModel(objective, { level: 0.95 });
+  assert.ok(fit.byName.p.estimate > 1 - 1e-9, String(fit.byName.p.estimate));
+  // The profile never drops by the cut-off before p = 1: the interval is open there.
+  assert.deepEqual(fit.byName.p.open, [false, true]);
+  assert.equal(fit.byName.p.interval![1], 1);
+  // Its lower end solves 10 log(p) = -chi2(1, 0.95) / 2 exactly: p = exp(-3.841459 / 20).
+  assertClose(fit.byName.p.interval![0], Math.exp(-3.841458820694124 / 20), 1e-6);
+  assert.ok(seen.every((p) => p > 0 && p < 1));
+});
