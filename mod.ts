@@ -21,6 +21,7 @@
 
 // Errors and version
 export { GenecontentError } from "./lib/errors.ts";
+export { quoteValue } from "./lib/text/decode.ts";
 export { VERSION } from "./lib/version.ts";
 
 // Trees
@@ -31,18 +32,14 @@ export {
   totalLength,
 } from "./lib/tree/flat_tree.ts";
 export { parseNewick } from "./lib/newick/parse.ts";
-export {
-  isNexus,
-  parseTreeFile,
-  type TreeFile,
-  type TreeFileOptions,
-} from "./lib/newick/nexus.ts";
+export { isNexus, parseTreeFile, type TreeFile, type TreeFileOptions } from "./lib/newick/nexus.ts";
 export { formatNewick, quoteNewickLabel } from "./lib/newick/format.ts";
 export { pruneTree } from "./lib/tree/prune.ts";
 
 // Presence/absence matrices
 export { ABSENT, MISSING, type PresenceAbsenceMatrix, PRESENT } from "./lib/pam/matrix.ts";
 export {
+  type PamFormat,
   type PamOrientation,
   type PamReadOptions,
   type ParsedPam,
@@ -75,20 +72,33 @@ export {
 } from "./lib/model/values.ts";
 export { type GammaCategories, gammaCategoryRates } from "./lib/model/gamma.ts";
 export { parseCompleteness, readCompleteness } from "./lib/model/tip_error.ts";
+export { type ComponentSummary, type ModelSummary, summarizeModel } from "./lib/model/summaries.ts";
 
 // The model and its likelihood
-export { stationary, transitionDerivatives, transitionMatrix } from "./lib/model/two_state.ts";
+export {
+  type StatePair,
+  type Stationary,
+  stationary,
+  type TransitionDerivatives,
+  transitionDerivatives,
+  type TransitionMatrix,
+  transitionMatrix,
+} from "./lib/model/two_state.ts";
 export type {
+  AsyncEvaluateOptions,
   BackendName,
   EvaluateOptions,
   Evaluation,
   LikelihoodBackend,
+  RateLayout,
 } from "./lib/likelihood/backend.ts";
+export { Algorithm, type AlgorithmName } from "./lib/native/ffi.ts";
+export type { LocateOptions, ReleaseManifest } from "./lib/native/locate.ts";
 export {
   type BackendChoice,
   type BackendFactory,
   chooseBackend,
-  loadKernel,
+  type ChooseBackendOptions,
   tsBackendFactory,
 } from "./lib/likelihood/choose_backend.ts";
 export { TsBackend } from "./lib/likelihood/ts_backend.ts";
@@ -113,41 +123,82 @@ export {
 } from "./lib/likelihood/model_likelihood.ts";
 export {
   logProbObservableWindow,
+  type ObservableEvaluateOptions,
   type ObservableRequest,
   type ObservableResult,
+  ObservableWindow,
 } from "./lib/likelihood/observable.ts";
 export {
   familyCounts,
+  impossibleFamilies,
+  type ImpossibleFamily,
   perFamilyMap,
   type PerFamilyTable,
   perFamilyTable,
   perFamilyValues,
+  refuseImpossible,
+  refuseNonFinite,
 } from "./lib/likelihood/per_family.ts";
-export { logProbObservable, probFewerThanPresent } from "./lib/likelihood/min_present.ts";
 
 // Fitting
-export { fitNullModel, type FitOptions, type NullModelFit } from "./lib/fit/fit_null_model.ts";
-export { type LbfgsOptions, type LbfgsResult, minimizeLbfgs } from "./lib/fit/lbfgs.ts";
 export {
+  fitNullModel,
+  fitNullModelGeneric,
+  type FitOptions,
+  type NullModelFit,
+} from "./lib/fit/fit_null_model.ts";
+export {
+  type LbfgsOptions,
+  type LbfgsResult,
+  minimizeLbfgs,
+  type Objective,
+} from "./lib/fit/lbfgs.ts";
+export {
+  type DerivedQuantity,
   fitModel,
+  fitModelLikelihood,
   type FitModelOptions,
   type Interval,
   type ModelFit,
   type ParameterEstimate,
 } from "./lib/fit/fit_model.ts";
-export { modelObjective, type ModelObjective } from "./lib/fit/objective.ts";
 export {
+  type LikelihoodObjective,
+  type ModelObjective,
+  modelObjective,
+  nullModelObjective,
+  type RateScale,
+  treeRateScale,
+} from "./lib/fit/objective.ts";
+export { presenceQuantities } from "./lib/fit/derived.ts";
+export { relabelMixture } from "./lib/fit/label_switching.ts";
+export {
+  type ComparedFit,
   compareModels,
+  type CompareOptions,
   type ComparisonRow,
-  likelihoodRatioTest,
   type LikelihoodRatioTest,
+  likelihoodRatioTest,
+  type Nesting,
   nesting,
 } from "./lib/fit/compare.ts";
-export { chiBarSquareSurvival, chiSquareSurvival } from "./lib/fit/chi_square.ts";
+export {
+  chiBarSquareSurvival,
+  chiSquareCdf,
+  chiSquareQuantile,
+  chiSquareSurvival,
+} from "./lib/fit/chi_square.ts";
 
 // Simulation
 export { Random } from "./lib/simulate/random.ts";
-export { caterpillarTree, coalescentTree, starTree, yuleTree } from "./lib/simulate/trees.ts";
+export {
+  caterpillarTree,
+  type CoalescentOptions,
+  coalescentTree,
+  starTree,
+  type YuleOptions,
+  yuleTree,
+} from "./lib/simulate/trees.ts";
 export {
   type BranchEvents,
   type ModelSimulation,
@@ -158,7 +209,13 @@ export {
   simulationComponents,
 } from "./lib/simulate/model.ts";
 export { encodePamTsv, simulatedFamilyName } from "./lib/simulate/pam_tsv.ts";
-export { simulateFamilies, simulateObservedPam } from "./lib/simulate/families.ts";
+export {
+  type ObservedPam,
+  simulateFamilies,
+  type SimulateFamiliesOptions,
+  type SimulateObservedOptions,
+  simulateObservedPam,
+} from "./lib/simulate/families.ts";
 
 // Provenance
-export { makeProvenance, type Provenance } from "./lib/provenance.ts";
+export { type InputRecord, makeProvenance, type Provenance } from "./lib/provenance.ts";

@@ -43,10 +43,15 @@ export interface ComparedFit {
 
 /** One row of the comparison table. */
 export interface ComparisonRow {
+  /** The model's name. */
   readonly model: string;
+  /** Its maximised log-likelihood. */
   readonly logLik: number;
+  /** Its number of free parameters. */
   readonly nParams: number;
+  /** Akaike's criterion 2 nParams - 2 logLik. */
   readonly aic: number;
+  /** Schwarz's criterion nParams log(families) - 2 logLik. */
   readonly bic: number;
   /** AIC minus the smallest AIC in the table. */
   readonly dAic: number;
@@ -64,7 +69,9 @@ export interface Nesting {
 
 /** A likelihood-ratio test of a model against a larger one that contains it. */
 export interface LikelihoodRatioTest {
+  /** The smaller model. */
   readonly nullModel: string;
+  /** The larger model that contains it. */
   readonly alternative: string;
   /** 2 (logLik_alternative - logLik_null), floored at 0. */
   readonly statistic: number;

@@ -115,10 +115,15 @@ export function nullModelObjective(lik: GainLossLikelihood): ModelObjective {
 
 /** A model likelihood that is already an objective (as `ModelLikelihood` is), with its data. */
 export interface LikelihoodObjective {
+  /** The tree (its depth scales the rates' starts and bounds). */
   readonly tree: FlatTree;
+  /** The data (their presence frequency sets the starting pi1). */
   readonly patterns: SitePatterns;
+  /** The free parameters, in the order of every value vector. */
   readonly parameters: readonly ParameterSpec[];
+  /** Number of families (for BIC). */
   readonly nObservations: number;
+  /** Natural-scale values in, total log-likelihood and d logLik / d value out. */
   evaluate(values: Float64Array, gradient: boolean): { logLik: number; gradient?: Float64Array };
 }
 
