@@ -1,6 +1,9 @@
 /**
  * The only module that calls `Deno.dlopen`: the symbol table of libgenecontent, with the C
- * signature (from `rust/include/genecontent.h`) beside each symbol, and the status codes.
+ * signature (from `rust/include/genecontent.h`) beside each symbol, the ABI's constants (status
+ * codes, algorithms, rate layouts, version; `tests/abi_constants_test.ts` checks them against
+ * the header) and the layout of `gc_eval_args`. The ABI 1 entry point `gc_loglik` stays in the
+ * library for C callers; this module uses `gc_evaluate` only.
  *
  * @module
  */
@@ -21,6 +24,9 @@ export const Status = {
 
 /** Kernel algorithms (`GC_ALGO_*` in the header). */
 export const Algorithm = { auto: 0, dense: 1, sparse: 2 } as const;
+
+/** Name of an algorithm of the native kernel. */
+export type AlgorithmName = keyof typeof Algorithm;
 
 /** Rate layouts of `gc_eval_args.layout` (`GC_RATES_*` in the header). */
 export const RatesLayout = { global: 0, perBranch: 1 } as const;
@@ -81,23 +87,6 @@ export function packEvalArgs(args: EvalArgs): Uint8Array {
   return bytes;
 }
 
-/** Name of an algorithm of the native kernel. */
-export type AlgorithmName = keyof typeof Algorithm;
-
-/** Parameters of `gc_loglik` (see its C signature below). */
-const LOGLIK_PARAMETERS = [
-  "pointer", // const gc_dataset *dataset
-  "u64", // uint64_t n_sets
-  "buffer", // const double *rates
-  "buffer", // double *out_loglik
-  "u64", // uint64_t out_len
-  "buffer", // double *out_grad
-  "u64", // uint64_t grad_len
-  "buffer", // uint64_t *progress
-  "buffer", // char *err
-  "u64", // uint64_t err_len
-] as const;
-
 const symbols = {
   /** uint32_t gc_abi_version(void); */
   gc_abi_version: { parameters: [], result: "u32" },
@@ -134,27 +123,15 @@ const symbols = {
     result: "i32",
   },
   /**
-   * int32_t gc_loglik(const gc_dataset *dataset, uint64_t n_sets, const double *rates,
-   *   double *out_loglik, uint64_t out_len, double *out_grad, uint64_t grad_len,
-   *   uint64_t *progress, char *err, uint64_t err_len);
-   */
-  gc_loglik: { parameters: LOGLIK_PARAMETERS, result: "i32" },
-  /**
    * int32_t gc_evaluate(const gc_dataset *dataset, const gc_eval_args *args, char *err,
    *   uint64_t err_len);
+   * (`args` is the struct laid out by `packEvalArgs`.)
    */
   gc_evaluate: { parameters: ["pointer", "buffer", "buffer", "u64"], result: "i32" },
   /** The same symbol as `gc_evaluate`, called on Deno's FFI thread pool (returns a Promise). */
   gc_evaluate_async: {
     name: "gc_evaluate",
     parameters: ["pointer", "buffer", "buffer", "u64"],
-    result: "i32",
-    nonblocking: true,
-  },
-  /** The same symbol as `gc_loglik`, called on Deno's FFI thread pool (returns a Promise). */
-  gc_loglik_async: {
-    name: "gc_loglik",
-    parameters: LOGLIK_PARAMETERS,
     result: "i32",
     nonblocking: true,
   },
