@@ -47,6 +47,11 @@ import {
 import { GainLossLikelihood } from "../lib/likelihood/gain_loss_likelihood.ts";
 import { runIqtreeFixedTreeFit, writeBinaryPhylip } from "../tests/support/iqtree.ts";
 
+/** Start marker of the section of `bench/results.md` that `bench_models.ts` writes. */
+export const MODELS_SECTION_START = "<!-- models:start -->";
+/** End marker of that section. */
+export const MODELS_SECTION_END = "<!-- models:end -->";
+
 /** One benchmark case. */
 export interface BenchCase {
   /** Identifier used by `--cases` and as the data folder name. */
@@ -225,7 +230,8 @@ function loadAverage(): string {
 // ---------------------------------------------------------------------------------------------
 // Data
 
-interface CaseFiles {
+/** The files of one generated case. */
+export interface CaseFiles {
   readonly dir: string;
   readonly tree: string;
   readonly pam: string;
@@ -235,6 +241,23 @@ interface CaseFiles {
 async function sha256(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Generates (once) the data of the case `id` into `dataDir/id` and returns its files.
+ *
+ * @example
+ * ```ts ignore
+ * import { ensureBenchData } from "./run_benchmarks.ts";
+ * const { tree, pam } = await ensureBenchData("100x1000-yule");
+ * ```
+ */
+export function ensureBenchData(id: string, dataDir = `${ROOT}/bench/data`): Promise<CaseFiles> {
+  const c = CASES.find((x) => x.id === id);
+  if (!c) {
+    throw new Error(`Unknown case '${id}'; the cases are ${CASES.map((x) => x.id).join(", ")}.`);
+  }
+  return ensureData(c, dataDir);
 }
 
 async function ensureData(c: BenchCase, dataDir: string): Promise<CaseFiles> {
@@ -1016,7 +1039,11 @@ export async function runBenchmarks(options: RunBenchmarksOptions = {}): Promise
     { before, after: loadAverage() },
     (performance.now() - startedAt) / 1000,
   );
-  await Deno.writeTextFile(out, markdown);
+  // Sections other scripts own (e.g. `bench_models.ts`) are kept as they are.
+  const old = await Deno.readTextFile(out).catch(() => "");
+  const a = old.indexOf(MODELS_SECTION_START), b = old.indexOf(MODELS_SECTION_END);
+  const kept = a >= 0 && b > a ? old.slice(a, b + MODELS_SECTION_END.length) + "\n" : "";
+  await Deno.writeTextFile(out, kept ? `${markdown.trimEnd()}\n\n${kept}` : markdown);
   return out;
 }
 

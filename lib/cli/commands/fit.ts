@@ -13,12 +13,7 @@ import { modelObjective } from "../../fit/objective.ts";
 import { GenecontentError } from "../../errors.ts";
 import type { ModelLikelihood } from "../../likelihood/model_likelihood.ts";
 import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelihood/per_family.ts";
-import {
-  formatModel,
-  type ModelDescription,
-  modelParameters,
-  parseModel,
-} from "../../model/description.ts";
+import { formatModel, type ModelDescription, parseModel } from "../../model/description.ts";
 import { summarizeModel } from "../../model/summaries.ts";
 import { makeProvenance } from "../../provenance.ts";
 import {
