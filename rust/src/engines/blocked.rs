@@ -17,7 +17,8 @@
 //!
 //! Per call and parameter set, the baseline partials of every node (normalised, with a
 //! power-of-two exponent) and their branch messages, with forward-mode derivatives, are
-//! computed once; blocks then only touch their programs' nodes.
+//! computed once; blocks then only touch their programs' nodes. A pattern subset runs only the
+//! blocks that hold listed patterns ([`BlockedEngine::subset`]).
 
 use crate::engines::dense::{root_combine, uniform_messages};
 use crate::grouping::{group_members, subset_pairs, Targets};

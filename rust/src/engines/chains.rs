@@ -36,7 +36,9 @@
 //! the processor overlaps the dependency chains of different patterns by itself. Slots are
 //! reused as soon as their message is read, so a bundle's live messages stay in a few cache
 //! lines. A pattern without a mixed node is all-absent, all-present or all-missing; its value
-//! is precomputed per set ([`ChainEngine::write_trivial`]).
+//! is precomputed per set ([`ChainEngine::write_trivial`]). A pattern subset runs only the
+//! bundles that hold listed patterns ([`ChainEngine::subset`]); a pattern's result is the same
+//! whichever other patterns run.
 //!
 //! Messages are `[m0, m1, exponent, 0]`: partials, messages and chain matrices are scaled by
 //! exact powers of two (see `scaling.rs`); derivatives (wrt log gain and log loss) are carried
