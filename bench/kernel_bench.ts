@@ -8,6 +8,10 @@
  * 500 genomes x 3,000 families. Every evaluation includes the ascertainment correction
  * (`minPresent` 1), as `genecontent fit` does.
  *
+ * A last group times the kernel's rate assignments on the 500 x 3,000 case (native sparse, 2
+ * threads, value + gradient, no ascertainment): one global pair (the baseline), one pair per
+ * branch, per-branch rates with explicit tangent directions, and a 10% pattern subset.
+ *
  * Run with `deno task bench` (all of `bench/`) or
  * `deno bench --allow-all bench/kernel_bench.ts`. Without the native library (no
  * `deno task build:native`), only the TypeScript benches run.
@@ -16,7 +20,8 @@
  */
 
 import { type BackendFactory, chooseBackend } from "../lib/likelihood/choose_backend.ts";
-import { tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import { loadKernel, tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import { NativeBackend } from "../lib/native/native_backend.ts";
 import { GainLossLikelihood } from "../lib/likelihood/gain_loss_likelihood.ts";
 import { compressPatterns, type SitePatterns } from "../lib/pam/patterns.ts";
 import { FamilySimulator } from "../lib/simulate/families.ts";
@@ -106,4 +111,53 @@ for (const c of cases) {
       });
     }
   }
+}
+
+// Rate assignments through the backend directly.
+const { kernel } = await loadKernel();
+const big = cases[1];
+const native = kernel
+  ? new NativeBackend(kernel, big.tree, big.patterns.states, big.patterns.nPatterns, {
+    algorithm: "sparse",
+    threads: 2,
+  })
+  : null;
+if (native) globalThis.addEventListener("unload", () => native[Symbol.dispose]());
+const nNodes = big.tree.nNodes;
+const perBranch = new Float64Array(2 * nNodes);
+for (let v = 0; v < nNodes; v++) {
+  // Slightly different per node, so that no two branches share a table by accident.
+  perBranch[2 * v] = GAIN * (1 + 1e-3 * (v % 7));
+  perBranch[2 * v + 1] = LOSS;
+}
+const tangents = Float64Array.from({ length: 4 * nNodes }, (_, i) => ((i * 7919) % 13) / 13 - 0.5);
+const tenth = Uint32Array.from(
+  { length: Math.floor(big.patterns.nPatterns / 10) },
+  (_, i) => 10 * i + 3,
+);
+const layouts = [
+  { name: "global pair", rates: Float64Array.of(GAIN, LOSS), options: {}, baseline: true },
+  { name: "per-branch pairs", rates: perBranch, options: { layout: "perBranch" as const } },
+  {
+    name: "per-branch pairs with tangents",
+    rates: perBranch,
+    options: { layout: "perBranch" as const, tangents },
+  },
+  {
+    name: "per-branch pairs, 10% of patterns",
+    rates: perBranch,
+    options: { layout: "perBranch" as const, patterns: tenth },
+  },
+];
+for (const { name, rates, options, baseline } of layouts) {
+  Deno.bench({
+    name,
+    group: `rate assignments, value + gradient, ${big.label} (native sparse, 2 threads)`,
+    baseline: baseline ?? false,
+    ignore: native === null,
+    fn: () => {
+      const v = native!.evaluate(rates, { ...options, gradient: true });
+      if (!(v.logLik[0] < 0)) throw new Error(`Log-likelihood ${v.logLik[0]} is not negative.`);
+    },
+  });
 }
