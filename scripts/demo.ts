@@ -8,7 +8,16 @@
  * @module
  */
 
-import { fitNullModel, loadDataset, type NullModelFit, openLikelihood } from "../mod.ts";
+import {
+  compareModels,
+  fitModel,
+  fitNullModel,
+  loadDataset,
+  modelObjective,
+  type NullModelFit,
+  openLikelihood,
+  openModelLikelihood,
+} from "../mod.ts";
 
 const here = (path: string) => new URL(`../examples/${path}`, import.meta.url).pathname;
 const truth = JSON.parse(await Deno.readTextFile(here("truth.json")));
@@ -60,3 +69,41 @@ console.log(
 for (const { label, fit } of results) {
   for (const w of fit.warnings) console.error(`warning (${label}): ${w}`);
 }
+
+// Richer models on the same data, which were simulated under the null model.
+const compared = [];
+for (const name of ["null", "gamma4", "mixture2"]) {
+  using likelihood = await openModelLikelihood(data, name);
+  compared.push({ model: name, fit: fitModel(modelObjective(likelihood), { level: null }) });
+}
+const { rows, tests } = compareModels(compared);
+console.log("\nModel comparison (ascertainment-corrected fits of the same data):");
+console.log(
+  ["model", "logLik", "params", "AIC", "dAIC", "BIC", "dBIC"].map((c, i) =>
+    c.padEnd([10, 14, 7, 12, 8, 12, 8][i])
+  ).join(" "),
+);
+for (const r of rows) {
+  console.log(
+    [
+      r.model,
+      r.logLik.toFixed(3),
+      String(r.nParams),
+      r.aic.toFixed(2),
+      r.dAic.toFixed(2),
+      r.bic.toFixed(2),
+      r.dBic.toFixed(2),
+    ].map((c, i) => c.padEnd([10, 14, 7, 12, 8, 12, 8][i])).join(" "),
+  );
+}
+for (const t of tests) {
+  console.log(
+    `LRT ${t.nullModel} vs ${t.alternative}: statistic ${t.statistic.toFixed(3)}, ` +
+      `${t.reference}, p = ${t.pValue.toPrecision(3)}${t.approximate ? " (approximate)" : ""}`,
+  );
+}
+const byAic = rows.reduce((a, b) => (b.aic < a.aic ? b : a));
+const byBic = rows.reduce((a, b) => (b.bic < a.bic ? b : a));
+console.log(
+  `AIC prefers ${byAic.model}, BIC ${byBic.model}; the data were simulated under the null model.`,
+);
