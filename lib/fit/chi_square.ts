@@ -4,48 +4,18 @@
  * likelihood-ratio statistic when parameters sit on the boundary of their space (Self & Liang
  * 1987).
  *
- * The incomplete gamma function uses the power series for x < a + 1 and Lentz's continued
- * fraction otherwise (both converge to full double precision in well under 300 terms for the
- * degrees of freedom a likelihood-ratio test meets); quantiles are found by safeguarded Newton
- * steps on the CDF.
+ * The incomplete gamma function is the one of the discrete gamma model (`lib/model/gamma.ts`:
+ * the power series for x < a + 1, a continued fraction otherwise); quantiles are found by
+ * safeguarded Newton steps on the CDF.
  *
  * @module
  */
 
-const LANCZOS = [
-  0.99999999999980993,
-  676.5203681218851,
-  -1259.1392167224028,
-  771.32342877765313,
-  -176.61502916214059,
-  12.507343278686905,
-  -0.13857109526572012,
-  9.9843695780195716e-6,
-  1.5056327351493116e-7,
-];
-
-/**
- * log Gamma(x) for x > 0 (Lanczos approximation, g = 7, n = 9: relative error about 1e-15).
- *
- * @example
- * ```ts
- * import { logGamma } from "./chi_square.ts";
- * console.assert(Math.abs(logGamma(5) - Math.log(24)) < 1e-13);
- * ```
- */
-export function logGamma(x: number): number {
-  if (!(x > 0)) throw new RangeError(`logGamma needs x > 0; got ${x}.`);
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const z = x - 1;
-  let s = LANCZOS[0];
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) s += LANCZOS[i] / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(s);
-}
+import { logGamma, regularizedGammaP, regularizedGammaQ } from "../model/gamma.ts";
 
 /**
  * The regularised incomplete gamma functions P(a, x) and Q(a, x) = 1 - P(a, x), each computed
- * directly (no cancellation in the small one).
+ * directly (no cancellation in the small one), from `lib/model/gamma.ts`.
  *
  * @example
  * ```ts
@@ -55,43 +25,7 @@ export function logGamma(x: number): number {
  * ```
  */
 export function regularizedGamma(a: number, x: number): { p: number; q: number } {
-  if (!(a > 0)) throw new RangeError(`Incomplete gamma needs a > 0; got ${a}.`);
-  if (!(x >= 0)) throw new RangeError(`Incomplete gamma needs x >= 0; got ${x}.`);
-  if (x === 0) return { p: 0, q: 1 };
-  if (x === Infinity) return { p: 1, q: 0 };
-  const logPrefix = a * Math.log(x) - x - logGamma(a);
-  if (x < a + 1) {
-    // Series: P = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1) ... (a + n)).
-    let term = 1 / a;
-    let sum = term;
-    for (let n = 1; n < 1000; n++) {
-      term *= x / (a + n);
-      sum += term;
-      if (term < sum * 1e-17) break;
-    }
-    const p = Math.min(1, Math.exp(logPrefix) * sum);
-    return { p, q: 1 - p };
-  }
-  // Continued fraction for Q (modified Lentz).
-  const tiny = 1e-300;
-  let b = x + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < 1000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = b + an / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const delta = d * c;
-    h *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  const q = Math.min(1, Math.exp(logPrefix) * h);
-  return { p: 1 - q, q };
+  return { p: regularizedGammaP(a, x), q: regularizedGammaQ(a, x) };
 }
 
 function checkDf(df: number): void {

@@ -103,7 +103,9 @@ export function digamma(x: number): number {
 function logPrefactor(a: number, x: number): number {
   if (a >= 10) {
     const u = (x - a) / a;
-    return a * (Math.log1p(u) - u) - 0.5 * (LOG_2PI + Math.log(a)) - stirlingCorrection(a);
+    // Near u = -1 (x << a) log1p would amplify the rounding of u; log(x / a) does not.
+    const logRatio = u < -0.5 ? Math.log(x / a) : Math.log1p(u);
+    return a * (logRatio - u) - 0.5 * (LOG_2PI + Math.log(a)) - stirlingCorrection(a);
   }
   return a * Math.log(x) - x - logGamma(a + 1);
 }
