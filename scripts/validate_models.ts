@@ -13,11 +13,12 @@
  *   AIC and BIC pick, and the likelihood-ratio tests between the nested pairs.
  *
  * Usage:
- * `deno run --allow-read --allow-write --allow-env --allow-ffi scripts/validate_models.ts
+ * `deno run --allow-all scripts/validate_models.ts
  *  [--replicates N] [--quick] [--seed S] [--out DIR] [--threads T] [--backend auto|native|ts]`
  *
  * Writes `DIR/models.json` (every replicate's numbers and the summaries) and `DIR/models.md`
- * (the tables); DIR defaults to `validation/`. `--quick` runs the small version the test suite
+ * (the tables, formatted by `deno fmt` when `--allow-run` is given); DIR defaults to
+ * `validation/`. `--quick` runs the small version the test suite
  * runs in-process: the gamma4 and mixture3 scenarios only, one replicate unless `--replicates`
  * says otherwise. The output is a function of the options alone, apart from timings and the
  * machine description.
@@ -401,6 +402,7 @@ export async function runValidation(options: ValidationOptions = {}): Promise<Va
   }
   const started = new Date();
   const t0 = performance.now();
+  const machine = machineDescription();
   const factory = await chooseBackend(options.backend ?? "auto", { threads });
   const scenarios = SCENARIOS.filter((s) =>
     !quick || (QUICK_SCENARIOS as readonly string[]).includes(s.name)
@@ -507,7 +509,7 @@ export async function runValidation(options: ValidationOptions = {}): Promise<Va
     started: started.toISOString(),
     seconds: (performance.now() - t0) / 1000,
     options: { replicates, quick, seed, threads, genomes, families, treeHeight: TREE_HEIGHT },
-    machine: machineDescription(),
+    machine,
     backend: factory.name,
     scenarios: results,
   };
@@ -541,8 +543,19 @@ function machineDescription(): Record<string, string | number> {
   } catch {
     // Not Linux, or not readable: the CPU stays unknown.
   }
+  let release = "";
+  try {
+    release = Deno.osRelease();
+  } catch {
+    // Without --allow-sys: the kernel release from /proc, where there is one.
+    try {
+      release = Deno.readTextFileSync("/proc/sys/kernel/osrelease").trim();
+    } catch {
+      // Unknown release: the OS name alone.
+    }
+  }
   return {
-    os: `${Deno.build.os} ${Deno.osRelease()}`,
+    os: `${Deno.build.os} ${release}`.trim(),
     arch: Deno.build.arch,
     cpu,
     cpus: navigator.hardwareConcurrency,
@@ -584,8 +597,7 @@ export function renderMarkdown(result: ValidationResult): string {
       ` in ${(result.seconds / 60).toFixed(1)} min. See \`validation/README.md\` for what each ` +
       "table means and how to rerun it.",
     "",
-    `- Command: \`deno run --allow-read --allow-write --allow-env --allow-ffi ` +
-      `scripts/validate_models.ts --replicates ${o.replicates} --seed ${o.seed}` +
+    `- Command: \`deno run --allow-all scripts/validate_models.ts --replicates ${o.replicates} --seed ${o.seed}` +
       `${o.quick ? " --quick" : ""}${o.threads ? ` --threads ${o.threads}` : ""}\``,
     `- Data: per replicate one Yule tree of ${o.genomes} genomes (root-to-tip height ` +
       `${o.treeHeight}, tree seed = ${o.seed} x 1000 + replicate), ${o.families} observed ` +
@@ -818,6 +830,24 @@ function parseArgs(args: string[]): ValidationOptions & { out: string } {
   return { ...o, out };
 }
 
+/** Formats a Markdown file as the repository's `deno fmt` does (aligned tables, wrapped prose). */
+async function formatMarkdown(path: string): Promise<void> {
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", "--config", new URL("../deno.json", import.meta.url).pathname, path],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (r.success) return;
+    console.error(`deno fmt ${path} failed: ${new TextDecoder().decode(r.stderr).trim()}`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
+      throw e;
+    }
+    console.error(`Not formatted (no --allow-run): run \`deno fmt ${path}\`.`);
+  }
+}
+
 if (import.meta.main) {
   try {
     const { out, ...options } = parseArgs(Deno.args);
@@ -825,6 +855,7 @@ if (import.meta.main) {
     await Deno.mkdir(out, { recursive: true });
     await Deno.writeTextFile(`${out}/models.json`, toJson(result) + "\n");
     await Deno.writeTextFile(`${out}/models.md`, renderMarkdown(result));
+    await formatMarkdown(`${out}/models.md`);
     console.error(
       `Wrote ${out}/models.json and ${out}/models.md in ${result.seconds.toFixed(0)} s.`,
     );
