@@ -83,8 +83,8 @@ async function checkInstalled(launcher: string, path: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) names.push(e.name);
   assert.deepEqual(names.sort(), ["fit.tsv", "fit.tsv.provenance.json", "pam.tsv", "tree.nwk"]);
   const tsv = (await Deno.readTextFile(`${dir}/fit.tsv`)).split("\n");
-  assert.equal(tsv[0], "parameter\testimate\tlower\tupper\tlevel\tunit");
-  assert.equal(Number(tsv[1].split("\t")[1]), json.gain);
+  assert.equal(tsv[0], "model\tparameter\testimate\tlower\tupper\tlevel\tunit");
+  assert.equal(Number(tsv[1].split("\t")[2]), json.gain);
   assert.equal(json.provenance.inputs[1].path, `${await Deno.realPath(dir)}/pam.tsv`);
   // The same program on the same data: the same numbers as a run from the checkout.
   const reference = await fitInCheckout();

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { libraryFileName, locateNativeLibrary, sha256Hex } from "../lib/native/locate.ts";
 import { loadKernel } from "../lib/likelihood/choose_backend.ts";
+import { ABI_VERSION } from "../lib/native/ffi.ts";
 
 const builtLibrary = new URL(`../rust/target/release/${libraryFileName()}`, import.meta.url);
 
@@ -116,7 +117,7 @@ Deno.test("URL import: downloads the release file, verifies SHA-256, caches it a
     // And it really loads.
     const { kernel } = await loadKernel(options);
     assert.ok(kernel);
-    assert.equal(kernel.symbols.gc_abi_version(), 1);
+    assert.equal(kernel.symbols.gc_abi_version(), ABI_VERSION);
   } finally {
     await server.shutdown();
     await Deno.remove(cacheDir, { recursive: true });

@@ -1,4 +1,6 @@
-// Repository-wide checks that CI enforces: formatting, lint, and the native library's
+// Repository-wide checks that CI enforces: formatting, lint, type checking of every module,
+// script, test and benchmark (scripts and benchmarks are imported by no test), the public API's
+// documentation lint, and the native library's
 // dependencies (a `deno compile` binary embeds it, so it may need only libc, libm, libgcc_s and
 // the dynamic loader).
 import assert from "node:assert/strict";
@@ -26,6 +28,13 @@ Deno.test("deno fmt --check and deno lint are clean", async () => {
   assert.equal(fmt.code, 0, fmt.text);
   const lint = await deno(["lint"]);
   assert.equal(lint.code, 0, lint.text);
+});
+
+Deno.test("deno check of every module, script, test and benchmark, and deno doc --lint mod.ts", async () => {
+  const check = await deno(["check", "mod.ts", "lib/", "scripts/", "tests/", "bench/"]);
+  assert.equal(check.code, 0, check.text.split("\n").slice(0, 60).join("\n"));
+  const doc = await deno(["doc", "--lint", "mod.ts"]);
+  assert.equal(doc.code, 0, doc.text.split("\n").slice(0, 60).join("\n"));
 });
 
 Deno.test("the cdylib needs only libc, libm, libgcc_s and the loader", {

@@ -558,7 +558,7 @@ Deno.test("genecontent simulate refuses bad values with messages naming them", a
     await Deno.writeTextFile(treeFile, "((a:0.1,b:0.2):0.1,c:0.3);\n");
     const base = ["--tree", treeFile, "--families", "10", "--seed", "1", "--out", `${dir}/o`];
     const cases: [string[], RegExp][] = [
-      [["--gain=-1", "--loss", "1"], /gain must be in \(0, infinity\); got -1/],
+      [["--gain=-1", "--loss", "1"], /--gain must be a number > 0; got '-1'/],
       [["--gain", "0.1"], /needs a value for loss/],
       [["--model", "gamma4", "--gain", "0.1", "--loss", "1"], /needs a value for alpha/],
       [["--gain", "0.1", "--loss", "1", "--alpha", "2"], /--alpha does not apply to model null/],

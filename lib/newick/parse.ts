@@ -202,22 +202,23 @@ export function parseNewickRange(text: string, source: string, range: NewickRang
     if (pos < n && text.charCodeAt(pos) === QUOTE) {
       const start = pos;
       pos++;
-      let out = "";
-      let chunk = pos;
+      // Escaped quotes are rare: find the closing quote first, then unescape the whole label in
+      // one pass (appending piece by piece would build a rope of one piece per escape, which
+      // the garbage collector copies over and over).
+      let escaped = false;
       while (true) {
         if (pos >= n) {
           fail(start, "quoted label is never closed; end it with a single quote (').");
         }
         if (text.charCodeAt(pos) === QUOTE) {
           if (pos + 1 < n && text.charCodeAt(pos + 1) === QUOTE) {
-            out += text.slice(chunk, pos + 1);
+            escaped = true;
             pos += 2;
-            chunk = pos;
             continue;
           }
-          out += text.slice(chunk, pos);
           pos++;
-          return out;
+          const body = text.slice(start + 1, pos - 1);
+          return escaped ? body.replaceAll("''", "'") : body;
         }
         pos++;
       }

@@ -155,26 +155,28 @@ export class DelimitedScanner {
     const n = b.length;
     const d = this.delimiter;
     let p = this.pos;
-    let out = "";
-    while (p < n && b[p] === DQUOTE) {
+    // The byte ranges of the field's text (quotes removed, `""` kept as one `"`), gathered
+    // first and decoded once: appending piece by piece to a string would build a rope of as
+    // many pieces as there are escaped quotes, which the garbage collector copies over and over.
+    const ranges: number[] = [];
+    scan: while (p < n && b[p] === DQUOTE) {
       p++;
       let chunk = p;
       while (true) {
         if (p >= n) {
           this.unterminatedQuote = true;
-          out += decodeAscii(b, chunk, p);
-          this.pos = p;
-          return out;
+          ranges.push(chunk, p);
+          break scan;
         }
         const c = b[p];
         if (c === DQUOTE) {
           if (p + 1 < n && b[p + 1] === DQUOTE) {
-            out += decodeAscii(b, chunk, p + 1);
+            ranges.push(chunk, p + 1);
             p += 2;
             chunk = p;
             continue;
           }
-          out += decodeAscii(b, chunk, p);
+          ranges.push(chunk, p);
           p++;
           break;
         }
@@ -188,10 +190,19 @@ export class DelimitedScanner {
         if (c === d || c === LF || c === CR || c === DQUOTE) break;
         p++;
       }
-      out += decodeAscii(b, start, p);
+      ranges.push(start, p);
     }
     this.pos = p;
-    return out;
+    if (ranges.length === 2) return decodeAscii(b, ranges[0], ranges[1]);
+    let total = 0;
+    for (let r = 0; r < ranges.length; r += 2) total += ranges[r + 1] - ranges[r];
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let r = 0; r < ranges.length; r += 2) {
+      out.set(b.subarray(ranges[r], ranges[r + 1]), at);
+      at += ranges[r + 1] - ranges[r];
+    }
+    return decodeAscii(out, 0, total);
   }
 }
 
