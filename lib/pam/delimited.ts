@@ -159,30 +159,29 @@ export class DelimitedScanner {
     // first and decoded once: appending piece by piece to a string would build a rope of as
     // many pieces as there are escaped quotes, which the garbage collector copies over and over.
     const ranges: number[] = [];
-    scan: while (p < n && b[p] === DQUOTE) {
+    while (p < n && b[p] === DQUOTE) {
       p++;
-      let chunk = p;
-      while (true) {
-        if (p >= n) {
-          this.unterminatedQuote = true;
-          ranges.push(chunk, p);
-          break scan;
-        }
-        const c = b[p];
-        if (c === DQUOTE) {
+      let from = p;
+      // Find the closing quote, recording the text before each escaped quote.
+      while (p < n) {
+        if (b[p] === DQUOTE) {
           if (p + 1 < n && b[p + 1] === DQUOTE) {
-            ranges.push(chunk, p + 1);
+            ranges.push(from, p + 1);
             p += 2;
-            chunk = p;
+            from = p;
             continue;
           }
-          ranges.push(chunk, p);
-          p++;
           break;
         }
-        if (c === LF) this.line++;
+        if (b[p] === LF) this.line++;
         p++;
       }
+      ranges.push(from, p);
+      if (p >= n) {
+        this.unterminatedQuote = true;
+        break;
+      }
+      p++; // the closing quote
       // Unquoted text after the closing quote, up to a delimiter, line end or another quote.
       const start = p;
       while (p < n) {
