@@ -17,7 +17,7 @@
  *  [--replicates N] [--quick] [--seed S] [--out DIR] [--threads T] [--backend auto|native|ts]`
  *
  * Writes `DIR/models.json` (every replicate's numbers and the summaries) and `DIR/models.md`
- * (the tables, formatted by `deno fmt` when `--allow-run` is given); DIR defaults to
+ * (the tables), both formatted by `deno fmt` when `--allow-run` is given; DIR defaults to
  * `validation/`. `--quick` runs the small version the test suite
  * runs in-process: the gamma4 and mixture3 scenarios only, one replicate unless `--replicates`
  * says otherwise. The output is a function of the options alone, apart from timings and the
@@ -767,33 +767,6 @@ export function renderMarkdown(result: ValidationResult): string {
   return lines.join("\n");
 }
 
-/**
- * JSON with one line per fit record (and per short array), indented above: small enough to
- * commit, and every replicate's numbers readable in a diff.
- *
- * @example
- * ```ts
- * import { toJson } from "./validate_models.ts";
- * const text = toJson({ a: { estimates: { x: 1 } }, b: [1, 2] });
- * console.assert(text === '{\n "a": {"estimates":{"x":1}},\n "b": [1,2]\n}');
- * console.assert(JSON.stringify(JSON.parse(text)) === '{"a":{"estimates":{"x":1}},"b":[1,2]}');
- * ```
- */
-export function toJson(value: unknown, indent = ""): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  const flat = Array.isArray(value)
-    ? value.every((v) => v === null || typeof v !== "object")
-    : "estimates" in value ||
-      Object.values(value).every((v) => v === null || typeof v !== "object");
-  if (flat) return JSON.stringify(value);
-  const inner = indent + " ";
-  const items = Array.isArray(value)
-    ? value.map((v) => inner + toJson(v, inner))
-    : Object.entries(value).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${toJson(v, inner)}`);
-  const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
-  return `${open}\n${items.join(",\n")}\n${indent}${close}`;
-}
-
 function parseArgs(args: string[]): ValidationOptions & { out: string } {
   let out = "validation";
   const o: { -readonly [K in keyof ValidationOptions]: ValidationOptions[K] } = {};
@@ -830,11 +803,18 @@ function parseArgs(args: string[]): ValidationOptions & { out: string } {
   return { ...o, out };
 }
 
-/** Formats a Markdown file as the repository's `deno fmt` does (aligned tables, wrapped prose). */
-async function formatMarkdown(path: string): Promise<void> {
+/** Formats the outputs as the repository's `deno fmt` does (aligned tables, wrapped prose). */
+async function formatOutputs(paths: string[]): Promise<void> {
+  const path = paths.join(" ");
   try {
     const r = await new Deno.Command(Deno.execPath(), {
-      args: ["fmt", "--quiet", "--config", new URL("../deno.json", import.meta.url).pathname, path],
+      args: [
+        "fmt",
+        "--quiet",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        ...paths,
+      ],
       stdout: "null",
       stderr: "piped",
     }).output();
@@ -853,9 +833,9 @@ if (import.meta.main) {
     const { out, ...options } = parseArgs(Deno.args);
     const result = await runValidation({ ...options, log: (l) => console.error(l) });
     await Deno.mkdir(out, { recursive: true });
-    await Deno.writeTextFile(`${out}/models.json`, toJson(result) + "\n");
+    await Deno.writeTextFile(`${out}/models.json`, JSON.stringify(result, null, 2) + "\n");
     await Deno.writeTextFile(`${out}/models.md`, renderMarkdown(result));
-    await formatMarkdown(`${out}/models.md`);
+    await formatOutputs([`${out}/models.json`, `${out}/models.md`]);
     console.error(
       `Wrote ${out}/models.json and ${out}/models.md in ${result.seconds.toFixed(0)} s.`,
     );
