@@ -76,7 +76,7 @@ const covers = (iv: [number, number] | undefined, truth: number) =>
 
 // Targets. Recovery targets (alpha within 10%, well-separated mixture classes' rates within 15%)
 // are the validation's specification; with 3,000 families one replicate's estimates have
-// relative standard errors of 1-5% for rates and alpha and up to about 8% for the slowest
+// relative standard errors of 1-5% for rates and alpha and about 10% for the slowest
 // mixture class (measured in the committed run), so the targets hold with room to spare unless
 // an estimator is biased or noisier than it should be.
 const ALPHA_TARGET = 0.10;
@@ -201,6 +201,12 @@ Deno.test("committed run: AIC and BIC pick the generating model; LRT size and po
   const size = scenario(committed, "null").selection!.tests["null in gamma4"].pValues;
   const rejected = size.filter((p) => p < 0.05).length;
   assert.ok(rejected <= binomialUpperBound(n, 0.05, COVERAGE_TAIL), `${rejected}/${n}`);
+  // Half of the null distribution is the point mass chi2(0): the number of replicates whose
+  // statistic is 0 (p = 0.5; 0.4999 admits statistics below 1e-7 from fits on the alpha plateau)
+  // is Binomial(n, 0.5), checked against its 0.1% tails.
+  const zero = size.filter((p) => p > 0.4999).length;
+  assert.ok(zero >= binomialLowerBound(n, 0.5, COVERAGE_TAIL), `${zero}/${n} statistics are 0`);
+  assert.ok(zero <= binomialUpperBound(n, 0.5, COVERAGE_TAIL), `${zero}/${n} statistics are 0`);
   // With 3,000 families, rate variation of alpha 0.5 and the mixture's classes are detected in
   // every replicate at any conventional level (the statistics are in the hundreds).
   for (const name of ["gamma4", "mixture3"]) {
