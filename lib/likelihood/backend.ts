@@ -71,6 +71,53 @@ export interface Evaluation {
   readonly grad?: Float64Array;
 }
 
+/**
+ * Options of an expectations pass ({@linkcode LikelihoodBackend.expectations}): the layout and
+ * pattern subset are as in {@linkcode EvaluateOptions}; every result is laid over the evaluated
+ * patterns.
+ */
+export interface ExpectationOptions {
+  /** As {@linkcode EvaluateOptions.layout}. */
+  readonly layout?: RateLayout;
+  /** As {@linkcode EvaluateOptions.patterns}: a strictly increasing subset of patterns. */
+  readonly patterns?: Uint32Array;
+  /**
+   * Pattern weights, `nSets * nEval` values, `weights[k * nEval + p]` (each finite); absent: all
+   * 1. A weight of 0 leaves its pattern out of the sums (its log-likelihood is still returned).
+   */
+  readonly weights?: Float64Array;
+  /** Also return the per-pattern matrices (`nSets * nEval * nNodes * 4` values: use subsets). */
+  readonly perPattern?: boolean;
+}
+
+/**
+ * Results of an expectations pass over `nSets` parameter sets and `nEval` patterns.
+ *
+ * For a non-root node `v` with parent `u`, `I_v(b)` is v's inside (pruning) partial for state
+ * `b` (a tip: 1 for its observed state and 0 for the other, (1, 1) when missing), `O_v(a)` is the
+ * probability of the tips outside v's subtree jointly with `u` in state `a` (u's outside partial
+ * times the messages `sum_b P_w(a, b) I_w(b)` of v's siblings `w`; u's outside partial is the
+ * root prior at the root) and `L` is the pattern's likelihood (without ascertainment). Then
+ * `M_v[a][b] = O_v(a) I_v(b) / L` and the joint posterior of the branch's end states is
+ * `P(u = a, v = b | column) = M_v[a][b] * P_ab(t_v)`; every such joint sums to 1.
+ */
+export interface Expectations {
+  /** `logLik[k * nEval + p]`, exactly as {@linkcode LikelihoodBackend.evaluate} returns it. */
+  readonly logLik: Float64Array;
+  /**
+   * `branch[(k * nNodes + v) * 4 + 2 * a + b] = sum_p w[k * nEval + p] * M_{k,p,v}[a][b]` for
+   * every non-root node `v` (the branch above `v`). For the root `r`, the diagonal
+   * `branch[(k * nNodes + r) * 4 + 3 * a] = sum_p w * pi_a I_r(a) / L` (its posterior state
+   * probabilities), the off-diagonal entries 0.
+   */
+  readonly branch: Float64Array;
+  /**
+   * With `perPattern: true`: `perPattern[((k * nEval + p) * nNodes + v) * 4 + 2 * a + b]`, the
+   * terms of `branch` before summing over patterns (weighted: `w[k * nEval + p] * M`).
+   */
+  readonly perPattern?: Float64Array;
+}
+
 /** A pruning engine bound to one tree and one set of patterns. Dispose it to free native memory. */
 export interface LikelihoodBackend extends Disposable {
   /** `"native"` or `"ts"`. */
@@ -93,4 +140,13 @@ export interface LikelihoodBackend extends Disposable {
    * an `AbortError` when `signal` is aborted.
    */
   evaluateAsync(rates: Float64Array, options?: AsyncEvaluateOptions): Promise<Evaluation>;
+  /**
+   * Inside and outside passes over the rate assignments in `rates` (as in
+   * {@linkcode LikelihoodBackend.evaluate}), returning, per set, the pattern-weighted sums of
+   * `M_v[a][b] = O_v(a) I_v(b) / L` for every branch (see {@linkcode Expectations}): everything
+   * ancestral (end-state posteriors, expected gains and losses, branch-length derivatives) is
+   * linear in these with closed-form coefficients. Synchronous. Optional until every backend
+   * implements it.
+   */
+  expectations?(rates: Float64Array, options?: ExpectationOptions): Expectations;
 }

@@ -19,12 +19,23 @@
  * depends only on its own tip states and the set's tables, so a pattern subset gives exactly the
  * numbers of the full evaluation.
  *
+ * `expectations` runs, per pattern, the same inside pass (the same products in the same order
+ * with the same rescaling, so its log-likelihoods equal `evaluate`'s bit for bit) and then an
+ * outside pass from the root down: for each internal node `u` with children `c_1 .. c_m`, the
+ * outside factor of `c_i` is u's outside partial times the prefix product of the messages of
+ * `c_1 .. c_(i-1)` times the suffix product of `c_(i+1) .. c_m` (no division, so zero messages are
+ * fine, and a star of thousands of tips costs linear time). Every partial, message product and
+ * outside vector carries its own count of 2^256 rescalings, and `M_v[a][b] = O_v(a) I_v(b) / L`
+ * is formed from the scaled values with the difference of the counts applied at the end.
+ *
  * @module
  */
 import type {
   AsyncEvaluateOptions,
   EvaluateOptions,
   Evaluation,
+  ExpectationOptions,
+  Expectations,
   LikelihoodBackend,
   RateLayout,
 } from "./backend.ts";
@@ -242,6 +253,207 @@ export class TsBackend implements LikelihoodBackend {
     }
     onProgress?.(1);
     return plan.out;
+  }
+
+  /**
+   * Inside and outside passes (see {@linkcode LikelihoodBackend.expectations} and
+   * {@linkcode Expectations}): per set, the weighted sums over patterns of
+   * `M_v[a][b] = O_v(a) I_v(b) / L` for every branch, the root's posterior state on its diagonal,
+   * and the log-likelihoods exactly as {@linkcode TsBackend.evaluate} returns them. Rates,
+   * layout and subset are checked as in `evaluate`; `weights` must have `nSets * nEval` finite
+   * entries.
+   *
+   * @example
+   * ```ts
+   * import { TsBackend } from "./ts_backend.ts";
+   * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+   * // (a:0.5,b:0.5); one pattern, both tips present.
+   * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [0.5, 0.5, 0]);
+   * using backend = new TsBackend(tree, new Uint8Array([1, 1]), 1);
+   * const { branch } = backend.expectations(new Float64Array([1, 1]));
+   * // The root's posterior presence, and the joint of the branch above a summing to 1:
+   * const p11 = 0.5 * (1 + Math.exp(-1)), p01 = 1 - p11;
+   * console.assert(Math.abs(branch[2 * 4 + 3] - p11 ** 2 / (p11 ** 2 + p01 ** 2)) < 1e-15);
+   * const joint = branch[1] * p01 + branch[3] * p11; // M_01 P_01 + M_11 P_11 (a's state is 1)
+   * console.assert(Math.abs(joint - 1) < 1e-15);
+   * ```
+   */
+  expectations(rates: Float64Array, options: ExpectationOptions = {}): Expectations {
+    const plan = this.#plan(rates, { layout: options.layout, patterns: options.patterns });
+    const { nSets, nEval, subset } = plan;
+    const { nTips, nNodes, childStart, children } = this.#tree;
+    const weights = options.weights;
+    if (weights !== undefined) {
+      if (weights.length !== nSets * nEval) {
+        throw new RangeError(
+          `Weights need ${nSets * nEval} values (${nSets} parameter sets x ${nEval} patterns), ` +
+            `got an array of length ${weights.length}.`,
+        );
+      }
+      for (let i = 0; i < weights.length; i++) {
+        if (!Number.isFinite(weights[i])) {
+          throw new RangeError(
+            `The weight of pattern ${i % nEval} in parameter set ${Math.floor(i / nEval)} ` +
+              `must be finite, got ${weights[i]}.`,
+          );
+        }
+      }
+    }
+    const branch = new Float64Array(nSets * nNodes * 4);
+    const perPattern = options.perPattern === true
+      ? new Float64Array(nSets * nEval * nNodes * 4)
+      : undefined;
+    const logLik = plan.out.logLik;
+    // Inside partials with their subtree rescaling counts, and each node's message to its parent.
+    const i0 = new Float64Array(nNodes), i1 = new Float64Array(nNodes);
+    const ie = new Int32Array(nNodes);
+    const m0 = new Float64Array(nNodes), m1 = new Float64Array(nNodes);
+    // O_v (the outside factor of the branch above v) and u's outside partial, with counts.
+    const q0 = new Float64Array(nNodes), q1 = new Float64Array(nNodes);
+    const qe = new Int32Array(nNodes);
+    const x0 = new Float64Array(nNodes), x1 = new Float64Array(nNodes);
+    const xe = new Int32Array(nNodes);
+    // Suffix products of sibling messages, indexed by position in `children`.
+    const nChildren = children.length;
+    const s0 = new Float64Array(nChildren), s1 = new Float64Array(nChildren);
+    const se = new Int32Array(nChildren);
+    const tipStates = this.#tipStates, nPatterns = this.nPatterns;
+    const root = nNodes - 1;
+    // Rescales the pair (a, b) while both are below 2^-256; returns the number of rescalings.
+    let ra = 0, rb = 0;
+    const rescale = (a: number, b: number): number => {
+      let n = 0;
+      let m = a > b ? a : b;
+      while (m < TINY && m > 0) {
+        a *= HUGE;
+        b *= HUGE;
+        m *= HUGE;
+        n++;
+      }
+      ra = a;
+      rb = b;
+      return n;
+    };
+    for (let k = 0; k < nSets; k++) {
+      this.#buildTables(plan, k);
+      const P = plan.tables.p;
+      const pi0 = plan.tables.root[0], pi1 = plan.tables.root[1];
+      const bk = k * nNodes * 4;
+      for (let e = 0; e < nEval; e++) {
+        const pat = subset === undefined ? e : subset[e];
+        const w = weights === undefined ? 1 : weights[k * nEval + e];
+        // Inside: tips, then internal nodes in post-order (the arithmetic of evaluate()).
+        for (let c = 0; c < nTips; c++) {
+          const st = tipStates[c * nPatterns + pat];
+          i0[c] = st === 1 ? 0 : 1;
+          i1[c] = st === 0 ? 0 : 1;
+          ie[c] = 0;
+          if (c !== root) {
+            m0[c] = P[c * 8 + st];
+            m1[c] = P[c * 8 + 4 + st];
+          }
+        }
+        for (let n = nTips; n < nNodes; n++) {
+          const first = childStart[n], last = childStart[n + 1];
+          const many = last - first > 2;
+          let u0 = 1, u1 = 1, cnt = 0;
+          for (let ci = first; ci < last; ci++) {
+            const c = children[ci];
+            cnt += ie[c];
+            u0 *= m0[c];
+            u1 *= m1[c];
+            if (many || ci === last - 1) {
+              cnt += rescale(u0, u1);
+              u0 = ra;
+              u1 = rb;
+            }
+          }
+          i0[n] = u0;
+          i1[n] = u1;
+          ie[n] = cnt;
+          if (n !== root) {
+            const o = n * 8;
+            m0[n] = P[o] * u0 + P[o + 1] * u1;
+            m1[n] = P[o + 4] * u0 + P[o + 5] * u1;
+          }
+        }
+        const like = pi0 * i0[root] + pi1 * i1[root];
+        logLik[k * nEval + e] = Math.log(like) - ie[root] * LOG_HUGE;
+        if (w === 0) continue;
+        const invL = 1 / like;
+        const pp = perPattern === undefined ? -1 : (k * nEval + e) * nNodes * 4;
+        const r0 = w * pi0 * i0[root] * invL, r1 = w * pi1 * i1[root] * invL;
+        branch[bk + root * 4] += r0;
+        branch[bk + root * 4 + 3] += r1;
+        if (perPattern !== undefined) {
+          perPattern[pp + root * 4] = r0;
+          perPattern[pp + root * 4 + 3] = r1;
+        }
+        // Outside: parents before children (descending node order).
+        x0[root] = pi0;
+        x1[root] = pi1;
+        xe[root] = 0;
+        for (let u = root; u >= nTips; u--) {
+          const first = childStart[u], last = childStart[u + 1];
+          let a0 = 1, a1 = 1, ae = 0;
+          for (let ci = last - 1; ci >= first; ci--) {
+            s0[ci] = a0;
+            s1[ci] = a1;
+            se[ci] = ae;
+            const c = children[ci];
+            ae += ie[c] + rescale(a0 * m0[c], a1 * m1[c]);
+            a0 = ra;
+            a1 = rb;
+          }
+          let p0 = x0[u], p1 = x1[u], pe = xe[u];
+          for (let ci = first; ci < last; ci++) {
+            const c = children[ci];
+            const qc = pe + se[ci] + rescale(p0 * s0[ci], p1 * s1[ci]);
+            const o0 = ra, o1 = rb;
+            q0[c] = o0;
+            q1[c] = o1;
+            qe[c] = qc;
+            pe += ie[c] + rescale(p0 * m0[c], p1 * m1[c]);
+            p0 = ra;
+            p1 = rb;
+            if (c >= nTips) {
+              const o = c * 8;
+              xe[c] = qc + rescale(o0 * P[o] + o1 * P[o + 4], o0 * P[o + 1] + o1 * P[o + 5]);
+              x0[c] = ra;
+              x1[c] = rb;
+            }
+          }
+        }
+        for (let v = 0; v < root; v++) {
+          let f = w * invL;
+          let d = ie[root] - qe[v] - ie[v];
+          const a0 = q0[v], a1 = q1[v], b0 = i0[v], b1 = i1[v];
+          let mm00 = a0 * b0 * f, mm01 = a0 * b1 * f, mm10 = a1 * b0 * f, mm11 = a1 * b1 * f;
+          if (d !== 0) {
+            f = 1;
+            for (; d > 0; d--) f *= HUGE;
+            for (; d < 0; d++) f *= TINY;
+            mm00 *= f;
+            mm01 *= f;
+            mm10 *= f;
+            mm11 *= f;
+          }
+          const o = bk + v * 4;
+          branch[o] += mm00;
+          branch[o + 1] += mm01;
+          branch[o + 2] += mm10;
+          branch[o + 3] += mm11;
+          if (perPattern !== undefined) {
+            const q = pp + v * 4;
+            perPattern[q] = mm00;
+            perPattern[q + 1] = mm01;
+            perPattern[q + 2] = mm10;
+            perPattern[q + 3] = mm11;
+          }
+        }
+      }
+    }
+    return perPattern === undefined ? { logLik, branch } : { logLik, branch, perPattern };
   }
 
   /** Nothing to free: the scratch is garbage-collected. */
