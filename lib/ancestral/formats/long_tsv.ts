@@ -1,0 +1,343 @@
+/**
+ * Tables of an ancestral reconstruction as files users open: the per-family long ("tidy") TSV,
+ * streamed family by family, the per-branch summary TSV, and the Newick tree of node ids the
+ * tables refer to.
+ *
+ * Inputs are plain structures: the tree, the node ids (one per node of the flat tree, see the
+ * stable node-id rule), per-branch sums and per-family rows produced lazily. Numbers are written
+ * with the shortest decimal that reads back to the same double (`String(x)`).
+ *
+ * @module
+ */
+
+import { GenecontentError } from "../../errors.ts";
+import { formatNewick } from "../../newick/format.ts";
+import type { FlatTree } from "../../tree/flat_tree.ts";
+import { openTextOutput, type TextOutputOptions, writeTextOutput } from "./stream_writer.ts";
+
+/** A quantity of the per-family table. */
+export type FamilyQuantity = "pPresent" | "gains" | "losses";
+
+/** Every quantity, in the order rows are written for a node. */
+export const FAMILY_QUANTITIES: readonly FamilyQuantity[] = ["pPresent", "gains", "losses"];
+
+/** Columns of the per-family long TSV. */
+export const LONG_TSV_HEADER: readonly string[] = ["family", "node", "quantity", "value"];
+
+/** One family's reconstruction, indexed by node of the flat tree. */
+export interface FamilyAncestralRow {
+  /** The family's name (as in the PAM). */
+  readonly family: string;
+  /** Posterior probability that the family is present at each node (root included). */
+  readonly pPresent: Float64Array;
+  /** Expected gains on the branch above each node (the root's entry is not written). */
+  readonly gains: Float64Array;
+  /** Expected losses on the branch above each node (the root's entry is not written). */
+  readonly losses: Float64Array;
+}
+
+/** Sums over families, indexed by node of the flat tree. */
+export interface BranchSums {
+  /** Expected gains on the branch above each node (root entry ignored). */
+  readonly gains: Float64Array;
+  /** Expected losses on the branch above each node (root entry ignored). */
+  readonly losses: Float64Array;
+  /** Expected number of families present at each node (root included), when known. */
+  readonly present?: Float64Array;
+}
+
+/**
+ * Checks node ids against a tree: one per node, non-empty, unique, and free of tabs and line
+ * breaks (they name rows of TSV files).
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
+ * import { checkNodeIds } from "./long_tsv.ts";
+ * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 2, 0]);
+ * checkNodeIds(t, ["a", "b", "node2"]);
+ * ```
+ */
+export function checkNodeIds(tree: FlatTree, ids: readonly string[]): void {
+  if (ids.length !== tree.nNodes) {
+    throw new GenecontentError(
+      `Node ids: got ${ids.length} ids for a tree of ${tree.nNodes} nodes; give one per node.`,
+    );
+  }
+  const seen = new Map<string, number>();
+  for (let v = 0; v < ids.length; v++) {
+    const id = ids[v];
+    if (id === "" || /[\t\r\n]/.test(id)) {
+      throw new GenecontentError(
+        `Node id ${JSON.stringify(id)} of node ${v} is empty or holds a tab or line break: ` +
+          "ids name rows of TSV files.",
+      );
+    }
+    const other = seen.get(id);
+    if (other !== undefined) {
+      throw new GenecontentError(
+        `Node id '${id}' names both node ${other} and node ${v}: ids must be unique.`,
+      );
+    }
+    seen.set(id, v);
+  }
+}
+
+function checkArray(
+  what: string,
+  name: string,
+  values: Float64Array | undefined,
+  tree: FlatTree,
+  ids: readonly string[],
+  skipRoot: boolean,
+): void {
+  if (!(values instanceof Float64Array) || values.length !== tree.nNodes) {
+    throw new GenecontentError(
+      `${what}: ${name} has ${values?.length ?? "no"} values for a tree of ${tree.nNodes} ` +
+        "nodes; give one per node.",
+    );
+  }
+  const end = skipRoot ? tree.nNodes - 1 : tree.nNodes;
+  for (let v = 0; v < end; v++) {
+    if (!Number.isFinite(values[v])) {
+      throw new GenecontentError(
+        `${what}: ${name} at node '${ids[v]}' is ${values[v]}; every value must be finite.`,
+      );
+    }
+  }
+}
+
+function checkFamilyName(family: unknown, index: number): string {
+  if (typeof family !== "string" || family === "" || /[\t\r\n]/.test(family)) {
+    throw new GenecontentError(
+      `Family ${index + 1} of the per-family table is named ${JSON.stringify(family)}: a family ` +
+        "name in a TSV must be non-empty and hold no tab or line break. Rename it in the PAM.",
+    );
+  }
+  return family;
+}
+
+/** Options of {@linkcode writeFamilyLongTsv}. */
+export interface LongTsvOptions extends TextOutputOptions {
+  /** Quantities to write (default all three, in {@linkcode FAMILY_QUANTITIES} order). */
+  readonly quantities?: readonly FamilyQuantity[];
+}
+
+/** What {@linkcode writeFamilyLongTsv} wrote. */
+export interface LongTsvSummary {
+  /** Families written. */
+  readonly families: number;
+  /** Data rows written (header not counted). */
+  readonly rows: number;
+  /** Uncompressed bytes written. */
+  readonly bytes: number;
+}
+
+/**
+ * The text of one family's rows in the long TSV (no header): for each node in flat-tree order,
+ * one row per quantity; `gains` and `losses` only for nodes with a branch above (not the root).
+ * Checks the row's arrays (one finite value per node) and the family name.
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
+ * import { familyLongTsvRows } from "./long_tsv.ts";
+ * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 2, 0]);
+ * const text = familyLongTsvRows(t, ["a", "b", "root"], {
+ *   family: "f1",
+ *   pPresent: Float64Array.of(1, 0, 0.5),
+ *   gains: Float64Array.of(0.5, 0, 0),
+ *   losses: Float64Array.of(0, 0.5, 0),
+ * }, ["pPresent"]);
+ * console.assert(text === "f1\ta\tpPresent\t1\nf1\tb\tpPresent\t0\nf1\troot\tpPresent\t0.5\n");
+ * ```
+ */
+export function familyLongTsvRows(
+  tree: FlatTree,
+  ids: readonly string[],
+  row: FamilyAncestralRow,
+  quantities: readonly FamilyQuantity[] = FAMILY_QUANTITIES,
+  index = 0,
+): string {
+  const family = checkFamilyName(row.family, index);
+  const what = `Family '${family}'`;
+  const root = tree.nNodes - 1;
+  const arrays = quantities.map((q) => row[q]);
+  for (let k = 0; k < quantities.length; k++) {
+    checkArray(what, quantities[k], arrays[k], tree, ids, quantities[k] !== "pPresent");
+  }
+  const parts: string[] = [];
+  for (let v = 0; v < tree.nNodes; v++) {
+    const head = `${family}\t${ids[v]}\t`;
+    for (let k = 0; k < quantities.length; k++) {
+      if (v === root && quantities[k] !== "pPresent") continue;
+      parts.push(`${head}${quantities[k]}\t${arrays[k][v]}\n`);
+    }
+  }
+  return parts.join("");
+}
+
+/**
+ * Streams the per-family long TSV (columns family, node, quantity, value) to `path`: family by
+ * family as `rows` yields them (a sync or async iterable, consumed once, never collected), in
+ * chunks, gzip-compressed when the name ends in `.gz`, through a temporary file renamed at the
+ * end (`-` writes to stdout). A bad row (wrong length, non-finite value, unusable family name)
+ * stops the run with a message naming the family and node, and leaves no file behind.
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
+ * import { writeFamilyLongTsv } from "./long_tsv.ts";
+ * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 2, 0]);
+ * const dir = await Deno.makeTempDir();
+ * function* rows() {
+ *   yield {
+ *     family: "f1",
+ *     pPresent: Float64Array.of(1, 0, 0.5),
+ *     gains: Float64Array.of(0.5, 0, 0),
+ *     losses: Float64Array.of(0, 0.5, 0),
+ *   };
+ * }
+ * const s = await writeFamilyLongTsv(`${dir}/fam.tsv.gz`, t, ["a", "b", "root"], rows());
+ * console.assert(s.families === 1 && s.rows === 7);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFamilyLongTsv(
+  path: string,
+  tree: FlatTree,
+  ids: readonly string[],
+  rows: Iterable<FamilyAncestralRow> | AsyncIterable<FamilyAncestralRow>,
+  options: LongTsvOptions = {},
+): Promise<LongTsvSummary> {
+  checkNodeIds(tree, ids);
+  const quantities = options.quantities ?? FAMILY_QUANTITIES;
+  if (quantities.length === 0 || new Set(quantities).size !== quantities.length) {
+    throw new GenecontentError(
+      `Per-family table: quantities ${JSON.stringify(quantities)} must be distinct and not ` +
+        `empty; choose among ${FAMILY_QUANTITIES.join(", ")}.`,
+    );
+  }
+  for (const q of quantities) {
+    if (!FAMILY_QUANTITIES.includes(q)) {
+      throw new GenecontentError(
+        `Per-family table: unknown quantity '${q}'; choose among ${FAMILY_QUANTITIES.join(", ")}.`,
+      );
+    }
+  }
+  const perFamily = quantities.reduce((n, q) => n + (q === "pPresent" ? 1 : 0), 0) *
+      tree.nNodes +
+    quantities.reduce((n, q) => n + (q === "pPresent" ? 0 : 1), 0) * (tree.nNodes - 1);
+  const out = await openTextOutput(path, options);
+  let families = 0;
+  try {
+    await out.write(LONG_TSV_HEADER.join("\t") + "\n");
+    for await (const row of rows) {
+      await out.write(familyLongTsvRows(tree, ids, row, quantities, families));
+      families++;
+    }
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  await out.close();
+  return { families, rows: families * perFamily, bytes: out.bytes };
+}
+
+/** Columns of the per-branch summary TSV. */
+export const BRANCH_TSV_HEADER: readonly string[] = [
+  "node",
+  "parent",
+  "branchLength",
+  "present",
+  "gains",
+  "losses",
+  "net",
+];
+
+/**
+ * The per-branch summary as TSV text: one row per node in flat-tree order with its id, its
+ * parent's id, the length of the branch above it, the expected number of families present at
+ * it, and the expected gains, losses and net change (gains − losses) on the branch above it,
+ * summed over families. The root has no branch: its parent, length, gains, losses and net are
+ * `NA`; `present` is `NA` when `sums.present` is not given.
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
+ * import { branchSummaryTsv } from "./long_tsv.ts";
+ * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 2, 0]);
+ * const text = branchSummaryTsv(t, ["a", "b", "r"], {
+ *   gains: Float64Array.of(3, 1, 0),
+ *   losses: Float64Array.of(0.5, 2, 0),
+ * });
+ * console.assert(text.split("\n")[1] === "a\tr\t1\tNA\t3\t0.5\t2.5");
+ * ```
+ */
+export function branchSummaryTsv(tree: FlatTree, ids: readonly string[], sums: BranchSums): string {
+  checkNodeIds(tree, ids);
+  checkArray("Branch sums", "gains", sums.gains, tree, ids, true);
+  checkArray("Branch sums", "losses", sums.losses, tree, ids, true);
+  if (sums.present !== undefined) {
+    checkArray("Branch sums", "present", sums.present, tree, ids, false);
+  }
+  const root = tree.nNodes - 1;
+  const lines = [BRANCH_TSV_HEADER.join("\t")];
+  for (let v = 0; v < tree.nNodes; v++) {
+    const present = sums.present ? String(sums.present[v]) : "NA";
+    if (v === root) {
+      lines.push(`${ids[v]}\tNA\tNA\t${present}\tNA\tNA\tNA`);
+      continue;
+    }
+    const g = sums.gains[v];
+    const l = sums.losses[v];
+    lines.push(
+      `${ids[v]}\t${ids[tree.parent[v]]}\t${tree.branchLength[v]}\t${present}\t${g}\t${l}\t${
+        g - l
+      }`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Writes the per-branch summary TSV ({@linkcode branchSummaryTsv}) under the safe-output rules
+ * (gzip when the name ends in `.gz`, `-` for stdout).
+ *
+ * @example
+ * ```ts ignore
+ * await writeBranchSummaryTsv("branches.tsv", tree, ids, sums, { force: true });
+ * ```
+ */
+export async function writeBranchSummaryTsv(
+  path: string,
+  tree: FlatTree,
+  ids: readonly string[],
+  sums: BranchSums,
+  options: TextOutputOptions = {},
+): Promise<void> {
+  const text = branchSummaryTsv(tree, ids, sums);
+  await writeTextOutput(path, (out) => out.write(text), options);
+}
+
+/**
+ * The tree as Newick with every node named by its id (tips and internal nodes; branch lengths
+ * kept, shortest round-trip decimals), for joining the tables to the tree and for iTOL, which
+ * then finds internal nodes by id.
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
+ * import { idNewick } from "./long_tsv.ts";
+ * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 0.25, 0], ["95"]);
+ * console.assert(idNewick(t, ["a", "b", "node2"]) === "(a:1,b:0.25)node2;");
+ * ```
+ */
+export function idNewick(tree: FlatTree, ids: readonly string[]): string {
+  checkNodeIds(tree, ids);
+  return formatNewick({
+    ...tree,
+    tipNames: ids.slice(0, tree.nTips),
+    internalLabels: ids.slice(tree.nTips),
+  });
+}
