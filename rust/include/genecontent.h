@@ -1,10 +1,16 @@
 /*
  * genecontent.h: the C ABI of the genecontent pruning kernel (libgenecontent).
  *
- * ABI version 2. Call gc_abi_version() first and refuse to go on if it differs from
- * GC_ABI_VERSION: the layout of every buffer below is part of the version. Version 2 added
+ * ABI version 2, minor version 1. Call gc_abi_version() first and refuse to go on if it differs
+ * from GC_ABI_VERSION: the layout of every buffer below is part of the version. Version 2 added
  * gc_evaluate (rate assignments per branch, tangent directions, pattern subsets); gc_loglik of
  * version 1 is kept and gives the same results as before.
+ *
+ * Minor versions are compatible growth within a version: new exports with their own argument
+ * structs, nothing existing changed. Minor 1 added gc_expectations and gc_abi_minor. A caller
+ * that needs an addition looks the symbol gc_abi_minor up (dlsym, or an optional symbol of its
+ * FFI): if it is absent the library is minor 0; otherwise gc_abi_minor() >= the minor that
+ * introduced the addition tells that its exports are there.
  *
  * The model. Each gene family evolves on a rooted tree as a two-state continuous-time Markov
  * chain with gain rate `gain` (0 -> 1) and loss rate `loss` (1 -> 0). With s = gain + loss,
@@ -44,8 +50,9 @@
  * into `err`. There is no global or thread-local "last error". No Rust panic crosses the ABI:
  * an internal bug is caught and reported as GC_ERR_PANIC.
  *
- * Thread safety. gc_abi_version and gc_dataset_new may be called from any thread. A gc_dataset
- * is immutable after creation: gc_evaluate, gc_loglik and gc_dataset_info may be called
+ * Thread safety. gc_abi_version, gc_abi_minor and gc_dataset_new may be called from any thread.
+ * A gc_dataset is immutable after creation: gc_evaluate, gc_expectations, gc_loglik and
+ * gc_dataset_info may be called
  * concurrently on the same dataset from several threads (each call takes its own scratch
  * space). gc_dataset_free must not race with any other call on the same dataset. The work runs
  * on one process-wide pool of worker threads per thread count, shared by every dataset created
@@ -63,6 +70,7 @@ extern "C" {
 #endif
 
 #define GC_ABI_VERSION 2u
+#define GC_ABI_MINOR 1u
 
 /* Status codes. */
 #define GC_OK 0
@@ -87,6 +95,9 @@ typedef struct gc_dataset gc_dataset;
 
 /* The ABI version of the loaded library (GC_ABI_VERSION of the header it was built from). */
 uint32_t gc_abi_version(void);
+
+/* The minor ABI version of the loaded library (GC_ABI_MINOR of its header; since minor 1). */
+uint32_t gc_abi_minor(void);
 
 /*
  * Validates the tree and the patterns, precomputes what does not depend on the rates, and
@@ -182,6 +193,67 @@ typedef struct gc_eval_args {
  */
 int32_t gc_evaluate(const gc_dataset *dataset, const gc_eval_args *args, char *err,
                     uint64_t err_len);
+
+/*
+ * The arguments of gc_expectations (since minor 1). Grows only at its end, with struct_size as
+ * for gc_eval_args (128 bytes in version 2.1 on 64-bit platforms; zero the whole struct and set
+ * what you use). r and n_eval are as for gc_eval_args; every length below must be exact.
+ */
+typedef struct gc_expect_args {
+  uint64_t struct_size;      /* sizeof(gc_expect_args) of the caller */
+  uint64_t n_sets;           /* number of parameter sets (rate assignments) */
+  uint32_t layout;           /* GC_RATES_GLOBAL or GC_RATES_PER_BRANCH */
+  uint32_t reserved;         /* must be 0 */
+  const double *rates;       /* n_sets * r rates, each finite and > 0, as for gc_eval_args */
+  uint64_t rates_len;
+  const uint32_t *patterns;  /* NULL with length 0 (every pattern) or strictly increasing
+                                indices below n_patterns, as for gc_eval_args */
+  uint64_t patterns_len;
+  const double *weights;     /* NULL with length 0: every weight 1. Otherwise n_sets * n_eval
+                                finite weights, weights[k*n_eval + i] of evaluated pattern i in
+                                set k; a weight of 0 leaves the pattern out of the sums */
+  uint64_t weights_len;
+  double *out_loglik;        /* n_sets * n_eval doubles: out_loglik[k*n_eval + i], as gc_evaluate
+                                computes it */
+  uint64_t out_loglik_len;
+  double *out_branch;        /* n_sets * n_nodes * 4 doubles (see gc_expectations) */
+  uint64_t out_branch_len;
+  double *out_per_pattern;   /* NULL with length 0, or n_sets * n_eval * n_nodes * 4 doubles:
+                                out_per_pattern[((k*n_eval + i)*n_nodes + v)*4 + 2a + b], the
+                                weighted terms of out_branch before summing (large: use subsets) */
+  uint64_t out_per_pattern_len;
+  uint64_t *progress;        /* NULL, or 3 uint64 values as for gc_loglik (total = n_sets * n_eval) */
+} gc_expect_args;
+
+/*
+ * The inside and outside passes (since minor 1). For pattern p and set k with likelihood L,
+ * node v with parent u: I_v(b) is v's inside (pruning) partial for state b (a tip: 1 for its
+ * observed state and 0 for the other, (1, 1) when missing); O_v(a) is the probability of the
+ * tips outside v's subtree jointly with u in state a (u's outside partial times the messages
+ * sum_b P_ab(t_w) I_w(b) of v's siblings w; at the root the outside partial is the root prior).
+ * With weight w = weights[k*n_eval + i]:
+ *   out_branch[(k*n_nodes + v)*4 + 2a + b] = sum_i w O_v(a) I_v(b) / L     (v not the root)
+ *   out_branch[(k*n_nodes + root)*4 + 3a]   = sum_i w pi_a I_root(a) / L   (off-diagonal 0)
+ * so that P(u = a, v = b | column) = M_ab P_ab(t_v), with M the unsummed terms, and
+ * P(root = a | column) is the root's diagonal term. Expected numbers of gains and losses on a
+ * branch, node presence and d logL / d t_v are linear in these with closed-form coefficients.
+ * Nodes are numbered as in the caller's tree. Partials are rescaled by powers of two in both
+ * passes, so nothing underflows on deep trees; sums run over patterns in a fixed order (fixed
+ * chunks of evaluated patterns, chunks in order), so the results are bit-identical whatever the
+ * number of threads, and a pattern's terms do not depend on which other patterns are evaluated.
+ * A pattern of likelihood 0 (conflicting tips joined by zero-length branches) has log-likelihood
+ * -inf and, with a nonzero weight, non-finite terms. Work: every node of every pattern (dense),
+ * about 3 times the cost of one dense evaluation. The dataset keeps its tip states at 2 bits per
+ * cell for this pass.
+ * Ownership: every pointer in `args`, and `args` itself, is borrowed for the call only; the
+ * output buffers are the caller's. Errors as for gc_evaluate (GC_ERR_NULL_POINTER,
+ * GC_ERR_INVALID_ARGUMENT for a struct_size that is too small, an unknown layout, a nonzero
+ * reserved field, a length that is not exact, a rate that is not finite and > 0, a weight that
+ * is not finite or a bad pattern list; the message names the field, index and value) leave the
+ * outputs untouched. With progress, GC_ERR_CANCELLED as for gc_loglik (outputs unspecified).
+ */
+int32_t gc_expectations(const gc_dataset *dataset, const gc_expect_args *args, char *err,
+                        uint64_t err_len);
 
 #ifdef __cplusplus
 }

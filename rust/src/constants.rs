@@ -5,6 +5,11 @@
 /// Version of the C ABI (`GC_ABI_VERSION`): the layout of every buffer and struct is part of it.
 pub const GC_ABI_VERSION: u32 = 2;
 
+/// Minor version of the C ABI (`GC_ABI_MINOR`): compatible additions within `GC_ABI_VERSION`.
+/// Minor 1 added `gc_expectations` and `gc_abi_minor` itself; a version 2 library without the
+/// `gc_abi_minor` symbol is minor 0.
+pub const GC_ABI_MINOR: u32 = 1;
+
 /// Success.
 pub const GC_OK: i32 = 0;
 /// A pointer with a nonzero length was NULL.

@@ -5,6 +5,7 @@
 use crate::engines::blocked::{BlockedEngine, BlockedScratch};
 use crate::engines::chains::{ChainEngine, ChainScratch, SetMessages, MAX_NODES};
 use crate::engines::dense::{eval_pattern, DenseScratch};
+use crate::engines::outside::{expect_pattern, OutsideScratch};
 use crate::error::GcError;
 use crate::grouping::Targets;
 use crate::transition::{SetRates, SetTables};
@@ -104,6 +105,11 @@ pub struct Dataset {
     pool: Arc<rayon::ThreadPool>,
     /// Per-set transition tables, kept so that their buffers are reused (one per concurrent set).
     set_tables: Mutex<Vec<SetTables>>,
+    /// The tip states, 2 bits per cell (4 per byte, pattern-major), for the expectations pass
+    /// (a quarter of the input's size).
+    packed: Vec<u8>,
+    /// Scratch of the expectations pass, one per concurrent task.
+    outside_scratch: Mutex<Vec<OutsideScratch>>,
 }
 
 #[derive(Clone, Copy)]
@@ -231,6 +237,8 @@ impl Dataset {
             engine,
             pool,
             set_tables: Mutex::new(Vec::new()),
+            packed: pack_states(states),
+            outside_scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -617,6 +625,203 @@ impl Dataset {
                 }
             }
             self.set_tables.lock().unwrap().push(tabs);
+        }
+        if is_cancelled() {
+            return Err(GcError::cancelled());
+        }
+        Ok(())
+    }
+}
+
+/// Packs states (each 0, 1 or 2) at 2 bits per cell, 4 cells per byte.
+fn pack_states(states: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; states.len().div_ceil(4)];
+    for (i, &s) in states.iter().enumerate() {
+        out[i / 4] |= s << (2 * (i % 4));
+    }
+    out
+}
+
+/// The inputs of one expectations pass (the fields of `gc_expect_args` other than the outputs).
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectRequest<'a> {
+    /// Number of parameter sets.
+    pub n_sets: usize,
+    /// How `rates` assigns rates to branches.
+    pub layout: RateLayout,
+    /// `n_sets * r` rates, `r` = 2 (global) or `2 * n_nodes` (per branch).
+    pub rates: &'a [f64],
+    /// Strictly increasing pattern indices, or `None` for all.
+    pub patterns: Option<&'a [u32]>,
+    /// `n_sets * n_eval` pattern weights `w[k * n_eval + i]` (finite; 0 leaves a pattern out of
+    /// the sums), or `None` for 1.
+    pub weights: Option<&'a [f64]>,
+}
+
+/// Patterns per reduction chunk of the expectations pass: at least 64, and at most 128 chunks,
+/// from the number of evaluated patterns only, so the summation order (patterns in order within
+/// a chunk, chunks in order) never depends on the thread count.
+fn expect_chunk(n_eval: usize) -> usize {
+    n_eval.div_ceil(128).max(64)
+}
+
+#[derive(Clone, Copy)]
+struct ExpectPtrs {
+    ll: *mut f64,
+    per: *mut f64,
+}
+// SAFETY: tasks write disjoint elements only.
+unsafe impl Send for ExpectPtrs {}
+unsafe impl Sync for ExpectPtrs {}
+
+impl Dataset {
+    /// The expectations pass (see `gc_expectations` in `genecontent.h`): for each set `k`,
+    /// `out_loglik[k * n_eval + i]` as [`Dataset::evaluate`] computes it,
+    /// `out_branch[(k * n_nodes + v) * 4 + 2 a + b]` the weighted sums over the evaluated
+    /// patterns of the coefficients `O_v(a) I_v(b) / L` (root: its posterior state on the
+    /// diagonal), and with `out_per_pattern` the same per pattern
+    /// (`[((k * n_eval + i) * n_nodes + v) * 4 + 2 a + b]`). Node indices are the caller's.
+    /// Validates everything before writing anything.
+    pub fn expectations(
+        &self,
+        req: &ExpectRequest,
+        out_loglik: &mut [f64],
+        out_branch: &mut [f64],
+        out_per_pattern: Option<&mut [f64]>,
+        progress: Option<&Progress>,
+    ) -> Result<(), GcError> {
+        let eval_req = Request {
+            n_sets: req.n_sets,
+            layout: req.layout,
+            rates: req.rates,
+            tangents: None,
+            patterns: req.patterns,
+        };
+        let (r, n_eval) = self.validate(&eval_req, out_loglik.len(), None)?;
+        let n_sets = req.n_sets;
+        let nn = self.tree.n_nodes;
+        let nt = self.tree.n_tips;
+        let n_w = n_sets * n_eval;
+        let pat_text = if req.patterns.is_some() { "patterns_len" } else { "n_patterns" };
+        if let Some(w) = req.weights {
+            if w.len() != n_w {
+                return Err(GcError::invalid(format!(
+                    "weights_len is {} but n_sets * {pat_text} is {n_sets} * {n_eval} = {n_w} (or pass NULL with length 0 for weights 1)",
+                    w.len()
+                )));
+            }
+            if let Some(i) = w.iter().position(|&x| !x.is_finite()) {
+                return Err(GcError::invalid(format!(
+                    "weights[{i}] (set {}, evaluated pattern {}) is {}: weights must be finite",
+                    i / n_eval.max(1),
+                    i % n_eval.max(1),
+                    w[i]
+                )));
+            }
+        }
+        let too_large = || GcError::invalid(format!("n_sets ({n_sets}) is too large"));
+        let n_branch = n_sets.checked_mul(4 * nn).ok_or_else(too_large)?;
+        if out_branch.len() != n_branch {
+            return Err(GcError::invalid(format!(
+                "out_branch_len is {} but n_sets * n_nodes * 4 is {n_sets} * {nn} * 4 = {n_branch}",
+                out_branch.len()
+            )));
+        }
+        if let Some(pp) = &out_per_pattern {
+            let want = n_w.checked_mul(4 * nn).ok_or_else(too_large)?;
+            if pp.len() != want {
+                return Err(GcError::invalid(format!(
+                    "out_per_pattern_len is {} but n_sets * {pat_text} * n_nodes * 4 is {n_sets} * {n_eval} * {nn} * 4 = {want} (or pass NULL with length 0)",
+                    pp.len()
+                )));
+            }
+        }
+        if let Some(p) = progress {
+            p.done.store(0, Ordering::SeqCst);
+            p.total.store(n_w as u64, Ordering::SeqCst);
+        }
+        let cancelled = AtomicBool::new(false);
+        let is_cancelled = || {
+            cancelled.load(Ordering::Relaxed)
+                || progress.is_some_and(|p| {
+                    let c = p.cancel.load(Ordering::Relaxed) != 0;
+                    if c {
+                        cancelled.store(true, Ordering::Relaxed);
+                    }
+                    c
+                })
+        };
+        let ptrs = ExpectPtrs {
+            ll: out_loglik.as_mut_ptr(),
+            per: out_per_pattern.map_or(std::ptr::null_mut(), |p| p.as_mut_ptr()),
+        };
+        let chunk = expect_chunk(n_eval);
+        let n_chunks = n_eval.div_ceil(chunk);
+        let mut sums = vec![0.0f64; n_chunks * 4 * nn];
+        for k in 0..n_sets {
+            if is_cancelled() {
+                break;
+            }
+            let set_rates = match req.layout {
+                RateLayout::Global => {
+                    SetRates::Global { gain: req.rates[2 * k], loss: req.rates[2 * k + 1], tangent: None }
+                }
+                RateLayout::PerBranch => SetRates::PerNode {
+                    rates: &req.rates[k * r..(k + 1) * r],
+                    tangents: None,
+                    node_old: None,
+                },
+            };
+            let mut tabs = self.set_tables.lock().unwrap().pop().unwrap_or_default();
+            tabs.refill(&self.tree, set_rates);
+            self.pool.install(|| {
+                sums.par_chunks_mut(4 * nn).enumerate().for_each(|(ch, acc)| {
+                    acc.fill(0.0);
+                    if is_cancelled() {
+                        return;
+                    }
+                    let mut s = self.outside_scratch.lock().unwrap().pop().unwrap_or_default();
+                    s.states.resize(nt, 0);
+                    let range = ch * chunk..((ch + 1) * chunk).min(n_eval);
+                    let n = range.len() as u64;
+                    let p = ptrs;
+                    for i in range {
+                        let pat = req.patterns.map_or(i, |ps| ps[i] as usize);
+                        for (t, st) in s.states.iter_mut().enumerate() {
+                            let c = pat * nt + t;
+                            *st = (self.packed[c / 4] >> (2 * (c % 4))) & 3;
+                        }
+                        let w = req.weights.map_or(1.0, |w| w[k * n_eval + i]);
+                        let ll = expect_pattern(&self.tree, &tabs, w, &mut s);
+                        if w != 0.0 {
+                            for (a, x) in acc.iter_mut().zip(&s.row) {
+                                *a += x;
+                            }
+                        }
+                        let o = k * n_eval + i;
+                        // SAFETY: result `i` of set `k` is written by this task only; the
+                        // buffers were checked above.
+                        unsafe {
+                            *p.ll.add(o) = ll;
+                            if !p.per.is_null() {
+                                std::ptr::copy_nonoverlapping(s.row.as_ptr(), p.per.add(o * 4 * nn), 4 * nn);
+                            }
+                        }
+                    }
+                    self.outside_scratch.lock().unwrap().push(s);
+                    if let Some(pg) = progress {
+                        pg.done.fetch_add(n, Ordering::Relaxed);
+                    }
+                })
+            });
+            self.set_tables.lock().unwrap().push(tabs);
+            let out = &mut out_branch[k * 4 * nn..(k + 1) * 4 * nn];
+            out.fill(0.0);
+            for acc in sums.chunks(4 * nn) {
+                for (o, x) in out.iter_mut().zip(acc) {
+                    *o += x;
+                }
+            }
         }
         if is_cancelled() {
             return Err(GcError::cancelled());

@@ -14,9 +14,9 @@ pub mod scaling;
 pub mod transition;
 pub mod tree;
 
-pub use constants::GC_ABI_VERSION;
+pub use constants::{GC_ABI_MINOR, GC_ABI_VERSION};
 use constants::{GC_RATES_GLOBAL, GC_RATES_PER_BRANCH};
-use dataset::{Dataset, Progress, RateLayout, Request};
+use dataset::{Dataset, ExpectRequest, Progress, RateLayout, Request};
 use error::{GcError, GC_ERR_INVALID_ARGUMENT, GC_ERR_NULL_POINTER, GC_ERR_PANIC, GC_OK};
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -108,6 +108,12 @@ unsafe fn progress_at<'a>(progress: *mut u64) -> Result<Option<Progress<'a>>, Gc
 #[no_mangle]
 pub extern "C" fn gc_abi_version() -> u32 {
     GC_ABI_VERSION
+}
+
+/// The minor ABI version of the loaded library (compatible additions within `GC_ABI_VERSION`).
+#[no_mangle]
+pub extern "C" fn gc_abi_minor() -> u32 {
+    GC_ABI_MINOR
 }
 
 /// See `genecontent.h`.
@@ -354,5 +360,125 @@ pub unsafe extern "C" fn gc_evaluate(
             patterns: if a.patterns_len == 0 { None } else { Some(patterns) },
         };
         ds.evaluate(&req, out, grad, progress.as_ref())
+    })
+}
+
+/// Reads an argument struct whose first field is its caller's `struct_size`, checking
+/// alignment and that the caller's struct holds at least the `known` bytes this library reads.
+unsafe fn read_args<T: Copy>(args: *const T, name: &str, known: usize) -> Result<T, GcError> {
+    if args.is_null() {
+        return Err(GcError { code: GC_ERR_NULL_POINTER, message: "args is NULL".into() });
+    }
+    if !(args as usize).is_multiple_of(std::mem::align_of::<T>()) {
+        return Err(GcError::invalid(format!("args is not aligned to {} bytes", std::mem::align_of::<T>())));
+    }
+    let size = *(args as *const u64);
+    if size < known as u64 {
+        return Err(GcError::invalid(format!(
+            "args->struct_size is {size} but {name} of ABI version {GC_ABI_VERSION}.{GC_ABI_MINOR} has {known} bytes: set struct_size = sizeof({name}) from genecontent.h"
+        )));
+    }
+    Ok(std::ptr::read(args))
+}
+
+/// Parses a `GC_RATES_*` layout.
+fn parse_layout(layout: u32) -> Result<RateLayout, GcError> {
+    match layout {
+        GC_RATES_GLOBAL => Ok(RateLayout::Global),
+        GC_RATES_PER_BRANCH => Ok(RateLayout::PerBranch),
+        other => Err(GcError::invalid(format!(
+            "layout is {other}: use GC_RATES_GLOBAL ({GC_RATES_GLOBAL}) or GC_RATES_PER_BRANCH ({GC_RATES_PER_BRANCH})"
+        ))),
+    }
+}
+
+/// The arguments of `gc_expectations` (see `genecontent.h`); callers set `struct_size` to their
+/// `sizeof(gc_expect_args)`, and fields are only ever appended.
+#[repr(C)]
+#[allow(non_camel_case_types)] // the C name
+#[derive(Debug, Clone, Copy)]
+pub struct gc_expect_args {
+    /// The caller's `sizeof(gc_expect_args)`: at least the size of the fields below.
+    pub struct_size: u64,
+    /// Number of parameter sets.
+    pub n_sets: u64,
+    /// `GC_RATES_GLOBAL` or `GC_RATES_PER_BRANCH`.
+    pub layout: u32,
+    /// Must be 0.
+    pub reserved: u32,
+    /// `n_sets * r` rates (`r` = 2, or `2 * n_nodes` per branch).
+    pub rates: *const f64,
+    /// Length of `rates`.
+    pub rates_len: u64,
+    /// Strictly increasing pattern indices, or NULL with length 0 for every pattern.
+    pub patterns: *const u32,
+    /// Length of `patterns`.
+    pub patterns_len: u64,
+    /// `n_sets * n_eval` pattern weights, or NULL with length 0 for weights 1.
+    pub weights: *const f64,
+    /// Length of `weights`.
+    pub weights_len: u64,
+    /// `n_sets * n_eval` log-likelihoods (written).
+    pub out_loglik: *mut f64,
+    /// Length of `out_loglik`.
+    pub out_loglik_len: u64,
+    /// `n_sets * n_nodes * 4` branch sums (written).
+    pub out_branch: *mut f64,
+    /// Length of `out_branch`.
+    pub out_branch_len: u64,
+    /// `n_sets * n_eval * n_nodes * 4` per-pattern coefficients (written), or NULL with length 0.
+    pub out_per_pattern: *mut f64,
+    /// Length of `out_per_pattern`.
+    pub out_per_pattern_len: u64,
+    /// NULL, or the 3 progress counters.
+    pub progress: *mut u64,
+}
+
+/// Size of the `gc_expect_args` this library knows (the smallest `struct_size` it accepts).
+pub const GC_EXPECT_ARGS_SIZE: usize = std::mem::size_of::<gc_expect_args>();
+
+/// See `genecontent.h`.
+///
+/// # Safety
+/// `args` must point to a `gc_expect_args` of `args->struct_size` bytes whose pointers are
+/// valid for their stated lengths.
+#[no_mangle]
+pub unsafe extern "C" fn gc_expectations(
+    dataset: *const gc_dataset,
+    args: *const gc_expect_args,
+    err: *mut c_char,
+    err_len: u64,
+) -> i32 {
+    guard(err, err_len, || {
+        if dataset.is_null() {
+            return Err(GcError { code: GC_ERR_NULL_POINTER, message: "dataset is NULL".into() });
+        }
+        let a = read_args(args, "gc_expect_args", GC_EXPECT_ARGS_SIZE)?;
+        let ds = &(*dataset).0;
+        let layout = parse_layout(a.layout)?;
+        if a.reserved != 0 {
+            return Err(GcError::invalid(format!("reserved is {}: it must be 0", a.reserved)));
+        }
+        let n_sets = usize::try_from(a.n_sets)
+            .map_err(|_| GcError::invalid(format!("n_sets ({}) is too large", a.n_sets)))?;
+        let rates = slice(a.rates, a.rates_len, "rates")?;
+        let patterns = slice(a.patterns, a.patterns_len, "patterns")?;
+        let weights = slice(a.weights, a.weights_len, "weights")?;
+        let out = slice_mut(a.out_loglik, a.out_loglik_len, "out_loglik")?;
+        let branch = slice_mut(a.out_branch, a.out_branch_len, "out_branch")?;
+        let per = if a.out_per_pattern_len == 0 {
+            None
+        } else {
+            Some(slice_mut(a.out_per_pattern, a.out_per_pattern_len, "out_per_pattern")?)
+        };
+        let progress = progress_at(a.progress)?;
+        let req = ExpectRequest {
+            n_sets,
+            layout,
+            rates,
+            patterns: if a.patterns_len == 0 { None } else { Some(patterns) },
+            weights: if a.weights_len == 0 { None } else { Some(weights) },
+        };
+        ds.expectations(&req, out, branch, per, progress.as_ref())
     })
 }
