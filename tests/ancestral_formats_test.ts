@@ -1,0 +1,659 @@
+/**
+ * Ancestral output formats: every file parses back to the same numbers bit for bit (a reader
+ * written here, or parseNewick for trees), gzip output decompresses to the plain text, iTOL
+ * files carry the required header, one line per branch and names that resolve to the right
+ * node (checked by an independent last-common-ancestor walk), the safe-output rules hold for
+ * streamed files, and 10^6 rows stream without being held in memory.
+ */
+
+import nodeAssert from "node:assert/strict";
+import { GenecontentError } from "../lib/errors.ts";
+import { parseNewick } from "../lib/newick/parse.ts";
+import { formatNewick } from "../lib/newick/format.ts";
+import { Random } from "../lib/simulate/random.ts";
+import { yuleTree } from "../lib/simulate/trees.ts";
+import { type FlatTree, flatTreeFromParents } from "../lib/tree/flat_tree.ts";
+import {
+  branchSummaryTsv,
+  type FamilyAncestralRow,
+  familyLongTsvRows,
+  idNewick,
+  writeBranchSummaryTsv,
+  writeFamilyLongTsv,
+} from "../lib/ancestral/formats/long_tsv.ts";
+import { formatNhx } from "../lib/ancestral/formats/nhx.ts";
+import {
+  itolBranchStyle,
+  itolBranchText,
+  itolNodeNames,
+  itolSimpleBar,
+  NET_COLORS,
+  netColor,
+} from "../lib/ancestral/formats/itol.ts";
+import { openTextOutput, writeTextOutput } from "../lib/ancestral/formats/stream_writer.ts";
+
+const assert: (value: unknown, message?: string) => asserts value = nodeAssert.ok;
+const assertEquals = (a: unknown, b: unknown, message?: string) =>
+  nodeAssert.deepStrictEqual(a, b, message);
+
+/** Awaits `f`, asserting that it rejects with `type` and a message containing `includes`. */
+async function assertRejects(
+  f: () => Promise<unknown>,
+  type: new (...args: never[]) => Error = Error,
+  includes = "",
+): Promise<Error> {
+  try {
+    await f();
+  } catch (e) {
+    assert(e instanceof type, `expected ${type.name}, got ${e}`);
+    assert(e.message.includes(includes), `'${e.message}' lacks '${includes}'`);
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+function assertThrows(f: () => unknown, type: new (...args: never[]) => Error, includes = "") {
+  try {
+    f();
+  } catch (e) {
+    assert(e instanceof type, `expected ${type.name}, got ${e}`);
+    assert(e.message.includes(includes), `'${e.message}' lacks '${includes}'`);
+    return;
+  }
+  throw new Error("expected an exception");
+}
+
+/** A tree in canonical numbering (as parseNewick numbers it), with awkward labels. */
+function awkwardTree(): FlatTree {
+  const base = yuleTree(12, new Random(7), { height: 1 });
+  const names = base.tipNames.map((n, i) => (i === 0 ? "x y" : i === 1 ? "it's" : n));
+  const labels = base.internalLabels.map((_, i) =>
+    i === 0 ? "95" : i === 1 ? "clade:A" : i === 2 ? "Firmicutes" : null
+  );
+  return parseNewick(
+    formatNewick({ ...base, tipNames: names, internalLabels: labels }),
+    "awkward.nwk",
+  );
+}
+
+/** Ids by hand: labels where usable, node<i> otherwise (what the tables expect). */
+function idsOf(tree: FlatTree): string[] {
+  const ids: string[] = [...tree.tipNames];
+  for (let i = 0; i < tree.nNodes - tree.nTips; i++) {
+    const l = tree.internalLabels[i];
+    ids.push(l !== null && !/^[0-9.]+$/.test(l) ? l : `node${tree.nTips + i}`);
+  }
+  return ids;
+}
+
+/** Values that stress full-precision printing. */
+function randomValue(rng: Random): number {
+  const u = rng.next();
+  if (u < 0.05) return 0;
+  if (u < 0.1) return 1e-300 * rng.next();
+  if (u < 0.15) return 0.1 + 0.2;
+  return rng.next() * 10 ** Math.floor(rng.next() * 8 - 4);
+}
+
+function randomRow(tree: FlatTree, family: string, rng: Random): FamilyAncestralRow {
+  const f = () => Float64Array.from({ length: tree.nNodes }, () => randomValue(rng));
+  return { family, pPresent: f().map((x) => Math.min(x, 1)), gains: f(), losses: f() };
+}
+
+async function gunzipText(bytes: Uint8Array): Promise<string> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(
+    new DecompressionStream("gzip"),
+  );
+  return await new Response(stream).text();
+}
+
+/** Reads the long TSV back: family -> quantity -> node id -> value. */
+function readLongTsv(text: string): Map<string, Map<string, Map<string, number>>> {
+  const lines = text.split("\n");
+  assertEquals(lines[0], "family\tnode\tquantity\tvalue");
+  assertEquals(lines[lines.length - 1], "", "the file ends with a line break");
+  const out = new Map<string, Map<string, Map<string, number>>>();
+  for (const line of lines.slice(1, -1)) {
+    const cells = line.split("\t");
+    assertEquals(cells.length, 4, line);
+    const [family, node, quantity, value] = cells;
+    if (!out.has(family)) out.set(family, new Map());
+    const byQ = out.get(family)!;
+    if (!byQ.has(quantity)) byQ.set(quantity, new Map());
+    assert(!byQ.get(quantity)!.has(node), `duplicate row ${line}`);
+    byQ.get(quantity)!.set(node, Number(value));
+  }
+  return out;
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("long TSV: plain and gzip files read back to the same doubles; gzip is the plain text", async () => {
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const rng = new Random(11);
+  const rows = Array.from({ length: 40 }, (_, k) => randomRow(tree, `fam ${k}/é`, rng));
+  const dir = await Deno.makeTempDir();
+  try {
+    const plain = await writeFamilyLongTsv(`${dir}/f.tsv`, tree, ids, rows, { chunkChars: 500 });
+    // An async iterable is consumed the same way.
+    const lazy = async function* () {
+      for (const r of rows) yield r;
+    };
+    const gz = await writeFamilyLongTsv(`${dir}/f.tsv.gz`, tree, ids, lazy());
+    const text = await Deno.readTextFile(`${dir}/f.tsv`);
+    const gzBytes = await Deno.readFile(`${dir}/f.tsv.gz`);
+    assertEquals([gzBytes[0], gzBytes[1]], [0x1f, 0x8b], "gzip magic");
+    assertEquals(await gunzipText(gzBytes), text);
+    const perFamily = tree.nNodes + 2 * (tree.nNodes - 1); // pPresent everywhere, events on branches
+    assertEquals(plain.rows, 40 * perFamily);
+    assertEquals(text.split("\n").length - 2, plain.rows);
+    assertEquals(plain.bytes, new TextEncoder().encode(text).length);
+    assertEquals(gz.bytes, plain.bytes);
+    assertEquals(plain.families, 40);
+    const back = readLongTsv(text);
+    assertEquals([...back.keys()], rows.map((r) => r.family));
+    const root = tree.nNodes - 1;
+    for (const r of rows) {
+      const q = back.get(r.family)!;
+      for (let v = 0; v < tree.nNodes; v++) {
+        // Exact equality: shortest round-trip decimals read back to the same double.
+        assert(Object.is(q.get("pPresent")!.get(ids[v]), r.pPresent[v]));
+        if (v === root) {
+          assert(!q.get("gains")!.has(ids[v]) && !q.get("losses")!.has(ids[v]));
+          continue;
+        }
+        assert(Object.is(q.get("gains")!.get(ids[v]), r.gains[v]));
+        assert(Object.is(q.get("losses")!.get(ids[v]), r.losses[v]));
+      }
+    }
+    assertEquals(await filesIn(dir), ["f.tsv", "f.tsv.gz"], "no temporary file is left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("long TSV: a subset of quantities, in the order given", () => {
+  const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 2, 0]);
+  const row = {
+    family: "f",
+    pPresent: Float64Array.of(1, 0.25, 0.5),
+    gains: Float64Array.of(0.75, 0, 0),
+    losses: Float64Array.of(0, 0.5, 0),
+  };
+  assertEquals(
+    familyLongTsvRows(tree, ["a", "b", "r"], row, ["losses", "pPresent"]),
+    "f\ta\tlosses\t0\nf\ta\tpPresent\t1\nf\tb\tlosses\t0.5\nf\tb\tpPresent\t0.25\n" +
+      "f\tr\tpPresent\t0.5\n",
+  );
+});
+
+Deno.test("long TSV: bad rows, names and ids are refused and leave no file", async () => {
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const rng = new Random(3);
+  const good = randomRow(tree, "ok", rng);
+  const nan = randomRow(tree, "famNaN", rng);
+  nan.gains[4] = NaN;
+  const dir = await Deno.makeTempDir();
+  try {
+    const e = await assertRejects(
+      () => writeFamilyLongTsv(`${dir}/x.tsv.gz`, tree, ids, [good, nan]),
+      GenecontentError,
+    );
+    assert(e.message.includes("famNaN") && e.message.includes(`'${ids[4]}'`), e.message);
+    const short = { ...good, family: "short", losses: new Float64Array(3) };
+    await assertRejects(
+      () => writeFamilyLongTsv(`${dir}/x.tsv`, tree, ids, [short]),
+      GenecontentError,
+      "losses has 3 values",
+    );
+    await assertRejects(
+      () => writeFamilyLongTsv(`${dir}/x.tsv`, tree, ids, [{ ...good, family: "a\tb" }]),
+      GenecontentError,
+      "tab or line break",
+    );
+    await assertRejects(
+      () => writeFamilyLongTsv(`${dir}/x.tsv`, tree, ids.slice(1), [good]),
+      GenecontentError,
+      "give one per node",
+    );
+    const dup = [...ids];
+    dup[3] = dup[2];
+    await assertRejects(
+      () => writeFamilyLongTsv(`${dir}/x.tsv`, tree, dup, [good]),
+      GenecontentError,
+      "must be unique",
+    );
+    await assertRejects(
+      () => writeFamilyLongTsv(`${dir}/x.tsv`, tree, ids, [good], { quantities: [] }),
+      GenecontentError,
+    );
+    // A failing producer (the reconstruction throwing half-way) leaves nothing either.
+    const failing = function* () {
+      yield good;
+      throw new Error("reconstruction failed");
+    };
+    await assertRejects(() => writeFamilyLongTsv(`${dir}/x.tsv`, tree, ids, failing()));
+    assertEquals(await filesIn(dir), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("streamed output: existing files need force, inputs are never written, failures keep the old file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const target = `${dir}/out.tsv`;
+    await Deno.writeTextFile(target, "old\n");
+    await assertRejects(() => openTextOutput(target), GenecontentError, "pass --force");
+    await assertRejects(
+      () => openTextOutput(target, { force: true, inputs: { pam: target } }),
+      GenecontentError,
+      "never overwritten",
+    );
+    await assertRejects(
+      () => openTextOutput(`${dir}/missing/out.tsv`),
+      GenecontentError,
+      "does not exist",
+    );
+    await assertRejects(
+      () =>
+        writeTextOutput(target, async (out) => {
+          await out.write("new\n");
+          throw new Error("half-way");
+        }, { force: true }),
+      Error,
+      "half-way",
+    );
+    assertEquals(await Deno.readTextFile(target), "old\n", "a failed run keeps the old file");
+    // A file appearing while the output is open is caught by the check before the rename.
+    const late = `${dir}/late.tsv`;
+    const out = await openTextOutput(late);
+    await out.write("x\n");
+    await Deno.writeTextFile(late, "someone else's\n");
+    await assertRejects(() => out.close(), GenecontentError, "already exists");
+    assertEquals(await Deno.readTextFile(late), "someone else's\n");
+    await writeTextOutput(target, (o) => o.write("new\n"), { force: true, provenance: { a: 1 } });
+    assertEquals(await Deno.readTextFile(target), "new\n");
+    assertEquals(JSON.parse(await Deno.readTextFile(`${target}.provenance.json`)), { a: 1 });
+    assertEquals(await filesIn(dir), ["late.tsv", "out.tsv", "out.tsv.provenance.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The one temporary file a streamed output is writing in `dir`, and its size on disk. */
+function tempSize(dir: string): number {
+  const temps = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp"));
+  assertEquals(temps.length, 1);
+  return Deno.statSync(`${dir}/${temps[0].name}`).size;
+}
+
+Deno.test("long TSV: 10^6 rows stream to disk, at most one chunk behind the producer", async () => {
+  const tree = yuleTree(100, new Random(5), { height: 1 });
+  const ids = tree.tipNames.concat(
+    Array.from({ length: tree.nNodes - tree.nTips }, (_, i) => `node${tree.nTips + i}`),
+  );
+  const perFamily = tree.nNodes + 2 * (tree.nNodes - 1); // 595 rows per family
+  const families = Math.ceil(1e6 / perFamily);
+  const chunkChars = 1 << 18;
+  const rng = new Random(9);
+  // One row object reused with new values: the generator itself holds nothing.
+  const row = {
+    family: "",
+    pPresent: new Float64Array(tree.nNodes),
+    gains: new Float64Array(tree.nNodes),
+    losses: new Float64Array(tree.nNodes),
+  };
+  const dir = await Deno.makeTempDir();
+  let produced = "family\tnode\tquantity\tvalue\n".length;
+  let maxLag = 0;
+  let expectedSum = 0;
+  function* rows() {
+    for (let k = 0; k < families; k++) {
+      // Every family yielded so far has been handed to the output: all but the last chunk
+      // of it must be on disk (the text is ASCII, so characters are bytes).
+      if (k % 25 === 0) maxLag = Math.max(maxLag, produced - tempSize(dir));
+      row.family = `family_${k}`;
+      for (let v = 0; v < tree.nNodes; v++) {
+        row.pPresent[v] = rng.next();
+        row.gains[v] = rng.next();
+        row.losses[v] = rng.next();
+        expectedSum += row.pPresent[v];
+      }
+      produced += familyLongTsvRows(tree, ids, row).length;
+      yield row;
+    }
+  }
+  try {
+    const s = await writeFamilyLongTsv(`${dir}/big.tsv`, tree, ids, rows(), { chunkChars });
+    assert(s.rows >= 1e6, `${s.rows} rows`);
+    assertEquals(s.bytes, produced);
+    // Behind by less than one chunk (flushed once it reaches chunkChars) plus one family.
+    const familyChars = produced / families * 1.1; // families differ only in a few digits
+    assert(maxLag < chunkChars + familyChars, `lag ${maxLag}`);
+    assert(maxLag > 0, "the check saw buffered text at least once");
+    // Read back as a stream, line by line, summing pPresent: the numbers survive exactly
+    // (the same additions in the same order give the same double).
+    const stream = (await Deno.open(`${dir}/big.tsv`)).readable.pipeThrough(
+      new TextDecoderStream(),
+    );
+    let lines = 0;
+    let sum = 0;
+    let rest = "";
+    for await (const chunk of stream) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) {
+        lines++;
+        const cells = line.split("\t");
+        if (cells[2] === "pPresent") sum += Number(cells[3]);
+      }
+    }
+    assertEquals(rest, "");
+    assertEquals(lines, s.rows + 1);
+    assertEquals(sum, expectedSum);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("long TSV: gzip output reaches the disk while rows are still being produced", async () => {
+  const tree = yuleTree(50, new Random(6), { height: 1 });
+  const ids = tree.tipNames.concat(
+    Array.from({ length: tree.nNodes - tree.nTips }, (_, i) => `node${tree.nTips + i}`),
+  );
+  const rng = new Random(10);
+  const dir = await Deno.makeTempDir();
+  const sizes: number[] = [];
+  function* rows() {
+    for (let k = 0; k < 600; k++) {
+      if (k % 100 === 0) sizes.push(tempSize(dir));
+      yield randomRow(tree, `f${k}`, rng);
+    }
+  }
+  try {
+    const s = await writeFamilyLongTsv(`${dir}/g.tsv.gz`, tree, ids, rows(), {
+      chunkChars: 1 << 16,
+    });
+    const compressed = (await Deno.stat(`${dir}/g.tsv.gz`)).size;
+    // The compressed file grows family by family: before the last hundred families more than
+    // half of it is on disk (about 5/6 of the rows have been handed over by then).
+    assertEquals(sizes[0], 0);
+    assert(sizes[5] > compressed / 2, `${sizes} of ${compressed}`);
+    for (let i = 1; i < sizes.length; i++) assert(sizes[i] >= sizes[i - 1]);
+    assertEquals((await gunzipText(await Deno.readFile(`${dir}/g.tsv.gz`))).length, s.bytes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("branch summary TSV and Newick of ids read back exactly", async () => {
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const rng = new Random(21);
+  const f = () => Float64Array.from({ length: tree.nNodes }, () => randomValue(rng));
+  const sums = { gains: f(), losses: f(), present: f() };
+  const text = branchSummaryTsv(tree, ids, sums);
+  const lines = text.split("\n");
+  assertEquals(lines[0], "node\tparent\tbranchLength\tpresent\tgains\tlosses\tnet");
+  assertEquals(lines.length, tree.nNodes + 2);
+  const root = tree.nNodes - 1;
+  for (let v = 0; v < tree.nNodes; v++) {
+    const c = lines[v + 1].split("\t");
+    assertEquals(c[0], ids[v]);
+    assert(Object.is(Number(c[3]), sums.present[v]));
+    if (v === root) {
+      assertEquals(c.slice(1), ["NA", "NA", c[3], "NA", "NA", "NA"]);
+      continue;
+    }
+    assertEquals(c[1], ids[tree.parent[v]]);
+    assert(Object.is(Number(c[2]), tree.branchLength[v]));
+    assert(Object.is(Number(c[4]), sums.gains[v]));
+    assert(Object.is(Number(c[5]), sums.losses[v]));
+    assert(Object.is(Number(c[6]), sums.gains[v] - sums.losses[v]));
+  }
+  assertEquals(
+    branchSummaryTsv(tree, ids, { gains: sums.gains, losses: sums.losses }).split("\n")[1]
+      .split("\t")[3],
+    "NA",
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeBranchSummaryTsv(`${dir}/b.tsv.gz`, tree, ids, sums);
+    assertEquals(await gunzipText(await Deno.readFile(`${dir}/b.tsv.gz`)), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const back = parseNewick(idNewick(tree, ids), "ids.nwk");
+  assertEquals(back.tipNames, ids.slice(0, tree.nTips));
+  assertEquals(back.internalLabels, ids.slice(tree.nTips));
+  assertEquals([...back.parent], [...tree.parent]);
+  assertEquals([...back.branchLength], [...tree.branchLength]);
+});
+
+/** A reader of Newick with NHX comments: per node (parseNewick's numbering), name and tags. */
+function readNhx(text: string): { names: string[]; tags: Map<string, string>[] } {
+  const tree = parseNewick(text, "t.nhx"); // numbering, lengths and names
+  const tips: string[] = [];
+  const tipTags: Map<string, string>[] = [];
+  const internalTags: Map<string, string>[] = [];
+  const open: number[] = [];
+  let i = 0;
+  let last: "tip" | "internal" | null = null;
+  const readTags = (s: string) =>
+    new Map(s.split(":").map((kv) => kv.split("=") as [string, string]));
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "'") {
+      let j = i + 1;
+      while (!(text[j] === "'" && text[j + 1] !== "'")) j += text[j] === "'" ? 2 : 1;
+      tips.push(text.slice(i + 1, j).replaceAll("''", "'"));
+      last = "tip";
+      tipTags.push(new Map());
+      i = j + 1;
+    } else if (c === "(") {
+      open.push(0);
+      i++;
+    } else if (c === ")") {
+      open.pop();
+      internalTags.push(new Map());
+      last = "internal";
+      i++;
+      // an internal label may follow; skip it (parseNewick reads it)
+      if (text[i] === "'") {
+        let j = i + 1;
+        while (!(text[j] === "'" && text[j + 1] !== "'")) j += text[j] === "'" ? 2 : 1;
+        i = j + 1;
+      } else {
+        while (i < text.length && !":[,);".includes(text[i])) i++;
+      }
+    } else if (c === "[") {
+      const end = text.indexOf("]", i);
+      const body = text.slice(i + 1, end);
+      assert(body.startsWith("&&NHX:"), body);
+      const target = last === "tip" ? tipTags : internalTags;
+      target[target.length - 1] = readTags(body.slice(6));
+      i = end + 1;
+    } else if (c === ":" || c === ",") {
+      i++;
+      if (c === ":") { while (!"[,);".includes(text[i])) i++; }
+    } else if (c === ";") {
+      break;
+    } else {
+      let j = i;
+      while (!":[,);".includes(text[j])) j++;
+      tips.push(text.slice(i, j));
+      tipTags.push(new Map());
+      last = "tip";
+      i = j;
+    }
+  }
+  assertEquals(tips, tree.tipNames);
+  return {
+    names: [...tree.tipNames, ...tree.internalLabels.map((l) => l ?? "")],
+    tags: [...tipTags, ...internalTags],
+  };
+}
+
+Deno.test("NHX: same tree, labels kept, and every branch's tags read back exactly", () => {
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const rng = new Random(31);
+  const f = () => Float64Array.from({ length: tree.nNodes }, () => randomValue(rng));
+  const sums = { gains: f(), losses: f(), present: f() };
+  const text = formatNhx(tree, ids, sums);
+  const back = parseNewick(text, "t.nhx");
+  assertEquals(back.tipNames, tree.tipNames);
+  assertEquals(back.internalLabels, tree.internalLabels, "support values and names are kept");
+  assertEquals([...back.parent], [...tree.parent]);
+  assertEquals([...back.branchLength], [...tree.branchLength]);
+  const { tags } = readNhx(text);
+  const root = tree.nNodes - 1;
+  for (let v = 0; v < tree.nNodes; v++) {
+    const t = tags[v];
+    // "x y", "it's" and "clade:A" cannot be NHX values; such ids are labels written as names.
+    const unsafe = ["x y", "it's", "clade:A"].includes(ids[v]);
+    assertEquals(t.get("id"), unsafe ? undefined : ids[v]);
+    assert(Object.is(Number(t.get("present")), sums.present[v]));
+    if (v === root) {
+      assertEquals([...t.keys()].sort(), ["id", "present"]);
+      continue;
+    }
+    assert(Object.is(Number(t.get("gains")), sums.gains[v]));
+    assert(Object.is(Number(t.get("losses")), sums.losses[v]));
+    assert(Object.is(Number(t.get("net")), sums.gains[v] - sums.losses[v]));
+  }
+  assertThrows(
+    () => formatNhx(tree, ids, { gains: new Float64Array(2), losses: sums.losses }),
+    GenecontentError,
+    "give one per node",
+  );
+});
+
+/** The last common ancestor of two tips, by walking up from both (independent of itol.ts). */
+function lca(tree: FlatTree, a: number, b: number): number {
+  const up = new Set<number>();
+  for (let v = a; v !== -1; v = tree.parent[v]) up.add(v);
+  let v = b;
+  while (!up.has(v)) v = tree.parent[v];
+  return v;
+}
+
+function dataLines(text: string, kind: string): string[] {
+  const lines = text.split("\n");
+  assertEquals(lines[0], kind);
+  assertEquals(lines[1], "SEPARATOR TAB");
+  assert(lines.some((l) => /^DATASET_LABEL\t\S/.test(l)), "DATASET_LABEL");
+  assert(lines.some((l) => /^COLOR\t#[0-9a-f]{6}$/.test(l)), "COLOR");
+  const data = lines.indexOf("DATA");
+  assert(data > 1, "DATA keyword");
+  assertEquals(lines[lines.length - 1], "");
+  return lines.slice(data + 1, -1);
+}
+
+Deno.test("iTOL: names resolve to their nodes, one line per branch, colours and widths by the numbers", () => {
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const byTip = new Map(tree.tipNames.map((n, i) => [n, i]));
+  const lcaNames = itolNodeNames(tree, ids, "lca");
+  for (let v = 0; v < tree.nNodes; v++) {
+    const parts = lcaNames[v].split("|");
+    if (v < tree.nTips) {
+      assertEquals(parts, [tree.tipNames[v]]);
+    } else {
+      assertEquals(parts.length, 2);
+      assertEquals(lca(tree, byTip.get(parts[0])!, byTip.get(parts[1])!), v);
+    }
+  }
+  const n = tree.nNodes;
+  const gains = new Float64Array(n);
+  const losses = new Float64Array(n);
+  const rng = new Random(41);
+  for (let v = 0; v < n - 1; v++) {
+    gains[v] = 10 * rng.next();
+    losses[v] = 10 * rng.next();
+  }
+  gains[0] = 40; // largest net gain and most events
+  losses[0] = 0;
+  gains[1] = 0;
+  losses[1] = 30; // largest net loss after 40
+  gains[2] = losses[2] = 5; // no net change
+  for (const naming of ["ids", "lca"] as const) {
+    const names = itolNodeNames(tree, ids, naming);
+    const style = dataLines(
+      itolBranchStyle(tree, ids, { gains, losses }, { naming }),
+      "DATASET_STYLE",
+    );
+    assertEquals(style.length, n - 1, "one line per branch");
+    style.forEach((line, v) => {
+      const c = line.split("\t");
+      assertEquals(c.slice(0, 3), [names[v], "branch", "node"]);
+      assertEquals(c[3], netColor(gains[v] - losses[v], 40));
+      // Width from its closed form: 1 + 3 * events / 40 (the most events, on branch 0).
+      assertEquals(Number(c[4]), 1 + 3 * (gains[v] + losses[v]) / 40);
+      assertEquals(c[5], "normal");
+    });
+    assertEquals(style[0].split("\t")[3], NET_COLORS.gain);
+    assertEquals(style[2].split("\t")[3], NET_COLORS.zero);
+    assertEquals(style[0].split("\t")[4], "4");
+    const text = dataLines(
+      itolBranchText(tree, ids, { gains, losses }, { naming }),
+      "DATASET_TEXT",
+    );
+    assertEquals(text.length, n - 1);
+    assertEquals(text[0].split("\t").slice(0, 3), [names[0], "+40/-0", "0.5"]);
+    const bars = dataLines(
+      itolSimpleBar(tree, ids, gains, { naming, label: "gains" }),
+      "DATASET_SIMPLEBAR",
+    );
+    assertEquals(bars.length, n - 1);
+    bars.forEach((line, v) => {
+      const [name, value] = line.split("\t");
+      assertEquals(name, names[v]);
+      assert(Object.is(Number(value), gains[v]));
+    });
+    const all = dataLines(
+      itolSimpleBar(tree, ids, gains, { naming, label: "g", nodes: "nodes" }),
+      "DATASET_SIMPLEBAR",
+    );
+    assertEquals(all.length, n, "one line per node");
+  }
+  // Colour scale in closed form: half-way from #bdbdbd to #2166ac and to #b2182b.
+  assertEquals(netColor(0.5, 1), "#6f92b5");
+  assertEquals(netColor(-0.5, 1), "#b86b74");
+  assertEquals(netColor(7, 0), NET_COLORS.zero);
+  // Loss colour at the largest absolute net change on the loss side.
+  const lossOnly = new Float64Array(n);
+  lossOnly[3] = 2;
+  const style = dataLines(
+    itolBranchStyle(tree, ids, { gains: new Float64Array(n), losses: lossOnly }),
+    "DATASET_STYLE",
+  );
+  assertEquals(style[3].split("\t")[3], NET_COLORS.loss);
+});
+
+Deno.test("iTOL: unary nodes and names iTOL would misread are refused with the node named", () => {
+  // (a, (b)u): the unary node u has no two-tip name.
+  const unary = flatTreeFromParents(["a", "b"], [3, 2, 3, -1], [1, 1, 1, 0], ["u", null]);
+  const ids = ["a", "b", "u", "node3"];
+  assertThrows(() => itolNodeNames(unary, ids, "lca"), GenecontentError, "'u' has one child");
+  assertEquals(itolNodeNames(unary, ids, "ids"), ids);
+  const piped = flatTreeFromParents(["a|x", "b"], [2, 2, -1], [1, 1, 0]);
+  assertThrows(
+    () => itolNodeNames(piped, ["a|x", "b", "node2"], "lca"),
+    GenecontentError,
+    "'a|x'",
+  );
+  const sums = { gains: Float64Array.of(-1, 0, 0), losses: new Float64Array(3) };
+  assertThrows(
+    () => itolBranchStyle(piped, ["a", "b", "r"], sums),
+    GenecontentError,
+    "above node 'a' is -1",
+  );
+});
