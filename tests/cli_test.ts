@@ -1135,6 +1135,61 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
         refused(one, /at least two models/);
       },
     },
+    "optimize-branch-lengths": {
+      runs: () => [
+        ["--optimize-branch-lengths", "--no-ci", "--json"],
+        ["--no-ci", "--json"],
+        ["--optimize-branch-lengths", "--compare", "null,gamma4"],
+      ],
+      check: async ([fitted, plain, both]) => {
+        const a = jsonOf(fitted);
+        const b = jsonOf(plain);
+        // Fitting the lengths too can only raise the maximum (to the fitters' stopping rule).
+        assert.ok(a.logLik >= b.logLik - 1e-6, `${a.logLik} vs ${b.logLik}`);
+        assert.ok(a.branchLengths.logLik >= a.branchLengths.startLogLik);
+        // The contract tree's total length (0.99) is held.
+        assertClose(a.branchLengths.totalLength, 0.99, 1e-12);
+        assert.equal(a.parameters.gain.unit, "per unit branch length of the fitted tree");
+        assert.equal(a.units.rates, "per unit branch length of the fitted tree");
+        // loglik on the written tree at the fitted rates gives the reported maximum again.
+        const dir = await Deno.makeTempDir();
+        await Deno.writeTextFile(`${dir}/fitted.nwk`, a.branchLengths.newick);
+        const again = jsonOf(
+          await runInProcess([
+            "loglik",
+            "--tree",
+            `${dir}/fitted.nwk`,
+            "--pam",
+            contractPam,
+            "--gain",
+            String(a.gain),
+            "--loss",
+            String(a.loss),
+            "--json",
+          ]),
+        );
+        assertClose(again.logLik, a.logLik, 1e-12);
+        refused(both, /branch lengths are fitted under one model/);
+      },
+    },
+    "tree-out": {
+      runs: ({ dir }) => [
+        ["--optimize-branch-lengths", "--tree-out", `${dir}/fitted.nwk`, "--no-ci", "--json"],
+        ["--tree-out", `${dir}/other.nwk`],
+      ],
+      check: async ([written, alone], { dir }) => {
+        const json = jsonOf(written);
+        const text = await Deno.readTextFile(`${dir}/fitted.nwk`);
+        assert.equal(text.trim(), json.branchLengths.newick);
+        // Names and the internal label of the input are kept; only lengths change.
+        for (const name of ["genome_A", "'genome B'", "genome_C", "genome_D", "genome_E", "n1"]) {
+          assert.ok(text.includes(name), `${name} in ${text}`);
+        }
+        const side = JSON.parse(await Deno.readTextFile(`${dir}/fitted.nwk.provenance.json`));
+        assert.equal(side.provenance.command, "fit");
+        refused(alone, /--tree-out writes the tree fitted by --optimize-branch-lengths/);
+      },
+    },
     "per-family": {
       runs: ({ dir }) => [["--per-family", `${dir}/families.tsv`, "--no-ci", "--json"]],
       check: async ([r], { dir }) => {

@@ -7,6 +7,7 @@
  */
 
 import { compareModels, type ComparisonRow, type LikelihoodRatioTest } from "../../fit/compare.ts";
+import { type BranchLengthFit, fitBranchLengths } from "../../fit/branch_lengths.ts";
 import { fitModel, type ModelFit } from "../../fit/fit_model.ts";
 import { PI1_OF_NULL_MODEL } from "../../fit/fit_null_model.ts";
 import { modelObjective } from "../../fit/objective.ts";
@@ -16,6 +17,9 @@ import { perFamilyTable, refuseImpossible, refuseNonFinite } from "../../likelih
 import { formatModel, type ModelDescription, parseModel } from "../../model/description.ts";
 import { summarizeModel } from "../../model/summaries.ts";
 import { makeProvenance } from "../../provenance.ts";
+import { formatNewick } from "../../newick/format.ts";
+import { type BackendFactory, tsBackendFactory } from "../../likelihood/choose_backend.ts";
+import { flatTreeFromParents } from "../../tree/flat_tree.ts";
 import {
   ASCERTAINMENT_HELP,
   ASCERTAINMENT_OPTIONS,
@@ -52,6 +56,8 @@ export const FIT_OPTIONS = {
   level: { type: "string" },
   "no-ci": { type: "boolean" },
   "per-family": { type: "string" },
+  "optimize-branch-lengths": { type: "boolean" },
+  "tree-out": { type: "string" },
 } as const;
 
 /** Help text of `fit`. */
@@ -79,6 +85,16 @@ Per-family output:
                          the estimates, then each component's posterior probability for models
                          with several components; present/observed: genomes with the family
                          present / not missing), with FILE.provenance.json; '-' for stdout
+Branch lengths:
+  --optimize-branch-lengths
+                         fit every branch length of the tree's topology jointly with the
+                         model's parameters (analytic gradients); the fitted tree keeps the
+                         input tree's total length, and the rates are then per unit branch
+                         length of the fitted tree; intervals are profiled on the fitted tree
+                         (lengths held); not with --compare, nor with --max-present or
+                         --min-present above 1
+  --tree-out FILE        write the fitted tree (Newick, names and labels kept), with
+                         FILE.provenance.json; '-' for stdout; needs --optimize-branch-lengths
 ${INPUT_HELP}
 
 Output: a table of the parameters with their intervals and units, logLik, AIC and BIC on
@@ -87,7 +103,13 @@ identified, unit), logLik, nParams, aic, bic, converged, warnings, components,
 expectedEventsPerFamily, and for the null model also gain, loss, pi1 and ci; with --compare:
 models (each such a result, or the reason it was refused), table (model, logLik, nParams, aic,
 bic, dAic, dBic) and tests (nullModel, alternative, statistic, df, reference, pValue). --out
-FILE: a TSV with columns model, parameter, estimate, lower, upper, level, unit.`;
+FILE: a TSV with columns model, parameter, estimate, lower, upper, level, unit. With
+--optimize-branch-lengths, the JSON also has branchLengths (optimized, totalLength,
+startLogLik, logLik, converged, iterations, evaluations, newick) and every unit reads
+"per unit branch length of the fitted tree".`;
+
+/** Units of the rates after --optimize-branch-lengths. */
+export const FITTED_TREE_RATE_UNIT = "per unit branch length of the fitted tree";
 
 /** Formats a confidence level as a percentage, e.g. 0.95 as "95%". */
 function percent(level: number): string {
@@ -159,8 +181,8 @@ export function formatFitText(
 }
 
 /** The unit of a fitted parameter, by kind. */
-function unitOf(kind: string, name: string): string {
-  if (kind === "rate") return RATE_UNIT;
+function unitOf(kind: string, name: string, rateUnit = RATE_UNIT): string {
+  if (kind === "rate") return rateUnit;
   if (name === "pi1") return "probability of presence";
   if (kind === "probability" || kind === "error") return "probability";
   if (kind === "split") return "share of the remaining classes";
@@ -173,9 +195,11 @@ interface FitReport {
   readonly fit: ModelFit;
   readonly lik: ModelLikelihood;
   readonly seconds: number;
+  /** The rates' unit. */
+  readonly rateUnit: string;
 }
 
-function parameterRows(fit: ModelFit) {
+function parameterRows(fit: ModelFit, rateUnit = RATE_UNIT) {
   return fit.parameters.map((p) => ({
     name: p.name,
     estimate: p.estimate,
@@ -185,13 +209,13 @@ function parameterRows(fit: ModelFit) {
     open: p.open,
     boundary: p.boundary,
     identified: p.identified,
-    unit: unitOf(p.kind, p.name),
+    unit: unitOf(p.kind, p.name, rateUnit),
   }));
 }
 
 function fitJson(r: FitReport, model: ModelDescription) {
   const { fit, lik } = r;
-  const rows = parameterRows(fit);
+  const rows = parameterRows(fit, r.rateUnit);
   const summary = summarizeModel(model, fit.values, lik.tree);
   const legacy = model.rates.kind === "single" && !model.invariant && !model.tipError
     ? (() => {
@@ -228,7 +252,7 @@ function fitJson(r: FitReport, model: ModelDescription) {
     expectedEventsPerFamily: summary.expectedEventsPerFamily,
     treeLength: summary.treeLength,
     units: {
-      rates: RATE_UNIT,
+      rates: r.rateUnit,
       logLik: "natural log",
       expectedEventsPerFamily: "gains plus losses per family over the whole tree (unit-free)",
     },
@@ -255,7 +279,14 @@ export async function fitCommand(args: string[]): Promise<number> {
     ["max-present", "no-ascertainment", "--no-ascertainment conditions on nothing"],
     ["level", "no-ci", "--no-ci computes no intervals"],
     ["model", "compare", "--compare names every model to fit"],
+    ["optimize-branch-lengths", "compare", "branch lengths are fitted under one model"],
   ], "fit");
+  const optimize = v["optimize-branch-lengths"] === true;
+  if (v["tree-out"] !== undefined && !optimize) {
+    throw new GenecontentError(
+      "--tree-out writes the tree fitted by --optimize-branch-lengths: give both, or neither.",
+    );
+  }
   const settings = inputSettings(v, "fit");
   const level = v["no-ci"] ? null : numberOption(v.level ?? "0.95", "--level", {
     min: 0,
@@ -275,6 +306,7 @@ export async function fitCommand(args: string[]): Promise<number> {
     { flag: "--json", value: v.json ? "-" : undefined, provenance: false },
     { flag: "--out", value: v.out },
     { flag: "--per-family", value: v["per-family"] },
+    { flag: "--tree-out", value: v["tree-out"] },
   ], {
     inputs: { tree: settings.treePath, PAM: settings.pamPath, completeness: v.completeness },
     force: v.force ?? false,
@@ -284,11 +316,27 @@ export async function fitCommand(args: string[]): Promise<number> {
       "--per-family writes one model's per-family values: use it with --model, not --compare.",
     );
   }
-  const { dataset, factory, pruned } = await prepare(settings);
+  const prepared = await prepare(settings);
+  const { factory, pruned } = prepared;
+  let dataset = prepared.dataset;
   const setup = await modelSetup(v, dataset, models[0]);
+  const progress = new ProgressLine();
+  let lengths: BranchLengthFit | null = null;
+  let start: Float64Array | null = null;
+  if (optimize) {
+    // Zero-length branches start at a small positive length: no refusal of the input lengths.
+    const blFactory = expectationsFactory(factory);
+    lengths = fitBranchLengths(dataset.tree, dataset.patterns, blFactory, models[0], setup.window, {
+      completeness: setup.completeness,
+      onEvaluation: (logLik, n) =>
+        progress.update(`branch lengths: ${n} evaluations, logLik ${logLik.toFixed(3)}`),
+    });
+    dataset = { ...dataset, tree: lengths.tree };
+    start = lengths.values;
+  }
   refuseZeroLengthTree(dataset, settings.treePath);
   refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
-  const progress = new ProgressLine();
+  const rateUnit = optimize ? FITTED_TREE_RATE_UNIT : RATE_UNIT;
   const reports: FitReport[] = [];
   const refused: { model: string; reason: string }[] = [];
   try {
@@ -307,6 +355,7 @@ export async function fitCommand(args: string[]): Promise<number> {
       try {
         const fit = fitModel(modelObjective(lik), {
           level,
+          ...(start ? { starts: [start] } : {}),
           derived: model.rates.kind === "single" && !model.invariant && !model.tipError
             ? [PI1_OF_NULL_MODEL]
             : [],
@@ -318,7 +367,13 @@ export async function fitCommand(args: string[]): Promise<number> {
             `The fit of ${name} ended with a non-finite log-likelihood ${fit.logLik}.`,
           );
         }
-        reports.push({ model: name, fit, lik, seconds: (performance.now() - started) / 1000 });
+        reports.push({
+          model: name,
+          fit,
+          lik,
+          seconds: (performance.now() - started) / 1000,
+          rateUnit,
+        });
       } catch (e) {
         lik[Symbol.dispose]();
         throw e;
@@ -358,6 +413,7 @@ export async function fitCommand(args: string[]): Promise<number> {
         ...settings.load,
         backend: settings.backend,
         threads: settings.threads,
+        optimizeBranchLengths: optimize,
       },
     });
     const common = {
@@ -370,6 +426,22 @@ export async function fitCommand(args: string[]): Promise<number> {
       backend: first.lik.backend.name,
       threads,
       pruned,
+      ...(lengths
+        ? {
+          branchLengths: {
+            optimized: true,
+            totalLength: lengths.totalLength,
+            startLogLik: lengths.startLogLik,
+            logLik: lengths.logLik,
+            converged: lengths.converged,
+            iterations: lengths.iterations,
+            evaluations: lengths.evaluations,
+            newick: formatNewick(lengths.tree),
+            note: "rates are per unit branch length of the fitted tree, whose total length is " +
+              "held at the input tree's",
+          },
+        }
+        : {}),
     };
     let comparison: { rows: ComparisonRow[]; tests: LikelihoodRatioTest[] } | null = null;
     if (compare && reports.length >= 2) {
@@ -388,7 +460,7 @@ export async function fitCommand(args: string[]): Promise<number> {
       }
       : { ...fitJson(first, models[0]), ...common, provenance };
     const tsvRows = reports.flatMap((r) =>
-      parameterRows(r.fit).map((p) => [
+      parameterRows(r.fit, r.rateUnit).map((p) => [
         r.model,
         p.name,
         p.estimate,
@@ -403,6 +475,9 @@ export async function fitCommand(args: string[]): Promise<number> {
       toTsv(["model", "parameter", "estimate", "lower", "upper", "level", "unit"], tsvRows),
       result,
     );
+    if (lengths && plan.get("--tree-out") !== undefined) {
+      await plan.write("--tree-out", formatNewick(lengths.tree) + "\n", result);
+    }
     if (plan.get("--per-family") !== undefined) {
       const several = first.lik.componentNames.length > 1;
       const at = first.lik.evaluate(first.fit.values, false, { posterior: several });
@@ -432,13 +507,23 @@ export async function fitCommand(args: string[]): Promise<number> {
       const say = plan.stdoutTaken ? console.error : console.log;
       const texts = reports.map((r) =>
         formatFitText(
-          { ...r.fit, parameters: parameterRows(r.fit) },
+          { ...r.fit, parameters: parameterRows(r.fit, r.rateUnit) },
           `model ${r.model}, ${common.nFamilies} families x ${common.nGenomes} genomes, ` +
             `${common.ascertainment}, ${common.backend} backend, ${threads} thread(s), ` +
             `${r.seconds.toFixed(2)} s`,
         )
       );
       say(texts.join("\n\n"));
+      if (lengths) {
+        say(
+          `# branch lengths optimised (${lengths.converged ? "converged" : "NOT converged"}, ` +
+            `${lengths.iterations} iterations): logLik ${lengths.startLogLik.toFixed(4)} on ` +
+            `the input lengths -> ${lengths.logLik.toFixed(4)}; rates are per unit branch ` +
+            `length of the fitted tree (total length ${lengths.totalLength.toPrecision(6)}, ` +
+            "held at the input tree's)" +
+            (v["tree-out"] !== undefined ? `; tree written to ${v["tree-out"]}` : ""),
+        );
+      }
       for (const r of refused) say(`# ${r.model}: not fitted: ${r.reason}`);
       if (comparison) say("\n" + comparisonText(comparison));
     }
@@ -468,4 +553,21 @@ function comparisonText(c: { rows: ComparisonRow[]; tests: LikelihoodRatioTest[]
     `${t.reference}, p = ${t.pValue.toPrecision(4)}${t.approximate ? " (approximate)" : ""}`
   );
   return ["# model comparison (same data)", ...lines, ...tests].join("\n");
+}
+
+/**
+ * `factory` when its backends have the expectations pass branch-length gradients need, else the
+ * TypeScript backend, with a one-line notice on stderr.
+ */
+function expectationsFactory(factory: BackendFactory): BackendFactory {
+  const probe = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 1, 0]);
+  const backend = factory.create(probe, Uint8Array.of(0, 1), 1);
+  const has = typeof backend.expectations === "function";
+  backend[Symbol.dispose]();
+  if (has) return factory;
+  console.error(
+    `genecontent: notice: the ${factory.name} backend has no expectations pass; branch lengths ` +
+      "are optimised on the TypeScript backend.",
+  );
+  return tsBackendFactory;
 }
