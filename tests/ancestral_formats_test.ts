@@ -17,11 +17,11 @@ import {
   branchSummaryTsv,
   type FamilyAncestralRow,
   familyLongTsvRows,
-  idNewick,
   writeBranchSummaryTsv,
   writeFamilyLongTsv,
 } from "../lib/ancestral/formats/long_tsv.ts";
 import { formatNhx } from "../lib/ancestral/formats/nhx.ts";
+import { idNewick, nodeIds } from "../lib/ancestral/node_ids.ts";
 import {
   itolBranchStyle,
   itolBranchText,
@@ -76,15 +76,8 @@ function awkwardTree(): FlatTree {
   );
 }
 
-/** Ids by hand: labels where usable, node<i> otherwise (what the tables expect). */
-function idsOf(tree: FlatTree): string[] {
-  const ids: string[] = [...tree.tipNames];
-  for (let i = 0; i < tree.nNodes - tree.nTips; i++) {
-    const l = tree.internalLabels[i];
-    ids.push(l !== null && !/^[0-9.]+$/.test(l) ? l : `node${tree.nTips + i}`);
-  }
-  return ids;
-}
+/** The tables' node ids (the shared rule). */
+const idsOf = nodeIds;
 
 /** Values that stress full-precision printing. */
 function randomValue(rng: Random): number {
@@ -296,9 +289,7 @@ function tempSize(dir: string): number {
 
 Deno.test("long TSV: 10^6 rows stream to disk, at most one chunk behind the producer", async () => {
   const tree = yuleTree(100, new Random(5), { height: 1 });
-  const ids = tree.tipNames.concat(
-    Array.from({ length: tree.nNodes - tree.nTips }, (_, i) => `node${tree.nTips + i}`),
-  );
+  const ids = nodeIds(tree);
   const perFamily = tree.nNodes + 2 * (tree.nNodes - 1); // 595 rows per family
   const families = Math.ceil(1e6 / perFamily);
   const chunkChars = 1 << 18;
@@ -365,9 +356,7 @@ Deno.test("long TSV: 10^6 rows stream to disk, at most one chunk behind the prod
 
 Deno.test("long TSV: gzip output reaches the disk while rows are still being produced", async () => {
   const tree = yuleTree(50, new Random(6), { height: 1 });
-  const ids = tree.tipNames.concat(
-    Array.from({ length: tree.nNodes - tree.nTips }, (_, i) => `node${tree.nTips + i}`),
-  );
+  const ids = nodeIds(tree);
   const rng = new Random(10);
   const dir = await Deno.makeTempDir();
   const sizes: number[] = [];

@@ -1,7 +1,7 @@
 /**
  * Tables of an ancestral reconstruction as files users open: the per-family long ("tidy") TSV,
- * streamed family by family, the per-branch summary TSV, and the Newick tree of node ids the
- * tables refer to.
+ * streamed family by family, and the per-branch summary TSV. The Newick tree of the node ids
+ * they refer to is `idNewick` of `lib/ancestral/node_ids.ts`.
  *
  * Inputs are plain structures: the tree, the node ids (one per node of the flat tree, see the
  * stable node-id rule), per-branch sums and per-family rows produced lazily. Numbers are written
@@ -11,7 +11,6 @@
  */
 
 import { GenecontentError } from "../../errors.ts";
-import { formatNewick } from "../../newick/format.ts";
 import type { FlatTree } from "../../tree/flat_tree.ts";
 import { openTextOutput, type TextOutputOptions, writeTextOutput } from "./stream_writer.ts";
 
@@ -318,26 +317,4 @@ export async function writeBranchSummaryTsv(
 ): Promise<void> {
   const text = branchSummaryTsv(tree, ids, sums);
   await writeTextOutput(path, (out) => out.write(text), options);
-}
-
-/**
- * The tree as Newick with every node named by its id (tips and internal nodes; branch lengths
- * kept, shortest round-trip decimals), for joining the tables to the tree and for iTOL, which
- * then finds internal nodes by id.
- *
- * @example
- * ```ts
- * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
- * import { idNewick } from "./long_tsv.ts";
- * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 0.25, 0], ["95"]);
- * console.assert(idNewick(t, ["a", "b", "node2"]) === "(a:1,b:0.25)node2;");
- * ```
- */
-export function idNewick(tree: FlatTree, ids: readonly string[]): string {
-  checkNodeIds(tree, ids);
-  return formatNewick({
-    ...tree,
-    tipNames: ids.slice(0, tree.nTips),
-    internalLabels: ids.slice(tree.nTips),
-  });
 }
