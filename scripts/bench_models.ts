@@ -30,31 +30,12 @@ import {
   ensureBenchData,
   MODELS_SECTION_END as SECTION_END,
   MODELS_SECTION_START as SECTION_START,
+  run,
   summarize,
 } from "./run_benchmarks.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
-const decoder = new TextDecoder();
-
-interface Ran {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly wallMs: number;
-}
-
-async function run(cmd: string, args: string[], cwd = ROOT): Promise<Ran> {
-  const start = performance.now();
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-    wallMs: performance.now() - start,
-  };
-}
 
 function log(message: string): void {
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);

@@ -178,14 +178,25 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
 const decoder = new TextDecoder();
 
-interface Ran {
+/** A finished subprocess with its output and wall time. */
+export interface Ran {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
   readonly wallMs: number;
 }
 
-async function run(cmd: string, args: string[]): Promise<Ran> {
+/**
+ * Runs `cmd` with `args` in the repository root, timing it from outside.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./run_benchmarks.ts";
+ * const r = await run("git", ["rev-parse", "HEAD"]);
+ * console.log(r.code, r.stdout.trim(), r.wallMs);
+ * ```
+ */
+export async function run(cmd: string, args: string[]): Promise<Ran> {
   const start = performance.now();
   const out = await new Deno.Command(cmd, { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
     .output();
