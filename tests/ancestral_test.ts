@@ -15,6 +15,16 @@ import { TsBackend } from "../lib/likelihood/ts_backend.ts";
 import { parseNewick } from "../lib/newick/parse.ts";
 import { flatTreeFromParents } from "../lib/tree/flat_tree.ts";
 import { Random } from "../lib/simulate/random.ts";
+import { bruteModelAncestral } from "./support/brute_force_ancestral.ts";
+import { bruteComponents, bruteError } from "./support/brute_force_models.ts";
+import { binary4 } from "./support/small_trees.ts";
+import { reconstructAncestral } from "../lib/ancestral/reconstruct.ts";
+import { chooseBackend, tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import type { BackendFactory } from "../lib/likelihood/choose_backend.ts";
+import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
+import type { Ascertainment } from "../lib/model/description.ts";
+import { parseModel } from "../lib/model/description.ts";
+import { compressPatterns } from "../lib/pam/patterns.ts";
 
 Deno.test("events: J equals Van Loan's block-matrix exponential", () => {
   const cases: [number, number, number][] = [
@@ -154,4 +164,179 @@ Deno.test("node ids: labels when unique and not numbers, node<i> otherwise", () 
   const back = parseNewick(idNewick(tree), "ids.nwk");
   assert.deepEqual(nodeIds(back), nodeIds(tree));
   assert.deepEqual(back.branchLength, tree.branchLength);
+});
+
+/** Model cases: name, values, completeness, window. */
+const MODEL_CASES: {
+  model: string;
+  values: number[];
+  completeness?: number[];
+  window?: Ascertainment;
+}[] = [
+  { model: "null", values: [0.5, 1.2] },
+  { model: "gamma4", values: [0.6, 1.1, 0.4] },
+  { model: "mixture3", values: [0.05, 0.1, 0.8, 1.5, 3, 0.7, 0.3, 0.6] },
+  { model: "null+inv", values: [0.5, 1.2, 0.2] },
+  { model: "gamma3+inv", values: [0.4, 0.9, 0.8, 0.15], window: { minPresent: 1, maxPresent: 5 } },
+  { model: "null+error", values: [0.5, 1.2, 0.05, 0.1] },
+  { model: "mixture2+inv+error", values: [0.1, 0.3, 1.5, 2, 0.6, 0.2, 0.03, 0.08] },
+  { model: "null", values: [0.5, 1.2], completeness: [1, 0.8, 1, 0.6, 0.9] },
+  {
+    model: "gamma2+error",
+    values: [0.7, 1, 0.5, 0.02, 0.05],
+    completeness: [0.95, 1, 0.7, 1, 0.85],
+    window: { minPresent: 2, maxPresent: null },
+  },
+];
+
+/** `(((t0,t1),t2),(t3,t4))` with distinct lengths and a unary node above t4. */
+function fiveTips() {
+  // tips 0..4; 5 = (t0, t1); 6 = (5, t2); 7 = (t4) unary; 8 = (t3, 7); 9 = root (6, 8)
+  return flatTreeFromParents(
+    ["t0", "t1", "t2", "t3", "t4"],
+    [5, 5, 6, 8, 7, 6, 9, 8, 9, -1],
+    [0.2, 0.35, 0.5, 0.15, 0.1, 0.25, 0.3, 0.2, 0.4, 0],
+  );
+}
+
+/** A PAM of `n` families on `nTips` tips: random rows (some repeated, some missing cells). */
+function randomPam(nTips: number, n: number, rng: Random, window: Ascertainment) {
+  const rows: number[][] = [];
+  while (rows.length < n) {
+    if (rows.length > 0 && rng.next() < 0.25) {
+      rows.push([...rows[Math.floor(rng.next() * rows.length)]]);
+      continue;
+    }
+    const row = Array.from({ length: nTips }, () => {
+      const u = rng.next();
+      return u < 0.1 ? 2 : u < 0.55 ? 1 : 0;
+    });
+    if (rows.length === 0) row.fill(1); // an all-present family (+inv needs one)
+    const present = row.filter((x) => x === 1).length;
+    if (
+      present < window.minPresent || (window.maxPresent !== null && present > window.maxPresent)
+    ) {
+      continue;
+    }
+    rows.push(row);
+  }
+  const names = rows.map((_, f) => `fam${f}`);
+  return { rows, patterns: compressPatterns(Uint8Array.from(rows.flat()), n, nTips, names) };
+}
+
+async function nativeFactory(): Promise<BackendFactory | null> {
+  try {
+    const f = await chooseBackend("native");
+    return f;
+  } catch {
+    return null;
+  }
+}
+
+Deno.test("reconstructAncestral equals enumeration under every model kind", async () => {
+  const tree = fiveTips();
+  const native = await nativeFactory();
+  for (const [ci, c] of MODEL_CASES.entries()) {
+    const rng = new Random(100 + ci);
+    const model = parseModel(c.model);
+    const window = c.window ?? { minPresent: 1, maxPresent: null };
+    const { rows, patterns } = randomPam(tree.nTips, 40, rng, window);
+    const values = Float64Array.from(c.values);
+    const completeness = c.completeness ? Float64Array.from(c.completeness) : null;
+    using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, model, window, {
+      completeness,
+    });
+    const familySet = ["fam3", "fam0", "fam17", "fam30"];
+    const rec = reconstructAncestral(lik, values, { completeness, familySet, chunkPatterns: 3 });
+    const comps = bruteComponents(model, values);
+    const err = bruteError(model, values, tree.nTips, c.completeness ?? null);
+    const brute = rows.map((row) => bruteModelAncestral(tree, row, comps, err));
+    const label = c.model + (c.completeness ? " with completeness" : "");
+    // Per family, in a shuffled order, computed in chunks of 3 patterns.
+    const order = patterns.familyNames.map((n) => n).sort(() => rng.next() - 0.5);
+    let i = 0;
+    for (const row of rec.families(order)) {
+      const f = Number(row.family.slice(3));
+      assert.equal(row.family, order[i++]);
+      // Enumeration over <= 2^10 states per component with a handful of factors each:
+      // agreement to 1e-12 (absolute for values below 1).
+      assertClose(row.pPresent, brute[f].present, 1e-12, `${label} ${row.family} present`);
+      assertClose(row.gains.subarray(0, 9), brute[f].gains.subarray(0, 9), 1e-12, `${label} gains`);
+      assertClose(
+        row.losses.subarray(0, 9),
+        brute[f].losses.subarray(0, 9),
+        1e-12,
+        `${label} losses`,
+      );
+    }
+    assert.equal(i, order.length);
+    // Sums over families, the family set, genomes and turnover.
+    const sum = (fs: number[], key: "present" | "gains" | "losses") =>
+      Float64Array.from(
+        { length: tree.nNodes },
+        (_, v) => fs.reduce((a, f) => a + brute[f][key][v], 0),
+      );
+    const all = rows.map((_, f) => f);
+    // 40 families of values <= ~3: sums agree to 1e-12 relative to max(1, |sum|).
+    assertClose(rec.totals.present, sum(all, "present"), 1e-12, `${label} total present`);
+    assertClose(rec.totals.gains, sum(all, "gains"), 1e-12, `${label} total gains`);
+    assertClose(rec.totals.losses, sum(all, "losses"), 1e-12, `${label} total losses`);
+    const set = familySet.map((n) => Number(n.slice(3)));
+    assertClose(rec.familySet!.sums.gains, sum(set, "gains"), 1e-12, `${label} set gains`);
+    assertClose(rec.familySet!.sums.losses, sum(set, "losses"), 1e-12, `${label} set losses`);
+    assertClose(rec.familySet!.sums.present, sum(set, "present"), 1e-12, `${label} set present`);
+    const total = sum(all, "gains");
+    // t0's path: t0 (0), node 5, node 6; t4's path: t4 (4), unary 7, node 8.
+    assertClose(rec.genomes.gains[0], total[0] + total[5] + total[6], 1e-12, `${label} genome t0`);
+    assertClose(rec.genomes.gains[4], total[4] + total[7] + total[8], 1e-12, `${label} genome t4`);
+    const turnover = rec.turnover();
+    assertClose(
+      turnover.gains,
+      brute.map((b) => b.gains.reduce((a, x) => a + x, 0)),
+      1e-12,
+      `${label} turnover gains`,
+    );
+    assertClose(
+      turnover.losses,
+      brute.map((b) => b.losses.reduce((a, x) => a + x, 0)),
+      1e-12,
+      `${label} turnover losses`,
+    );
+    // The native backend gives the same numbers (its expectations, or the TypeScript fallback).
+    if (native) {
+      using nlik = new ModelLikelihood(tree, patterns, native, model, window, { completeness });
+      const nrec = reconstructAncestral(nlik, values, { completeness, familySet });
+      // Different pruning arithmetic (rescaling, summation order): 1e-12.
+      assertClose(nrec.totals.gains, rec.totals.gains, 1e-12, `${label} native gains`);
+      assertClose(nrec.totals.losses, rec.totals.losses, 1e-12, `${label} native losses`);
+      assertClose(nrec.totals.present, rec.totals.present, 1e-12, `${label} native present`);
+      const [nf] = nrec.families(["fam5"]);
+      const [tf] = rec.families(["fam5"]);
+      assertClose(nf.pPresent, tf.pPresent, 1e-12, `${label} native family`);
+    }
+  }
+});
+
+Deno.test("reconstructAncestral refuses unknown families and a completeness mismatch", () => {
+  const tree = fiveTips();
+  const rng = new Random(7);
+  const { patterns } = randomPam(5, 20, rng, { minPresent: 1, maxPresent: null });
+  const completeness = Float64Array.of(1, 0.8, 1, 0.6, 0.9);
+  using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("null"), undefined, {
+    completeness,
+  });
+  const values = Float64Array.of(0.5, 1);
+  assert.throws(
+    () => reconstructAncestral(lik, values, { completeness, familySet: ["fam1", "nope"] }),
+    /family set names 1 family not in the PAM: 'nope'/,
+  );
+  const rec = reconstructAncestral(lik, values, { completeness });
+  assert.throws(() => [...rec.families(["fam2", "fam2"])], /names family 'fam2' twice/);
+  // Without the completeness the backend's tree (with pendants) does not match.
+  assert.throws(() => reconstructAncestral(lik, values), /completeness the likelihood was opened/);
+  // Another completeness: the expectations no longer reproduce the likelihood.
+  assert.throws(
+    () => reconstructAncestral(lik, values, { completeness: Float64Array.of(1, 0.5, 1, 0.6, 0.9) }),
+    /does not reproduce the likelihood/,
+  );
 });
