@@ -17,7 +17,6 @@ import { flatTreeFromParents } from "../lib/tree/flat_tree.ts";
 import { Random } from "../lib/simulate/random.ts";
 import { bruteModelAncestral } from "./support/brute_force_ancestral.ts";
 import { bruteComponents, bruteError } from "./support/brute_force_models.ts";
-import { binary4 } from "./support/small_trees.ts";
 import { reconstructAncestral } from "../lib/ancestral/reconstruct.ts";
 import { chooseBackend, tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
 import type { BackendFactory } from "../lib/likelihood/choose_backend.ts";
