@@ -1,8 +1,8 @@
 /**
  * The only module that calls `Deno.dlopen`: the symbol table of libgenecontent, with the C
  * signature (from `rust/include/genecontent.h`) beside each symbol, the ABI's constants (status
- * codes, algorithms, rate layouts, version; `tests/abi_constants_test.ts` checks them against
- * the header) and the layout of `gc_eval_args`. The ABI 1 entry point `gc_loglik` stays in the
+ * codes, algorithms, rate layouts, version and minor version; `tests/abi_constants_test.ts`
+ * checks them against the header) and the layouts of `gc_eval_args` and `gc_expect_args`. The ABI 1 entry point `gc_loglik` stays in the
  * library for C callers; this module uses `gc_evaluate` only.
  *
  * @module
@@ -12,6 +12,13 @@ import { GenecontentError } from "../errors.ts";
 
 /** The ABI version this module was written for (`GC_ABI_VERSION` in the header). */
 export const ABI_VERSION = 2;
+
+/**
+ * The minor ABI version this module was written for (`GC_ABI_MINOR` in the header): minor 1
+ * added `gc_expectations`. A library of an older minor loads (its other exports are the same);
+ * {@linkcode Kernel.minor} says which it is.
+ */
+export const ABI_MINOR = 1;
 
 /** Status codes returned by the kernel (`GC_*` in the header). */
 export const Status = {
@@ -57,6 +64,34 @@ export interface EvalArgs {
   readonly progress: BigUint64Array | null;
 }
 
+/**
+ * `sizeof(gc_expect_args)` of ABI 2.1 on 64-bit platforms: 15 eight-byte fields and two
+ * four-byte ones, in the order of {@linkcode packExpectArgs}.
+ */
+export const EXPECT_ARGS_SIZE = 128;
+
+/** The fields of one `gc_expectations` call (see `gc_expect_args` in the header). */
+export interface ExpectArgs {
+  /** Number of parameter sets. */
+  readonly nSets: number;
+  /** `RatesLayout.global` or `RatesLayout.perBranch`. */
+  readonly layout: number;
+  /** `nSets * r` rates. */
+  readonly rates: Float64Array;
+  /** Strictly increasing pattern indices, or null for every pattern. */
+  readonly patterns: Uint32Array | null;
+  /** `nSets * nEval` pattern weights, or null for weights 1. */
+  readonly weights: Float64Array | null;
+  /** Log-likelihoods, written by the kernel. */
+  readonly outLogLik: Float64Array;
+  /** Branch sums (`nSets * nNodes * 4`), written by the kernel. */
+  readonly outBranch: Float64Array;
+  /** Per-pattern terms (`nSets * nEval * nNodes * 4`), written by the kernel, or null. */
+  readonly outPerPattern: Float64Array | null;
+  /** The 3 progress counters, or null. */
+  readonly progress: BigUint64Array | null;
+}
+
 /** The address of a typed array's data as a u64 (0 for null or empty arrays). */
 function address(a: Float64Array | Uint32Array | BigUint64Array | null): bigint {
   if (a === null || a.length === 0) return 0n;
@@ -87,9 +122,39 @@ export function packEvalArgs(args: EvalArgs): Uint8Array {
   return bytes;
 }
 
+/**
+ * Lays out a `gc_expect_args` struct (little-endian, 64-bit pointers) for `gc_expectations`. The
+ * struct holds raw addresses: keep every array of `args` alive until the call has returned.
+ */
+export function packExpectArgs(args: ExpectArgs): Uint8Array {
+  const bytes = new Uint8Array(new ArrayBuffer(EXPECT_ARGS_SIZE));
+  const view = new DataView(bytes.buffer);
+  const u64 = (offset: number, value: bigint) => view.setBigUint64(offset, value, true);
+  u64(0, BigInt(EXPECT_ARGS_SIZE));
+  u64(8, BigInt(args.nSets));
+  view.setUint32(16, args.layout, true);
+  view.setUint32(20, 0, true);
+  const arrays = [
+    args.rates,
+    args.patterns,
+    args.weights,
+    args.outLogLik,
+    args.outBranch,
+    args.outPerPattern,
+  ];
+  arrays.forEach((a, i) => {
+    u64(24 + 16 * i, address(a));
+    u64(32 + 16 * i, BigInt(a?.length ?? 0));
+  });
+  u64(120, address(args.progress));
+  return bytes;
+}
+
 const symbols = {
   /** uint32_t gc_abi_version(void); */
   gc_abi_version: { parameters: [], result: "u32" },
+  /** uint32_t gc_abi_minor(void); (since minor 1: absent from minor 0 libraries) */
+  gc_abi_minor: { parameters: [], result: "u32", optional: true },
   /**
    * int32_t gc_dataset_new(uint64_t n_tips, uint64_t n_nodes, const int32_t *parent,
    *   const double *branch_length, uint64_t n_patterns, const uint8_t *states,
@@ -135,6 +200,16 @@ const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  /**
+   * int32_t gc_expectations(const gc_dataset *dataset, const gc_expect_args *args, char *err,
+   *   uint64_t err_len);
+   * (since minor 1; `args` is the struct laid out by `packExpectArgs`.)
+   */
+  gc_expectations: {
+    parameters: ["pointer", "buffer", "buffer", "u64"],
+    result: "i32",
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's functions. */
@@ -146,6 +221,8 @@ export interface Kernel {
   readonly path: string;
   /** The typed symbol table. */
   readonly symbols: KernelSymbols;
+  /** The library's minor ABI version (0 when it has no `gc_abi_minor`). */
+  readonly minor: number;
 }
 
 let cached: { path: string; kernel: Kernel } | undefined;
@@ -174,7 +251,8 @@ export function openKernel(path: string | URL): Kernel {
         "Rebuild it with `deno task build:native` or unset GENECONTENT_LIB.",
     );
   }
-  const kernel = { path: key, symbols: lib.symbols };
+  const minor = lib.symbols.gc_abi_minor?.() ?? 0;
+  const kernel = { path: key, symbols: lib.symbols, minor };
   cached = { path: key, kernel };
   return kernel;
 }

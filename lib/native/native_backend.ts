@@ -10,7 +10,10 @@ import type {
   AsyncEvaluateOptions,
   EvaluateOptions,
   Evaluation,
+  ExpectationOptions,
+  Expectations,
   LikelihoodBackend,
+  RateLayout,
 } from "../likelihood/backend.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
 import { GenecontentError } from "../errors.ts";
@@ -21,6 +24,7 @@ import {
   errorText,
   type Kernel,
   packEvalArgs,
+  packExpectArgs,
   RatesLayout,
   Status,
 } from "./ffi.ts";
@@ -129,9 +133,8 @@ export class NativeBackend implements LikelihoodBackend {
    * list (which the ABI cannot express: length 0 means every pattern) is checked by evaluating
    * pattern 0 into scratch outputs, so that bad rates and tangents are reported all the same.
    */
-  #call(rates: Float64Array, options: EvaluateOptions, progress: BigUint64Array | null) {
-    const handle = this.#live();
-    const layout = options.layout ?? "global";
+  /** The layout and the number of parameter sets of `rates`, checked. */
+  #sets(rates: Float64Array, layout: RateLayout): number {
     if (layout !== "global" && layout !== "perBranch") {
       throw new GenecontentError(
         `Rate layout "${layout}" is unknown: use "global" or "perBranch".`,
@@ -145,6 +148,13 @@ export class NativeBackend implements LikelihoodBackend {
         : `2 * nNodes = ${r} per set (gain and loss of every node)`;
       throw new GenecontentError(`Rates has ${rates.length} numbers, not a multiple of ${what}.`);
     }
+    return nSets;
+  }
+
+  #call(rates: Float64Array, options: EvaluateOptions, progress: BigUint64Array | null) {
+    const handle = this.#live();
+    const layout = options.layout ?? "global";
+    const nSets = this.#sets(rates, layout);
     const gradient = options.gradient ?? false;
     const outputs = (nEval: number) => {
       const logLik = new Float64Array(new ArrayBuffer(8 * nSets * nEval));
@@ -212,6 +222,79 @@ export class NativeBackend implements LikelihoodBackend {
     // The kernel read these arrays through raw addresses until now.
     void keep;
     return result;
+  }
+
+  /**
+   * Inside and outside passes on the kernel's threads (see {@linkcode ExpectationOptions} and
+   * {@linkcode Expectations}): per set, the weighted sums over the evaluated patterns of
+   * `O_v(a) I_v(b) / L` for every branch (the root's posterior state on its diagonal), the
+   * log-likelihoods, and with `perPattern` the unsummed terms. Branch sums are bit-identical
+   * whatever the number of threads. Needs a library of ABI minor 1 or later.
+   *
+   * @example
+   * ```ts ignore
+   * import { openKernel } from "./ffi.ts";
+   * import { NativeBackend } from "./native_backend.ts";
+   * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+   * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [0.5, 0.5, 0]);
+   * using backend = new NativeBackend(openKernel("rust/target/release/libgenecontent.so"), tree,
+   *   new Uint8Array([1, 1]), 1);
+   * const { branch } = backend.expectations(new Float64Array([1, 1]));
+   * console.log(branch[2 * 4 + 3]); // posterior presence at the root
+   * ```
+   */
+  expectations(rates: Float64Array, options: ExpectationOptions = {}): Expectations {
+    const handle = this.#live();
+    const fn = this.#kernel.symbols.gc_expectations;
+    if (fn === null || fn === undefined || this.#kernel.minor < 1) {
+      throw new GenecontentError(
+        `Native library ${this.#kernel.path} has ABI 2.${this.#kernel.minor}, without the ` +
+          "expectations pass (ABI 2.1): rebuild it with `deno task build:native` or unset " +
+          "GENECONTENT_LIB.",
+      );
+    }
+    const layout = options.layout ?? "global";
+    const nSets = this.#sets(rates, layout);
+    const nn = this.nNodes;
+    let patterns = options.patterns ?? null;
+    const nEval = patterns?.length ?? this.nPatterns;
+    const weights = options.weights ?? null;
+    const f64 = (n: number) => new Float64Array(new ArrayBuffer(8 * n));
+    const result = {
+      logLik: f64(nSets * nEval),
+      branch: f64(nSets * nn * 4),
+      perPattern: options.perPattern === true ? f64(nSets * nEval * nn * 4) : null,
+    };
+    let out = result;
+    let callWeights = weights;
+    if (patterns !== null && patterns.length === 0) {
+      // The ABI cannot express an empty list (length 0 means every pattern): check the rates on
+      // pattern 0 into scratch outputs, so that bad rates are reported all the same.
+      if (weights !== null && weights.length !== 0) {
+        throw new GenecontentError(
+          `Weights has ${weights.length} numbers but nSets * nEval is ${nSets} * 0 = 0.`,
+        );
+      }
+      patterns = this.nPatterns > 0 ? Uint32Array.of(0) : null;
+      const n = this.nPatterns > 0 ? 1 : 0;
+      out = { logLik: f64(nSets * n), branch: f64(nSets * nn * 4), perPattern: null };
+      callWeights = null;
+    }
+    const keep = {
+      rates,
+      patterns,
+      weights: callWeights,
+      outLogLik: out.logLik,
+      outBranch: out.branch,
+      outPerPattern: out.perPattern,
+      progress: null,
+    };
+    const args = packExpectArgs({ nSets, layout: RatesLayout[layout], ...keep });
+    const err = new Uint8Array(ERROR_BUFFER_BYTES);
+    check(fn(handle, args, err, BigInt(err.length)), err, "Native expectations");
+    void keep;
+    const { logLik, branch, perPattern } = result;
+    return perPattern === null ? { logLik, branch } : { logLik, branch, perPattern };
   }
 
   /** Frees the native dataset. Safe to call twice. */
