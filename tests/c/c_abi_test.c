@@ -5,7 +5,10 @@
  *     P(x_a, x_b) = sum_r pi_r P_{r x_a}(t_a) P_{r x_b}(t_b),
  * checks the derivatives against central differences of that closed form, checks a pattern
  * subset, the error paths (struct_size too small, NULL pointers, a bad subset), and frees the
- * dataset. Prints one line per failure and exits 1 if any check failed.
+ * dataset. It also runs gc_expectations (ABI 2.1) with per-branch rates and weights and compares
+ * every per-pattern term and branch sum with the closed form
+ *     M_a[r][y] = pi_r m_b(r) I_a(y) / L,   root: M[r][r] = pi_r m_a(r) m_b(r) / L,
+ * where m_b(r) = sum_y P_{r y}(t_b) I_b(y), and checks its error paths. Prints one line per failure and exits 1 if any check failed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +18,9 @@
 
 static int failures = 0;
 static int checks = 0;
+/* The checks of ABI 2.1 (gc_abi_minor, gc_expectations), counted and reported on their own line. */
+static int e_failures = 0;
+static int e_checks = 0;
 
 #define CHECK(cond, ...)                                                                    \
   do {                                                                                      \
@@ -47,6 +53,20 @@ static double closed_form(const double *r, const double *t, int xa, int xb) {
 
 static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1 + fabs(b)); }
 
+/* The message sum_y P_{r y}(t) I(y) of a tip in state x (2 = missing: 1). */
+#define ECHECK(cond, ...)                                                                   \
+  do {                                                                                      \
+    e_checks++;                                                                             \
+    if (!(cond)) {                                                                          \
+      e_failures++;                                                                         \
+      printf("FAIL line %d: ", __LINE__);                                                   \
+      printf(__VA_ARGS__);                                                                  \
+      printf("\n");                                                                         \
+    }                                                                                       \
+  } while (0)
+
+static double msg(double g, double l, double t, int r, int x) { return x == 2 ? 1 : p(g, l, t, r, x); }
+
 static gc_eval_args base_args(void) {
   gc_eval_args a;
   memset(&a, 0, sizeof a);
@@ -58,6 +78,9 @@ int main(void) {
   CHECK(gc_abi_version() == GC_ABI_VERSION, "gc_abi_version() %u vs header %u", gc_abi_version(),
         GC_ABI_VERSION);
   CHECK(sizeof(gc_eval_args) == 112, "sizeof(gc_eval_args) is %zu", sizeof(gc_eval_args));
+  ECHECK(sizeof(gc_expect_args) == 128, "sizeof(gc_expect_args) is %zu", sizeof(gc_expect_args));
+  ECHECK(gc_abi_minor() == GC_ABI_MINOR && GC_ABI_MINOR >= 1, "gc_abi_minor() %u vs header %u",
+        gc_abi_minor(), GC_ABI_MINOR);
   /* Nodes: tip a, tip b, root. Patterns: every combination of 0, 1, missing. */
   const int32_t parent[3] = {2, 2, -1};
   const double bl[3] = {0.3, 0.7, 0};
@@ -174,9 +197,83 @@ int main(void) {
     a.out_loglik_len = 9;
     rc = gc_evaluate(ds, &a, err, sizeof err);
     CHECK(rc == GC_OK && memcmp(old, out, sizeof old) == 0, "gc_loglik differs from gc_evaluate");
+
+    /* gc_expectations: per-branch rates, weights, per-pattern terms. */
+    double w[9], ell[9], branch[12], per[9 * 12];
+    for (int k = 0; k < 9; k++) w[k] = 0.5 + k;
+    gc_expect_args e;
+    memset(&e, 0, sizeof e);
+    e.struct_size = sizeof e;
+    e.n_sets = 1;
+    e.layout = GC_RATES_PER_BRANCH;
+    e.rates = per_node;
+    e.rates_len = 6;
+    e.weights = w;
+    e.weights_len = 9;
+    e.out_loglik = ell;
+    e.out_loglik_len = 9;
+    e.out_branch = branch;
+    e.out_branch_len = 12;
+    e.out_per_pattern = per;
+    e.out_per_pattern_len = 9 * 12;
+    rc = gc_expectations(ds, &e, err, sizeof err);
+    ECHECK(rc == GC_OK, "gc_expectations: %d %s", rc, err);
+    const double *r = per_node;
+    double s = r[4] + r[5], pi[2] = {r[5] / s, r[4] / s}, sum[12] = {0};
+    for (int k = 0; k < 9; k++) {
+      int xa = k / 3, xb = k % 3;
+      double lik = exp(closed_form(r, bl, xa, xb));
+      ECHECK(close_to(ell[k], log(lik), 1e-14), "expectations logLik %d", k);
+      double want[12] = {0};
+      for (int root = 0; root < 2; root++) {
+        double ma = msg(r[0], r[1], bl[0], root, xa), mb = msg(r[2], r[3], bl[1], root, xb);
+        for (int y = 0; y < 2; y++) {
+          want[2 * root + y] = pi[root] * mb * (xa == 2 || xa == y) / lik;     /* branch a */
+          want[4 + 2 * root + y] = pi[root] * ma * (xb == 2 || xb == y) / lik; /* branch b */
+        }
+        want[8 + 3 * root] = pi[root] * ma * mb / lik;
+      }
+      for (int i = 0; i < 12; i++) {
+        /* A few rounded products and one division of numbers near 1. */
+        ECHECK(close_to(per[12 * k + i], w[k] * want[i], 1e-14), "pattern %d term %d: %.17g vs %.17g",
+              k, i, per[12 * k + i], w[k] * want[i]);
+        sum[i] += w[k] * want[i];
+      }
+    }
+    for (int i = 0; i < 12; i++) {
+      ECHECK(close_to(branch[i], sum[i], 1e-13), "branch sum %d: %.17g vs %.17g", i, branch[i], sum[i]);
+    }
+    /* Error paths leave the outputs untouched. */
+    double keep = branch[0];
+    gc_expect_args esmall = e;
+    esmall.struct_size = 120;
+    rc = gc_expectations(ds, &esmall, err, sizeof err);
+    ECHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "struct_size is 120"), "small: %d %s", rc, err);
+    rc = gc_expectations(ds, NULL, err, sizeof err);
+    ECHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "args"), "NULL args: %d %s", rc, err);
+    rc = gc_expectations(NULL, &e, err, sizeof err);
+    ECHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "dataset"), "NULL dataset: %d %s", rc, err);
+    gc_expect_args ebad = e;
+    ebad.out_branch = NULL;
+    rc = gc_expectations(ds, &ebad, err, sizeof err);
+    ECHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "out_branch"), "NULL out_branch: %d %s", rc, err);
+    ebad = e;
+    ebad.out_branch_len = 8;
+    rc = gc_expectations(ds, &ebad, err, sizeof err);
+    ECHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "out_branch_len is 8"), "branch len: %d %s",
+          rc, err);
+    ebad = e;
+    w[4] = NAN;
+    rc = gc_expectations(ds, &ebad, err, sizeof err);
+    ECHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "weights[4]"), "NaN weight: %d %s", rc, err);
+    ebad.reserved = 1;
+    rc = gc_expectations(ds, &ebad, err, sizeof err);
+    ECHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "reserved is 1"), "reserved: %d %s", rc, err);
+    ECHECK(branch[0] == keep, "an error wrote the outputs");
     gc_dataset_free(ds);
   }
   gc_dataset_free(NULL);
   printf("%d checks, %d failures\n", checks, failures);
-  return failures == 0 ? 0 : 1;
+  printf("ABI 2.1: %d checks, %d failures\n", e_checks, e_failures);
+  return failures == 0 && e_failures == 0 ? 0 : 1;
 }
