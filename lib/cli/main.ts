@@ -15,6 +15,7 @@
 
 import { GenecontentError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { ANCESTRAL_HELP, ANCESTRAL_OPTIONS, ancestralCommand } from "./commands/ancestral.ts";
 import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
 import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
 import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
@@ -52,6 +53,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "log-likelihood of a PAM at given rates, total and per family",
     options: LOGLIK_OPTIONS,
     help: LOGLIK_HELP,
+  },
+  ancestral: {
+    run: ancestralCommand,
+    summary: "ancestral presence and expected gains/losses per branch and family",
+    options: ANCESTRAL_OPTIONS,
+    help: ANCESTRAL_HELP,
   },
   bench: {
     run: benchCommand,
