@@ -15,6 +15,8 @@ import { randomTopology } from "./support/random_topology.ts";
 import { assertClose } from "./support/assert_close.ts";
 import { type FlatTree, flatTreeFromParents, totalLength } from "../lib/tree/flat_tree.ts";
 import { GenecontentError } from "../lib/errors.ts";
+import { type BackendFactory, loadKernel } from "../lib/likelihood/choose_backend.ts";
+import { NativeBackend } from "../lib/native/native_backend.ts";
 
 /** The tree with other branch lengths. */
 function withLengths(tree: FlatTree, lengths: ArrayLike<number>): FlatTree {
@@ -236,4 +238,33 @@ Deno.test("fitBranchLengths: any model from the input tree, zero lengths made po
   using onInput = new ModelLikelihood(withLengths(input, t0), patterns, tsBackendFactory, model);
   assert(fit.logLik >= fit.startLogLik && fit.startLogLik <= ref.evaluate(fit.values).logLik);
   assert(fit.logLik > onInput.evaluate(values).logLik);
+});
+
+Deno.test("the native backend gives the TypeScript backend's values and gradients", async () => {
+  const { kernel, reasons } = await loadKernel();
+  if (!kernel) throw new Error(`Native library not loadable: ${reasons.join("; ")}`);
+  const native: BackendFactory = {
+    name: "native",
+    create: (tree, states, n) => new NativeBackend(kernel, tree, states, n),
+  };
+  CASES.forEach((c, k) => {
+    const { tree, model, patterns, completeness } = caseData(c, 300 + k);
+    const options = { completeness };
+    using ts = new BranchLengthLikelihood(
+      tree,
+      patterns,
+      tsBackendFactory,
+      model,
+      c.window,
+      options,
+    );
+    using nat = new BranchLengthLikelihood(tree, patterns, native, model, c.window, options);
+    const values = Float64Array.from(c.values);
+    const a = ts.evaluate(values, tree.branchLength, true);
+    const b = nat.evaluate(values, tree.branchLength, true);
+    // Two kernels summing the same terms in other orders: rounding only.
+    assertClose(b.logLik, a.logLik, 1e-12, `${c.model} logLik`);
+    assertClose(b.gradient!, a.gradient!, 1e-9, `${c.model} parameter gradient`);
+    assertClose(b.lengthGradient!, a.lengthGradient!, 1e-9, `${c.model} length gradient`);
+  });
 });

@@ -1,0 +1,204 @@
+/**
+ * Benchmark of branch-length optimisation on a fixed topology: the whole
+ * `genecontent fit --optimize-branch-lengths --no-ascertainment --no-ci` process against IQ-TREE
+ * 2 optimising the branch lengths of the same topology under the same model
+ * (`iqtree2 -s aln.phy -st BIN -te tree.nwk -m GTR2+FO -keep-ident`), with the same number of
+ * threads, both uncorrected (so their log-likelihoods are the same function of the data and
+ * the lengths), and both maxima side by side (genecontent's must be at least IQ-TREE's). Tree
+ * lengths are compared in IQ-TREE's units (b = t 2 gain loss / (gain + loss)).
+ *
+ * Each whole-process time is the median of `--runs` runs (`--iqtree-runs` of them for IQ-TREE),
+ * alternating the contenders so that load from other work on the machine falls on both alike.
+ * Prints a Markdown section on stdout (progress on stderr).
+ *
+ * Usage: `deno run --allow-all scripts/bench_branch_lengths.ts [--runs N] [--iqtree-runs N]
+ * [--threads N] [--case ID]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { readTree } from "../lib/load_dataset.ts";
+import { parsePamBytes } from "../lib/pam/read.ts";
+import { totalLength } from "../lib/tree/flat_tree.ts";
+import { parseNewick } from "../lib/newick/parse.ts";
+import { writeBinaryPhylip } from "../tests/support/iqtree.ts";
+import { ensureBenchData, run, summarize } from "./run_benchmarks.ts";
+
+const DENO = Deno.execPath();
+
+function log(message: string): void {
+  console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+function seconds(xs: readonly number[]): string {
+  const s = summarize(xs)!;
+  const f = (x: number) => `${(x / 1000).toFixed(1)} s`;
+  return xs.length > 1 ? `${f(s.median)} (${f(s.min)} - ${f(s.max)})` : f(s.median);
+}
+
+interface Outcome {
+  readonly wallMs: number;
+  readonly logLik: number;
+  /** Tree length in IQ-TREE's units (expected substitutions). */
+  readonly treeLength: number;
+  readonly detail: string;
+}
+
+async function genecontent(tree: string, pam: string, threads: number): Promise<Outcome> {
+  const dir = await Deno.makeTempDir({ prefix: "gc_bench_bl_" });
+  try {
+    const r = await run(DENO, [
+      "task",
+      "-q",
+      "genecontent",
+      "fit",
+      "--tree",
+      tree,
+      "--pam",
+      pam,
+      "--optimize-branch-lengths",
+      "--tree-out",
+      `${dir}/fitted.nwk`,
+      "--no-ascertainment",
+      "--no-ci",
+      "--threads",
+      String(threads),
+      "--json",
+    ]);
+    if (r.code !== 0) throw new Error(`genecontent fit failed:\n${r.stderr}`);
+    const out = JSON.parse(r.stdout);
+    const fitted = parseNewick(await Deno.readTextFile(`${dir}/fitted.nwk`), "fitted.nwk");
+    const { gain, loss } = out;
+    const bl = out.branchLengths;
+    return {
+      wallMs: r.wallMs,
+      logLik: out.logLik,
+      treeLength: totalLength(fitted) * 2 * gain * loss / (gain + loss),
+      detail: `${bl.iterations} L-BFGS iterations, ${bl.evaluations} evaluations, ` +
+        `${
+          bl.converged ? "converged" : "NOT converged"
+        }, branch lengths on the ${bl.backend} backend`,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function iqtree(tree: string, aln: string, threads: number): Promise<Outcome> {
+  const dir = await Deno.makeTempDir({ prefix: "gc_bench_bl_iq_" });
+  try {
+    const r = await run("iqtree2", [
+      "-s",
+      aln,
+      "-st",
+      "BIN",
+      "-te",
+      tree,
+      "-m",
+      "GTR2+FO",
+      "-keep-ident",
+      "-nt",
+      String(threads),
+      "-seed",
+      "1",
+      "--prefix",
+      `${dir}/fit`,
+      "-redo",
+    ]);
+    if (r.code !== 0) throw new Error(`iqtree2 failed:\n${r.stdout}\n${r.stderr}`);
+    const report = await Deno.readTextFile(`${dir}/fit.iqtree`);
+    const ll = /Log-likelihood of the tree:\s*(-?\d+(?:\.\d+)?)/.exec(report);
+    const len = /Total tree length \(sum of branch lengths\):\s*([-+\d.eE]+)/.exec(report);
+    if (!ll || !len) throw new Error("No log-likelihood or tree length in IQ-TREE's report.");
+    return { wallMs: r.wallMs, logLik: Number(ll[1]), treeLength: Number(len[1]), detail: "" };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function ensurePhylip(dir: string, treePath: string, pamPath: string): Promise<string> {
+  const path = `${dir}/aln.phy`;
+  if (await Deno.stat(path).catch(() => null)) return path;
+  const { tree } = await readTree(treePath);
+  const pam = parsePamBytes(await Deno.readFile(pamPath), pamPath, {
+    orientation: "auto",
+    taxa: tree.tipNames,
+  });
+  await writeBinaryPhylip(`${path}.tmp`, pam.taxa, pam.states, pam.families.length);
+  await Deno.rename(`${path}.tmp`, path);
+  return path;
+}
+
+if (import.meta.main) {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "3" },
+      "iqtree-runs": { type: "string", default: "1" },
+      threads: { type: "string", default: "2" },
+      case: { type: "string", default: "1324x25420-yule" },
+    },
+    strict: true,
+  });
+  const runs = Number(v.runs), threads = Number(v.threads);
+  const iqtreeRuns = Math.min(runs, Number(v["iqtree-runs"]));
+  const started = performance.now();
+  const load0 = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  const files = await ensureBenchData(v.case!);
+  const aln = await ensurePhylip(files.dir, files.tree, files.pam);
+  const gc: Outcome[] = [], iq: Outcome[] = [];
+  for (let i = 0; i < runs; i++) {
+    log(`run ${i + 1}/${runs}: genecontent fit --optimize-branch-lengths`);
+    gc.push(await genecontent(files.tree, files.pam, threads));
+    log(`  ${(gc[i].wallMs / 1000).toFixed(1)} s, logLik ${gc[i].logLik.toFixed(4)}`);
+    if (i < iqtreeRuns) {
+      log(`run ${i + 1}/${runs}: IQ-TREE -m GTR2+FO -te (lengths optimised)`);
+      iq.push(await iqtree(files.tree, aln, threads));
+      log(`  ${(iq[i].wallMs / 1000).toFixed(1)} s, logLik ${iq[i].logLik}`);
+    }
+  }
+  const load1 = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  const commit = (await run("git", ["rev-parse", "--short", "HEAD"])).stdout.trim();
+  const iqVersion = (await run("iqtree2", ["--version"])).stdout.split("\n").find(Boolean) ?? "";
+  const gcMs = gc.map((o) => o.wallMs), iqMs = iq.map((o) => o.wallMs);
+  const ratio = summarize(iqMs)!.median / summarize(gcMs)!.median;
+  const gcLl = Math.min(...gc.map((o) => o.logLik));
+  const iqLl = iq[0].logLik;
+  const L: string[] = [];
+  L.push("## Branch lengths optimised on a fixed topology");
+  L.push("");
+  L.push(
+    `Produced by \`deno run --allow-all scripts/bench_branch_lengths.ts --runs ${runs} ` +
+      `--iqtree-runs ${iqtreeRuns} --threads ${threads}\` on ` +
+      `${new Date().toISOString().replace(/\.\d+Z$/, "Z")} at commit ${commit}, case ${v.case}, ` +
+      `in ${((performance.now() - started) / 60000).toFixed(1)} minutes; load average ${load0} ` +
+      `at the start and ${load1} at the end. ${iqVersion}. Whole-process wall times, median ` +
+      `over the runs (range in brackets), ${threads} threads on both sides, both uncorrected ` +
+      "(no ascertainment), the same topology (genecontent also starts from its lengths; " +
+      "IQ-TREE re-estimates them). genecontent: " + gc[0].detail + ".",
+  );
+  L.push("");
+  L.push("| measurement | value | ratio | target | met |");
+  L.push("|---|---|---|---|---|");
+  L.push(
+    `| IQ-TREE 2 \`-m GTR2+FO -te T -keep-ident\` (lengths and frequencies optimised), ` +
+      `whole process | ${seconds(iqMs)} | - | - | - |`,
+  );
+  L.push(
+    "| `genecontent fit --optimize-branch-lengths --no-ascertainment --no-ci`, whole process " +
+      `| ${seconds(gcMs)} | IQ-TREE / genecontent = ${ratio.toFixed(1)}x | faster | ` +
+      `${ratio > 1 ? "yes" : "no"} |`,
+  );
+  L.push(
+    `| log-likelihood: genecontent (lowest of the runs) / IQ-TREE | ${gcLl.toFixed(4)} / ` +
+      `${iqLl.toFixed(4)} | difference ${(gcLl - iqLl).toFixed(4)} | genecontent >= IQ-TREE ` +
+      `(IQ-TREE prints 4 decimals) | ${gcLl >= iqLl - 5e-5 ? "yes" : "no"} |`,
+  );
+  L.push(
+    `| tree length in IQ-TREE's units (t 2 gain loss / (gain + loss)): genecontent / IQ-TREE | ` +
+      `${gc[0].treeLength.toFixed(5)} / ${iq[0].treeLength.toFixed(5)} | ` +
+      `${(gc[0].treeLength / iq[0].treeLength).toFixed(4)} | - | - |`,
+  );
+  console.log(L.join("\n"));
+}
