@@ -166,6 +166,55 @@ export interface StochasticMapSummary {
   readonly familyBranches?: FamilyBranchSummary;
 }
 
+/**
+ * The stream of a {@linkcode Random}, continued on plain fields with both 32-bit steps of a
+ * uniform written out in one small method, which the JIT inlines into the sampling loops:
+ * `next()` returns exactly what the `Random` it was taken from would have returned.
+ */
+class UniformStream {
+  s0: number;
+  s1: number;
+  s2: number;
+  s3: number;
+  constructor(rng: Random) {
+    const st = new Int32Array(4);
+    rng.exportState(st);
+    this.s0 = st[0];
+    this.s1 = st[1];
+    this.s2 = st[2];
+    this.s3 = st[3];
+  }
+  /** A uniform double in [0, 1) with 53 random bits (as `Random.next`). */
+  next(): number {
+    // xoshiro128** step 1.
+    let s1 = this.s1;
+    let x = Math.imul(s1, 5);
+    let r = Math.imul((x << 7) | (x >>> 25), 9);
+    let t = s1 << 9;
+    let s2 = this.s2 ^ this.s0, s3 = this.s3 ^ s1;
+    s1 ^= s2;
+    let s0 = this.s0 ^ s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    const hi = (r >>> 0) >>> 5;
+    // Step 2.
+    x = Math.imul(s1, 5);
+    r = Math.imul((x << 7) | (x >>> 25), 9);
+    t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    return (hi * 67108864 + ((r >>> 0) >>> 6)) / 9007199254740992;
+  }
+}
+
 /** Per-component constants of one node's branch: 8 values per node. */
 const E0 = 0, E1 = 1, D0 = 2, D1 = 3, P01 = 4, P10 = 5, X = 6, PI1 = 7;
 const NB = 8;
@@ -223,7 +272,7 @@ function poissonCap(x: number): number {
  * or Poisson(M; x) (otherwise), by inversion against the total `total` of those weights.
  */
 function drawSteps(
-  rng: Random,
+  rng: UniformStream,
   x: number,
   least: number,
   pa: number,
@@ -232,19 +281,29 @@ function drawSteps(
 ) {
   const target = rng.next() * total;
   const cap = poissonCap(x);
-  // term = Poisson(m; x); in logs for large x, where e^-x underflows.
-  const logX = Math.log(x);
-  let logTerm = -x; // log Poisson(0; x)
   let m = 0;
   let c = 0; // 1 - pa^(m-1) for m >= 1
   let acc = 0;
+  if (x < 500) {
+    let term = Math.exp(-x); // Poisson(m; x)
+    for (;;) {
+      m++;
+      term *= x / m;
+      if (m >= 2) c = (1 - pa) + pa * c;
+      if (m < least) continue;
+      acc += same ? term * c : term;
+      if (acc > target || m >= cap) return m;
+    }
+  }
+  // In logs where e^-x underflows.
+  const logX = Math.log(x);
+  let logTerm = -x;
   for (;;) {
     m++;
     logTerm += logX - Math.log(m);
     if (m >= 2) c = (1 - pa) + pa * c;
     if (m < least) continue;
-    const w = Math.exp(logTerm) * (same ? c : 1);
-    acc += w;
+    acc += Math.exp(logTerm) * (same ? c : 1);
     if (acc > target || m >= cap) return m;
   }
 }
@@ -255,7 +314,7 @@ function drawSteps(
  * to `out[0]` (gains) and `out[1]` (losses).
  */
 function drawJumps(
-  rng: Random,
+  rng: UniformStream,
   cb: Float64Array,
   o: number,
   a: number,
@@ -318,8 +377,9 @@ export function sampleEndpointJumps(
   t: number,
   a: number,
   b: number,
-  rng: Random,
+  random: Random,
 ): [number, number] {
+  const rng = new UniformStream(random);
   if (!(gain > 0 && loss > 0 && Number.isFinite(gain) && Number.isFinite(loss))) {
     throw new RangeError(`Rates must be finite and > 0; got gain ${gain}, loss ${loss}.`);
   }
@@ -333,11 +393,16 @@ export function sampleEndpointJumps(
   if (a === b) {
     const e = a === 1 ? cb[E1] : cb[E0];
     const d = a === 1 ? cb[D1] : cb[D0];
-    if (rng.next() * (e + d) < e) return [0, 0];
+    if (rng.next() * (e + d) < e) {
+      random.importState(Int32Array.of(rng.s0, rng.s1, rng.s2, rng.s3));
+      return [0, 0];
+    }
   } else if (t === 0) {
     throw new RangeError(`A branch of length 0 cannot go from ${a} to ${b}.`);
   }
   drawJumps(rng, cb, 0, a, b, out);
+  const st = Int32Array.of(rng.s0, rng.s1, rng.s2, rng.s3);
+  random.importState(st);
   return [out[0], out[1]];
 }
 
@@ -363,6 +428,9 @@ class HistorySampler {
   readonly #in1: Float64Array;
   readonly #f0: Float64Array;
   readonly #f1: Float64Array;
+  /** Probability that v's clade is trivial, exactly 0 where it cannot be (to make F exactly 1). */
+  readonly #s0: Float64Array;
+  readonly #s1: Float64Array;
   /** Per child slot (as `children`): 1 - prod of (1 - F) over this and later siblings. */
   readonly #gs0: Float64Array;
   readonly #gs1: Float64Array;
@@ -371,7 +439,9 @@ class HistorySampler {
   readonly cumPosterior: Float64Array;
   readonly posterior: Float64Array;
   logLik = 0;
-  // One draw's output, in kernel node numbers.
+  /** The original tree's node of each kernel node (-1 for a pendant tip). */
+  readonly origOf: Int32Array;
+  // One draw's output: events on original branches, states of kernel nodes.
   readonly evNode: Int32Array;
   readonly evGain: Int32Array;
   readonly evLoss: Int32Array;
@@ -426,6 +496,7 @@ class HistorySampler {
         else branchConstants(this.#cb, (c * n + v) * NB, g, l, k.branchLength[v]);
       }
     }
+    this.origOf = Int32Array.from({ length: n }, (_, v) => (this.setup ? v - k.nTips : v));
     this.counted = new Uint8Array(n).fill(1);
     if (this.setup) this.counted.fill(0, 0, k.nTips);
     this.counted[n - 1] = 0;
@@ -434,6 +505,8 @@ class HistorySampler {
     this.#in1 = new Float64Array(cn);
     this.#f0 = new Float64Array(cn);
     this.#f1 = new Float64Array(cn);
+    this.#s0 = new Float64Array(cn);
+    this.#s1 = new Float64Array(cn);
     this.#gs0 = new Float64Array(this.nRate * k.children.length);
     this.#gs1 = new Float64Array(this.nRate * k.children.length);
     this.#scale = new Int32Array(this.nRate);
@@ -449,12 +522,6 @@ class HistorySampler {
     this.#stack = new Int32Array(n + 1);
   }
 
-  /** The original tree's node of kernel node v (-1 for a pendant tip). */
-  original(v: number): number {
-    if (!this.setup) return v;
-    return v - this.kernel.nTips;
-  }
-
   /** Computes the tables of the column `states[offset .. offset + nTips - 1]`. */
   prepare(states: Uint8Array, offset: number): void {
     const k = this.kernel;
@@ -462,6 +529,7 @@ class HistorySampler {
     const { childStart, children } = k;
     const cb = this.#cb;
     const in0 = this.#in0, in1 = this.#in1, f0 = this.#f0, f1 = this.#f1;
+    const s0 = this.#s0, s1 = this.#s1;
     const gs0 = this.#gs0, gs1 = this.#gs1;
     const nSlots = children.length;
     const terms = new Float64Array(this.nComp);
@@ -477,6 +545,7 @@ class HistorySampler {
           else if (s !== MISSING) a1 = 0;
         } else {
           let g0 = 0, g1 = 0; // 1 - prod (1 - F) over the later children, for states 0 and 1
+          let p0 = 1, p1 = 1; // prod of the children's trivial probabilities
           for (let j = childStart[v + 1] - 1; j >= childStart[v]; j--) {
             const ch = children[j];
             const o = (base + ch) * NB;
@@ -490,6 +559,8 @@ class HistorySampler {
             }
             g0 += (1 - g0) * f0[base + ch];
             g1 += (1 - g1) * f1[base + ch];
+            p0 *= s0[base + ch];
+            p1 *= s1[base + ch];
             gs0[c * nSlots + j] = g0;
             gs1[c * nSlots + j] = g1;
           }
@@ -507,12 +578,12 @@ class HistorySampler {
           in0[i] = a0;
           in1[i] = a1;
           if (v === n - 1) break;
-          this.#nonTrivial(i, (base + v) * NB, a0, a1, g0, g1);
+          this.#nonTrivial(i, (base + v) * NB, a0, a1, g0, g1, p0, p1);
           continue;
         }
         in0[i] = a0;
         in1[i] = a1;
-        if (v < n - 1) this.#nonTrivial(i, (base + v) * NB, a0, a1, 0, 0);
+        if (v < n - 1) this.#nonTrivial(i, (base + v) * NB, a0, a1, 0, 0, 1, 1);
       }
       const p1 = this.#rootPi1[c];
       const root = base + n - 1;
@@ -545,16 +616,32 @@ class HistorySampler {
     this.cumPosterior.fill(Infinity, last);
   }
 
-  /** F_v(a) = (1 - r) + r G for both parent states, from the branch constants at `o`. */
-  #nonTrivial(i: number, o: number, i0: number, i1: number, g0: number, g1: number) {
+  /**
+   * F_v(a) = (1 - r) + r G for both parent states, from the branch constants at `o`, and the
+   * trivial probability S_v(a) = r prod S_c (`p0`, `p1` the children's product): where S is
+   * exactly 0 (the clade holds a tip that contradicts a), F is exactly 1.
+   */
+  #nonTrivial(
+    i: number,
+    o: number,
+    i0: number,
+    i1: number,
+    g0: number,
+    g1: number,
+    p0: number,
+    p1: number,
+  ) {
     const cb = this.#cb;
     // Parent in 0: trivial E0 i0; same state with jumps D0 i0; switch P01 i1.
     const t0 = cb[o + E0] * i0, n0 = cb[o + D0] * i0 + cb[o + P01] * i1;
     const t1 = cb[o + E1] * i1, n1 = cb[o + D1] * i1 + cb[o + P10] * i0;
     const z0 = t0 + n0, z1 = t1 + n1;
     // An unreachable parent state (Z = 0): never drawn; kept finite.
-    this.#f0[i] = z0 > 0 ? n0 / z0 + (t0 / z0) * g0 : 1;
-    this.#f1[i] = z1 > 0 ? n1 / z1 + (t1 / z1) * g1 : 1;
+    const s0 = z0 > 0 ? (t0 / z0) * p0 : 0, s1 = z1 > 0 ? (t1 / z1) * p1 : 0;
+    this.#s0[i] = s0;
+    this.#s1[i] = s1;
+    this.#f0[i] = s0 === 0 ? 1 : n0 / z0 + (t0 / z0) * g0;
+    this.#f1[i] = s1 === 0 ? 1 : n1 / z1 + (t1 / z1) * g1;
   }
 
   /** log P(column | invariant class): every true state present. */
@@ -574,7 +661,7 @@ class HistorySampler {
   }
 
   /** Draws one history of the prepared column into the event and state lists. */
-  draw(rng: Random): void {
+  draw(rng: UniformStream): void {
     this.nEv = 0;
     this.nEx = 0;
     this.nMk = 0;
@@ -614,7 +701,8 @@ class HistorySampler {
       const e = stack[--sp];
       const v = e >> 2, a = (e >> 1) & 1;
       const f = a === 1 ? f1[base + v] : f0[base + v];
-      if ((e & 1) === 0 && rng.next() >= f) {
+      // A clade that cannot be trivial (F = 1) needs no draw.
+      if ((e & 1) === 0 && f < 1 && rng.next() >= f) {
         this.mkNode[this.nMk] = v;
         this.mkState[this.nMk++] = a;
         continue;
@@ -629,15 +717,15 @@ class HistorySampler {
       const cs = childStart[v], ce = childStart[v + 1];
       const g = cs === ce ? 0 : (a === 1 ? gs1[c * nSlots + cs] : gs0[c * nSlots + cs]);
       // P(branch not trivial | clade not trivial) = (1 - r) / F.
-      const pBranch = g === 0 ? 1 : (same + sw) / (triv + same + sw) / f;
+      const pBranch = g === 0 || triv === 0 ? 1 : (same + sw) / (triv + same + sw) / f;
       let b = a;
-      if (rng.next() < pBranch) {
-        b = rng.next() * (same + sw) < same ? a : 1 - a;
+      if (pBranch >= 1 || rng.next() < pBranch) {
+        b = sw === 0 ? a : same === 0 ? 1 - a : rng.next() * (same + sw) < same ? a : 1 - a;
         this.exNode[this.nEx] = v;
         this.exState[this.nEx++] = b;
         if (this.counted[v]) {
           drawJumps(rng, cb, o, a, b, this.#jumps);
-          this.evNode[this.nEv] = v;
+          this.evNode[this.nEv] = this.origOf[v];
           this.evGain[this.nEv] = this.#jumps[0];
           this.evLoss[this.nEv++] = this.#jumps[1];
         }
@@ -652,7 +740,8 @@ class HistorySampler {
       let j = cs;
       for (; j < ce - 1; j++) {
         const ch = children[j];
-        if (rng.next() * gs[c * nSlots + j] < fs[base + ch]) break;
+        const gj = gs[c * nSlots + j], fj = fs[base + ch];
+        if (fj >= gj || rng.next() * gj < fj) break;
         this.mkNode[this.nMk] = ch;
         this.mkState[this.nMk++] = a;
       }
@@ -721,12 +810,12 @@ export function stochasticMap(
   const component = new Uint16Array(N);
   const kernelState = new Int8Array(kn);
   const parent = sampler.kernel.parent;
-  const rng = new Random(options.seed);
+  const rng = new UniformStream(new Random(options.seed));
   for (let s = 0; s < N; s++) {
     sampler.draw(rng);
     component[s] = sampler.component;
     for (let i = 0; i < sampler.nEv; i++) {
-      const v = sampler.original(sampler.evNode[i]);
+      const v = sampler.evNode[i];
       gains[s * n + v] = sampler.evGain[i];
       losses[s * n + v] = sampler.evLoss[i];
     }
@@ -736,7 +825,7 @@ export function stochasticMap(
     // Every other node is inside a trivial clade: its parent's state.
     for (let v = kn - 1; v >= 0; v--) {
       if (kernelState[v] < 0) kernelState[v] = kernelState[parent[v]];
-      const w = sampler.original(v);
+      const w = sampler.origOf[v];
       if (w >= 0) out[s * n + w] = kernelState[v];
     }
   }
@@ -810,7 +899,7 @@ export function stochasticMapPatterns(
   const kParent = sampler.kernel.parent;
   const nF = patterns.familyPattern.length;
   const nC = sampler.nComp;
-  const rng = new Random(options.seed);
+  const rng = new UniformStream(new Random(options.seed));
   const branchGainDraws = new Float64Array(N * n);
   const branchLossDraws = new Float64Array(N * n);
   const famG = new Float64Array(N), famL = new Float64Array(N);
@@ -841,6 +930,7 @@ export function stochasticMapPatterns(
   const fill = start.slice(0, patterns.nPatterns);
   for (let f = 0; f < nF; f++) byPattern[fill[patterns.familyPattern[f]]++] = f;
   const nTips = tree.nTips;
+  const { evNode, evGain, evLoss, exNode, exState, mkNode, mkState, origOf } = sampler;
   for (let p = 0; p < patterns.nPatterns; p++) {
     if (start[p] === start[p + 1]) continue;
     try {
@@ -861,9 +951,10 @@ export function stochasticMapPatterns(
         sampler.draw(rng);
         familyComponents[f * nC + sampler.component] += 1 / N;
         let g = 0, l = 0;
-        for (let i = 0; i < sampler.nEv; i++) {
-          const v = sampler.original(sampler.evNode[i]);
-          const eg = sampler.evGain[i], el = sampler.evLoss[i];
+        const nEv = sampler.nEv;
+        for (let i = 0; i < nEv; i++) {
+          const v = evNode[i];
+          const eg = evGain[i], el = evLoss[i];
           g += eg;
           l += el;
           branchGainDraws[s * n + v] += eg;
@@ -879,8 +970,9 @@ export function stochasticMapPatterns(
         }
         famG[s] = g;
         famL[s] = l;
-        for (let i = 0; i < sampler.nEx; i++) ex1[sampler.exNode[i]] += sampler.exState[i];
-        for (let i = 0; i < sampler.nMk; i++) mk1[sampler.mkNode[i]] += sampler.mkState[i];
+        const nEx = sampler.nEx, nMk = sampler.nMk;
+        for (let i = 0; i < nEx; i++) ex1[exNode[i]] += exState[i];
+        for (let i = 0; i < nMk; i++) mk1[mkNode[i]] += mkState[i];
       }
       // Per-family totals.
       famGainMean[f] = mean(famG);
@@ -894,7 +986,7 @@ export function stochasticMapPatterns(
       // Node presence: explicit visits plus the trivial clades above or at each node.
       for (let v = kn - 1; v >= 0; v--) {
         cum[v] = mk1[v] + (v === kn - 1 ? 0 : cum[kParent[v]]);
-        const w = sampler.original(v);
+        const w = origOf[v];
         if (w < 0) continue;
         const share = (ex1[v] + cum[v]) / N;
         presence[w] += share;
