@@ -138,10 +138,13 @@ Deno.test("long TSV: plain and gzip files read back to the same doubles; gzip is
       for (const r of rows) yield r;
     };
     const gz = await writeFamilyLongTsv(`${dir}/f.tsv.gz`, tree, ids, lazy());
+    // Compressed on this thread instead of the worker: the same text.
+    await writeFamilyLongTsv(`${dir}/t.tsv.gz`, tree, ids, rows, { gzipWorker: false });
     const text = await Deno.readTextFile(`${dir}/f.tsv`);
     const gzBytes = await Deno.readFile(`${dir}/f.tsv.gz`);
     assertEquals([gzBytes[0], gzBytes[1]], [0x1f, 0x8b], "gzip magic");
     assertEquals(await gunzipText(gzBytes), text);
+    assertEquals(await gunzipText(await Deno.readFile(`${dir}/t.tsv.gz`)), text);
     const perFamily = tree.nNodes + 2 * (tree.nNodes - 1); // pPresent everywhere, events on branches
     assertEquals(plain.rows, 40 * perFamily);
     assertEquals(text.split("\n").length - 2, plain.rows);
@@ -164,7 +167,7 @@ Deno.test("long TSV: plain and gzip files read back to the same doubles; gzip is
         assert(Object.is(q.get("losses")!.get(ids[v]), r.losses[v]));
       }
     }
-    assertEquals(await filesIn(dir), ["f.tsv", "f.tsv.gz"], "no temporary file is left");
+    assertEquals(await filesIn(dir), ["f.tsv", "f.tsv.gz", "t.tsv.gz"], "no temporary file left");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,7 +4,8 @@
  * existing file only with `force`, the folder must exist), the text goes to a temporary file in
  * the same folder and is renamed into place at the end, so an interrupted or failed run leaves
  * no half-written file. A name ending in `.gz` is gzip-compressed on the way
- * (`CompressionStream("gzip")`); `-` streams to stdout. Text is buffered into chunks of about
+ * (`CompressionStream("gzip")`, by default in a worker, `gzip_worker.ts`, so that compressing
+ * runs on another core while this thread formats the next chunks); `-` streams to stdout. Text is buffered into chunks of about
  * `chunkChars` characters, so memory stays bounded whatever the size of the table.
  *
  * @module
@@ -28,6 +29,113 @@ export interface TextOutputOptions {
   readonly chunkChars?: number;
   /** When given, written as JSON to `FILE.provenance.json` (temporary file and rename too). */
   readonly provenance?: unknown;
+  /**
+   * Compress in a worker (default true), so compressing runs on another core while this thread
+   * formats the next chunks; `false` compresses on this thread.
+   */
+  readonly gzipWorker?: boolean;
+}
+
+/** Where encoded chunks go: a stream on this thread, or the gzip worker. */
+interface ByteSink {
+  write(bytes: Uint8Array): Promise<void>;
+  /** Finishes the data (flushes compression, closes the file; releases stdout). */
+  close(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+function streamSink(
+  stream: WritableStream<Uint8Array>,
+  piped: Promise<void> | null,
+  closeStream: boolean,
+): ByteSink {
+  const writer = stream.getWriter();
+  return {
+    write: (bytes) => writer.write(bytes),
+    async close() {
+      if (!closeStream) {
+        writer.releaseLock();
+        return;
+      }
+      await writer.close();
+      if (piped) await piped;
+    },
+    async abort(reason) {
+      if (!closeStream) {
+        writer.releaseLock();
+        return;
+      }
+      await writer.abort(reason).catch(() => {});
+      if (piped) await piped.catch(() => {});
+    },
+  };
+}
+
+/** Chunks sent to the gzip worker and not yet written: bounds the memory they hold. */
+const WORKER_WINDOW = 3;
+
+async function workerSink(path: string): Promise<ByteSink> {
+  const worker = new Worker(new URL("./gzip_worker.ts", import.meta.url).href, { type: "module" });
+  // Every request gets one reply, in order.
+  const replies: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  let failure: Error | null = null;
+  const fail = (e: Error) => {
+    failure ??= e;
+    for (const r of replies.splice(0)) r.reject(e);
+  };
+  worker.onmessage = (e: MessageEvent<{ ok: boolean; message?: string }>) => {
+    const r = replies.shift();
+    if (e.data.ok) r?.resolve();
+    else {
+      const err = new Error(e.data.message);
+      r?.reject(err);
+      fail(err);
+    }
+  };
+  worker.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    fail(new Error(`gzip worker: ${e.message}`));
+  };
+  const request = (message: unknown, transfer: Transferable[] = []): Promise<void> => {
+    if (failure) return Promise.reject(failure);
+    const p = new Promise<void>((resolve, reject) => replies.push({ resolve, reject }));
+    worker.postMessage(message, transfer);
+    return p;
+  };
+  let inFlight: Promise<void>[] = [];
+  let terminated = false;
+  const terminate = () => {
+    terminated = true;
+    worker.terminate();
+  };
+  try {
+    await request({ op: "open", path });
+  } catch (e) {
+    terminate();
+    throw e;
+  }
+  return {
+    async write(bytes) {
+      inFlight.push(request({ op: "chunk", bytes }, [bytes.buffer as ArrayBuffer]));
+      if (inFlight.length >= WORKER_WINDOW) await inFlight.shift();
+    },
+    async close() {
+      try {
+        await Promise.all(inFlight);
+        inFlight = [];
+        await request({ op: "close" });
+      } finally {
+        terminate();
+      }
+    },
+    async abort() {
+      if (terminated) return; // closed already: the caller removes the file
+      await Promise.allSettled(inFlight);
+      inFlight = [];
+      await request({ op: "abort" }).catch(() => {});
+      terminate();
+    },
+  };
 }
 
 /** A text output being written; {@linkcode TextOutput.close} makes it appear. */
@@ -85,27 +193,31 @@ export async function openTextOutput(
 
   let temp: string | null = null;
   let sidecarTemp: string | null = null;
-  let sink: WritableStream<Uint8Array> | WritableStream<BufferSource>;
-  let piped: Promise<void> | null = null;
+  let sink: ByteSink;
   if (planned.stdout) {
-    sink = Deno.stdout.writable;
+    sink = streamSink(Deno.stdout.writable, null, false);
   } else {
     temp = `${dirname(planned.path!)}/.${basename(planned.path!)}.${crypto.randomUUID()}.tmp`;
     try {
-      const file = await Deno.open(temp, { createNew: true, write: true });
-      if (gzip) {
-        const gz = new CompressionStream("gzip");
-        piped = gz.readable.pipeTo(file.writable);
-        piped.catch(() => {}); // awaited in close(); an abort rejects it on purpose
-        sink = gz.writable;
+      if (gzip && (options.gzipWorker ?? true)) {
+        sink = await workerSink(temp);
       } else {
-        sink = file.writable;
+        const file = await Deno.open(temp, { createNew: true, write: true });
+        if (gzip) {
+          const gz = new CompressionStream("gzip");
+          const piped = gz.readable.pipeTo(file.writable);
+          piped.catch(() => {}); // awaited in close(); an abort rejects it on purpose
+          sink = streamSink(gz.writable as WritableStream<Uint8Array>, piped, true);
+        } else {
+          sink = streamSink(file.writable, null, true);
+        }
       }
     } catch (e) {
+      if (temp) await Deno.remove(temp).catch(() => {});
       throw cannotWrite(flag, planned.display, e);
     }
   }
-  const writer = (sink as WritableStream<Uint8Array>).getWriter();
+  const writer = sink;
   let pending: string[] = [];
   let pendingChars = 0;
   let bytes = 0;
@@ -116,8 +228,8 @@ export async function openTextOutput(
     const chunk = encoder.encode(pending.join(""));
     pending = [];
     pendingChars = 0;
+    bytes += chunk.length; // before the write: a chunk sent to the worker is detached
     await writer.write(chunk);
-    bytes += chunk.length;
   };
   const removeTemps = async () => {
     for (const t of [temp, sidecarTemp]) if (t) await Deno.remove(t).catch(() => {});
@@ -144,13 +256,11 @@ export async function openTextOutput(
       if (state !== "open") throw new Error(`Output '${planned.display}' is already ${state}.`);
       try {
         await flush();
+        await writer.close();
         if (planned.stdout) {
-          writer.releaseLock();
           state = "closed";
           return;
         }
-        await writer.close();
-        if (piped) await piped;
         if (withProvenance) {
           sidecarTemp = `${temp}.provenance`;
           await Deno.writeTextFile(
@@ -176,12 +286,7 @@ export async function openTextOutput(
       state = "aborted";
       pending = [];
       pendingChars = 0;
-      if (planned.stdout) {
-        writer.releaseLock();
-        return;
-      }
       await writer.abort(new Error("aborted")).catch(() => {});
-      if (piped) await piped.catch(() => {});
       await removeTemps();
     },
   };
