@@ -1,0 +1,298 @@
+/**
+ * Benchmark of ancestral reconstruction as a user runs it: the whole `genecontent ancestral`
+ * process (reading, the reconstruction, the per-branch sums and the per-family long TSV
+ * written) against IQ-TREE 2's empirical-Bayes ancestral states (`-asr`) on the same topology
+ * and the same fixed model, with the same number of threads.
+ *
+ * The model is the null model at the maximum-likelihood rates of `genecontent fit` (fitted
+ * once, not timed). IQ-TREE gets it as `GTR2+F{pi0,pi1}` with the tree's branch lengths fixed
+ * (`-te tree -blfix`) after mapping them to its units, b = t * 2 gain loss / (gain + loss)
+ * (the notes' mapping), so both programs compute posteriors under the same chain.
+ * Posteriors given a family's column do not depend on the ascertainment correction, so the
+ * expected number of families present at each node is the same quantity in both; the script
+ * checks it over all internal nodes but the root (IQ-TREE unroots the tree, which removes the
+ * root's node), against the sum of IQ-TREE's `p_1` column (printed to 5 decimals).
+ *
+ * Each time is the wall time of the whole process, median of `--runs` runs, the contenders
+ * alternating so that load from other work falls on both alike. Prints a Markdown table on
+ * stdout (progress on stderr).
+ *
+ * Usage: `deno run --allow-all scripts/bench_ancestral.ts [--runs N] [--threads N]
+ * [--case ID] [--per-family FILE-SUFFIX] [--keep DIR]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { readTree } from "../lib/load_dataset.ts";
+import { formatNewick } from "../lib/newick/format.ts";
+import { parsePamBytes } from "../lib/pam/read.ts";
+import { writeBinaryPhylip } from "../tests/support/iqtree.ts";
+import { ensureBenchData, run, summarize } from "./run_benchmarks.ts";
+
+const DENO = Deno.execPath();
+
+function log(message: string): void {
+  console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+function seconds(xs: readonly number[]): string {
+  const s = summarize(xs)!;
+  const f = (x: number) => `${(x / 1000).toFixed(1)} s`;
+  return xs.length > 1 ? `${f(s.median)} (${f(s.min)} - ${f(s.max)})` : f(s.median);
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 0)} MB`;
+}
+
+async function ensurePhylip(dir: string, treePath: string, pamPath: string): Promise<string> {
+  const path = `${dir}/aln.phy`;
+  if (await Deno.stat(path).catch(() => null)) return path;
+  const { tree } = await readTree(treePath);
+  const pam = parsePamBytes(await Deno.readFile(pamPath), pamPath, {
+    orientation: "auto",
+    taxa: tree.tipNames,
+  });
+  await writeBinaryPhylip(`${path}.tmp`, pam.taxa, pam.states, pam.families.length);
+  await Deno.rename(`${path}.tmp`, path);
+  return path;
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return (await Deno.stat(path)).size;
+}
+
+interface Timed {
+  readonly wallMs: number;
+  readonly bytes: number;
+}
+
+/** The whole `genecontent ancestral` process; returns its time and output size. */
+async function genecontentAncestral(
+  tree: string,
+  pam: string,
+  rates: { gain: number; loss: number },
+  threads: number,
+  dir: string,
+  perFamily: string,
+): Promise<Timed> {
+  const out = `${dir}/genecontent`;
+  const families = `${dir}/families${perFamily}`;
+  const r = await run(DENO, [
+    "task",
+    "-q",
+    "genecontent",
+    "ancestral",
+    "--tree",
+    tree,
+    "--pam",
+    pam,
+    "--gain",
+    String(rates.gain),
+    "--loss",
+    String(rates.loss),
+    "--threads",
+    String(threads),
+    "--out",
+    out,
+    "--per-family",
+    families,
+    "--force",
+  ]);
+  if (r.code !== 0) throw new Error(`genecontent ancestral failed:\n${r.stderr}`);
+  let bytes = await sizeOf(families);
+  for await (const e of Deno.readDir(out)) bytes += await sizeOf(`${out}/${e.name}`);
+  return { wallMs: r.wallMs, bytes };
+}
+
+/** The whole `iqtree2 -asr` process on the scaled tree; its files stay in `dir`. */
+async function iqtreeAsr(
+  aln: string,
+  scaledTree: string,
+  pi1: number,
+  threads: number,
+  dir: string,
+): Promise<Timed> {
+  // Plain decimals: IQ-TREE's +F{...} parser rejects exponent notation.
+  const f1 = pi1.toFixed(15), f0 = (1 - pi1).toFixed(15);
+  const r = await run("iqtree2", [
+    "-s",
+    aln,
+    "-st",
+    "BIN",
+    "-te",
+    scaledTree,
+    "-blfix",
+    "-keep-ident",
+    "-m",
+    `GTR2+F{${f0},${f1}}`,
+    "-asr",
+    "-nt",
+    String(threads),
+    "-seed",
+    "1",
+    "--prefix",
+    `${dir}/asr`,
+    "-redo",
+  ]);
+  if (r.code !== 0) throw new Error(`iqtree2 -asr failed:\n${r.stdout}\n${r.stderr}`);
+  return { wallMs: r.wallMs, bytes: await sizeOf(`${dir}/asr.state`) };
+}
+
+/** Sum of IQ-TREE's p_1 over all nodes and sites of its `.state` file, read as a stream. */
+async function iqtreePresentTotal(statePath: string): Promise<{ sum: number; rows: number }> {
+  const file = await Deno.open(statePath);
+  let rest = "";
+  let sum = 0;
+  let rows = 0;
+  let header = false;
+  for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) {
+      if (line.startsWith("#") || line === "") continue;
+      if (!header) {
+        if (line !== "Node\tSite\tState\tp_0\tp_1") throw new Error(`Unexpected header ${line}`);
+        header = true;
+        continue;
+      }
+      sum += Number(line.slice(line.lastIndexOf("\t") + 1));
+      rows++;
+    }
+  }
+  return { sum, rows };
+}
+
+/** Sum of the `present` column of genecontent's branch TSV over internal nodes but the root. */
+async function genecontentPresentTotal(branchesPath: string, nTips: number): Promise<number> {
+  const lines = (await Deno.readTextFile(branchesPath)).trimEnd().split("\n");
+  const header = lines[0].split("\t");
+  const col = header.indexOf("present");
+  const parentCol = header.indexOf("parent");
+  if (col < 0 || parentCol < 0) throw new Error(`No present/parent column in ${branchesPath}`);
+  let sum = 0;
+  const rows = lines.slice(1).map((l) => l.split("\t"));
+  // Rows follow the flat tree's order: tips first, the root (parent NA) last.
+  rows.forEach((cells, v) => {
+    if (v >= nTips && cells[parentCol] !== "NA") sum += Number(cells[col]);
+  });
+  return sum;
+}
+
+if (import.meta.main) {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "3" },
+      threads: { type: "string", default: "2" },
+      case: { type: "string", default: "1324x25420-yule" },
+      "per-family": { type: "string", default: ".tsv.gz" },
+      keep: { type: "string" },
+    },
+    strict: true,
+  });
+  const runs = Number(v.runs), threads = Number(v.threads);
+  const load0 = loadAverage();
+  const files = await ensureBenchData(v.case!);
+  const aln = await ensurePhylip(files.dir, files.tree, files.pam);
+  const work = v.keep ?? await Deno.makeTempDir({ prefix: "gc_bench_ancestral_" });
+  await Deno.mkdir(work, { recursive: true });
+  try {
+    log(`${v.case}: null-model rates (genecontent fit, not timed)`);
+    const fit = await run(DENO, [
+      "task",
+      "-q",
+      "genecontent",
+      "fit",
+      "--tree",
+      files.tree,
+      "--pam",
+      files.pam,
+      "--json",
+      "--no-ci",
+      "--threads",
+      String(threads),
+    ]);
+    if (fit.code !== 0) throw new Error(`genecontent fit failed:\n${fit.stderr}`);
+    const { gain, loss } = JSON.parse(fit.stdout) as { gain: number; loss: number };
+    const pi1 = gain / (gain + loss);
+    const { tree } = await readTree(files.tree);
+    const scale = 2 * gain * loss / (gain + loss);
+    const scaledTree = `${work}/scaled.nwk`;
+    await Deno.writeTextFile(
+      scaledTree,
+      formatNewick({ ...tree, branchLength: tree.branchLength.map((t) => t * scale) }) + "\n",
+    );
+    const gc: Timed[] = [];
+    const iq: Timed[] = [];
+    for (let i = 0; i < runs; i++) {
+      log(`run ${i + 1}/${runs}: genecontent ancestral`);
+      gc.push(
+        await genecontentAncestral(
+          files.tree,
+          files.pam,
+          { gain, loss },
+          threads,
+          work,
+          v["per-family"]!,
+        ),
+      );
+      log(`run ${i + 1}/${runs}: iqtree2 -asr`);
+      iq.push(await iqtreeAsr(aln, scaledTree, pi1, threads, work));
+    }
+    log("checking the expected number of families present at the internal nodes");
+    const iqTotal = await iqtreePresentTotal(`${work}/asr.state`);
+    const gcTotal = await genecontentPresentTotal(`${work}/genecontent/branches.tsv`, tree.nTips);
+    const commit = (await run("git", ["rev-parse", "--short", "HEAD"])).stdout.trim();
+    const iqVersion = (await run("iqtree2", ["--version"])).stdout.split("\n").find(Boolean) ??
+      "";
+    const gcTime = summarize(gc.map((r) => r.wallMs))!.median;
+    const iqTime = summarize(iq.map((r) => r.wallMs))!.median;
+    const L: string[] = [];
+    L.push("## Ancestral reconstruction");
+    L.push("");
+    L.push(
+      `Produced by \`deno run --allow-all scripts/bench_ancestral.ts --runs ${runs} --threads ` +
+        `${threads}\` on ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} (commit ${commit}, ` +
+        `${v.case}, ${tree.nTips} genomes, ${iqTotal.rows / (tree.nTips - 2)} families; load ` +
+        `average ${load0} before, ${loadAverage()} after). Null model at its maximum-likelihood ` +
+        `rates (gain ${gain.toPrecision(6)}, loss ${loss.toPrecision(6)}), fixed; ${threads} ` +
+        "threads each; wall time of the whole process, median (min - max) of " +
+        `${runs} runs.`,
+    );
+    L.push("");
+    L.push("| program | what it writes | output | time |");
+    L.push("| --- | --- | --- | --- |");
+    L.push(
+      `| genecontent \`ancestral --out DIR --per-family F\` | per-branch and per-genome sums, ` +
+        "trees (ids, NHX), iTOL datasets, JSON, and the per-family long TSV " +
+        `(\`${v["per-family"]}\`: pPresent at every node, gains and losses on every branch) | ` +
+        `${megabytes(gc[0].bytes)} | ${seconds(gc.map((r) => r.wallMs))} |`,
+    );
+    L.push(
+      `| IQ-TREE 2 \`-m GTR2+F{pi0,pi1} -te T -blfix -asr\` | \`.state\`: p_0, p_1 at every ` +
+        `internal node for every site (5 decimals) | ${megabytes(iq[0].bytes)} | ` +
+        `${seconds(iq.map((r) => r.wallMs))} |`,
+    );
+    L.push("");
+    L.push(
+      `genecontent / IQ-TREE time: ${(gcTime / iqTime).toFixed(2)}. Expected families present, ` +
+        `summed over the ${tree.nTips - 2} internal nodes IQ-TREE keeps: genecontent ` +
+        `${gcTotal.toFixed(3)}, IQ-TREE ${iqTotal.sum.toFixed(3)} (relative difference ` +
+        `${(Math.abs(gcTotal - iqTotal.sum) / iqTotal.sum).toExponential(2)}; IQ-TREE rounds ` +
+        `each of its ${iqTotal.rows} probabilities to 5 decimals). IQ-TREE: ${iqVersion}.`,
+    );
+    console.log(L.join("\n"));
+  } finally {
+    if (v.keep === undefined) await Deno.remove(work, { recursive: true });
+  }
+}
