@@ -5,7 +5,9 @@
 use crate::engines::blocked::{BlockedEngine, BlockedScratch};
 use crate::engines::chains::{ChainEngine, ChainScratch, SetMessages, MAX_NODES};
 use crate::engines::dense::{eval_pattern, DenseScratch};
-use crate::engines::outside::{expect_pattern, OutsideScratch};
+use crate::engines::outside::{
+    expect_pattern, expect_pattern_sparse, OutsideScratch, SparseScratch, TreeFacts, UniformTables,
+};
 use crate::error::GcError;
 use crate::grouping::Targets;
 use crate::transition::{SetRates, SetTables};
@@ -110,6 +112,7 @@ pub struct Dataset {
     packed: Vec<u8>,
     /// Scratch of the expectations pass, one per concurrent task.
     outside_scratch: Mutex<Vec<OutsideScratch>>,
+    sparse_scratch: Mutex<Vec<SparseScratch>>,
 }
 
 #[derive(Clone, Copy)]
@@ -229,6 +232,7 @@ impl Dataset {
                 }
             }
         };
+        let tree_n_tips = tree.n_tips;
         Ok(Dataset {
             tree,
             n_patterns,
@@ -237,8 +241,9 @@ impl Dataset {
             engine,
             pool,
             set_tables: Mutex::new(Vec::new()),
-            packed: pack_states(states),
+            packed: pack_states(states, tree_n_tips),
             outside_scratch: Mutex::new(Vec::new()),
+            sparse_scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -633,11 +638,16 @@ impl Dataset {
     }
 }
 
-/// Packs states (each 0, 1 or 2) at 2 bits per cell, 4 cells per byte.
-fn pack_states(states: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; states.len().div_ceil(4)];
-    for (i, &s) in states.iter().enumerate() {
-        out[i / 4] |= s << (2 * (i % 4));
+/// Packs states (each 0, 1 or 2) at 2 bits per cell, 4 cells per byte, each pattern's row
+/// starting on a byte (`n_tips.div_ceil(4)` bytes per row, padding cells 0).
+fn pack_states(states: &[u8], n_tips: usize) -> Vec<u8> {
+    let row = n_tips.div_ceil(4);
+    let n_pat = states.len().checked_div(n_tips).unwrap_or(0);
+    let mut out = vec![0u8; n_pat * row];
+    for p in 0..n_pat {
+        for t in 0..n_tips {
+            out[p * row + t / 4] |= states[p * n_tips + t] << (2 * (t % 4));
+        }
     }
     out
 }
@@ -757,7 +767,13 @@ impl Dataset {
         };
         let chunk = expect_chunk(n_eval);
         let n_chunks = n_eval.div_ceil(chunk);
+        // Without per-pattern terms, the sparse pass: per pattern only the nodes whose subtree
+        // holds more than one tip state; uniform subtrees are swept once per set.
+        let sparse = ptrs.per.is_null();
+        let facts = if sparse { Some(TreeFacts::new(&self.tree)) } else { None };
         let mut sums = vec![0.0f64; n_chunks * 4 * nn];
+        let mut accs = vec![[0.0f64; 2]; n_chunks * 3 * nn];
+        let mut uni = UniformTables::default();
         for k in 0..n_sets {
             if is_cancelled() {
                 break;
@@ -774,47 +790,72 @@ impl Dataset {
             };
             let mut tabs = self.set_tables.lock().unwrap().pop().unwrap_or_default();
             tabs.refill(&self.tree, set_rates);
+            if sparse {
+                uni.refill(&self.tree, &tabs);
+            }
+            let row_bytes = nt.div_ceil(4);
+            let row = |pat: usize| &self.packed[pat * row_bytes..(pat + 1) * row_bytes];
+            let unpack = |pat: usize, states: &mut Vec<u8>| {
+                states.resize(nt, 0);
+                let r = row(pat);
+                for (t, st) in states.iter_mut().enumerate() {
+                    *st = (r[t / 4] >> (2 * (t % 4))) & 3;
+                }
+            };
             self.pool.install(|| {
-                sums.par_chunks_mut(4 * nn).enumerate().for_each(|(ch, acc)| {
-                    acc.fill(0.0);
-                    if is_cancelled() {
-                        return;
-                    }
-                    let mut s = self.outside_scratch.lock().unwrap().pop().unwrap_or_default();
-                    s.states.resize(nt, 0);
-                    let range = ch * chunk..((ch + 1) * chunk).min(n_eval);
-                    let n = range.len() as u64;
-                    let p = ptrs;
-                    for i in range {
-                        let pat = req.patterns.map_or(i, |ps| ps[i] as usize);
-                        for (t, st) in s.states.iter_mut().enumerate() {
-                            let c = pat * nt + t;
-                            *st = (self.packed[c / 4] >> (2 * (c % 4))) & 3;
+                sums.par_chunks_mut(4 * nn).zip(accs.par_chunks_mut(3 * nn)).enumerate().for_each(
+                    |(ch, (acc, up))| {
+                        acc.fill(0.0);
+                        up.fill([0.0; 2]);
+                        if is_cancelled() {
+                            return;
                         }
-                        let w = req.weights.map_or(1.0, |w| w[k * n_eval + i]);
-                        let ll = expect_pattern(&self.tree, &tabs, w, &mut s);
-                        if w != 0.0 {
-                            for (a, x) in acc.iter_mut().zip(&s.row) {
-                                *a += x;
+                        let range = ch * chunk..((ch + 1) * chunk).min(n_eval);
+                        let n = range.len() as u64;
+                        let p = ptrs;
+                        if let Some(facts) = &facts {
+                            let mut s = self.sparse_scratch.lock().unwrap().pop().unwrap_or_default();
+                            for i in range {
+                                let r = row(req.patterns.map_or(i, |ps| ps[i] as usize));
+                                let w = req.weights.map_or(1.0, |w| w[k * n_eval + i]);
+                                let ll = expect_pattern_sparse(
+                                    &self.tree, facts, &tabs, &uni, r, w, &mut s, acc, up,
+                                );
+                                // SAFETY: result `i` of set `k` is written by this task only.
+                                unsafe { *p.ll.add(k * n_eval + i) = ll };
                             }
-                        }
-                        let o = k * n_eval + i;
-                        // SAFETY: result `i` of set `k` is written by this task only; the
-                        // buffers were checked above.
-                        unsafe {
-                            *p.ll.add(o) = ll;
-                            if !p.per.is_null() {
-                                std::ptr::copy_nonoverlapping(s.row.as_ptr(), p.per.add(o * 4 * nn), 4 * nn);
+                            self.sparse_scratch.lock().unwrap().push(s);
+                        } else {
+                            let mut s = self.outside_scratch.lock().unwrap().pop().unwrap_or_default();
+                            for i in range {
+                                unpack(req.patterns.map_or(i, |ps| ps[i] as usize), &mut s.states);
+                                let w = req.weights.map_or(1.0, |w| w[k * n_eval + i]);
+                                let ll = expect_pattern(&self.tree, &tabs, w, &mut s);
+                                if w != 0.0 {
+                                    for (a, x) in acc.iter_mut().zip(&s.row) {
+                                        *a += x;
+                                    }
+                                }
+                                let o = k * n_eval + i;
+                                // SAFETY: result `i` of set `k` is written by this task only; the
+                                // buffers were checked above.
+                                unsafe {
+                                    *p.ll.add(o) = ll;
+                                    std::ptr::copy_nonoverlapping(
+                                        s.row.as_ptr(),
+                                        p.per.add(o * 4 * nn),
+                                        4 * nn,
+                                    );
+                                }
                             }
+                            self.outside_scratch.lock().unwrap().push(s);
                         }
-                    }
-                    self.outside_scratch.lock().unwrap().push(s);
-                    if let Some(pg) = progress {
-                        pg.done.fetch_add(n, Ordering::Relaxed);
-                    }
-                })
+                        if let Some(pg) = progress {
+                            pg.done.fetch_add(n, Ordering::Relaxed);
+                        }
+                    },
+                )
             });
-            self.set_tables.lock().unwrap().push(tabs);
             let out = &mut out_branch[k * 4 * nn..(k + 1) * 4 * nn];
             out.fill(0.0);
             for acc in sums.chunks(4 * nn) {
@@ -822,6 +863,19 @@ impl Dataset {
                     *o += x;
                 }
             }
+            if sparse {
+                let (first, rest) = accs.split_at_mut(3 * nn);
+                for up in rest.chunks(3 * nn) {
+                    for (a, x) in first.iter_mut().zip(up) {
+                        a[0] += x[0];
+                        a[1] += x[1];
+                    }
+                }
+                if n_chunks > 0 {
+                    uni.sweep(&self.tree, &tabs, first, out);
+                }
+            }
+            self.set_tables.lock().unwrap().push(tabs);
         }
         if is_cancelled() {
             return Err(GcError::cancelled());
