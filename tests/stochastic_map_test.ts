@@ -22,9 +22,11 @@ import { expandModel } from "../lib/model/components.ts";
 import { parseModel } from "../lib/model/description.ts";
 import { compressPatterns } from "../lib/pam/patterns.ts";
 import { Random } from "../lib/simulate/random.ts";
+import { starTree } from "../lib/simulate/trees.ts";
+import { MISSING } from "../lib/pam/matrix.ts";
 import type { FlatTree } from "../lib/tree/flat_tree.ts";
 import { expm } from "./support/brute_force_ancestral.ts";
-import { binary4, binary6, multifurcating, withUnary } from "./support/small_trees.ts";
+import { binary4, binary6, caterpillar, multifurcating, withUnary } from "./support/small_trees.ts";
 import { assertClose } from "./support/assert_close.ts";
 
 /** Overall level of every family of Monte Carlo tests below (before Bonferroni splitting). */
@@ -415,6 +417,7 @@ for (const c of cases) {
     for (let v = 0; v < n; v++) {
       z((s) => h.states[s * n + v], exact.presence[v], `presence at node ${v}`);
     }
+    assertPathsConsistent(c.tree, h);
     exact.posterior.forEach((p, k) =>
       z((s) => (h.component[s] === k ? 1 : 0), p, `component ${k}`)
     );
@@ -615,4 +618,53 @@ Deno.test("stochastic map: bad input raises GenecontentError naming the value", 
       }),
     (e: Error) => e instanceof GenecontentError && /loss/.test(e.message),
   );
+});
+
+/** Every draw's path is consistent: gains - losses on a branch = child state - parent state. */
+function assertPathsConsistent(tree: FlatTree, h: ReturnType<typeof stochasticMap>): void {
+  const n = tree.nNodes;
+  for (let s = 0; s < h.samples; s++) {
+    for (let v = 0; v < n - 1; v++) {
+      const o = s * n;
+      const net = h.gains[o + v] - h.losses[o + v];
+      const change = h.states[o + v] - h.states[o + tree.parent[v]];
+      if (net !== change) {
+        assert.fail(`draw ${s}, branch ${v}: ${net} net gains but states change by ${change}`);
+      }
+    }
+  }
+}
+
+Deno.test("stochastic map: deep, wide and saturated trees (scaling, long branches)", () => {
+  const rng = new Random(3);
+  const settings: [FlatTree, string, number[]][] = [
+    // 3,000 tips in a caterpillar: per-family likelihoods far below the smallest double.
+    [caterpillar(3000), "gamma2+error", [0.6, 1.1, 0.7, 0.05, 0.08]],
+    // 2,000 children of one root: the product over children needs rescaling inside the loop.
+    [starTree(2000, 0.4), "null", [0.5, 0.5]],
+    // Branches with s t far above 500 (saturated: Poisson steps in logs).
+    [starTree(50, 400), "null", [1, 1]],
+  ];
+  for (const [tree, model, values] of settings) {
+    const column = Uint8Array.from({ length: tree.nTips }, () => (rng.next() < 0.4 ? 1 : 0));
+    column[0] = MISSING;
+    const h = stochasticMap(tree, column, { model, values }, { samples: 20, seed: 2 });
+    const pam = compressPatterns(column, 1, tree.nTips, ["f"]);
+    using lik = new ModelLikelihood(tree, pam, tsBackendFactory, parseModel(model), {
+      minPresent: 0,
+      maxPresent: null,
+    });
+    // Two independent prunings of the same column: agreement to rounding over thousands of
+    // nodes (relative 1e-11 of a log-likelihood in the thousands).
+    assertClose(h.logLik, lik.evaluate(Float64Array.from(values)).perPattern[0], 1e-11);
+    assertPathsConsistent(tree, h);
+    // Observed tips keep their recorded state without error.
+    if (!model.includes("error")) {
+      for (let s = 0; s < h.samples; s++) {
+        for (let i = 1; i < tree.nTips; i++) {
+          assert.equal(h.states[s * tree.nNodes + i], column[i]);
+        }
+      }
+    }
+  }
 });
