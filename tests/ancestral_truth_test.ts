@@ -71,6 +71,16 @@ for (const c of truthCases) {
       seed: 29,
     });
     const n = tree.nNodes;
+    // Presence summed over families: the sampled mean against the exact expectation, at a
+    // bound of its Monte Carlo error (the variance of a sum of indicators is at most nF / 4).
+    const critPresence = normalQuantile(1 - LEVEL / (2 * n));
+    for (let v = 0; v < n; v++) {
+      const bound = critPresence * Math.sqrt(nFamilies / 4 / N);
+      assert.ok(
+        Math.abs(map.presence[v] - rec.totals.present[v]) < bound,
+        `node ${v}: sampled presence ${map.presence[v]} vs exact ${rec.totals.present[v]}`,
+      );
+    }
     const crit = normalQuantile(1 - LEVEL / (2 * 2 * (n - 1)));
     const critTotal = normalQuantile(1 - LEVEL / (2 * 2));
     for (
