@@ -6,8 +6,8 @@
  * `COLOR`, then `DATA`).
  *
  * Nodes are named as iTOL finds them, in one of two ways:
- * - `"ids"`: every node by its id, for the tree of node ids (`idNewick` of `../node_ids.ts`) in iTOL,
- *   where internal nodes carry their ids as labels;
+ * - `"ids"`: every node by its id, for the tree of node ids (`idNewick` of `../node_ids.ts`)
+ *   in iTOL, where internal nodes carry their ids as labels;
  * - `"lca"`: for the user's own tree: tips by name, internal nodes by iTOL's last-common-
  *   ancestor notation `A|B` with two tips from different child subtrees (a unary node, whose
  *   tips all lie in one child, cannot be named so and is refused).

@@ -76,6 +76,8 @@ const WORKER_WINDOW = 3;
 
 async function workerSink(path: string): Promise<ByteSink> {
   const worker = new Worker(new URL("./gzip_worker.ts", import.meta.url).href, { type: "module" });
+  // The "open" request below is answered, or the worker fails to start (reported as an error
+  // event, which rejects it).
   // Every request gets one reply, in order.
   const replies: { resolve: () => void; reject: (e: Error) => void }[] = [];
   let failure: Error | null = null;
@@ -199,8 +201,16 @@ export async function openTextOutput(
   } else {
     temp = `${dirname(planned.path!)}/.${basename(planned.path!)}.${crypto.randomUUID()}.tmp`;
     try {
-      if (gzip && (options.gzipWorker ?? true)) {
-        sink = await workerSink(temp);
+      // A worker that cannot start (a compiled program without the worker module included,
+      // a host that refuses workers) falls back to compressing on this thread.
+      const viaWorker = gzip && (options.gzipWorker ?? true)
+        ? await workerSink(temp).catch(async () => {
+          await Deno.remove(temp!).catch(() => {});
+          return null;
+        })
+        : null;
+      if (viaWorker) {
+        sink = viaWorker;
       } else {
         const file = await Deno.open(temp, { createNew: true, write: true });
         if (gzip) {
