@@ -35,7 +35,7 @@ function compare(
   const ts = new TsBackend(tree, states, nPatterns).expectations(rates, options);
   for (const algorithm of ["dense", "sparse"] as const) {
     using nb = new NativeBackend(kernel!, tree, states, nPatterns, { algorithm, threads });
-    const nat = nb.expectations(rates, options);
+    const nat = nb.expectations!(rates, options);
     assertClose(nat.logLik, ts.logLik, TOL, `${label} ${algorithm} logLik`);
     assertClose(nat.branch, ts.branch, TOL, `${label} ${algorithm} branch`);
     assert.equal(nat.perPattern === undefined, ts.perPattern === undefined, label);
@@ -102,7 +102,7 @@ Deno.test("native expectations are bit-identical across thread counts and match 
   const rates = new Float64Array([0.3, 0.9]);
   const results = [1, 2, 3].map((threads) => {
     using nb = new NativeBackend(kernel!, tree, states, nPatterns, { threads });
-    return nb.expectations(rates, { patterns: ok });
+    return nb.expectations!(rates, { patterns: ok });
   });
   for (const r of results.slice(1)) {
     assert.deepEqual(r.branch, results[0].branch);
@@ -110,8 +110,8 @@ Deno.test("native expectations are bit-identical across thread counts and match 
   }
   using nb = new NativeBackend(kernel!, tree, states, nPatterns, { threads: 2 });
   const sub = ok.filter((p) => p % 4 === 1);
-  const full = nb.expectations(rates, { patterns: ok, perPattern: true });
-  const part = nb.expectations(rates, { patterns: sub, perPattern: true });
+  const full = nb.expectations!(rates, { patterns: ok, perPattern: true });
+  const part = nb.expectations!(rates, { patterns: sub, perPattern: true });
   const n4 = 4 * tree.nNodes;
   sub.forEach((p, i) => {
     const j = ok.indexOf(p);
@@ -122,11 +122,11 @@ Deno.test("native expectations are bit-identical across thread counts and match 
     );
   });
   // Empty subsets give empty results, and still check the rates.
-  const empty = nb.expectations(rates, { patterns: new Uint32Array(0) });
+  const empty = nb.expectations!(rates, { patterns: new Uint32Array(0) });
   assert.equal(empty.logLik.length, 0);
   assert.deepEqual([...empty.branch], new Array(n4).fill(0));
   assert.throws(
-    () => nb.expectations(new Float64Array([0.3, -1]), { patterns: new Uint32Array(0) }),
+    () => nb.expectations!(new Float64Array([0.3, -1]), { patterns: new Uint32Array(0) }),
     (e: Error) =>
       e instanceof GenecontentError && /rates\[1\] \(loss of set 0\) is -1/.test(e.message),
   );
@@ -149,19 +149,24 @@ Deno.test("native expectations reject bad weights, layouts and rates with the ke
   ];
   for (const [options, re] of cases) {
     assert.throws(
-      () => nb.expectations(rates, options),
+      () => nb.expectations!(rates, options),
       (e: Error) => e instanceof GenecontentError && re.test(e.message),
       re.source,
     );
   }
   assert.throws(
-    () => nb.expectations(new Float64Array(3)),
+    () => nb.expectations!(new Float64Array(3)),
     (e: Error) => e instanceof GenecontentError && /not a multiple of 2 per set/.test(e.message),
   );
   assert.throws(
-    () => nb.expectations(rates, { layout: "tree" as "global" }),
+    () => nb.expectations!(rates, { layout: "tree" as "global" }),
     (e: Error) => e instanceof GenecontentError && /Rate layout "tree" is unknown/.test(e.message),
   );
+  // A library of minor 0 has no expectations pass: the backend then has no `expectations`, so
+  // callers fall back to the TypeScript backend's.
+  using old = new NativeBackend({ ...kernel!, minor: 0 }, tree, states, 4, { threads: 1 });
+  assert.equal(old.expectations, undefined);
+  assert.equal(typeof nb.expectations, "function");
   // A library reports its minor version: this one has the expectations pass.
   assert.equal(kernel!.minor, 1);
   assert.equal(kernel!.symbols.gc_abi_minor!(), 1);

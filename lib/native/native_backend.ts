@@ -76,6 +76,27 @@ export class NativeBackend implements LikelihoodBackend {
   readonly nNodes: number;
   /** The algorithm the kernel actually uses. */
   readonly algorithm: AlgorithmName;
+  /**
+   * Inside and outside passes on the kernel's threads (see {@linkcode ExpectationOptions} and
+   * {@linkcode Expectations}): per set, the weighted sums over the evaluated patterns of
+   * `O_v(a) I_v(b) / L` for every branch (the root's posterior state on its diagonal), the
+   * log-likelihoods, and with `perPattern` the unsummed terms. Branch sums are bit-identical
+   * whatever the number of threads. Present only when the library has the pass (ABI minor 1
+   * or later): absent, callers fall back to the TypeScript backend's.
+   *
+   * @example
+   * ```ts ignore
+   * import { openKernel } from "./ffi.ts";
+   * import { NativeBackend } from "./native_backend.ts";
+   * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+   * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [0.5, 0.5, 0]);
+   * using backend = new NativeBackend(openKernel("rust/target/release/libgenecontent.so"), tree,
+   *   new Uint8Array([1, 1]), 1);
+   * const { branch } = backend.expectations!(new Float64Array([1, 1]));
+   * console.log(branch[2 * 4 + 3]); // posterior presence at the root
+   * ```
+   */
+  readonly expectations?: (rates: Float64Array, options?: ExpectationOptions) => Expectations;
   #kernel: Kernel;
   #handle: Deno.PointerObject | null;
 
@@ -88,6 +109,9 @@ export class NativeBackend implements LikelihoodBackend {
     options: NativeBackendOptions = {},
   ) {
     this.#kernel = kernel;
+    if (kernel.minor >= 1 && kernel.symbols.gc_expectations) {
+      this.expectations = (rates, options) => this.#expectations(rates, options);
+    }
     const out = new BigUint64Array(1);
     const err = new Uint8Array(ERROR_BUFFER_BYTES);
     const status = kernel.symbols.gc_dataset_new(
@@ -224,35 +248,10 @@ export class NativeBackend implements LikelihoodBackend {
     return result;
   }
 
-  /**
-   * Inside and outside passes on the kernel's threads (see {@linkcode ExpectationOptions} and
-   * {@linkcode Expectations}): per set, the weighted sums over the evaluated patterns of
-   * `O_v(a) I_v(b) / L` for every branch (the root's posterior state on its diagonal), the
-   * log-likelihoods, and with `perPattern` the unsummed terms. Branch sums are bit-identical
-   * whatever the number of threads. Needs a library of ABI minor 1 or later.
-   *
-   * @example
-   * ```ts ignore
-   * import { openKernel } from "./ffi.ts";
-   * import { NativeBackend } from "./native_backend.ts";
-   * import { flatTreeFromParents } from "../tree/flat_tree.ts";
-   * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [0.5, 0.5, 0]);
-   * using backend = new NativeBackend(openKernel("rust/target/release/libgenecontent.so"), tree,
-   *   new Uint8Array([1, 1]), 1);
-   * const { branch } = backend.expectations(new Float64Array([1, 1]));
-   * console.log(branch[2 * 4 + 3]); // posterior presence at the root
-   * ```
-   */
-  expectations(rates: Float64Array, options: ExpectationOptions = {}): Expectations {
+  /** The expectations pass of a library of ABI minor 1 or later (see `expectations`). */
+  #expectations(rates: Float64Array, options: ExpectationOptions = {}): Expectations {
     const handle = this.#live();
-    const fn = this.#kernel.symbols.gc_expectations;
-    if (fn === null || fn === undefined || this.#kernel.minor < 1) {
-      throw new GenecontentError(
-        `Native library ${this.#kernel.path} has ABI 2.${this.#kernel.minor}, without the ` +
-          "expectations pass (ABI 2.1): rebuild it with `deno task build:native` or unset " +
-          "GENECONTENT_LIB.",
-      );
-    }
+    const fn = this.#kernel.symbols.gc_expectations!;
     const layout = options.layout ?? "global";
     const nSets = this.#sets(rates, layout);
     const nn = this.nNodes;
