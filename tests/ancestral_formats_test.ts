@@ -642,10 +642,14 @@ Deno.test("iTOL: unary nodes and names iTOL would misread are refused with the n
     GenecontentError,
     "'a|x'",
   );
-  const sums = { gains: Float64Array.of(-1, 0, 0), losses: new Float64Array(3) };
+  const sums = { gains: Float64Array.of(NaN, 0, 0), losses: new Float64Array(3) };
   assertThrows(
     () => itolBranchStyle(piped, ["a", "b", "r"], sums),
     GenecontentError,
-    "above node 'a' is -1",
+    "above node 'a' is NaN",
   );
+  // A count rounded a hair below 0 is drawn as no events, not refused.
+  const rounded = { gains: Float64Array.of(-1e-18, 2, 0), losses: Float64Array.of(0, 0, 0) };
+  const lines = dataLines(itolBranchStyle(piped, ["a", "b", "r"], rounded), "DATASET_STYLE");
+  assertEquals(lines.map((l) => l.split("\t")[4]), ["1", "4"]);
 });
