@@ -165,15 +165,25 @@ export function familyLongTsvRows(
   for (let k = 0; k < quantities.length; k++) {
     checkArray(what, quantities[k], arrays[k], tree, ids, quantities[k] !== "pPresent");
   }
-  const parts: string[] = [];
+  // String concatenation (ropes, flattened once when encoded) is about twice as fast here as
+  // collecting the rows in an array and joining it.
+  let text = "";
+  if (quantities.length === 3 && quantities.every((q, k) => q === FAMILY_QUANTITIES[k])) {
+    const [p, g, l] = arrays;
+    for (let v = 0; v < root; v++) {
+      const head = family + "\t" + ids[v];
+      text += `${head}\tpPresent\t${p[v]}\n${head}\tgains\t${g[v]}\n${head}\tlosses\t${l[v]}\n`;
+    }
+    return text + `${family}\t${ids[root]}\tpPresent\t${p[root]}\n`;
+  }
   for (let v = 0; v < tree.nNodes; v++) {
-    const head = `${family}\t${ids[v]}\t`;
+    const head = family + "\t" + ids[v] + "\t";
     for (let k = 0; k < quantities.length; k++) {
       if (v === root && quantities[k] !== "pPresent") continue;
-      parts.push(`${head}${quantities[k]}\t${arrays[k][v]}\n`);
+      text += `${head}${quantities[k]}\t${arrays[k][v]}\n`;
     }
   }
-  return parts.join("");
+  return text;
 }
 
 /**
