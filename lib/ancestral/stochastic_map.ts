@@ -662,9 +662,11 @@ class HistorySampler {
 
   /** Draws one history of the prepared column into the event and state lists. */
   draw(rng: UniformStream): void {
-    this.nEv = 0;
-    this.nEx = 0;
-    this.nMk = 0;
+    const exNode = this.exNode, exState = this.exState, mkNode = this.mkNode;
+    const mkState = this.mkState, evNode = this.evNode, evGain = this.evGain;
+    const evLoss = this.evLoss, counted = this.counted, origOf = this.origOf;
+    const jumps = this.#jumps;
+    let nEv = 0, nEx = 0, nMk = 0;
     let c = 0;
     if (this.nComp > 1) {
       const u = rng.next();
@@ -675,9 +677,11 @@ class HistorySampler {
     const n = k.nNodes;
     const root = n - 1;
     if (c === this.nRate) {
-      this.mkNode[0] = root;
-      this.mkState[0] = 1;
+      mkNode[0] = root;
+      mkState[0] = 1;
       this.nMk = 1;
+      this.nEx = 0;
+      this.nEv = 0;
       return;
     }
     const base = c * n;
@@ -690,8 +694,8 @@ class HistorySampler {
     const p1 = this.#rootPi1[c];
     const w1 = p1 * in1[base + root];
     const rootState = rng.next() * ((1 - p1) * in0[base + root] + w1) < w1 ? 1 : 0;
-    this.exNode[this.nEx] = root;
-    this.exState[this.nEx++] = rootState;
+    exNode[nEx] = root;
+    exState[nEx++] = rootState;
     let sp = 0;
     // Stack entries: node * 4 + parent state * 2 + conditioned (on a non-trivial clade).
     for (let j = childStart[root]; j < childStart[root + 1]; j++) {
@@ -703,8 +707,8 @@ class HistorySampler {
       const f = a === 1 ? f1[base + v] : f0[base + v];
       // A clade that cannot be trivial (F = 1) needs no draw.
       if ((e & 1) === 0 && f < 1 && rng.next() >= f) {
-        this.mkNode[this.nMk] = v;
-        this.mkState[this.nMk++] = a;
+        mkNode[nMk] = v;
+        mkState[nMk++] = a;
         continue;
       }
       // The clade is not trivial.
@@ -721,20 +725,20 @@ class HistorySampler {
       let b = a;
       if (pBranch >= 1 || rng.next() < pBranch) {
         b = sw === 0 ? a : same === 0 ? 1 - a : rng.next() * (same + sw) < same ? a : 1 - a;
-        this.exNode[this.nEx] = v;
-        this.exState[this.nEx++] = b;
-        if (this.counted[v]) {
-          drawJumps(rng, cb, o, a, b, this.#jumps);
-          this.evNode[this.nEv] = this.origOf[v];
-          this.evGain[this.nEv] = this.#jumps[0];
-          this.evLoss[this.nEv++] = this.#jumps[1];
+        exNode[nEx] = v;
+        exState[nEx++] = b;
+        if (counted[v]) {
+          drawJumps(rng, cb, o, a, b, jumps);
+          evNode[nEv] = origOf[v];
+          evGain[nEv] = jumps[0];
+          evLoss[nEv++] = jumps[1];
         }
         for (let j = cs; j < ce; j++) stack[sp++] = children[j] * 4 + b * 2;
         continue;
       }
       // The branch is trivial and some child's clade is not: the first such child.
-      this.exNode[this.nEx] = v;
-      this.exState[this.nEx++] = a;
+      exNode[nEx] = v;
+      exState[nEx++] = a;
       const gs = a === 1 ? gs1 : gs0;
       const fs = a === 1 ? f1 : f0;
       let j = cs;
@@ -742,12 +746,15 @@ class HistorySampler {
         const ch = children[j];
         const gj = gs[c * nSlots + j], fj = fs[base + ch];
         if (fj >= gj || rng.next() * gj < fj) break;
-        this.mkNode[this.nMk] = ch;
-        this.mkState[this.nMk++] = a;
+        mkNode[nMk] = ch;
+        mkState[nMk++] = a;
       }
       stack[sp++] = children[j] * 4 + a * 2 + 1;
       for (let m = j + 1; m < ce; m++) stack[sp++] = children[m] * 4 + a * 2;
     }
+    this.nEv = nEv;
+    this.nEx = nEx;
+    this.nMk = nMk;
   }
 }
 
@@ -842,6 +849,29 @@ export function stochasticMap(
   };
 }
 
+/**
+ * Sorts draws of a count in place: by a histogram when the counts are small whole numbers (the
+ * common case: a branch or a family has a few events), else by the general sort.
+ */
+function sortCounts(x: Float64Array, histogram: Uint32Array): void {
+  const n = x.length, bins = histogram.length;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    const c = x[i];
+    if (!(c < bins)) {
+      x.sort();
+      return;
+    }
+    if (c > top) top = c;
+  }
+  histogram.fill(0, 0, top + 1);
+  for (let i = 0; i < n; i++) histogram[x[i]]++;
+  let k = 0;
+  for (let c = 0; c <= top; c++) {
+    for (let m = histogram[c]; m > 0; m--) x[k++] = c;
+  }
+}
+
 /** Inverse-empirical-CDF quantile of sorted values. */
 function quantileOfSorted(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
@@ -922,6 +952,7 @@ export function stochasticMapPatterns(
   const touched = new Uint8Array(n);
   const touchedList = new Int32Array(n);
   const column = new Float64Array(N);
+  const histogram = new Uint32Array(256);
   // Families of each pattern, in input order.
   const byPattern = new Int32Array(nF);
   const start = new Int32Array(patterns.nPatterns + 1);
@@ -977,8 +1008,8 @@ export function stochasticMapPatterns(
       // Per-family totals.
       famGainMean[f] = mean(famG);
       famLossMean[f] = mean(famL);
-      famG.sort();
-      famL.sort();
+      sortCounts(famG, histogram);
+      sortCounts(famL, histogram);
       levels.forEach((lv, j) => {
         famGainQ[j][f] = quantileOfSorted(famG, lv);
         famLossQ[j][f] = quantileOfSorted(famL, lv);
@@ -1009,7 +1040,7 @@ export function stochasticMapPatterns(
               draws[s * n + v] = 0;
             }
             meanOut[f * n + v] = sum / N;
-            column.sort();
+            sortCounts(column, histogram);
             levels.forEach((lv, j) => (qOut[j][f * n + v] = quantileOfSorted(column, lv)));
           }
         }
