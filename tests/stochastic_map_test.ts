@@ -24,7 +24,7 @@ import { compressPatterns } from "../lib/pam/patterns.ts";
 import { Random } from "../lib/simulate/random.ts";
 import { starTree } from "../lib/simulate/trees.ts";
 import { MISSING } from "../lib/pam/matrix.ts";
-import type { FlatTree } from "../lib/tree/flat_tree.ts";
+import { type FlatTree, flatTreeFromParents } from "../lib/tree/flat_tree.ts";
 import { expm } from "./support/brute_force_ancestral.ts";
 import { binary4, binary6, caterpillar, multifurcating, withUnary } from "./support/small_trees.ts";
 import { assertClose } from "./support/assert_close.ts";
@@ -618,6 +618,25 @@ Deno.test("stochastic map: bad input raises GenecontentError naming the value", 
       }),
     (e: Error) => e instanceof GenecontentError && /loss/.test(e.message),
   );
+  // Tips joined by zero-length branches that differ: impossible under every component.
+  const zero = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0, 0, 0.3, 0.1, 0]);
+  const pam = compressPatterns(Uint8Array.of(1, 0, 1), 1, 3, ["famX"]);
+  assert.throws(
+    () =>
+      stochasticMapPatterns(zero, pam, { model: "gamma2", values: [0.5, 1, 1] }, {
+        samples: 3,
+        seed: 1,
+      }),
+    (e: Error) =>
+      e instanceof GenecontentError &&
+      /^Family 'famX': the column has probability 0/.test(e.message),
+  );
+  // With +error the same column is possible.
+  const ok = stochasticMap(zero, [1, 0, 1], { model: "null+error", values: [0.5, 1, 0.1, 0.1] }, {
+    samples: 10,
+    seed: 1,
+  });
+  assert.ok(Number.isFinite(ok.logLik));
 });
 
 /** Every draw's path is consistent: gains - losses on a branch = child state - parent state. */

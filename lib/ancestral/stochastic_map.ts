@@ -27,8 +27,10 @@
  * partials, by positive terms only: F_v = (1 - r_v) + r_v G_v with r_v the branch's trivial
  * probability and G_v = 1 - prod_children (1 - F_c). A draw then decides a whole trivial clade
  * with one uniform, and conditions the rest exactly on being non-trivial (first the branch, else
- * the first non-trivial child). Most clades of a pangenome family are trivial, so a draw costs
- * about the number of its events times the depth rather than the number of nodes.
+ * the first non-trivial child). Most clades of a pangenome family are trivial, so a draw only
+ * visits the nodes of its non-trivial clades (on the bundled 200-genome example, 25 of 399 nodes
+ * per draw on average), and a clade that cannot be trivial (it holds tips of both states) takes
+ * no draw to say so.
  *
  * Tip error (`+error`, completeness) runs on the tree extended by pendant branches
  * (`lib/model/tip_error.ts`): the state drawn at an original tip is its true state, and pendant
@@ -599,7 +601,8 @@ class HistorySampler {
     if (top === -Infinity) {
       throw new GenecontentError(
         "The column has probability 0 under every component of the model (tips joined by " +
-          "branches of length 0 differ); it cannot be mapped.",
+          "branches of length 0 differ), so it cannot be mapped: give those branches a length, " +
+          "or add +error to the model.",
       );
     }
     let sum = 0;
@@ -970,7 +973,9 @@ export function stochasticMapPatterns(
       if (!(e instanceof GenecontentError)) throw e;
       const f = byPattern[start[p]];
       throw new GenecontentError(
-        `Family '${patterns.familyNames[f]}': ${e.message} Check the model's parameter values.`,
+        `Family '${patterns.familyNames[f]}': ${e.message.charAt(0).toLowerCase()}${
+          e.message.slice(1)
+        }`,
       );
     }
     for (let q = start[p]; q < start[p + 1]; q++) {
