@@ -195,7 +195,11 @@ export class BranchLengthLikelihood implements Disposable {
     for (let p = 0; p < nPatterns; p++) {
       const row = states.subarray(p * nTips, (p + 1) * nTips);
       let present = 0;
-      for (let i = 0; i < nTips; i++) if (row[i] === PRESENT) present++;
+      let missing = false;
+      for (let i = 0; i < nTips; i++) {
+        if (row[i] === PRESENT) present++;
+        else if (row[i] === MISSING) missing = true;
+      }
       if (present < this.window.minPresent) {
         const f = familyPattern.indexOf(p);
         throw new GenecontentError(
@@ -204,13 +208,14 @@ export class BranchLengthLikelihood implements Disposable {
             "correction off (--no-ascertainment).",
         );
       }
-      const mask = Uint8Array.from(row, (s) => (s === MISSING ? 0 : 1));
-      const key = mask.join("");
+      const mask = () => Uint8Array.from(row, (s) => (s === MISSING ? 0 : 1));
+      // Complete columns share the empty key: no per-pattern string for them.
+      const key = missing ? mask().join("") : "";
       let id = ids.get(key);
       if (id === undefined) {
         id = this.#masks.length;
         ids.set(key, id);
-        this.#masks.push(mask);
+        this.#masks.push(mask());
         this.#maskWeight.push(0);
       }
       this.#maskWeight[id] += weights[p];
