@@ -250,6 +250,8 @@ interface Case {
   readonly values: number[];
   /** Draws (default 20,000). */
   readonly samples?: number;
+  /** Per-genome completeness (false absence 1 - (1 - falseAbsence) c_i). */
+  readonly completeness?: number[];
 }
 
 const cases: Case[] = [
@@ -297,6 +299,14 @@ const cases: Case[] = [
     model: "null",
     values: [0.08, 0.6],
     samples: 200000,
+  },
+  {
+    name: "gamma2+inv with incomplete genomes (no fitted error)",
+    tree: binary4(),
+    column: [1, 0, 1, 0],
+    model: "gamma2+inv",
+    values: [0.4, 0.9, 1.2, 0.15],
+    completeness: [1, 0.7, 0.9, 0.5],
   },
   {
     name: "null, unary node",
@@ -382,10 +392,18 @@ Deno.test("endpoint jumps: distribution of the number of jumps given end states"
 for (const c of cases) {
   Deno.test(`stochastic map (${c.name}): events, jump counts and presence match enumeration`, () => {
     const N = c.samples ?? 20000;
-    const exact = brute(c.tree, c.column, bruteModel(c.model, c.values, c.tree.nTips));
+    const bm = bruteModel(c.model, c.values, c.tree.nTips);
+    const model = c.completeness
+      ? {
+        ...bm,
+        falseAbsence: c.completeness.map((ci, i) => 1 - (1 - bm.falseAbsence[i]) * ci),
+      }
+      : bm;
+    const exact = brute(c.tree, c.column, model);
     const h = stochasticMap(c.tree, Uint8Array.from(c.column), {
       model: c.model,
       values: c.values,
+      completeness: c.completeness ? Float64Array.from(c.completeness) : null,
     }, { samples: N, seed: 5 });
     const n = c.tree.nNodes, root = n - 1;
     // The column's likelihood and the component posterior are exact (sums of products: ~1e-14).
