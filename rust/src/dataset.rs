@@ -642,11 +642,17 @@ impl Dataset {
 /// starting on a byte (`n_tips.div_ceil(4)` bytes per row, padding cells 0).
 fn pack_states(states: &[u8], n_tips: usize) -> Vec<u8> {
     let row = n_tips.div_ceil(4);
-    let n_pat = states.len().checked_div(n_tips).unwrap_or(0);
-    let mut out = vec![0u8; n_pat * row];
-    for p in 0..n_pat {
-        for t in 0..n_tips {
-            out[p * row + t / 4] |= states[p * n_tips + t] << (2 * (t % 4));
+    let mut out = vec![0u8; states.len().checked_div(n_tips).unwrap_or(0) * row];
+    if n_tips == 0 {
+        return out;
+    }
+    for (cells, bytes) in states.chunks_exact(n_tips).zip(out.chunks_exact_mut(row)) {
+        let mut quads = cells.chunks_exact(4);
+        for (q, b) in (&mut quads).zip(bytes.iter_mut()) {
+            *b = q[0] | q[1] << 2 | q[2] << 4 | q[3] << 6;
+        }
+        for (j, &c) in quads.remainder().iter().enumerate() {
+            bytes[row - 1] |= c << (2 * j);
         }
     }
     out
