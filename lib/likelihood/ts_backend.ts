@@ -52,6 +52,29 @@ const MIN_BLOCK = 16;
 /** Milliseconds of work between yields to the event loop in `evaluateAsync`. */
 const SLICE_MS = 8;
 
+/** The pair written by {@linkcode rescalePair}. */
+const RESCALED = new Float64Array(2);
+
+/**
+ * Multiplies the pair (a, b) by 2^256 while both are below 2^-256 (and not both 0), writing the
+ * result to {@linkcode RESCALED}; returns the number of multiplications.
+ */
+function rescalePair(a: number, b: number): number {
+  let n = 0;
+  if (a < TINY && b < TINY) {
+    let m = a > b ? a : b;
+    while (m < TINY && m > 0) {
+      a *= HUGE;
+      b *= HUGE;
+      m *= HUGE;
+      n++;
+    }
+  }
+  RESCALED[0] = a;
+  RESCALED[1] = b;
+  return n;
+}
+
 /** Per-parameter-set tables (one set at a time; rebuilt when the set changes). */
 interface SetTables {
   /** Per node, 8 entries: [p00, p01, 1, 0, p10, p11, 1, 0] (index 2 and 6: a missing tip). */
@@ -122,6 +145,7 @@ export class TsBackend implements LikelihoodBackend {
   #l0 = new Float64Array(0);
   #l1 = new Float64Array(0);
   readonly #scale: Float64Array;
+  #byPattern: Uint8Array | null = null;
 
   /**
    * Binds a tree and pattern-major tip states (`states[p * nTips + tip]`, each 0 absent,
@@ -317,23 +341,11 @@ export class TsBackend implements LikelihoodBackend {
     const nChildren = children.length;
     const s0 = new Float64Array(nChildren), s1 = new Float64Array(nChildren);
     const se = new Int32Array(nChildren);
-    const tipStates = this.#tipStates, nPatterns = this.nPatterns;
     const root = nNodes - 1;
-    // Rescales the pair (a, b) while both are below 2^-256; returns the number of rescalings.
-    let ra = 0, rb = 0;
-    const rescale = (a: number, b: number): number => {
-      let n = 0;
-      let m = a > b ? a : b;
-      while (m < TINY && m > 0) {
-        a *= HUGE;
-        b *= HUGE;
-        m *= HUGE;
-        n++;
-      }
-      ra = a;
-      rb = b;
-      return n;
-    };
+    const rs = RESCALED;
+    const rescale = rescalePair;
+    const patternStates = this.#patternMajor();
+    const nTipsRow = nTips;
     for (let k = 0; k < nSets; k++) {
       this.#buildTables(plan, k);
       const P = plan.tables.p;
@@ -343,8 +355,9 @@ export class TsBackend implements LikelihoodBackend {
         const pat = subset === undefined ? e : subset[e];
         const w = weights === undefined ? 1 : weights[k * nEval + e];
         // Inside: tips, then internal nodes in post-order (the arithmetic of evaluate()).
+        const row = pat * nTipsRow;
         for (let c = 0; c < nTips; c++) {
-          const st = tipStates[c * nPatterns + pat];
+          const st = patternStates[row + c];
           i0[c] = st === 1 ? 0 : 1;
           i1[c] = st === 0 ? 0 : 1;
           ie[c] = 0;
@@ -363,9 +376,11 @@ export class TsBackend implements LikelihoodBackend {
             u0 *= m0[c];
             u1 *= m1[c];
             if (many || ci === last - 1) {
-              cnt += rescale(u0, u1);
-              u0 = ra;
-              u1 = rb;
+              if (u0 < TINY && u1 < TINY) {
+                cnt += rescale(u0, u1);
+                u0 = rs[0];
+                u1 = rs[1];
+              }
             }
           }
           i0[n] = u0;
@@ -402,25 +417,25 @@ export class TsBackend implements LikelihoodBackend {
             se[ci] = ae;
             const c = children[ci];
             ae += ie[c] + rescale(a0 * m0[c], a1 * m1[c]);
-            a0 = ra;
-            a1 = rb;
+            a0 = rs[0];
+            a1 = rs[1];
           }
           let p0 = x0[u], p1 = x1[u], pe = xe[u];
           for (let ci = first; ci < last; ci++) {
             const c = children[ci];
             const qc = pe + se[ci] + rescale(p0 * s0[ci], p1 * s1[ci]);
-            const o0 = ra, o1 = rb;
+            const o0 = rs[0], o1 = rs[1];
             q0[c] = o0;
             q1[c] = o1;
             qe[c] = qc;
             pe += ie[c] + rescale(p0 * m0[c], p1 * m1[c]);
-            p0 = ra;
-            p1 = rb;
+            p0 = rs[0];
+            p1 = rs[1];
             if (c >= nTips) {
               const o = c * 8;
               xe[c] = qc + rescale(o0 * P[o] + o1 * P[o + 4], o0 * P[o + 1] + o1 * P[o + 5]);
-              x0[c] = ra;
-              x1[c] = rb;
+              x0[c] = rs[0];
+              x1[c] = rs[1];
             }
           }
         }
@@ -454,6 +469,21 @@ export class TsBackend implements LikelihoodBackend {
       }
     }
     return perPattern === undefined ? { logLik, branch } : { logLik, branch, perPattern };
+  }
+
+  /** Pattern-major tip states (built on first use): one pattern's tips are contiguous. */
+  #patternMajor(): Uint8Array {
+    if (this.#byPattern === null) {
+      const { nTips } = this.#tree;
+      const n = this.nPatterns;
+      const out = new Uint8Array(n * nTips);
+      const t = this.#tipStates;
+      for (let c = 0; c < nTips; c++) {
+        for (let p = 0; p < n; p++) out[p * nTips + c] = t[c * n + p];
+      }
+      this.#byPattern = out;
+    }
+    return this.#byPattern;
   }
 
   /** Nothing to free: the scratch is garbage-collected. */
