@@ -211,6 +211,14 @@ export function reconstructAncestral(
     }
   }
   const coefOf = (c: number, v: number) => coef[c * (nNodes - 1) + v];
+  // The same coefficients flat, 12 per branch: child presence (P01, P11), gains, losses.
+  const flat = new Float64Array(C * (nNodes - 1) * 12);
+  coef.forEach((cf, i) => {
+    flat[i * 12] = cf.childPresent[1];
+    flat[i * 12 + 1] = cf.childPresent[3];
+    flat.set(cf.gains, i * 12 + 2);
+    flat.set(cf.losses, i * 12 + 6);
+  });
   const invShare = (p: number) => (inv ? posterior[p * nComp + C] : 0);
 
   // Sums over all families and the family set in one pass: sets 0..C-1 all, C..2C-1 the set.
@@ -302,24 +310,26 @@ export function reconstructAncestral(
       perPattern: true,
     });
     const pp = res.perPattern!;
+    const { present, gains, losses } = row;
+    const last = nNodes - 1;
     for (let e = 0; e < n; e++) {
       const p = list[e];
-      row.present.fill(invShare(p));
-      row.gains.fill(0);
-      row.losses.fill(0);
+      present.fill(invShare(p));
+      gains.fill(0);
+      losses.fill(0);
       for (let c = 0; c < C; c++) {
-        const base = (c * n + e) * kNodes * 4;
-        for (let v = 0; v < nNodes; v++) {
-          const o = base + (v + shift) * 4;
-          if (v === nNodes - 1) {
-            row.present[v] += pp[o + 3];
-            continue;
-          }
-          const cf = coefOf(c, v);
-          row.present[v] += applyCoefficients(cf.childPresent, pp, o);
-          row.gains[v] += applyCoefficients(cf.gains, pp, o);
-          row.losses[v] += applyCoefficients(cf.losses, pp, o);
+        const base = (c * n + e) * kNodes * 4 + shift * 4;
+        const cb = c * last * 12;
+        for (let v = 0; v < last; v++) {
+          const o = base + v * 4, k = cb + v * 12;
+          const m00 = pp[o], m01 = pp[o + 1], m10 = pp[o + 2], m11 = pp[o + 3];
+          present[v] += flat[k] * m01 + flat[k + 1] * m11;
+          gains[v] += flat[k + 2] * m00 + flat[k + 3] * m01 + flat[k + 4] * m10 +
+            flat[k + 5] * m11;
+          losses[v] += flat[k + 6] * m00 + flat[k + 7] * m01 + flat[k + 8] * m10 +
+            flat[k + 9] * m11;
         }
+        present[last] += pp[base + last * 4 + 3];
       }
       use(p, row);
     }
@@ -351,14 +361,19 @@ export function reconstructAncestral(
           losses: r.losses.slice(),
         });
       });
+      // The last family of the batch on a pattern gets the pattern's arrays, the others copies.
+      const lastUse = new Map<number, number>();
+      for (let i = start; i < end; i++) lastUse.set(patterns.familyPattern[list[i]], i);
       for (let i = start; i < end; i++) {
         const f = list[i];
-        const r = rows.get(patterns.familyPattern[f])!;
+        const p = patterns.familyPattern[f];
+        const r = rows.get(p)!;
+        const own = lastUse.get(p) === i;
         yield {
           family: patterns.familyNames[f],
-          pPresent: r.present.slice(),
-          gains: r.gains.slice(),
-          losses: r.losses.slice(),
+          pPresent: own ? r.present : r.present.slice(),
+          gains: own ? r.gains : r.gains.slice(),
+          losses: own ? r.losses : r.losses.slice(),
         };
       }
       start = end;
