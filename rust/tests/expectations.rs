@@ -433,3 +433,25 @@ fn bad_requests_are_refused_before_writing() {
     assert!(run(&req, &mut ll, &mut branch, None).contains("rates[1] (loss of set 0) is NaN"));
     assert!(ll.iter().chain(&branch).all(|&x| x == 7.0), "outputs were written");
 }
+
+#[test]
+fn progress_counts_every_pattern_and_cancel_stops() {
+    use genecontent::dataset::Progress;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let mut rng = Rng(21);
+    let tree = random_tree(&mut rng, 40, false);
+    let states = random_patterns(&mut rng, 40, 300);
+    let ds = dataset(&tree, &states, 2, GC_ALGO_DENSE);
+    let nn = ds.n_nodes();
+    let rates = [0.5, 1.0, 0.1, 0.2];
+    let req =
+        ExpectRequest { n_sets: 2, layout: RateLayout::Global, rates: &rates, patterns: None, weights: None };
+    let (done, total, cancel) = (AtomicU64::new(7), AtomicU64::new(0), AtomicU64::new(0));
+    let progress = Progress { done: &done, total: &total, cancel: &cancel };
+    let (mut ll, mut branch) = (vec![0.0; 600], vec![0.0; 8 * nn]);
+    ds.expectations(&req, &mut ll, &mut branch, None, Some(&progress)).unwrap();
+    assert_eq!((done.load(Ordering::SeqCst), total.load(Ordering::SeqCst)), (600, 600));
+    cancel.store(1, Ordering::SeqCst);
+    let e = ds.expectations(&req, &mut ll, &mut branch, None, Some(&progress)).unwrap_err();
+    assert_eq!(e.code, genecontent::error::GC_ERR_CANCELLED);
+}
