@@ -89,6 +89,8 @@ export type {
   BackendName,
   EvaluateOptions,
   Evaluation,
+  ExpectationOptions,
+  Expectations,
   LikelihoodBackend,
   RateLayout,
 } from "./lib/likelihood/backend.ts";
@@ -188,6 +190,73 @@ export {
   chiSquareQuantile,
   chiSquareSurvival,
 } from "./lib/fit/chi_square.ts";
+
+// Where genes were gained and lost
+export {
+  type AncestralOptions,
+  type AncestralReconstruction,
+  type AncestralSums,
+  type FamilyAncestral,
+  type FamilySetSums,
+  type FamilyTurnover,
+  type GenomeSums,
+  genomeSums,
+  reconstructAncestral,
+} from "./lib/ancestral/reconstruct.ts";
+export {
+  applyCoefficients,
+  type BranchCoefficients,
+  branchCoefficients,
+  type BranchEvents as ExpectedBranchEvents,
+  branchEvents,
+  branchLengthDerivative,
+  endpointIntegral,
+} from "./lib/ancestral/events.ts";
+export { idNewick, nodeIds } from "./lib/ancestral/node_ids.ts";
+export {
+  type CountSummary,
+  type FamilyBranchSummary,
+  type ModelRates,
+  type SampledHistories,
+  sampleEndpointJumps,
+  stochasticMap,
+  type StochasticMapOptions,
+  stochasticMapPatterns,
+  type StochasticMapPatternsOptions,
+  type StochasticMapSummary,
+} from "./lib/ancestral/stochastic_map.ts";
+export {
+  branchSummaryTsv,
+  type BranchSums,
+  type FamilyAncestralRow,
+  familyLongTsvRows,
+  type FamilyQuantity,
+  type LongTsvOptions,
+  type LongTsvSummary,
+  writeBranchSummaryTsv,
+  writeFamilyLongTsv,
+} from "./lib/ancestral/formats/long_tsv.ts";
+export type { TextOutputOptions } from "./lib/ancestral/formats/stream_writer.ts";
+export { formatNhx } from "./lib/ancestral/formats/nhx.ts";
+export {
+  type ItolBarOptions,
+  itolBranchStyle,
+  itolBranchText,
+  type ItolNaming,
+  itolSimpleBar,
+  type ItolStyleOptions,
+  type ItolTextOptions,
+} from "./lib/ancestral/formats/itol.ts";
+export {
+  type BranchLengthEvaluation,
+  type BranchLengthFit,
+  type BranchLengthFitOptions,
+  BranchLengthLikelihood,
+  type BranchLengthLikelihoodOptions,
+  fitBranchLengths,
+  type FitBranchLengthsOptions,
+  optimizeBranchLengths,
+} from "./lib/fit/branch_lengths.ts";
 
 // Simulation
 export { Random } from "./lib/simulate/random.ts";
