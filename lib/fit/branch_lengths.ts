@@ -551,7 +551,13 @@ function invariantObservable(
 export interface BranchLengthFitOptions {
   /** Maximum L-BFGS iterations (default 3000). */
   readonly maxIterations?: number;
-  /** Stop when the largest gradient component is below this (default 1e-5). */
+  /**
+   * Stop when the largest component of the gradient with respect to the free coordinates (log
+   * lengths, working-scale parameters) is below this (default 3e-4: the Newton gain left is then
+   * about 0.5 g^2 / curvature per coordinate, far below 1e-3 in total for coordinates informed by
+   * at least one event; on a 150-tip tree it stopped 7e-5 below the optimum reached with 1e-5, with
+   * 15% fewer evaluations).
+   */
   readonly gradientTolerance?: number;
   /** Called after each evaluation with the log-likelihood and the count so far. */
   readonly onEvaluation?: (logLik: number, evaluations: number) => void;
@@ -729,7 +735,7 @@ export function optimizeBranchLengths(
       lower,
       upper,
       maxIterations: options.maxIterations ?? 3000,
-      gradientTolerance: options.gradientTolerance ?? 1e-5,
+      gradientTolerance: options.gradientTolerance ?? 3e-4,
       maxStep: 3,
       memory: Math.min(200, nP + nB),
     },
