@@ -215,10 +215,10 @@ export function decodeAscii(b: Uint8Array, start: number, end: number): string {
         break;
       }
     }
+    // One call builds a flat string; appending characters one by one would build a rope that
+    // every later hash or comparison has to flatten.
     if (ascii) {
-      let s = "";
-      for (let i = start; i < end; i++) s += String.fromCharCode(b[i]);
-      return s;
+      return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
     }
   }
   return decoder.decode(b.subarray(start, end));
