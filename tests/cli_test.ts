@@ -1556,7 +1556,13 @@ Deno.test("deno task genecontent resolves paths against the caller's folder", as
       "result.tsv",
     ],
     cwd: dir,
-    env: { NO_COLOR: "1" },
+    // As from a user's shell: a test suite started through npm or npx inherits INIT_CWD (the
+    // folder npx was started in), which `deno task` keeps when it is set.
+    clearEnv: true,
+    env: {
+      ...Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => k !== "INIT_CWD")),
+      NO_COLOR: "1",
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
