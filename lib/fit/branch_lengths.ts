@@ -49,7 +49,12 @@
 import { GenecontentError } from "../errors.ts";
 import type { ExpectationOptions, Expectations, LikelihoodBackend } from "../likelihood/backend.ts";
 import type { BackendFactory } from "../likelihood/choose_backend.ts";
-import { AT_LEAST_ONE, ModelLikelihood } from "../likelihood/model_likelihood.ts";
+import {
+  AT_LEAST_ONE,
+  invariantColumn,
+  invariantObservable,
+  ModelLikelihood,
+} from "../likelihood/model_likelihood.ts";
 import { ObservableWindow } from "../likelihood/observable.ts";
 import {
   expandModel,
@@ -279,6 +284,7 @@ export class BranchLengthLikelihood implements Disposable {
     const em = this.#setup
       ? genomeFalseAbsence(fittedError ? comps.falseAbsence : 0, this.#setup.completeness)
       : null;
+    const completeness = this.#setup?.completeness ?? null;
     const acc = new Accumulator(
       this.tree,
       comps,
@@ -314,7 +320,7 @@ export class BranchLengthLikelihood implements Disposable {
         }
         let invDeriv = 0;
         if (inv) {
-          const li = invariantColumn(states, p * nTips, nTips, em, this.#setup, fittedError);
+          const li = invariantColumn(states, p * nTips, nTips, em, completeness, fittedError);
           terms[C] = inv.logWeight + li.logProb;
           invDeriv = li.dFalseAbsence;
           if (terms[C] > top) top = terms[C];
@@ -347,7 +353,13 @@ export class BranchLengthLikelihood implements Disposable {
         }
         let invDeriv = 0;
         if (inv) {
-          const io = invariantObservable(this.#masks[m], em, this.#setup, fittedError);
+          const io = invariantObservable(
+            this.#masks[m],
+            em,
+            completeness,
+            fittedError,
+            AT_LEAST_ONE,
+          );
           terms[C] = inv.logWeight + io.logProb;
           invDeriv = io.dFalseAbsence;
           if (terms[C] > top) top = terms[C];
@@ -483,68 +495,6 @@ class Accumulator {
     }
     return g;
   }
-}
-
-/** A log-probability with its derivative with respect to falseAbsence. */
-interface InvariantValue {
-  readonly logProb: number;
-  readonly dFalseAbsence: number;
-}
-
-/**
- * log P(column | invariant class): every observed tip truly present, recorded present with
- * probability 1 - e-_i and absent with probability e-_i (as in `model_likelihood.ts`).
- */
-function invariantColumn(
-  states: Uint8Array,
-  offset: number,
-  nTips: number,
-  em: Float64Array | null,
-  setup: TipErrorSetup | null,
-  fitted: boolean,
-): InvariantValue {
-  let logProb = 0, d = 0;
-  for (let i = 0; i < nTips; i++) {
-    const s = states[offset + i];
-    if (s === MISSING) continue;
-    const e = em ? em[i] : 0;
-    const dc = fitted ? setup!.completeness[i] : 0; // d e-_i / d e-
-    if (s === PRESENT) {
-      if (e > 0) {
-        logProb += Math.log1p(-e);
-        d -= dc / (1 - e);
-      }
-    } else {
-      if (e === 0) return { logProb: -Infinity, dFalseAbsence: 0 };
-      logProb += Math.log(e);
-      d += dc / e;
-    }
-  }
-  return { logProb, dFalseAbsence: d };
-}
-
-/**
- * log P(at least one observed tip recorded present | invariant class) = log(1 - prod e-_i)
- * over the observed tips, with its derivative with respect to falseAbsence.
- */
-function invariantObservable(
-  mask: Uint8Array,
-  em: Float64Array | null,
-  setup: TipErrorSetup | null,
-  fitted: boolean,
-): InvariantValue {
-  let logAll = 0; // log prod e-_i: every observed tip recorded absent
-  let dLogAll = 0;
-  for (let i = 0; i < mask.length; i++) {
-    if (!mask[i]) continue;
-    const e = em ? em[i] : 0;
-    if (e === 0) return { logProb: 0, dFalseAbsence: 0 };
-    logAll += Math.log(e);
-    if (fitted) dLogAll += setup!.completeness[i] / e;
-  }
-  const all = Math.exp(logAll);
-  const p = -Math.expm1(logAll);
-  return { logProb: Math.log(p), dFalseAbsence: -all * dLogAll / p };
 }
 
 /** Options of {@linkcode optimizeBranchLengths}. */

@@ -444,16 +444,17 @@ export class ModelLikelihood implements Disposable {
 }
 
 /** A log-probability with its derivative with respect to falseAbsence. */
-interface InvariantValue {
+export interface InvariantValue {
   readonly logProb: number;
   readonly dFalseAbsence: number;
 }
 
 /**
  * log P(column | invariant class): every observed tip is truly present, recorded present with
- * probability 1 - e-_i and absent with probability e-_i.
+ * probability 1 - e-_i and absent with probability e-_i (`em`, per tip, or null without error).
+ * With `fitted`, the derivative is with respect to falseAbsence through e-_i = 1 - (1 - e-) c_i.
  */
-function invariantColumn(
+export function invariantColumn(
   states: Uint8Array,
   offset: number,
   nTips: number,
@@ -488,7 +489,7 @@ function invariantColumn(
  * counts up to max(K, M) and one absorbing entry above; every term is a product of
  * probabilities, so no cancellation.
  */
-function invariantObservable(
+export function invariantObservable(
   mask: Uint8Array,
   em: Float64Array | null,
   completeness: Float64Array | null,
