@@ -179,6 +179,7 @@ export {
   compareModels,
   type CompareOptions,
   type ComparisonRow,
+  formatComparison,
   type LikelihoodRatioTest,
   likelihoodRatioTest,
   type Nesting,

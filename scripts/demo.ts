@@ -12,6 +12,7 @@ import {
   compareModels,
   fitModel,
   fitNullModel,
+  formatComparison,
   loadDataset,
   modelObjective,
   type NullModelFit,
@@ -76,32 +77,10 @@ for (const name of ["null", "gamma4", "mixture2"]) {
   using likelihood = await openModelLikelihood(data, name);
   compared.push({ model: name, fit: fitModel(modelObjective(likelihood), { level: null }) });
 }
-const { rows, tests } = compareModels(compared);
+const comparison = compareModels(compared);
+const { rows } = comparison;
 console.log("\nModel comparison (ascertainment-corrected fits of the same data):");
-console.log(
-  ["model", "logLik", "params", "AIC", "dAIC", "BIC", "dBIC"].map((c, i) =>
-    c.padEnd([10, 14, 7, 12, 8, 12, 8][i])
-  ).join(" "),
-);
-for (const r of rows) {
-  console.log(
-    [
-      r.model,
-      r.logLik.toFixed(3),
-      String(r.nParams),
-      r.aic.toFixed(2),
-      r.dAic.toFixed(2),
-      r.bic.toFixed(2),
-      r.dBic.toFixed(2),
-    ].map((c, i) => c.padEnd([10, 14, 7, 12, 8, 12, 8][i])).join(" "),
-  );
-}
-for (const t of tests) {
-  console.log(
-    `LRT ${t.nullModel} vs ${t.alternative}: statistic ${t.statistic.toFixed(3)}, ` +
-      `${t.reference}, p = ${t.pValue.toPrecision(3)}${t.approximate ? " (approximate)" : ""}`,
-  );
-}
+console.log(formatComparison(comparison));
 const byAic = rows.reduce((a, b) => (b.aic < a.aic ? b : a));
 const byBic = rows.reduce((a, b) => (b.bic < a.bic ? b : a));
 console.log(

@@ -302,3 +302,42 @@ export function compareModels(
   }
   return { rows, tests };
 }
+
+/**
+ * The comparison as text: a table of logLik, nParams, AIC, dAIC, BIC and dBIC, then one line per
+ * likelihood-ratio test.
+ *
+ * @example
+ * ```ts
+ * import { compareModels, formatComparison } from "./compare.ts";
+ * const text = formatComparison(compareModels([
+ *   { model: "null", fit: { logLik: -100, nParams: 2, nObservations: 50 } },
+ *   { model: "gamma4", fit: { logLik: -95, nParams: 3, nObservations: 50 } },
+ * ]));
+ * console.assert(text.includes("LRT null vs gamma4"));
+ * ```
+ */
+export function formatComparison(
+  c: { readonly rows: readonly ComparisonRow[]; readonly tests: readonly LikelihoodRatioTest[] },
+): string {
+  const head = ["model", "logLik", "nParams", "AIC", "dAIC", "BIC", "dBIC"];
+  const rows = [
+    head,
+    ...c.rows.map((r) => [
+      r.model,
+      r.logLik.toFixed(4),
+      String(r.nParams),
+      r.aic.toFixed(2),
+      r.dAic.toFixed(2),
+      r.bic.toFixed(2),
+      r.dBic.toFixed(2),
+    ]),
+  ];
+  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => r.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd());
+  const tests = c.tests.map((t) =>
+    `LRT ${t.nullModel} vs ${t.alternative}: statistic ${t.statistic.toFixed(4)}, ` +
+    `${t.reference}, p = ${t.pValue.toPrecision(4)}${t.approximate ? " (approximate)" : ""}`
+  );
+  return [...lines, ...tests].join("\n");
+}

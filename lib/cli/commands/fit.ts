@@ -6,7 +6,12 @@
  * @module
  */
 
-import { compareModels, type ComparisonRow, type LikelihoodRatioTest } from "../../fit/compare.ts";
+import {
+  compareModels,
+  type ComparisonRow,
+  formatComparison,
+  type LikelihoodRatioTest,
+} from "../../fit/compare.ts";
 import { type BranchLengthFit, fitBranchLengths } from "../../fit/branch_lengths.ts";
 import { fitModel, type ModelFit } from "../../fit/fit_model.ts";
 import { PI1_OF_NULL_MODEL } from "../../fit/fit_null_model.ts";
@@ -528,34 +533,12 @@ export async function fitCommand(args: string[]): Promise<number> {
         );
       }
       for (const r of refused) say(`# ${r.model}: not fitted: ${r.reason}`);
-      if (comparison) say("\n" + comparisonText(comparison));
+      if (comparison) {
+        say(`\n# model comparison (same data)\n${formatComparison(comparison)}`);
+      }
     }
     return 0;
   }
-}
-
-/** The comparison table and tests as text. */
-function comparisonText(c: { rows: ComparisonRow[]; tests: LikelihoodRatioTest[] }): string {
-  const head = ["model", "logLik", "nParams", "AIC", "dAIC", "BIC", "dBIC"];
-  const rows = [
-    head,
-    ...c.rows.map((r) => [
-      r.model,
-      r.logLik.toFixed(4),
-      String(r.nParams),
-      r.aic.toFixed(2),
-      r.dAic.toFixed(2),
-      r.bic.toFixed(2),
-      r.dBic.toFixed(2),
-    ]),
-  ];
-  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const lines = rows.map((r) => r.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd());
-  const tests = c.tests.map((t) =>
-    `# LRT ${t.nullModel} vs ${t.alternative}: statistic ${t.statistic.toFixed(4)}, ` +
-    `${t.reference}, p = ${t.pValue.toPrecision(4)}${t.approximate ? " (approximate)" : ""}`
-  );
-  return ["# model comparison (same data)", ...lines, ...tests].join("\n");
 }
 
 /**
