@@ -26,9 +26,7 @@
 import { parseArgs } from "node:util";
 import { readTree } from "../lib/load_dataset.ts";
 import { formatNewick } from "../lib/newick/format.ts";
-import { parsePamBytes } from "../lib/pam/read.ts";
-import { writeBinaryPhylip } from "../tests/support/iqtree.ts";
-import { ensureBenchData, run, summarize } from "./run_benchmarks.ts";
+import { ensureBenchData, ensurePhylip, run, summarize } from "./run_benchmarks.ts";
 
 const DENO = Deno.execPath();
 
@@ -52,19 +50,6 @@ function seconds(xs: readonly number[]): string {
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 0)} MB`;
-}
-
-async function ensurePhylip(dir: string, treePath: string, pamPath: string): Promise<string> {
-  const path = `${dir}/aln.phy`;
-  if (await Deno.stat(path).catch(() => null)) return path;
-  const { tree } = await readTree(treePath);
-  const pam = parsePamBytes(await Deno.readFile(pamPath), pamPath, {
-    orientation: "auto",
-    taxa: tree.tipNames,
-  });
-  await writeBinaryPhylip(`${path}.tmp`, pam.taxa, pam.states, pam.families.length);
-  await Deno.rename(`${path}.tmp`, path);
-  return path;
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -205,7 +190,7 @@ if (import.meta.main) {
   const runs = Number(v.runs), threads = Number(v.threads);
   const load0 = loadAverage();
   const files = await ensureBenchData(v.case!);
-  const aln = await ensurePhylip(files.dir, files.tree, files.pam);
+  const aln = await ensurePhylip(files);
   const work = v.keep ?? await Deno.makeTempDir({ prefix: "gc_bench_ancestral_" });
   await Deno.mkdir(work, { recursive: true });
   try {

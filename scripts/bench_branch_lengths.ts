@@ -18,12 +18,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { readTree } from "../lib/load_dataset.ts";
-import { parsePamBytes } from "../lib/pam/read.ts";
 import { totalLength } from "../lib/tree/flat_tree.ts";
 import { parseNewick } from "../lib/newick/parse.ts";
-import { writeBinaryPhylip } from "../tests/support/iqtree.ts";
-import { ensureBenchData, run, summarize } from "./run_benchmarks.ts";
+import { ensureBenchData, ensurePhylip, run, summarize } from "./run_benchmarks.ts";
 
 const DENO = Deno.execPath();
 
@@ -117,19 +114,6 @@ async function iqtree(tree: string, aln: string, threads: number): Promise<Outco
   }
 }
 
-async function ensurePhylip(dir: string, treePath: string, pamPath: string): Promise<string> {
-  const path = `${dir}/aln.phy`;
-  if (await Deno.stat(path).catch(() => null)) return path;
-  const { tree } = await readTree(treePath);
-  const pam = parsePamBytes(await Deno.readFile(pamPath), pamPath, {
-    orientation: "auto",
-    taxa: tree.tipNames,
-  });
-  await writeBinaryPhylip(`${path}.tmp`, pam.taxa, pam.states, pam.families.length);
-  await Deno.rename(`${path}.tmp`, path);
-  return path;
-}
-
 if (import.meta.main) {
   const { values: v } = parseArgs({
     args: Deno.args,
@@ -146,7 +130,7 @@ if (import.meta.main) {
   const started = performance.now();
   const load0 = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   const files = await ensureBenchData(v.case!);
-  const aln = await ensurePhylip(files.dir, files.tree, files.pam);
+  const aln = await ensurePhylip(files);
   const gc: Outcome[] = [], iq: Outcome[] = [];
   for (let i = 0; i < runs; i++) {
     log(`run ${i + 1}/${runs}: genecontent fit --optimize-branch-lengths`);

@@ -21,13 +21,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { loadDataset, readTree } from "../lib/load_dataset.ts";
+import { loadDataset } from "../lib/load_dataset.ts";
 import { openModelLikelihood } from "../lib/likelihood/open_likelihood.ts";
 import type { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
-import { parsePamBytes } from "../lib/pam/read.ts";
-import { writeBinaryPhylip } from "../tests/support/iqtree.ts";
 import {
   ensureBenchData,
+  ensurePhylip,
   MODELS_SECTION_END as SECTION_END,
   MODELS_SECTION_START as SECTION_START,
   run,
@@ -149,19 +148,6 @@ async function iqtreeFit(tree: string, aln: string, threads: number): Promise<Fi
   }
 }
 
-async function ensurePhylip(dir: string, treePath: string, pamPath: string): Promise<string> {
-  const path = `${dir}/aln.phy`;
-  if (await Deno.stat(path).catch(() => null)) return path;
-  const { tree } = await readTree(treePath);
-  const pam = parsePamBytes(await Deno.readFile(pamPath), pamPath, {
-    orientation: "auto",
-    taxa: tree.tipNames,
-  });
-  await writeBinaryPhylip(`${path}.tmp`, pam.taxa, pam.states, pam.families.length);
-  await Deno.rename(`${path}.tmp`, path);
-  return path;
-}
-
 /** Replaces (or appends) the marked models section of a results file. */
 export function withModelsSection(results: string, section: string): string {
   const block = `${SECTION_START}\n${section.trim()}\n${SECTION_END}`;
@@ -194,7 +180,7 @@ if (import.meta.main) {
   const files = await ensureBenchData(v.case!);
   log(`${v.case}: evaluations (${repeats} each, ${threads} threads)`);
   const evals = await evaluationTimes(files.tree, files.pam, threads, repeats);
-  const aln = await ensurePhylip(files.dir, files.tree, files.pam);
+  const aln = await ensurePhylip(files);
   const th = ["--threads", String(threads)];
   const fits: Record<string, FitRun[]> = {
     iqtree: [],

@@ -462,7 +462,16 @@ async function iqtreeBinary(): Promise<string | null> {
   return null;
 }
 
-async function ensurePhylip(files: CaseFiles): Promise<string> {
+/**
+ * The case's PAM as a binary PHYLIP alignment for IQ-TREE (`aln.phy` beside it), written once.
+ *
+ * @example
+ * ```ts ignore
+ * import { ensureBenchData, ensurePhylip } from "./run_benchmarks.ts";
+ * const aln = await ensurePhylip(await ensureBenchData("100x1000-yule"));
+ * ```
+ */
+export async function ensurePhylip(files: CaseFiles): Promise<string> {
   const path = `${files.dir}/aln.phy`;
   if (await Deno.stat(path).catch(() => null)) return path;
   const { tree } = await readTree(files.tree);
