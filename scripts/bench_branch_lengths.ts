@@ -20,7 +20,13 @@
 import { parseArgs } from "node:util";
 import { totalLength } from "../lib/tree/flat_tree.ts";
 import { parseNewick } from "../lib/newick/parse.ts";
-import { ensureBenchData, ensurePhylip, run, summarize } from "./run_benchmarks.ts";
+import {
+  ensureBenchData,
+  ensurePhylip,
+  iqtreeFitReport,
+  run,
+  summarize,
+} from "./run_benchmarks.ts";
 
 const DENO = Deno.execPath();
 
@@ -83,35 +89,10 @@ async function genecontent(tree: string, pam: string, threads: number): Promise<
 }
 
 async function iqtree(tree: string, aln: string, threads: number): Promise<Outcome> {
-  const dir = await Deno.makeTempDir({ prefix: "gc_bench_bl_iq_" });
-  try {
-    const r = await run("iqtree2", [
-      "-s",
-      aln,
-      "-st",
-      "BIN",
-      "-te",
-      tree,
-      "-m",
-      "GTR2+FO",
-      "-keep-ident",
-      "-nt",
-      String(threads),
-      "-seed",
-      "1",
-      "--prefix",
-      `${dir}/fit`,
-      "-redo",
-    ]);
-    if (r.code !== 0) throw new Error(`iqtree2 failed:\n${r.stdout}\n${r.stderr}`);
-    const report = await Deno.readTextFile(`${dir}/fit.iqtree`);
-    const ll = /Log-likelihood of the tree:\s*(-?\d+(?:\.\d+)?)/.exec(report);
-    const len = /Total tree length \(sum of branch lengths\):\s*([-+\d.eE]+)/.exec(report);
-    if (!ll || !len) throw new Error("No log-likelihood or tree length in IQ-TREE's report.");
-    return { wallMs: r.wallMs, logLik: Number(ll[1]), treeLength: Number(len[1]), detail: "" };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const r = await iqtreeFitReport(aln, tree, ["-m", "GTR2+FO"], threads);
+  const len = /Total tree length \(sum of branch lengths\):\s*([-+\d.eE]+)/.exec(r.report);
+  if (!len) throw new Error("No tree length in IQ-TREE's report.");
+  return { wallMs: r.wallMs, logLik: r.logLik, treeLength: Number(len[1]), detail: "" };
 }
 
 if (import.meta.main) {

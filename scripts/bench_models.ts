@@ -27,6 +27,7 @@ import type { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
 import {
   ensureBenchData,
   ensurePhylip,
+  iqtreeFitReport,
   MODELS_SECTION_END as SECTION_END,
   MODELS_SECTION_START as SECTION_START,
   run,
@@ -116,36 +117,9 @@ async function genecontentFit(tree: string, pam: string, extra: string[]): Promi
 }
 
 async function iqtreeFit(tree: string, aln: string, threads: number): Promise<FitRun> {
-  const dir = await Deno.makeTempDir({ prefix: "gc_iqtree_g4_" });
-  try {
-    const r = await run("iqtree2", [
-      "-s",
-      aln,
-      "-st",
-      "BIN",
-      "-te",
-      tree,
-      "-blscale",
-      "-keep-ident",
-      "-m",
-      "GTR2+FO+G4",
-      "-nt",
-      String(threads),
-      "-seed",
-      "1",
-      "--prefix",
-      `${dir}/fit`,
-      "-redo",
-    ]);
-    if (r.code !== 0) throw new Error(`iqtree2 failed:\n${r.stdout}\n${r.stderr}`);
-    const report = await Deno.readTextFile(`${dir}/fit.iqtree`);
-    const m = /Log-likelihood of the tree:\s*(-?\d+(?:\.\d+)?)/.exec(report);
-    if (!m) throw new Error("No log-likelihood in IQ-TREE's report.");
-    const alpha = /Gamma shape alpha:\s*([\d.eE+-]+)/.exec(report);
-    return { wallMs: r.wallMs, logLik: Number(m[1]), alpha: alpha ? Number(alpha[1]) : undefined };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const r = await iqtreeFitReport(aln, tree, ["-blscale", "-m", "GTR2+FO+G4"], threads);
+  const alpha = /Gamma shape alpha:\s*([\d.eE+-]+)/.exec(r.report);
+  return { wallMs: r.wallMs, logLik: r.logLik, alpha: alpha ? Number(alpha[1]) : undefined };
 }
 
 /** Replaces (or appends) the marked models section of a results file. */

@@ -484,6 +484,63 @@ export async function ensurePhylip(files: CaseFiles): Promise<string> {
   return path;
 }
 
+/** One IQ-TREE fit of {@linkcode iqtreeFitReport}: its wall time, log-likelihood and report. */
+export interface IqtreeReport {
+  /** Wall time of the whole IQ-TREE process in milliseconds. */
+  readonly wallMs: number;
+  /** "Log-likelihood of the tree" from the report. */
+  readonly logLik: number;
+  /** The whole `.iqtree` report, for other fitted values. */
+  readonly report: string;
+}
+
+/**
+ * Runs `iqtree2 -s aln -st BIN -te tree -keep-ident -nt threads -seed 1` with `model` (the model
+ * and fitting flags, e.g. `["-blscale", "-m", "GTR2+FO+G4"]`) in a temporary folder, removed
+ * afterwards, and reads its report.
+ *
+ * @example
+ * ```ts ignore
+ * import { iqtreeFitReport } from "./run_benchmarks.ts";
+ * const r = await iqtreeFitReport("aln.phy", "tree.nwk", ["-m", "GTR2+FO"], 2);
+ * console.log(r.logLik, r.wallMs);
+ * ```
+ */
+export async function iqtreeFitReport(
+  aln: string,
+  tree: string,
+  model: readonly string[],
+  threads: number,
+): Promise<IqtreeReport> {
+  const dir = await Deno.makeTempDir({ prefix: "gc_bench_iqtree_" });
+  try {
+    const r = await run("iqtree2", [
+      "-s",
+      aln,
+      "-st",
+      "BIN",
+      "-te",
+      tree,
+      ...model,
+      "-keep-ident",
+      "-nt",
+      String(threads),
+      "-seed",
+      "1",
+      "--prefix",
+      `${dir}/fit`,
+      "-redo",
+    ]);
+    if (r.code !== 0) throw new Error(`iqtree2 failed:\n${r.stdout}\n${r.stderr}`);
+    const report = await Deno.readTextFile(`${dir}/fit.iqtree`);
+    const m = /Log-likelihood of the tree:\s*(-?\d+(?:\.\d+)?)/.exec(report);
+    if (!m) throw new Error("No log-likelihood in IQ-TREE's report.");
+    return { wallMs: r.wallMs, logLik: Number(m[1]), report };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The table
 
