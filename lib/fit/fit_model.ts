@@ -145,6 +145,7 @@ export interface ModelFit {
 }
 
 const LOGIT_LIMIT = 23;
+const EFFECT_LIMIT = 12;
 const WIDEN = Math.log(100);
 const MAX_WIDENINGS = 3;
 const PLATEAU_GAIN = 0.01;
@@ -158,6 +159,7 @@ const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / 
 
 /** Natural value from a working value, and d natural / d working. */
 function toNatural(spec: ParameterSpec, x: number): { v: number; dv: number } {
+  if (spec.transform === "identity") return { v: x, dv: 1 };
   if (spec.transform === "log") {
     const v = Math.exp(x);
     return { v, dv: v };
@@ -170,6 +172,7 @@ function toNatural(spec: ParameterSpec, x: number): { v: number; dv: number } {
 }
 
 function toWorkingValue(spec: ParameterSpec, v: number): number {
+  if (spec.transform === "identity") return v;
   if (spec.transform === "log") return Math.log(v);
   return Math.log((v - spec.lower) / (spec.upper - v));
 }
@@ -217,6 +220,11 @@ export function fitModel(objective: ModelObjective, options: FitModelOptions = {
       lower[i] = -LOGIT_LIMIT;
       upper[i] = LOGIT_LIMIT;
       widenable[i] = false;
+    } else if (s.transform === "identity") {
+      // A log multiplier: exp(+-12) is a 1.6e5-fold change, widened when reached.
+      lower[i] = -EFFECT_LIMIT;
+      upper[i] = EFFECT_LIMIT;
+      widenable[i] = true;
     } else if (s.kind === "rate") {
       lower[i] = Math.log(rateScale.lower);
       upper[i] = Math.log(rateScale.upper);
@@ -614,6 +622,8 @@ function defaultStarts(specs: readonly ParameterSpec[], typical: number): Float6
         return 0.1;
       case "error":
         return s.lower + 0.01 * (s.upper - s.lower);
+      case "effect":
+        return 0;
     }
   });
   return [1, 0.1, 10].map((f) =>

@@ -176,6 +176,8 @@ export function modelObjective(lik: LikelihoodObjective): ModelObjective {
             return Math.min(0.5, Math.max(0.01, everywhereShare(lik.patterns)));
           case "error":
             return s.lower + 0.01 * (s.upper - s.lower);
+          case "effect":
+            return 0;
         }
       });
       return [1, 0.1, 10].map((f) =>

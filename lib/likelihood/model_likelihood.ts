@@ -41,12 +41,24 @@ import {
 } from "../model/description.ts";
 import {
   expandModel,
-  type KernelAssignments,
-  kernelAssignments,
+  type ExtraDirection,
+  type GroupAssignments,
+  groupAssignments,
   type ModelComponents,
+  type RateVariant,
   type TipErrorSetup,
   tipErrorSetup,
 } from "../model/components.ts";
+import {
+  checkEffectSetup,
+  type Effect,
+  effectApplies,
+  type EffectChannel,
+  effectParameters,
+  type EffectSetup,
+  type FamilyGroups,
+  groupLogMultipliers,
+} from "../model/effects.ts";
 
 /** The value of a model's total log-likelihood at one parameter vector. */
 export interface ModelEvaluation {
@@ -54,8 +66,14 @@ export interface ModelEvaluation {
   readonly logLik: number;
   /** d logLik / d value_i (natural scale), when asked for. */
   readonly gradient?: Float64Array;
-  /** Per-pattern log-likelihood (corrected when the ascertainment window is not [0, none]). */
+  /**
+   * Per-pattern log-likelihood (corrected when the ascertainment window is not [0, none]). With
+   * family sets, the values of families in no set (NaN for a pattern only sets have): see
+   * `perFamily`.
+   */
   readonly perPattern: Float64Array;
+  /** With family sets: each family's log-likelihood, in the PAM's family order. */
+  readonly perFamily?: Float64Array;
   /**
    * With `posterior: true`: `posterior[p * nComponents + c]`, the share w_c L_c / sum_c' w_c' L_c'
    * of component c in pattern p's likelihood (components as in
@@ -71,12 +89,61 @@ export interface ModelLikelihoodOptions {
    * `lib/model/tip_error.ts`): false absences of genome i have probability 1 - (1 - e-) c_i.
    */
   readonly completeness?: Float64Array | null;
+  /**
+   * Effects on the background model's rates (`lib/model/effects.ts`): their parameters follow
+   * the background's in every value vector. Families of different sets are mixed and
+   * conditioned on the window each at their own rates.
+   */
+  readonly effects?: EffectSetup | null;
 }
 
 /** Options of one evaluation. */
 export interface ModelEvaluateOptions {
   /** Also return per-pattern posterior component probabilities. */
   readonly posterior?: boolean;
+}
+
+/** The families of one set (or of no set) and what their evaluation needs. */
+interface FamilyGroup {
+  /** Position in the likelihood's list of groups. */
+  readonly index: number;
+  /** The set (-1: families in no set). */
+  readonly set: number;
+  /** Number of patterns evaluated. */
+  readonly nEval: number;
+  /** The patterns holding the group's families (undefined: all). */
+  readonly patterns: Uint32Array | undefined;
+  /** Pattern index to position in `patterns` (-1: absent); null when all. */
+  readonly position: Int32Array | null;
+  /** Number of the group's families with each evaluated pattern. */
+  readonly weights: Float64Array;
+  /** Per evaluated pattern, its mask's position in `masks`. */
+  readonly maskOf: Int32Array;
+  /** The likelihood's mask ids present in the group. */
+  readonly masks: readonly number[];
+  /** Number of the group's families per mask of `masks`. */
+  readonly maskWeight: Float64Array;
+  /** The window probabilities of the group's masks (null without correction). */
+  readonly observable: ObservableWindow | null;
+  /** Effects with a design that apply to the group (their own tangent directions). */
+  readonly designed: readonly number[];
+}
+
+/** Running totals of one evaluation. */
+interface Totals {
+  logLik: number;
+  readonly gradient: Float64Array | null;
+  readonly perPattern: Float64Array;
+  readonly perGroupPattern: Float64Array[] | null;
+  readonly posterior: Float64Array | null;
+}
+
+/** log sum_k exp(terms[k]) for k < n, given their maximum. */
+function logSumExp(terms: Float64Array, n: number, top: number): number {
+  if (top === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let k = 0; k < n; k++) sum += Math.exp(terms[k] - top);
+  return top + Math.log(sum);
 }
 
 /** The usual PAM's ascertainment: every family present in at least one observed genome. */
@@ -125,6 +192,12 @@ export class ModelLikelihood implements Disposable {
   /** Sum of pattern weights per mask. */
   readonly #maskWeight: Float64Array;
   readonly #observable: ObservableWindow | null;
+  /** Number of background parameters (the effects' follow). */
+  readonly #nBase: number;
+  readonly #effects: readonly Effect[];
+  readonly #familyGroups: FamilyGroups | null;
+  /** The family groups evaluated (one, every family, without family sets). */
+  readonly #groups: FamilyGroup[];
 
   /**
    * Checks the data against the model and the window and binds a backend to the patterns.
@@ -162,7 +235,19 @@ export class ModelLikelihood implements Disposable {
     this.patterns = patterns;
     this.model = model;
     this.window = { minPresent: K, maxPresent: M };
-    this.parameters = modelParameters(model);
+    const base = modelParameters(model);
+    const effects = options.effects ?? null;
+    this.#nBase = base.length;
+    this.#effects = effects?.effects ?? [];
+    this.#familyGroups = effects?.groups ?? null;
+    if (effects) checkEffectSetup(effects, tree.nNodes, patterns.familyNames.length);
+    const extra = effectParameters(this.#effects);
+    for (const e of extra) {
+      if (base.some((b) => b.name === e.name)) {
+        throw new GenecontentError(`Effect '${e.name}' has the name of a model parameter.`);
+      }
+    }
+    this.parameters = [...base, ...extra];
     this.nObservations = patterns.familyNames.length;
     const r = model.rates;
     const names = r.kind === "gamma"
@@ -184,8 +269,70 @@ export class ModelLikelihood implements Disposable {
     this.#observable = corrected
       ? new ObservableWindow(kernelTree, this.#masks, this.window)
       : null;
+    this.#groups = this.#familyGroups
+      ? this.#buildGroups(this.#familyGroups, kernelTree, corrected)
+      : [{
+        index: 0,
+        set: -1,
+        nEval: patterns.nPatterns,
+        patterns: undefined,
+        position: null,
+        weights: patterns.weights,
+        maskOf: this.#maskOf,
+        masks: this.#masks.map((_, m) => m),
+        maskWeight: this.#maskWeight,
+        observable: this.#observable,
+        designed: this.#designed(-1),
+      }];
     // The pendant tips are numbered as the tips: the patterns go to the backend as they are.
     this.backend = factory.create(kernelTree, patterns.states, patterns.nPatterns);
+  }
+
+  /** Indices of the effects with a design that apply to families of set `set`. */
+  #designed(set: number): number[] {
+    const out: number[] = [];
+    this.#effects.forEach((e, i) => {
+      if (e.design && effectApplies(e, set)) out.push(i);
+    });
+    return out;
+  }
+
+  /** One group per set and one for the families in no set, each over its own patterns. */
+  #buildGroups(groups: FamilyGroups, kernelTree: FlatTree, corrected: boolean): FamilyGroup[] {
+    const { nPatterns, familyPattern } = this.patterns;
+    const nGroups = groups.sets.length + 1;
+    const counts = Array.from({ length: nGroups }, () => new Float64Array(nPatterns));
+    for (let f = 0; f < familyPattern.length; f++) {
+      counts[groups.ofFamily[f] + 1][familyPattern[f]]++;
+    }
+    return counts.map((count, g) => {
+      const list: number[] = [];
+      for (let p = 0; p < nPatterns; p++) if (count[p] > 0) list.push(p);
+      const subset = Uint32Array.from(list);
+      const position = new Int32Array(nPatterns).fill(-1);
+      subset.forEach((p, i) => (position[p] = i));
+      const maskIds = [...new Set(list.map((p) => this.#maskOf[p]))].sort((a, b) => a - b);
+      const local = new Map(maskIds.map((m, i) => [m, i]));
+      const maskOf = Int32Array.from(subset, (p) => local.get(this.#maskOf[p])!);
+      const weights = Float64Array.from(subset, (p) => count[p]);
+      const maskWeight = new Float64Array(maskIds.length);
+      maskOf.forEach((m, i) => (maskWeight[m] += weights[i]));
+      return {
+        index: g,
+        set: g - 1,
+        nEval: subset.length,
+        patterns: subset,
+        position,
+        weights,
+        maskOf,
+        masks: maskIds,
+        maskWeight,
+        observable: corrected
+          ? new ObservableWindow(kernelTree, maskIds.map((m) => this.#masks[m]), this.window)
+          : null,
+        designed: this.#designed(g - 1),
+      };
+    });
   }
 
   /** Groups patterns by missingness mask and checks each against the window. */
@@ -275,10 +422,15 @@ export class ModelLikelihood implements Disposable {
     gradient = false,
     options: ModelEvaluateOptions = {},
   ): ModelEvaluation {
-    const comps = expandModel(this.model, values);
-    const assign = kernelAssignments(comps, this.#setup, gradient);
-    const data = this.backend.evaluate(assign.rates, assign.options);
-    return this.#combine(comps, assign, data, gradient, options.posterior === true);
+    const comps = this.#expand(values);
+    const out = this.#startTotals(gradient, options.posterior === true);
+    for (const group of this.#groups) {
+      if (group.nEval === 0) continue;
+      const a = this.#assign(comps, values, group, gradient);
+      const data = this.backend.evaluate(a.rates, { ...a.options, patterns: group.patterns });
+      this.#mixGroup(comps, group, a, data, out);
+    }
+    return this.#finish(out);
   }
 
   /** The same as `evaluate`, without blocking the event loop (native) and with progress. */
@@ -287,59 +439,264 @@ export class ModelLikelihood implements Disposable {
     gradient = false,
     options: ModelEvaluateOptions & AsyncEvaluateOptions = {},
   ): Promise<ModelEvaluation> {
-    const comps = expandModel(this.model, values);
-    const assign = kernelAssignments(comps, this.#setup, gradient);
-    const data = await this.backend.evaluateAsync(assign.rates, {
-      ...assign.options,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
-    return this.#combine(comps, assign, data, gradient, options.posterior === true);
+    const comps = this.#expand(values);
+    const out = this.#startTotals(gradient, options.posterior === true);
+    const total = this.#groups.reduce((n, g) => n + g.nEval, 0);
+    let done = 0;
+    for (const group of this.#groups) {
+      if (group.nEval === 0) continue;
+      const a = this.#assign(comps, values, group, gradient);
+      const data = await this.backend.evaluateAsync(a.rates, {
+        ...a.options,
+        patterns: group.patterns,
+        signal: options.signal,
+        onProgress: options.onProgress &&
+          ((f) => options.onProgress!((done + f * group.nEval) / total)),
+      });
+      done += group.nEval;
+      this.#mixGroup(comps, group, a, data, out);
+    }
+    return this.#finish(out);
   }
 
-  #combine(
-    comps: ModelComponents,
-    assign: KernelAssignments,
-    data: Evaluation,
+  /**
+   * Per-family log-likelihood curves along one rate multiplier: for each listed pattern (one
+   * family with that column) and each theta, the corrected log-likelihood of the family when its
+   * `channel` rate is multiplied by exp(theta) on every branch and the root prior, the background
+   * at `backgroundValues` (the background model's parameters only), with d/d theta on request.
+   * Results are laid out `[t * nEval + i]` for `thetas[t]` and `patterns[i]`. One backend call
+   * with (components x thetas) parameter sets; callers batch patterns and thetas.
+   *
+   * @example
+   * ```ts
+   * import { ModelLikelihood } from "./model_likelihood.ts";
+   * import { tsBackendFactory } from "./choose_backend.ts";
+   * import { parseModel } from "../model/description.ts";
+   * import { compressPatterns } from "../pam/patterns.ts";
+   * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+   * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.1, 0.2, 0.3, 0.1, 0]);
+   * const patterns = compressPatterns(Uint8Array.of(1, 0, 1, 1, 1, 1), 2, 3, ["f1", "f2"]);
+   * using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("null"));
+   * const values = Float64Array.of(0.5, 1);
+   * const c = lik.familyCurves(Uint32Array.of(0, 1), "loss", Float64Array.of(0), values, false);
+   * const v = lik.evaluate(values);
+   * console.assert(Math.abs(c.logLik[1] - v.perPattern[1]) < 1e-12);
+   * ```
+   */
+  familyCurves(
+    patterns: Uint32Array,
+    channel: EffectChannel,
+    thetas: Float64Array,
+    backgroundValues: Float64Array,
     gradient: boolean,
-    wantPosterior: boolean,
-  ): ModelEvaluation {
-    const { nTips, nPatterns, weights, states } = this.patterns;
-    const nParams = comps.parameters.length;
+  ): { logLik: Float64Array; dTheta?: Float64Array } {
+    const comps = expandModel(this.model, backgroundValues);
+    const nEval = patterns.length;
+    const T = thetas.length;
+    for (let i = 0; i < nEval; i++) {
+      if (!(patterns[i] < this.patterns.nPatterns) || (i > 0 && patterns[i] <= patterns[i - 1])) {
+        throw new RangeError("Pattern indices must be strictly increasing and in range.");
+      }
+    }
+    const nTree = this.tree.nNodes;
+    const variants: RateVariant[] = Array.from(thetas, (t) => {
+      const m = new Float64Array(nTree).fill(t);
+      return channel === "gain" ? { gain: m, loss: null } : { gain: null, loss: m };
+    });
+    // Only the channel's direction is needed: no error directions.
+    const a = groupAssignments(this.tree, comps, this.#setup, gradient, variants, []);
+    const data = this.backend.evaluate(a.rates, { ...a.options, patterns });
+    const obs = this.#observable?.evaluate(a.rates, {
+      gradient,
+      layout: a.options.layout,
+      tangents: a.options.tangents,
+    });
+    const C = comps.rates.length;
+    const inv = comps.invariant;
+    const nComp = C + (inv ? 1 : 0);
+    const slot = channel === "gain" ? 0 : 1;
+    const { nTips, states } = this.patterns;
+    const em = a.falseAbsence;
+    const c = this.#setup?.completeness ?? null;
+    const fitted = comps.errorIndex !== null;
+    const logLik = new Float64Array(T * nEval);
+    const dTheta = gradient ? new Float64Array(T * nEval) : undefined;
+    const terms = new Float64Array(nComp);
+    const nMasks = this.#masks.length;
+    const invCol = new Float64Array(nEval);
+    if (inv) {
+      for (let i = 0; i < nEval; i++) {
+        invCol[i] = invariantColumn(states, patterns[i] * nTips, nTips, em, c, fitted).logProb;
+      }
+    }
+    const invObs = inv
+      ? this.#masks.map((m) => invariantObservable(m, em, c, fitted, this.window).logProb)
+      : [];
+    const setOf = (t: number, k: number) => (t * a.pairs) * C + k;
+    for (let t = 0; t < T; t++) {
+      // log P(window | mask) of the mixture at this theta, and its derivative.
+      const logObs = new Float64Array(nMasks);
+      const dObs = new Float64Array(nMasks);
+      if (obs) {
+        for (let m = 0; m < nMasks; m++) {
+          const top = this.#mixTerms(terms, comps, (k) => obs.logProb[setOf(t, k) * nMasks + m]);
+          if (inv) terms[C] = inv.logWeight + invObs[m];
+          const lo = logSumExp(terms, nComp, Math.max(top, inv ? terms[C] : -Infinity));
+          logObs[m] = lo;
+          if (!gradient) continue;
+          let d = 0;
+          for (let k = 0; k < C; k++) {
+            const q = Math.exp(terms[k] - lo);
+            if (q > 0) d += q * obs.grad![(setOf(t, k) * nMasks + m) * 2 + slot];
+          }
+          dObs[m] = d;
+        }
+      }
+      for (let i = 0; i < nEval; i++) {
+        const top = this.#mixTerms(terms, comps, (k) => data.logLik[setOf(t, k) * nEval + i]);
+        if (inv) terms[C] = inv.logWeight + invCol[i];
+        const ll = logSumExp(terms, nComp, Math.max(top, inv ? terms[C] : -Infinity));
+        const m = this.#maskOf[patterns[i]];
+        logLik[t * nEval + i] = ll - logObs[m];
+        if (!dTheta) continue;
+        let d = 0;
+        for (let k = 0; k < C; k++) {
+          const post = Math.exp(terms[k] - ll);
+          if (post > 0) d += post * data.grad![(setOf(t, k) * nEval + i) * 2 + slot];
+        }
+        dTheta[t * nEval + i] = d - dObs[m];
+      }
+    }
+    return dTheta ? { logLik, dTheta } : { logLik };
+  }
+
+  /** Fills `terms[k]` with log w_k + value(k) for the rate components; returns their maximum. */
+  #mixTerms(terms: Float64Array, comps: ModelComponents, value: (k: number) => number): number {
+    let top = -Infinity;
+    for (let k = 0; k < comps.rates.length; k++) {
+      terms[k] = comps.rates[k].logWeight + value(k);
+      if (terms[k] > top) top = terms[k];
+    }
+    return top;
+  }
+
+  /** The background's components at the background part of `values`. */
+  #expand(values: Float64Array): ModelComponents {
+    if (values.length !== this.parameters.length) {
+      throw new GenecontentError(
+        `Model ${formatModel(this.model)}${this.#effects.length > 0 ? " with effects" : ""} ` +
+          `has ${this.parameters.length} parameters (${
+            this.parameters.map((p) => p.name).join(", ")
+          }); got ${values.length} values.`,
+      );
+    }
+    for (let i = this.#nBase; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) {
+        throw new GenecontentError(
+          `Effect ${this.parameters[i].name} must be a finite number; got ${values[i]}.`,
+        );
+      }
+    }
+    return expandModel(this.model, values.subarray(0, this.#nBase));
+  }
+
+  /** The kernel assignments of one family group at `values`. */
+  #assign(
+    comps: ModelComponents,
+    values: Float64Array,
+    group: FamilyGroup,
+    gradient: boolean,
+  ): GroupAssignments {
+    const theta = values.subarray(this.#nBase);
+    const variant = groupLogMultipliers(this.#effects, theta, group.set, this.tree.nNodes);
+    const extra = gradient ? group.designed.map((e) => this.#effects[e] as ExtraDirection) : [];
+    return groupAssignments(this.tree, comps, this.#setup, gradient, [variant], extra);
+  }
+
+  #startTotals(gradient: boolean, posterior: boolean): Totals {
+    const grouped = this.#familyGroups !== null;
+    if (posterior && grouped) {
+      throw new GenecontentError(
+        "Posterior component probabilities are not available for a model with family sets; " +
+          "compute them from the background model.",
+      );
+    }
+    const { nPatterns } = this.patterns;
+    return {
+      logLik: 0,
+      gradient: gradient ? new Float64Array(this.parameters.length) : null,
+      perPattern: new Float64Array(nPatterns).fill(grouped ? NaN : 0),
+      perGroupPattern: grouped ? this.#groups.map((g) => new Float64Array(g.nEval)) : null,
+      posterior: posterior ? new Float64Array(nPatterns * this.componentNames.length) : null,
+    };
+  }
+
+  #finish(t: Totals): ModelEvaluation {
+    const out: { -readonly [K in keyof ModelEvaluation]: ModelEvaluation[K] } = {
+      logLik: t.logLik,
+      perPattern: t.perPattern,
+    };
+    if (t.posterior) out.posterior = t.posterior;
+    if (t.gradient) out.gradient = t.gradient;
+    if (t.perGroupPattern) {
+      const { familyPattern } = this.patterns;
+      const ofFamily = this.#familyGroups!.ofFamily;
+      const perFamily = new Float64Array(familyPattern.length);
+      for (let f = 0; f < perFamily.length; f++) {
+        const g = ofFamily[f] + 1; // groups are built in set order after the families in none
+        perFamily[f] = t.perGroupPattern[g][this.#groups[g].position![familyPattern[f]]];
+      }
+      out.perFamily = perFamily;
+    }
+    return out;
+  }
+
+  /**
+   * Mixes one group's components per pattern, conditions the mixture on the window, and adds
+   * the group's log-likelihood, gradient and per-pattern values to the totals.
+   */
+  #mixGroup(
+    comps: ModelComponents,
+    group: FamilyGroup,
+    a: GroupAssignments,
+    data: Evaluation,
+    out: Totals,
+  ): void {
+    const { nTips, states } = this.patterns;
     const rateComps = comps.rates;
     const C = rateComps.length;
     const inv = comps.invariant;
     const nComp = C + (inv ? 1 : 0);
-    const em = assign.falseAbsence;
+    const J = a.nDirections;
+    const em = a.falseAbsence;
     const c = this.#setup?.completeness ?? null;
     const fittedError = comps.errorIndex !== null;
-    // Sums over patterns, per component: posterior share (S), posterior times each direction.
+    const faDir = a.errorDirection >= 0 ? a.errorDirection + 1 : -1;
+    const gradient = out.gradient !== null;
+    const nEval = group.nEval;
+    // Per component: posterior share (S) and posterior-weighted derivative along each direction.
     const S = new Float64Array(nComp);
-    const G0 = new Float64Array(C), G1 = new Float64Array(C);
-    const E0 = new Float64Array(nComp), E1 = new Float64Array(nComp);
-    const perPattern = new Float64Array(nPatterns);
-    const posterior = wantPosterior ? new Float64Array(nPatterns * nComp) : null;
+    const D = new Float64Array(nComp * J);
     const terms = new Float64Array(nComp);
+    const perEval = new Float64Array(nEval);
     const grad = data.grad;
+    const at = (k: number, j: number) => ((j >> 1) * C + k) * 2 + (j & 1);
+    const posterior = out.posterior;
     let total = 0;
-    for (let p = 0; p < nPatterns; p++) {
-      let top = -Infinity;
-      for (let k = 0; k < C; k++) {
-        terms[k] = rateComps[k].logWeight + data.logLik[k * nPatterns + p];
-        if (terms[k] > top) top = terms[k];
-      }
+    for (let i = 0; i < nEval; i++) {
+      const p = group.patterns ? group.patterns[i] : i;
+      const top = this.#mixTerms(terms, comps, (k) => data.logLik[k * nEval + i]);
       let invDeriv = 0;
+      let best = top;
       if (inv) {
         const li = invariantColumn(states, p * nTips, nTips, em, c, fittedError);
         terms[C] = inv.logWeight + li.logProb;
         invDeriv = li.dFalseAbsence;
-        if (terms[C] > top) top = terms[C];
+        if (terms[C] > best) best = terms[C];
       }
-      let sum = 0;
-      for (let k = 0; k < nComp; k++) sum += Math.exp(terms[k] - top);
-      const logL = top + Math.log(sum);
-      perPattern[p] = logL;
-      const w = weights[p];
+      const logL = logSumExp(terms, nComp, best);
+      perEval[i] = logL;
+      const w = group.weights[i];
       total += w * logL;
       if (!gradient && !posterior) continue;
       for (let k = 0; k < nComp; k++) {
@@ -349,44 +706,35 @@ export class ModelLikelihood implements Disposable {
         const wp = w * post;
         S[k] += wp;
         if (k < C) {
-          const o = (k * nPatterns + p) * 2;
-          G0[k] += wp * grad![o];
-          G1[k] += wp * grad![o + 1];
-          if (assign.errorSets) {
-            const e = ((C + k) * nPatterns + p) * 2;
-            E0[k] += wp * grad![e];
-            E1[k] += wp * grad![e + 1];
+          for (let j = 0; j < J; j++) {
+            const q = at(k, j);
+            D[k * J + j] += wp * grad![((q >> 1) * nEval + i) * 2 + (q & 1)];
           }
-        } else {
-          E1[k] += wp * invDeriv;
+        } else if (faDir >= 0) {
+          D[k * J + faDir] += wp * invDeriv;
         }
       }
     }
-    if (this.#observable) {
-      const obs = this.#observable.evaluate(assign.rates, {
+    if (group.observable) {
+      const obs = group.observable.evaluate(a.rates, {
         gradient,
-        layout: assign.options.layout,
-        tangents: assign.options.tangents,
+        layout: a.options.layout,
+        tangents: a.options.tangents,
       });
-      const nMasks = this.#masks.length;
+      const masks = group.masks;
+      const nMasks = masks.length;
       const logObs = new Float64Array(nMasks);
       for (let m = 0; m < nMasks; m++) {
-        let top = -Infinity;
-        for (let k = 0; k < C; k++) {
-          terms[k] = rateComps[k].logWeight + obs.logProb[k * nMasks + m];
-          if (terms[k] > top) top = terms[k];
-        }
+        let best = this.#mixTerms(terms, comps, (k) => obs.logProb[k * nMasks + m]);
         let invDeriv = 0;
         if (inv) {
-          const io = invariantObservable(this.#masks[m], em, c, fittedError, this.window);
+          const io = invariantObservable(this.#masks[masks[m]], em, c, fittedError, this.window);
           terms[C] = inv.logWeight + io.logProb;
           invDeriv = io.dFalseAbsence;
-          if (terms[C] > top) top = terms[C];
+          if (terms[C] > best) best = terms[C];
         }
-        let sum = 0;
-        for (let k = 0; k < nComp; k++) sum += Math.exp(terms[k] - top);
-        logObs[m] = top + Math.log(sum);
-        const W = this.#maskWeight[m];
+        logObs[m] = logSumExp(terms, nComp, best);
+        const W = group.maskWeight[m];
         total -= W * logObs[m];
         if (!gradient) continue;
         for (let k = 0; k < nComp; k++) {
@@ -395,46 +743,53 @@ export class ModelLikelihood implements Disposable {
           const wq = W * q;
           S[k] -= wq;
           if (k < C) {
-            const o = (k * nMasks + m) * 2;
-            G0[k] -= wq * obs.grad![o];
-            G1[k] -= wq * obs.grad![o + 1];
-            if (assign.errorSets) {
-              const e = ((C + k) * nMasks + m) * 2;
-              E0[k] -= wq * obs.grad![e];
-              E1[k] -= wq * obs.grad![e + 1];
+            for (let j = 0; j < J; j++) {
+              const s = at(k, j);
+              D[k * J + j] -= wq * obs.grad![((s >> 1) * nMasks + m) * 2 + (s & 1)];
             }
-          } else {
-            E1[k] -= wq * invDeriv;
+          } else if (faDir >= 0) {
+            D[k * J + faDir] -= wq * invDeriv;
           }
         }
       }
-      for (let p = 0; p < nPatterns; p++) perPattern[p] -= logObs[this.#maskOf[p]];
+      for (let i = 0; i < nEval; i++) perEval[i] -= logObs[group.maskOf[i]];
     }
-    const out: { -readonly [K in keyof ModelEvaluation]: ModelEvaluation[K] } = {
-      logLik: total,
-      perPattern,
-    };
-    if (posterior) out.posterior = posterior;
-    if (gradient) {
-      const g = new Float64Array(nParams);
-      for (let k = 0; k < C; k++) {
-        const rc = rateComps[k];
-        for (let i = 0; i < nParams; i++) {
-          g[i] += S[k] * rc.dLogWeight[i] + G0[k] * rc.gainCoefficient[i] +
-            G1[k] * rc.lossCoefficient[i];
-        }
+    out.logLik += total;
+    if (out.perGroupPattern) {
+      out.perGroupPattern[group.index].set(perEval);
+      if (group.set < 0) {
+        for (let i = 0; i < nEval; i++) out.perPattern[group.patterns![i]] = perEval[i];
       }
-      if (inv) { for (let i = 0; i < nParams; i++) g[i] += S[C] * inv.dLogWeight[i]; }
-      if (comps.errorIndex) {
-        const [fp, fa] = comps.errorIndex;
-        for (let k = 0; k < nComp; k++) {
-          g[fp] += E0[k];
-          g[fa] += E1[k];
-        }
+    } else out.perPattern.set(perEval);
+    const g = out.gradient;
+    if (!g) return;
+    const nBase = this.#nBase;
+    for (let k = 0; k < C; k++) {
+      const rc = rateComps[k];
+      for (let i = 0; i < nBase; i++) {
+        g[i] += S[k] * rc.dLogWeight[i] + D[k * J] * rc.gainCoefficient[i] +
+          D[k * J + 1] * rc.lossCoefficient[i];
       }
-      out.gradient = g;
     }
-    return out;
+    if (inv) { for (let i = 0; i < nBase; i++) g[i] += S[C] * inv.dLogWeight[i]; }
+    if (comps.errorIndex) {
+      const [fp, fa] = comps.errorIndex;
+      for (let k = 0; k < nComp; k++) {
+        if (k < C) g[fp] += D[k * J + a.errorDirection];
+        g[fa] += D[k * J + faDir];
+      }
+    }
+    // Effects: a design-free effect moves its channel's every log rate (direction 0 or 1); a
+    // designed one has its own direction.
+    for (let e = 0; e < this.#effects.length; e++) {
+      const eff = this.#effects[e];
+      if (!effectApplies(eff, group.set)) continue;
+      const d = group.designed.indexOf(e);
+      const j = d >= 0 ? a.extraDirection + d : eff.channel === "gain" ? 0 : 1;
+      let sum = 0;
+      for (let k = 0; k < C; k++) sum += D[k * J + j];
+      g[nBase + e] += sum;
+    }
   }
 
   /** Frees the backend. */

@@ -384,3 +384,158 @@ export function kernelAssignments(
     falseAbsence: em,
   };
 }
+
+/** Per-node log multipliers of one variant of the rates (see `effects.ts`). */
+export interface RateVariant {
+  /** `log gain_v - log gain` per tree node (no pendants); null: 0 everywhere. */
+  readonly gain: Float64Array | null;
+  /** `log loss_v - log loss` per tree node; null: 0 everywhere. */
+  readonly loss: Float64Array | null;
+}
+
+/** A tangent direction over the tree's log-rates, beyond "every log gain" and "every log loss". */
+export interface ExtraDirection {
+  /** The rate it moves. */
+  readonly channel: "gain" | "loss";
+  /** d log(rate_v) per tree node (no pendants), the root's entry for the root prior. */
+  readonly design: Float64Array;
+}
+
+/**
+ * A batch of rate assignments over variants of the components' rates, with every tangent
+ * direction the gradient needs. Directions of each component, in order: 0 every log gain of the
+ * tree (branches and root prior), 1 every log loss, then with fitted tip error and gradients
+ * falsePresence and falseAbsence, then the extra directions. They are packed two per parameter
+ * set: direction `j` of component `k` in variant `u` is slot `j % 2` of set
+ * `(u * pairs + floor(j / 2)) * nComponents + k`.
+ */
+export interface GroupAssignments {
+  /** The `rates` argument of `LikelihoodBackend.evaluate` (and `ObservableWindow.evaluate`). */
+  readonly rates: Float64Array;
+  /** Layout, gradient and tangents. */
+  readonly options: EvaluateOptions;
+  /** Number of parameter sets: variants x pairs x components. */
+  readonly nSets: number;
+  /** Number of direction pairs per component and variant (1 without gradients). */
+  readonly pairs: number;
+  /** Number of directions per component (0 without gradients). */
+  readonly nDirections: number;
+  /** Index of the falsePresence direction (falseAbsence is the next), or -1. */
+  readonly errorDirection: number;
+  /** Index of the first extra direction. */
+  readonly extraDirection: number;
+  /** Per-tip false-absence probability (with a tip-error setup). */
+  readonly falseAbsence: Float64Array | null;
+}
+
+/**
+ * The rate assignments of the rate components under several variants of per-branch rate
+ * multipliers (a family group's effects, or a grid of multipliers), with the tangent directions
+ * of `extra` on top of the model's own. Uses the global layout when it can (no tip-error setup,
+ * no extra direction and every variant uniform over the nodes), per-branch otherwise.
+ *
+ * @example
+ * ```ts
+ * import { expandModel, groupAssignments } from "./components.ts";
+ * import { parseModel } from "./description.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * const tree = flatTreeFromParents(["a", "b"], [2, 2, -1], [0.1, 0.2, 0]);
+ * const comps = expandModel(parseModel("null"), Float64Array.of(1, 2));
+ * const a = groupAssignments(tree, comps, null, false, [{ gain: null,
+ *   loss: new Float64Array(3).fill(Math.log(3)) }], []);
+ * console.assert(a.options.layout === "global" && Math.abs(a.rates[1] - 6) < 1e-12);
+ * ```
+ */
+export function groupAssignments(
+  tree: FlatTree,
+  components: ModelComponents,
+  setup: TipErrorSetup | null,
+  gradient: boolean,
+  variants: readonly RateVariant[],
+  extra: readonly ExtraDirection[],
+): GroupAssignments {
+  const comps = components.rates;
+  const C = comps.length;
+  const V = variants.length;
+  const nTree = tree.nNodes;
+  const uniform = (m: Float64Array | null) => !m || m.every((x) => x === m[0]);
+  const errorDirs = gradient && setup !== null && setup.fitted;
+  const nDirections = gradient ? 2 + (errorDirs ? 2 : 0) + extra.length : 0;
+  const errorDirection = errorDirs ? 2 : -1;
+  const extraDirection = 2 + (errorDirs ? 2 : 0);
+  if (!setup && extra.length === 0 && variants.every((u) => uniform(u.gain) && uniform(u.loss))) {
+    const rates = new Float64Array(2 * C * V);
+    variants.forEach((u, i) => {
+      const mg = u.gain ? Math.exp(u.gain[0]) : 1;
+      const ml = u.loss ? Math.exp(u.loss[0]) : 1;
+      comps.forEach((c, k) => {
+        rates[2 * (i * C + k)] = c.gain * mg;
+        rates[2 * (i * C + k) + 1] = c.loss * ml;
+      });
+    });
+    return {
+      rates,
+      options: { gradient, layout: "global" },
+      nSets: C * V,
+      pairs: 1,
+      nDirections,
+      errorDirection,
+      extraDirection,
+      falseAbsence: null,
+    };
+  }
+  const kTree = setup?.tree ?? tree;
+  const nNodes = kTree.nNodes;
+  const shift = setup ? tree.nTips : 0; // tree node v is kernel node v + shift
+  const r = 2 * nNodes;
+  // Pendant rates and their error tangents come from the plain assignments of the model.
+  const plain = setup ? kernelAssignments(components, setup, errorDirs) : null;
+  const pairs = gradient ? Math.ceil(nDirections / 2) : 1;
+  const nSets = V * pairs * C;
+  const rates = new Float64Array(nSets * r);
+  const tangents = gradient ? new Float64Array(nSets * 2 * r) : null;
+  for (let u = 0; u < V; u++) {
+    const { gain: mg, loss: ml } = variants[u];
+    for (let q = 0; q < pairs; q++) {
+      for (let k = 0; k < C; k++) {
+        const s = (u * pairs + q) * C + k;
+        const o = s * r;
+        if (plain) rates.set(plain.rates.subarray(k * r, k * r + 2 * shift), o);
+        const c = comps[k];
+        for (let v = 0; v < nTree; v++) {
+          rates[o + 2 * (v + shift)] = c.gain * (mg ? Math.exp(mg[v]) : 1);
+          rates[o + 2 * (v + shift) + 1] = c.loss * (ml ? Math.exp(ml[v]) : 1);
+        }
+        if (!tangents) continue;
+        for (let slot = 0; slot < 2; slot++) {
+          const j = 2 * q + slot;
+          if (j >= nDirections) continue;
+          const d = (s * 2 + slot) * r;
+          if (j < 2) {
+            for (let v = 0; v < nTree; v++) tangents[d + 2 * (v + shift) + j] = 1;
+          } else if (j < extraDirection) {
+            // The error directions: the plain assignments' second set of this component.
+            const e = ((C + k) * 2 + (j - 2)) * r;
+            tangents.set(plain!.options.tangents!.subarray(e, e + 2 * shift), d);
+          } else {
+            const x = extra[j - extraDirection];
+            const ch = x.channel === "gain" ? 0 : 1;
+            for (let v = 0; v < nTree; v++) tangents[d + 2 * (v + shift) + ch] = x.design[v];
+          }
+        }
+      }
+    }
+  }
+  return {
+    rates,
+    options: tangents
+      ? { gradient: true, layout: "perBranch", tangents }
+      : { gradient: false, layout: "perBranch" },
+    nSets,
+    pairs,
+    nDirections,
+    errorDirection,
+    extraDirection,
+    falseAbsence: plain?.falseAbsence ?? null,
+  };
+}

@@ -48,7 +48,7 @@ export interface ModelDescription {
 }
 
 /** What kind of quantity a parameter is (decides its domain and working transform). */
-export type ParameterKind = "rate" | "shape" | "probability" | "split" | "error";
+export type ParameterKind = "rate" | "shape" | "probability" | "split" | "error" | "effect";
 
 /** One free parameter of a model. */
 export interface ParameterSpec {
@@ -64,8 +64,11 @@ export interface ParameterSpec {
   readonly lower: number;
   /** Upper end of its domain (excluded). */
   readonly upper: number;
-  /** The unconstrained scale the fitter works on: log for (0, inf), logit for (lower, upper). */
-  readonly transform: "log" | "logit";
+  /**
+   * The unconstrained scale the fitter works on: log for (0, inf), logit for (lower, upper),
+   * identity for the real line (the log multipliers of `effects.ts`).
+   */
+  readonly transform: "log" | "logit" | "identity";
 }
 
 /** Ascertainment: the prevalence window every family in the PAM was filtered to. */
