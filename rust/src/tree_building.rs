@@ -1,0 +1,411 @@
+//! Trees from a distance matrix: neighbour joining and UPGMA (`gc_build_tree` of the C ABI).
+//!
+//! Input: `n` taxa and their distances in the condensed layout (`d[pair_index(n, i, j)]`,
+//! i < j, row-major upper triangle, as SciPy's `pdist`). Output: a tree as flat arrays in the
+//! crate's numbering (tips `0..n` in input order, internal nodes in the order they are created,
+//! so every parent has a larger index than its children, the root last).
+//!
+//! **Neighbour joining** (Saitou and Nei 1987, with the Q criterion of Studier and Keppler
+//! 1988). The active clusters are kept in positions `0..n` (a tip starts at its own position;
+//! a join of positions a < b puts the new cluster at a and retires b). With r active clusters
+//! and `R_a = sum_c d_ac` (summed over active c in position order), each step joins the pair
+//! a < b of smallest `Q_ab = (r - 2) d_ab - R_a - R_b`, ties broken by the lowest (a, b) in
+//! position order, with branch lengths
+//!
+//! ```text
+//! l_a = d_ab / 2 + (R_a - R_b) / (2 (r - 2)),   l_b = d_ab - l_a,
+//! d_uc = (d_ac + d_bc - d_ab) / 2               (the new cluster u, for every other active c).
+//! ```
+//!
+//! A negative length is set to 0 and its value added to the sister branch (`l_b + l_a` when
+//! `l_a < 0`), so the pair's path length d_ab is kept. The last step (r = 3) joins the pair of
+//! smallest Q the same way and attaches the third cluster c to the same node with
+//! `l_c = (d_ac + d_bc - d_ab) / 2` (the three-point formula; a negative `l_c` is set to 0, as
+//! there is no sister branch to take it). The result is an unrooted binary tree written with a
+//! root of three children: `2n - 2` nodes. O(n^3) time, O(n^2) memory; the Q scan and the row
+//! sums run in parallel (for r >= [`PARALLEL_MIN`]) with a deterministic reduction, so results
+//! are bit-identical for any thread count and to `lib/tree_building/nj.ts`.
+//!
+//! **UPGMA** (average linkage). Each step joins the pair a < b of smallest `d_ab` (ties: the
+//! lowest pair), at height `d_ab / 2`; each child's branch is the new height minus the child's
+//! height (set to 0 if rounding makes it negative), and
+//! `d_uc = (n_a d_ac + n_b d_bc) / (n_a + n_b)` with `n_a`, `n_b` the clusters' sizes. A rooted
+//! ultrametric tree of `2n - 1` nodes.
+
+use crate::distances::{guard, n_pairs, pair_index, read_args, slice, slice_mut, to_usize};
+use crate::error::GcError;
+use crate::pool::shared_pool;
+use rayon::prelude::*;
+use std::os::raw::c_char;
+
+/// `method` of `gc_tree_args`: neighbour joining.
+pub const GC_TREE_NJ: u32 = 0;
+/// `method` of `gc_tree_args`: UPGMA.
+pub const GC_TREE_UPGMA: u32 = 1;
+
+/// Active clusters from which the scans run in parallel.
+pub const PARALLEL_MIN: usize = 256;
+
+/// A tree built from distances.
+#[derive(Debug, Clone)]
+pub struct BuiltTree {
+    /// Parent of each node (-1 for the root).
+    pub parent: Vec<i32>,
+    /// Length of the branch above each node (0 for the root).
+    pub branch_length: Vec<f64>,
+    /// Negative branch lengths that were set to 0.
+    pub clamped: u64,
+}
+
+/// The full symmetric matrix of condensed distances, checked finite and >= 0.
+fn full_matrix(n: usize, condensed: &[f64]) -> Result<Vec<f64>, GcError> {
+    let want = n_pairs(n)?;
+    if condensed.len() != want {
+        return Err(GcError::invalid(format!(
+            "distances_len is {} but n_taxa (n_taxa - 1) / 2 is {want}",
+            condensed.len()
+        )));
+    }
+    if let Some(k) = condensed.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
+        return Err(GcError::invalid(format!(
+            "distances[{k}] is {}: distances must be finite and >= 0",
+            condensed[k]
+        )));
+    }
+    let mut d = vec![0.0; n * n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let x = condensed[pair_index(n, i, j)];
+            d[i * n + j] = x;
+            d[j * n + i] = x;
+        }
+    }
+    Ok(d)
+}
+
+/// The best (value, a, b) of a scan: smaller value, then lower (a, b).
+#[inline]
+fn better(x: (f64, usize, usize), y: (f64, usize, usize)) -> (f64, usize, usize) {
+    if y.0 < x.0 || (y.0 == x.0 && (y.1, y.2) < (x.1, x.2)) {
+        y
+    } else {
+        x
+    }
+}
+
+/// Smallest `score(a_pos, b_pos)` over pairs of active positions (indices into `active`, a < b).
+fn scan_min(
+    active: &[usize],
+    parallel: bool,
+    score: &(impl Fn(usize, usize) -> f64 + Sync),
+) -> (f64, usize, usize) {
+    let r = active.len();
+    let row = |ia: usize| {
+        let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
+        for ib in ia + 1..r {
+            let q = score(ia, ib);
+            if q < best.0 {
+                best = (q, ia, ib);
+            }
+        }
+        best
+    };
+    let init = (f64::INFINITY, usize::MAX, usize::MAX);
+    if parallel {
+        (0..r - 1).into_par_iter().map(row).reduce(|| init, better)
+    } else {
+        (0..r - 1).map(row).fold(init, better)
+    }
+}
+
+/// Neighbour joining of `n >= 3` taxa (see the module notes).
+pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<BuiltTree, GcError> {
+    if n < 3 {
+        return Err(GcError::invalid(format!("n_taxa is {n}: neighbour joining needs at least 3 taxa")));
+    }
+    let mut d = full_matrix(n, condensed)?;
+    let n_nodes = 2 * n - 2;
+    let mut parent = vec![-1i32; n_nodes];
+    let mut bl = vec![0.0f64; n_nodes];
+    let mut clamped = 0u64;
+    let mut node_of: Vec<usize> = (0..n).collect();
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut rsum = vec![0.0f64; n];
+    let mut next = n;
+    pool.install(|| loop {
+        let r = active.len();
+        let parallel = r >= PARALLEL_MIN;
+        // Row sums over the active clusters, each in position order.
+        let sums: Vec<f64> = {
+            let f = |&p: &usize| {
+                let row = &d[p * n..(p + 1) * n];
+                let mut s = 0.0;
+                for &c in &active {
+                    s += row[c];
+                }
+                s
+            };
+            if parallel {
+                active.par_iter().map(f).collect()
+            } else {
+                active.iter().map(f).collect()
+            }
+        };
+        for (k, &p) in active.iter().enumerate() {
+            rsum[p] = sums[k];
+        }
+        let rm2 = (r - 2) as f64;
+        let (_, ia, ib) = {
+            let (d, rsum, active) = (&d, &rsum, &active);
+            scan_min(active, parallel, &|ia, ib| {
+                let (a, b) = (active[ia], active[ib]);
+                rm2 * d[a * n + b] - rsum[a] - rsum[b]
+            })
+        };
+        let (a, b) = (active[ia], active[ib]);
+        let dab = d[a * n + b];
+        let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
+        let mut lb = dab - la;
+        if la < 0.0 {
+            lb += la;
+            la = 0.0;
+            clamped += 1;
+        } else if lb < 0.0 {
+            la += lb;
+            lb = 0.0;
+            clamped += 1;
+        }
+        let u = next;
+        next += 1;
+        parent[node_of[a]] = u as i32;
+        parent[node_of[b]] = u as i32;
+        bl[node_of[a]] = la;
+        bl[node_of[b]] = lb;
+        if r == 3 {
+            let c = active.iter().copied().find(|&c| c != a && c != b).unwrap();
+            let mut lc = (d[a * n + c] + d[b * n + c] - dab) / 2.0;
+            if lc < 0.0 {
+                lc = 0.0;
+                clamped += 1;
+            }
+            parent[node_of[c]] = u as i32;
+            bl[node_of[c]] = lc;
+            break;
+        }
+        for &c in &active {
+            if c == a || c == b {
+                continue;
+            }
+            let x = (d[a * n + c] + d[b * n + c] - dab) / 2.0;
+            d[a * n + c] = x;
+            d[c * n + a] = x;
+        }
+        node_of[a] = u;
+        active.remove(ib);
+    });
+    debug_assert_eq!(next, n_nodes);
+    Ok(BuiltTree { parent, branch_length: bl, clamped })
+}
+
+/// UPGMA of `n >= 2` taxa (see the module notes).
+pub fn upgma(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<BuiltTree, GcError> {
+    if n < 2 {
+        return Err(GcError::invalid(format!("n_taxa is {n}: UPGMA needs at least 2 taxa")));
+    }
+    let mut d = full_matrix(n, condensed)?;
+    let n_nodes = 2 * n - 1;
+    let mut parent = vec![-1i32; n_nodes];
+    let mut bl = vec![0.0f64; n_nodes];
+    let mut height = vec![0.0f64; n_nodes];
+    let mut size = vec![1.0f64; n];
+    let mut clamped = 0u64;
+    let mut node_of: Vec<usize> = (0..n).collect();
+    let mut active: Vec<usize> = (0..n).collect();
+    let mut next = n;
+    pool.install(|| {
+        while active.len() > 1 {
+            let r = active.len();
+            let (_, ia, ib) = {
+                let (d, active) = (&d, &active);
+                scan_min(active, r >= PARALLEL_MIN, &|ia, ib| d[active[ia] * n + active[ib]])
+            };
+            let (a, b) = (active[ia], active[ib]);
+            let dab = d[a * n + b];
+            let u = next;
+            next += 1;
+            height[u] = dab / 2.0;
+            for v in [node_of[a], node_of[b]] {
+                parent[v] = u as i32;
+                let mut l = height[u] - height[v];
+                if l < 0.0 {
+                    l = 0.0;
+                    clamped += 1;
+                }
+                bl[v] = l;
+            }
+            let (sa, sb) = (size[a], size[b]);
+            for &c in &active {
+                if c == a || c == b {
+                    continue;
+                }
+                let x = (sa * d[a * n + c] + sb * d[b * n + c]) / (sa + sb);
+                d[a * n + c] = x;
+                d[c * n + a] = x;
+            }
+            size[a] = sa + sb;
+            node_of[a] = u;
+            active.remove(ib);
+        }
+    });
+    Ok(BuiltTree { parent, branch_length: bl, clamped })
+}
+
+/// The arguments of `gc_build_tree` (see `genecontent.h`); fields are only ever appended.
+#[repr(C)]
+#[allow(non_camel_case_types)] // the C name
+#[derive(Debug, Clone, Copy)]
+pub struct gc_tree_args {
+    /// The caller's `sizeof(gc_tree_args)`.
+    pub struct_size: u64,
+    /// Number of taxa.
+    pub n_taxa: u64,
+    /// `GC_TREE_NJ` or `GC_TREE_UPGMA`.
+    pub method: u32,
+    /// Worker threads; 0 means one per available CPU.
+    pub n_threads: u32,
+    /// `n_taxa (n_taxa - 1) / 2` condensed distances, each finite and >= 0.
+    pub distances: *const f64,
+    /// Length of `distances`.
+    pub distances_len: u64,
+    /// Parents (written): `2 n_taxa - 2` (NJ) or `2 n_taxa - 1` (UPGMA) entries.
+    pub out_parent: *mut i32,
+    /// Length of `out_parent`.
+    pub out_parent_len: u64,
+    /// Branch lengths (written), as many as `out_parent`.
+    pub out_branch_length: *mut f64,
+    /// Length of `out_branch_length`.
+    pub out_branch_length_len: u64,
+    /// NULL with length 0, or 1 value: the number of negative lengths set to 0.
+    pub out_clamped: *mut u64,
+    /// Length of `out_clamped` (0 or 1).
+    pub out_clamped_len: u64,
+}
+
+/// See `genecontent.h`.
+///
+/// # Safety
+/// `args` must point to a `gc_tree_args` of `args->struct_size` bytes whose pointers are valid
+/// for their stated lengths.
+#[no_mangle]
+pub unsafe extern "C" fn gc_build_tree(args: *const gc_tree_args, err: *mut c_char, err_len: u64) -> i32 {
+    guard(err, err_len, || {
+        let a = read_args(args, "gc_tree_args")?;
+        let n = to_usize(a.n_taxa, "n_taxa")?;
+        let distances = slice(a.distances, a.distances_len, "distances")?;
+        let n_nodes = match a.method {
+            GC_TREE_NJ => (2 * n).saturating_sub(2),
+            GC_TREE_UPGMA => (2 * n).saturating_sub(1),
+            other => {
+                return Err(GcError::invalid(format!(
+                    "method is {other}: use GC_TREE_NJ ({GC_TREE_NJ}) or GC_TREE_UPGMA ({GC_TREE_UPGMA})"
+                )))
+            }
+        };
+        let out_parent = slice_mut(a.out_parent, a.out_parent_len, "out_parent")?;
+        let out_bl = slice_mut(a.out_branch_length, a.out_branch_length_len, "out_branch_length")?;
+        if a.out_clamped_len > 1 {
+            return Err(GcError::invalid(format!(
+                "out_clamped_len is {}: pass 1 (or NULL with 0)",
+                a.out_clamped_len
+            )));
+        }
+        let out_clamped = slice_mut(a.out_clamped, a.out_clamped_len, "out_clamped")?;
+        for (name, len) in [("out_parent_len", out_parent.len()), ("out_branch_length_len", out_bl.len())] {
+            if len != n_nodes {
+                return Err(GcError::invalid(format!(
+                    "{name} is {len} but the tree of {n} taxa has {n_nodes} nodes"
+                )));
+            }
+        }
+        let pool = shared_pool(a.n_threads as usize)?;
+        let tree = if a.method == GC_TREE_NJ {
+            neighbor_joining(n, distances, &pool)?
+        } else {
+            upgma(n, distances, &pool)?
+        };
+        out_parent.copy_from_slice(&tree.parent);
+        out_bl.copy_from_slice(&tree.branch_length);
+        if let Some(c) = out_clamped.first_mut() {
+            *c = tree.clamped;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn condensed(n: usize, full: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; n * (n - 1) / 2];
+        for i in 0..n {
+            for j in i + 1..n {
+                out[pair_index(n, i, j)] = full[i * n + j];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn nj_recovers_an_additive_four_taxon_tree() {
+        // ((0:1,1:2):0.5,2:3,3:4) as an unrooted tree.
+        let t = [1.0, 2.0, 3.0, 4.0];
+        let inner = 0.5;
+        let mut full = vec![0.0; 16];
+        for i in 0..4 {
+            for j in 0..4 {
+                if i != j {
+                    let same = (i < 2) == (j < 2);
+                    full[i * 4 + j] = t[i] + t[j] + if same { 0.0 } else { inner };
+                }
+            }
+        }
+        let pool = shared_pool(1).unwrap();
+        let tree = neighbor_joining(4, &condensed(4, &full), &pool).unwrap();
+        // Joins (0, 1) into node 4, then the root 5 holds 4, 2 and 3.
+        assert_eq!(tree.parent, vec![4, 4, 5, 5, 5, -1]);
+        let want = [1.0, 2.0, 3.0, 4.0, 0.5];
+        for v in 0..5 {
+            assert!((tree.branch_length[v] - want[v]).abs() < 1e-12, "{v}: {:?}", tree.branch_length);
+        }
+        assert_eq!(tree.clamped, 0);
+    }
+
+    #[test]
+    fn upgma_recovers_an_ultrametric_tree() {
+        // ((0,1):1,(2,3):3) heights 1 and 3, root 4.
+        let full = [0.0, 2.0, 8.0, 8.0, 2.0, 0.0, 8.0, 8.0, 8.0, 8.0, 0.0, 6.0, 8.0, 8.0, 6.0, 0.0];
+        let pool = shared_pool(1).unwrap();
+        let tree = upgma(4, &condensed(4, &full), &pool).unwrap();
+        assert_eq!(tree.parent, vec![4, 4, 5, 5, 6, 6, -1]);
+        assert_eq!(tree.branch_length, vec![1.0, 1.0, 3.0, 3.0, 3.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn threads_do_not_change_the_result() {
+        let n = 300;
+        let mut x = 7u64;
+        let d: Vec<f64> = (0..n * (n - 1) / 2)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 1000) as f64 / 997.0 + 0.01
+            })
+            .collect();
+        let one = neighbor_joining(n, &d, &shared_pool(1).unwrap()).unwrap();
+        let two = neighbor_joining(n, &d, &shared_pool(2).unwrap()).unwrap();
+        assert_eq!(one.parent, two.parent);
+        assert_eq!(one.branch_length, two.branch_length);
+    }
+}
