@@ -6,6 +6,7 @@
 
 pub mod constants;
 pub mod dataset;
+pub mod distances;
 pub mod engines;
 pub mod error;
 mod grouping;
@@ -13,6 +14,7 @@ pub mod pool;
 pub mod scaling;
 pub mod transition;
 pub mod tree;
+pub mod tree_building;
 
 pub use constants::{GC_ABI_MINOR, GC_ABI_VERSION};
 use constants::{GC_RATES_GLOBAL, GC_RATES_PER_BRANCH};
