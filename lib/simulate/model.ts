@@ -19,6 +19,16 @@
  * outside the ascertainment window are discarded and counted, as the likelihood conditions on
  * that window.
  *
+ * With effects (`options.effects`, the log-linear rate multipliers of `lib/model/effects.ts`),
+ * kept family f belongs to group `effects.groups.ofFamily[f]` (a family set, or -1 for none)
+ * and every attempt at filling row f draws under that group's rates: on the branch above node v
+ * `gain_c exp(sum_e theta_e x_{e,v})` over the gain effects applying to the group (every effect
+ * with `sets: null`, and those listing the group's set), and likewise for loss, `x_{e,v} = 1`
+ * for an effect without a design; the root state comes from the stationary distribution of the
+ * root entry's rates. Attempts outside the window are discarded as before, so each row is a
+ * draw conditioned on the window under its own group's rates, which is how the likelihood
+ * conditions each family. Cell recording (missing cells, tip error, completeness) is unaffected.
+ *
  * The output is a function of the seed alone (xoshiro128** in `random.ts`, IEEE arithmetic and
  * V8's deterministic `Math` functions): the same seed gives byte-identical results.
  *
@@ -36,6 +46,13 @@ import { gammaCategoryRates } from "../model/gamma.ts";
 import { namedValues, valuesFromNames, weightsFromSplits } from "../model/values.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
 import { Random } from "./random.ts";
+import {
+  checkEffectSetup,
+  effectApplies,
+  type EffectChannel,
+  type EffectSetup,
+  groupLogMultipliers,
+} from "../model/effects.ts";
 
 const TWO_POW_32 = 4294967296;
 
@@ -81,6 +98,39 @@ export interface SimulateModelOptions {
   readonly recordEvents?: boolean;
   /** Also return the true state of every node of every kept family; default false. */
   readonly recordNodeStates?: boolean;
+  /**
+   * Effects on the background's rates (see the module documentation); `groups.ofFamily` then
+   * gives the set of every kept row (its length must be `nFamilies`). Default none.
+   */
+  readonly effects?: EffectSetup;
+  /** The value of every effect: by name, or a vector in the order of `effects.effects`. */
+  readonly effectValues?: ArrayLike<number> | Readonly<Record<string, number>>;
+}
+
+/** An effect as simulated, for the truth of a simulation. */
+export interface SimulatedEffect {
+  /** Its parameter name. */
+  readonly name: string;
+  /** What it is, in words. */
+  readonly description: string;
+  /** The rate it multiplies. */
+  readonly channel: EffectChannel;
+  /** Its value theta (the rate is multiplied by exp(theta x_v)). */
+  readonly theta: number;
+  /** Names of the sets it applies to; null: every family. */
+  readonly sets: readonly string[] | null;
+  /** x_v per node (root last), or null: 1 on every branch and on the root prior. */
+  readonly design: Float64Array | null;
+}
+
+/** Per family group (no set first, then each set): attempts and kept rows. */
+export interface GroupCounts {
+  /** Group names: `(none)` for families in no set, then the set names. */
+  readonly names: readonly string[];
+  /** Families simulated (attempts) per group. */
+  readonly simulated: Float64Array;
+  /** Kept rows per group. */
+  readonly kept: Float64Array;
 }
 
 /** The (family, branch) pairs with at least one event, for kept families (family-major order). */
@@ -147,6 +197,70 @@ export interface ModelSimulation {
   readonly nFalsePresentCells: number;
   /** Cells of kept families truly present but recorded absent. */
   readonly nFalseAbsentCells: number;
+  /** With `effects`: the effects and their values. */
+  readonly effects?: readonly SimulatedEffect[];
+  /** With `effects`: the set of each kept family (-1: in no set), `groups.ofFamily` as given. */
+  readonly familySet?: Int32Array;
+  /** With `effects`: the set names (empty without family groups). */
+  readonly sets?: readonly string[];
+  /** With `effects`: attempts and kept rows per family group. */
+  readonly groupCounts?: GroupCounts;
+}
+
+/**
+ * The effect values of `setup` as a vector in the order of `setup.effects`, from a vector or
+ * values by name; every value must be finite and every name known.
+ *
+ * @example
+ * ```ts
+ * import { effectValueVector } from "./model.ts";
+ * const setup = { effects: [{ name: "theta", description: "", channel: "loss" as const,
+ *   sets: null, design: null }], groups: null };
+ * console.assert(effectValueVector(setup, { theta: 0.5 })[0] === 0.5);
+ * ```
+ */
+export function effectValueVector(
+  setup: EffectSetup,
+  values: ArrayLike<number> | Readonly<Record<string, number>> | undefined,
+): Float64Array {
+  const names = setup.effects.map((e) => e.name);
+  if (new Set(names).size !== names.length) {
+    throw new GenecontentError(`Effect names must be unique; got ${names.join(", ")}.`);
+  }
+  if (values === undefined) {
+    throw new GenecontentError(
+      `Give effectValues for the effects (${names.join(", ")}) to simulate under them.`,
+    );
+  }
+  let out: Float64Array;
+  if (typeof (values as ArrayLike<number>).length === "number") {
+    const v = values as ArrayLike<number>;
+    if (v.length !== names.length) {
+      throw new GenecontentError(
+        `There are ${names.length} effects (${names.join(", ")}); got ${v.length} values.`,
+      );
+    }
+    out = Float64Array.from(v);
+  } else {
+    const byName = values as Readonly<Record<string, number>>;
+    for (const k of Object.keys(byName)) {
+      if (!names.includes(k)) {
+        throw new GenecontentError(
+          `There is no effect named '${k}'; the effects are ${names.join(", ")}.`,
+        );
+      }
+    }
+    out = Float64Array.from(names, (n) => {
+      if (!(n in byName)) throw new GenecontentError(`Effect ${n} needs a value.`);
+      return byName[n];
+    });
+  }
+  out.forEach((x, i) => {
+    if (!Number.isFinite(x)) {
+      throw new GenecontentError(`Effect ${names[i]} must have a finite value; got ${x}.`);
+    }
+  });
+  return out;
 }
 
 /**
@@ -254,6 +368,13 @@ export function simulationComponents(
  * import { parseModel } from "../model/description.ts";
  * import { yuleTree } from "./trees.ts";
  * import { Random } from "./random.ts";
+import {
+  checkEffectSetup,
+  effectApplies,
+  type EffectChannel,
+  type EffectSetup,
+  groupLogMultipliers,
+} from "../model/effects.ts";
  * import { simulateModel } from "./model.ts";
  * const tree = yuleTree(20, new Random(1), { height: 1 });
  * const sim = simulateModel(tree, parseModel("gamma4+inv"), { gain: 0.2, loss: 1, alpha: 0.5, pInv: 0.1 }, {
@@ -318,29 +439,91 @@ export function simulateModel(
   }
   const maxSimulated = options.maxSimulated ?? 1000 * nFamilies + 100000;
 
-  // Per variable component c, node v and parent state x: 2^32 exp(-q_x t_v), the threshold
-  // below which the branch has no event (q_0 = gain, q_1 = loss); per component its pi1 and
-  // cumulative weight.
+  // Rate configurations: one per distinct list of effects applying to a family group (without
+  // effects, one). Groups are -1 (in no set) and the sets; `configOf[g + 1]` is group g's.
+  const setup = options.effects;
+  const theta = setup ? effectValueVector(setup, options.effectValues) : new Float64Array(0);
+  if (setup) {
+    for (const e of setup.effects) {
+      if (e.sets !== null && setup.groups === null) {
+        throw new GenecontentError(
+          `Effect ${e.name} applies to family sets, but no family groups were given.`,
+        );
+      }
+    }
+    checkEffectSetup(setup, nNodes, nFamilies);
+  } else if (options.effectValues !== undefined) {
+    throw new GenecontentError("effectValues were given without effects.");
+  }
+  const ofFamily = setup?.groups?.ofFamily ?? null;
+  const nGroups = 1 + (setup?.groups?.sets.length ?? 0);
+  const configOf = new Int32Array(nGroups);
+  const configKeys: string[] = [];
+  const configGroup: number[] = [];
+  for (let g = -1; g < nGroups - 1; g++) {
+    const key = (setup?.effects ?? []).map((e, i) => effectApplies(e, g) ? i : -1)
+      .filter((i) => i >= 0).join(",");
+    let k = configKeys.indexOf(key);
+    if (k < 0) {
+      k = configKeys.push(key) - 1;
+      configGroup.push(g);
+    }
+    configOf[g + 1] = k;
+  }
+  const nConfig = configKeys.length;
+
+  // Per configuration k, variable component c, node v and parent state x (at index
+  // 2 ((k nComp + c) nNodes + v) + x): the rate q_x of leaving x on the branch above v (q_0 =
+  // gain, q_1 = loss) and 2^32 exp(-q_x t_v), the threshold below which the branch has no
+  // event; per (k, c) the root's pi1; per component its cumulative weight.
   const nComp = components.length;
-  const noEvent = new Float64Array(2 * nComp * nNodes);
-  const rate = new Float64Array(2 * nComp);
-  const pi1 = new Float64Array(nComp);
+  const noEvent = new Float64Array(2 * nConfig * nComp * nNodes);
+  const rate = new Float64Array(2 * nConfig * nComp * nNodes);
+  const pi1 = new Float64Array(nConfig * nComp);
   const cumWeight = new Float64Array(nComp);
   let acc = 0;
-  for (let c = 0; c < nComp; c++) {
-    const comp = components[c];
-    cumWeight[c] = acc += comp.weight;
-    if (comp.invariant) continue;
-    pi1[c] = comp.gain / (comp.gain + comp.loss);
-    rate[2 * c] = comp.gain;
-    rate[2 * c + 1] = comp.loss;
-    for (let v = 0; v < nNodes - 1; v++) {
-      const k = 2 * (c * nNodes + v);
-      noEvent[k] = Math.exp(-comp.gain * branchLength[v]) * TWO_POW_32;
-      noEvent[k + 1] = Math.exp(-comp.loss * branchLength[v]) * TWO_POW_32;
+  for (let c = 0; c < nComp; c++) cumWeight[c] = acc += components[c].weight;
+  cumWeight[nComp - 1] = 1;
+  for (let k = 0; k < nConfig; k++) {
+    const m = setup
+      ? groupLogMultipliers(setup.effects, theta, configGroup[k], nNodes)
+      : { gain: null, loss: null };
+    for (let c = 0; c < nComp; c++) {
+      const comp = components[c];
+      if (comp.invariant) continue;
+      const root = nNodes - 1;
+      const g0 = m.gain ? comp.gain * Math.exp(m.gain[root]) : comp.gain;
+      const l0 = m.loss ? comp.loss * Math.exp(m.loss[root]) : comp.loss;
+      const where = (v: number) =>
+        `${v === root ? "at the root" : `on the branch above node ${v}`} for ` +
+        (configGroup[k] < 0
+          ? "families in no set"
+          : `set '${setup!.groups!.sets[configGroup[k]]}'`);
+      const check = (gain: number, loss: number, v: number) => {
+        if (!(gain > 0 && loss > 0 && gain < Infinity && loss < Infinity)) {
+          throw new GenecontentError(
+            `The effects make a rate of component ${comp.label} ` +
+              `${gain > 0 && loss > 0 ? "infinite" : "zero"} ${where(v)} (gain ${gain}, ` +
+              `loss ${loss}); give smaller effect values.`,
+          );
+        }
+      };
+      check(g0, l0, root);
+      pi1[k * nComp + c] = g0 / (g0 + l0);
+      for (let v = 0; v < nNodes - 1; v++) {
+        const i = 2 * ((k * nComp + c) * nNodes + v);
+        const gain = m.gain ? comp.gain * Math.exp(m.gain[v]) : comp.gain;
+        const loss = m.loss ? comp.loss * Math.exp(m.loss[v]) : comp.loss;
+        check(gain, loss, v);
+        rate[i] = gain;
+        rate[i + 1] = loss;
+        noEvent[i] = Math.exp(-gain * branchLength[v]) * TWO_POW_32;
+        noEvent[i + 1] = Math.exp(-loss * branchLength[v]) * TWO_POW_32;
+      }
     }
   }
-  cumWeight[nComp - 1] = 1;
+  const groupSimulated = new Float64Array(nGroups);
+  const groupKept = new Float64Array(nGroups);
 
   const states = new Uint8Array(nFamilies * nTips);
   const component = new Uint8Array(nFamilies);
@@ -371,6 +554,9 @@ export function simulateModel(
       );
     }
     simulated++;
+    const group = ofFamily === null ? 0 : ofFamily[kept] + 1;
+    const config = configOf[group];
+    groupSimulated[group]++;
     let c = 0;
     if (nComp > 1) {
       const u = rng.next();
@@ -380,7 +566,7 @@ export function simulateModel(
     if (components[c].invariant) {
       node.fill(1);
     } else {
-      const p1 = pi1[c];
+      const p1 = pi1[config * nComp + c];
       node[root] = rng.next() < p1 ? 1 : 0;
       nEv = variableHistory(
         rng,
@@ -388,10 +574,9 @@ export function simulateModel(
         node,
         parent,
         noEvent,
+        rate,
         branchLength,
-        2 * c * nNodes,
-        rate[2 * c],
-        rate[2 * c + 1],
+        2 * (config * nComp + c) * nNodes,
         evNode,
         evGain,
         evLoss,
@@ -417,6 +602,7 @@ export function simulateModel(
       continue;
     }
     // Keep it (a discarded family's row is overwritten by the next attempt).
+    groupKept[group]++;
     component[kept] = c;
     let g = 0, l = 0;
     for (let k = 0; k < nEv; k++) {
@@ -461,12 +647,35 @@ export function simulateModel(
     nMissingCells,
     nFalsePresentCells,
     nFalseAbsentCells,
+    ...(setup
+      ? {
+        effects: setup.effects.map((e, i) => ({
+          name: e.name,
+          description: e.description,
+          channel: e.channel,
+          theta: theta[i],
+          sets: e.sets === null ? null : e.sets.map((s) => setup.groups!.sets[s]),
+          design: e.design === null ? null : Float64Array.from(e.design),
+        })),
+        familySet: ofFamily === null
+          ? new Int32Array(nFamilies).fill(-1)
+          : Int32Array.from(ofFamily),
+        sets: [...(setup.groups?.sets ?? [])],
+        groupCounts: {
+          names: ["(none)", ...(setup.groups?.sets ?? [])],
+          simulated: groupSimulated,
+          kept: groupKept,
+        },
+      }
+      : {}),
   };
 }
 
 /**
  * Draws the states of nodes `root - 1 .. 0` of one variable family given the root's (in
- * `node[root]`), and lists the branches with events; returns their number. The generator's
+ * `node[root]`), with the rates `rate[base + 2 v + x]` and no-event thresholds
+ * `noEvent[base + 2 v + x]` of the branch above v, and lists the branches with events; returns
+ * their number. The generator's
  * steps run on local variables (the stream is the same as drawing through `rng`).
  */
 function variableHistory(
@@ -475,10 +684,9 @@ function variableHistory(
   node: Uint8Array,
   parent: Int32Array,
   noEvent: Float64Array,
+  rate: Float64Array,
   branchLength: Float64Array,
   base: number,
-  gain: number,
-  loss: number,
   evNode: Int32Array,
   evGain: Uint32Array,
   evLoss: Uint32Array,
@@ -516,14 +724,15 @@ function variableHistory(
       // At least one jump: the first at a time from Exp(q_x) truncated to [0, t), then
       // exponential holding times until the end of the branch.
       const len = branchLength[v];
-      let q = x === 0 ? gain : loss;
+      const rv = base + 2 * v;
+      let q = rate[rv + x];
       let time = -Math.log1p(rng.next() * Math.expm1(-q * len)) / q;
       let gains = 0, losses = 0;
       while (time < len) {
         if (x === 0) gains++;
         else losses++;
         x = 1 - x;
-        q = x === 0 ? gain : loss;
+        q = rate[rv + x];
         time -= Math.log1p(-rng.next()) / q;
       }
       node[v] = x;
