@@ -1,0 +1,652 @@
+/**
+ * The gene-frequency spectrum of a PAM (how many families are present in k genomes) against the
+ * spectrum a fitted model expects, and a goodness-of-fit test on it.
+ *
+ * **Observed spectrum.** A family's k is its number of present cells among its *observed*
+ * genomes (cells not missing). Families with different missingness masks are combined by this
+ * absolute count: bin k holds every family present in exactly k genomes, whatever its number of
+ * observed genomes. The expected spectrum is built the same way, mask by mask, so the two are
+ * comparable bin by bin.
+ *
+ * **Expected spectrum.** For each missingness mask m (with N_m families) and each count k
+ * inside the ascertainment window [K, M], the model's probability of exactly k recorded
+ * presences among m's observed genomes is computed exactly by count pruning
+ * (`ObservableWindow` with the one-count window [k, k], on the tree the likelihood uses: with
+ * tip error or completeness, the tree with a pendant branch under every tip), for every rate
+ * component (gamma category, mixture class), with the invariant class by its Poisson-binomial
+ * count recursion; components are mixed by their weights and the result is conditioned on the
+ * window (divided by the sum over the window's counts of the same mixed probabilities):
+ *
+ *     E[k] = sum_m N_m * sum_c w_c P_c(k | m) / sum_{j in [K, M]} sum_c w_c P_c(j | m)
+ *
+ * so the expected counts sum to the number of families exactly (to rounding). Every term is a
+ * sum of products of probabilities (the count pruning forms no differences), so each E[k] has
+ * full relative accuracy; mixing is done on the log scale.
+ *
+ * **Goodness of fit.** Counts are pooled into adjacent classes of k, from the lowest k upwards,
+ * each closed once its expected count reaches {@linkcode MIN_EXPECTED} (5); a last class short of
+ * it is merged into the one before. The statistic is Pearson's X^2 = sum (O - E)^2 / E over the
+ * pooled classes. Pearson's rather than the likelihood-ratio G: with classes pooled only to
+ * E >= 5, X^2 follows its chi-square reference more closely than G, which is too liberal when
+ * some expected counts are small (Larntz 1978; Koehler & Larntz 1980). The asymptotic p is
+ * P(chi2_df > X^2) with df = classes - 1 - fitted parameters; it is approximate, because the
+ * parameters were fitted to the families, not to the pooled counts (the reference then lies
+ * between chi2 with classes - 1 - p and with classes - 1 degrees of freedom; Chernoff &
+ * Lehmann 1954), and because the classes are chosen from the expected counts. The parametric
+ * bootstrap p ({@linkcode spectrumFit} with `bootstrap`) has neither problem: each replicate is
+ * simulated under the fitted model on the same tree, with every family's own missing cells and
+ * conditioned on the same window (by rejection, family by family), refitted, and its statistic
+ * computed exactly as for the data (expected spectrum at the refitted values, pooling from it);
+ * p = (1 + #{replicate X^2 >= X^2}) / (1 + replicates).
+ *
+ * @module
+ */
+
+import { GenecontentError } from "../errors.ts";
+import { chiSquareSurvival } from "../fit/chi_square.ts";
+import { fitModelLikelihood } from "../fit/fit_model.ts";
+import type { BackendFactory } from "../likelihood/choose_backend.ts";
+import { invariantObservable, ModelLikelihood } from "../likelihood/model_likelihood.ts";
+import { ObservableWindow } from "../likelihood/observable.ts";
+import {
+  expandModel,
+  type KernelAssignments,
+  kernelAssignments,
+  type ModelComponents,
+  type TipErrorSetup,
+  tipErrorSetup,
+} from "../model/components.ts";
+import type { Ascertainment } from "../model/description.ts";
+import { MISSING, PRESENT } from "../pam/matrix.ts";
+import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
+import { simulateModel } from "../simulate/model.ts";
+import { Random } from "../simulate/random.ts";
+import type { FlatTree } from "../tree/flat_tree.ts";
+
+/** The smallest expected count of a pooled class. */
+export const MIN_EXPECTED = 5;
+
+/** The families of a PAM grouped by missingness mask. */
+export interface MaskGroups {
+  /** Distinct observed-tip masks (1 observed, 0 missing), `nTips` entries each. */
+  readonly masks: readonly Uint8Array[];
+  /** Number of observed genomes of each mask. */
+  readonly observed: Int32Array;
+  /** Mask index of each pattern. */
+  readonly maskOf: Int32Array;
+  /** Number of families (pattern weights summed) with each mask. */
+  readonly weight: Float64Array;
+}
+
+/**
+ * Groups the patterns of a PAM by their missingness mask.
+ *
+ * @example
+ * ```ts
+ * import { maskGroups } from "./spectrum.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * const p = compressPatterns(Uint8Array.of(1, 0, 2, 1, 1, 0, 0, 1, 2), 3, 3, ["a", "b", "c"]);
+ * const g = maskGroups(p);
+ * console.assert(g.masks.length === 2 && g.weight[0] === 2 && g.observed[1] === 3);
+ * ```
+ */
+export function maskGroups(patterns: SitePatterns): MaskGroups {
+  const { nTips, nPatterns, states, weights } = patterns;
+  const ids = new Map<string, number>();
+  const masks: Uint8Array[] = [];
+  const observed: number[] = [];
+  const weight: number[] = [];
+  const maskOf = new Int32Array(nPatterns);
+  for (let p = 0; p < nPatterns; p++) {
+    const mask = new Uint8Array(nTips);
+    let n = 0;
+    for (let i = 0; i < nTips; i++) {
+      if (states[p * nTips + i] !== MISSING) {
+        mask[i] = 1;
+        n++;
+      }
+    }
+    const key = mask.join("");
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = masks.length;
+      ids.set(key, id);
+      masks.push(mask);
+      observed.push(n);
+      weight.push(0);
+    }
+    maskOf[p] = id;
+    weight[id] += weights[p];
+  }
+  return {
+    masks,
+    observed: Int32Array.from(observed),
+    maskOf,
+    weight: Float64Array.from(weight),
+  };
+}
+
+/**
+ * The observed gene-frequency spectrum: `spectrum[k]` is the number of families present in
+ * exactly k of their observed genomes, for k = 0 .. nTips.
+ *
+ * @example
+ * ```ts
+ * import { observedSpectrum } from "./spectrum.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * const p = compressPatterns(Uint8Array.of(1, 0, 2, 1, 1, 0, 1, 0, 0), 3, 3, ["a", "b", "c"]);
+ * console.assert(observedSpectrum(p).join(",") === "0,2,1,0");
+ * ```
+ */
+export function observedSpectrum(patterns: SitePatterns): Float64Array {
+  const { nTips, nPatterns, states, weights } = patterns;
+  const out = new Float64Array(nTips + 1);
+  for (let p = 0; p < nPatterns; p++) {
+    let k = 0;
+    for (let i = 0; i < nTips; i++) if (states[p * nTips + i] === PRESENT) k++;
+    out[k] += weights[p];
+  }
+  return out;
+}
+
+/** Options of the functions that evaluate a model on a likelihood's data. */
+export interface DiagnosticOptions {
+  /**
+   * Per-genome completeness in the tree's tip order, as given to the `ModelLikelihood`. When
+   * omitted, the likelihood's own `completeness` property is used where it has one, else none.
+   */
+  readonly completeness?: Float64Array | null;
+}
+
+/** What the count pruning of a likelihood at given values runs on. */
+export interface KernelSetup {
+  /** The model's components at the values. */
+  readonly components: ModelComponents;
+  /** The pendant-branch layout (tip error or completeness), or null. */
+  readonly setup: TipErrorSetup | null;
+  /** The rate assignments (no gradient). */
+  readonly assign: KernelAssignments;
+  /** The tree the pruning runs on. */
+  readonly tree: FlatTree;
+  /** Completeness used (null: every genome complete). */
+  readonly completeness: Float64Array | null;
+}
+
+/** The completeness of a likelihood: the option, else its own property, else none. */
+export function likelihoodCompleteness(
+  lik: ModelLikelihood,
+  options: DiagnosticOptions = {},
+): Float64Array | null {
+  if (options.completeness !== undefined) return options.completeness;
+  const own = (lik as unknown as { completeness?: Float64Array | null }).completeness;
+  return own ?? null;
+}
+
+/**
+ * The components, pendant layout and rate assignments of `lik`'s model at `values`, as the
+ * likelihood itself builds them.
+ */
+export function kernelSetup(
+  lik: ModelLikelihood,
+  values: ArrayLike<number>,
+  options: DiagnosticOptions = {},
+): KernelSetup {
+  const completeness = likelihoodCompleteness(lik, options);
+  const components = expandModel(lik.model, values);
+  const setup = tipErrorSetup(lik.tree, lik.model, completeness);
+  const assign = kernelAssignments(components, setup, false);
+  return { components, setup, assign, tree: setup?.tree ?? lik.tree, completeness };
+}
+
+function logSumExp(xs: ArrayLike<number>): number {
+  let top = -Infinity;
+  for (let i = 0; i < xs.length; i++) if (xs[i] > top) top = xs[i];
+  if (top === -Infinity) return -Infinity;
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += Math.exp(xs[i] - top);
+  return top + Math.log(s);
+}
+
+/** The counts k of a window on `nTips` genomes: K .. min(M, nTips). */
+function windowCounts(window: Ascertainment, nTips: number): [number, number] {
+  const hi = window.maxPresent === null ? nTips : Math.min(window.maxPresent, nTips);
+  return [window.minPresent, hi];
+}
+
+/**
+ * Per mask and count: log of the mixed (unconditioned) probability of exactly k recorded
+ * presences among the mask's observed genomes, `out[m][k]` (-Infinity outside the window or
+ * beyond the mask's observed genomes).
+ */
+export function logCountProbabilities(
+  kernel: KernelSetup,
+  groups: MaskGroups,
+  window: Ascertainment,
+): Float64Array[] {
+  const { components, assign, tree, setup } = kernel;
+  const nTips = tree.nTips;
+  const nMasks = groups.masks.length;
+  const C = components.rates.length;
+  const inv = components.invariant;
+  const out = Array.from({ length: nMasks }, () => new Float64Array(nTips + 1).fill(-Infinity));
+  const [lo, hi] = windowCounts(window, nTips);
+  const terms = new Float64Array(C + (inv ? 1 : 0));
+  for (let k = lo; k <= hi; k++) {
+    const ids: number[] = [];
+    for (let m = 0; m < nMasks; m++) if (groups.observed[m] >= k) ids.push(m);
+    if (ids.length === 0) continue;
+    const one: Ascertainment = { minPresent: k, maxPresent: k };
+    const engine = new ObservableWindow(tree, ids.map((m) => groups.masks[m]), one);
+    const r = engine.evaluate(assign.rates, { layout: assign.options.layout });
+    ids.forEach((m, j) => {
+      for (let c = 0; c < C; c++) {
+        terms[c] = components.rates[c].logWeight + r.logProb[c * ids.length + j];
+      }
+      if (inv) {
+        const io = invariantObservable(
+          groups.masks[m],
+          assign.falseAbsence,
+          setup?.completeness ?? null,
+          false,
+          one,
+        );
+        terms[C] = inv.logWeight + io.logProb;
+      }
+      out[m][k] = logSumExp(terms);
+    });
+  }
+  return out;
+}
+
+/**
+ * The gene-frequency spectrum expected under `lik`'s model at `values`: `spectrum[k]` for
+ * k = 0 .. nTips is the expected number of families present in exactly k of their observed
+ * genomes, conditioned on the likelihood's window, summed over the families' missingness masks
+ * (see the module documentation). It sums to the number of families and is 0 outside the
+ * window.
+ *
+ * @example
+ * ```ts
+ * import { expectedSpectrum } from "./spectrum.ts";
+ * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
+ * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
+ * import { parseModel } from "../model/description.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.1, 0.2, 0.3, 0.1, 0]);
+ * const patterns = compressPatterns(Uint8Array.of(1, 0, 1, 1, 1, 1), 2, 3, ["f1", "f2"]);
+ * using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("gamma4"));
+ * const e = expectedSpectrum(lik, Float64Array.of(0.5, 1, 0.5));
+ * console.assert(e[0] === 0 && Math.abs(e.reduce((a, b) => a + b) - 2) < 1e-12);
+ * ```
+ */
+export function expectedSpectrum(
+  lik: ModelLikelihood,
+  values: ArrayLike<number>,
+  options: DiagnosticOptions = {},
+): Float64Array {
+  const kernel = kernelSetup(lik, values, options);
+  const groups = maskGroups(lik.patterns);
+  return expectedFromGroups(kernel, groups, lik.window);
+}
+
+function expectedFromGroups(
+  kernel: KernelSetup,
+  groups: MaskGroups,
+  window: Ascertainment,
+): Float64Array {
+  const nTips = kernel.tree.nTips;
+  const logP = logCountProbabilities(kernel, groups, window);
+  const out = new Float64Array(nTips + 1);
+  for (let m = 0; m < groups.masks.length; m++) {
+    const norm = logSumExp(logP[m]);
+    if (!(norm > -Infinity)) {
+      throw new GenecontentError(
+        `The model gives probability 0 to every present count in the window for the ` +
+          `${groups.weight[m]} famil${groups.weight[m] === 1 ? "y" : "ies"} observed in ` +
+          `${groups.observed[m]} genomes; their expected spectrum is undefined.`,
+      );
+    }
+    for (let k = 0; k <= nTips; k++) {
+      if (logP[m][k] > -Infinity) out[k] += groups.weight[m] * Math.exp(logP[m][k] - norm);
+    }
+  }
+  return out;
+}
+
+/** One pooled class of the spectrum. */
+export interface SpectrumClass {
+  /** Lowest k of the class. */
+  readonly from: number;
+  /** Highest k of the class (inclusive). */
+  readonly to: number;
+  /** Observed families. */
+  readonly observed: number;
+  /** Expected families. */
+  readonly expected: number;
+  /** (observed - expected)^2 / expected. */
+  readonly contribution: number;
+}
+
+/** Pearson's statistic on pooled classes. */
+export interface PooledStatistic {
+  /** The classes. */
+  readonly classes: readonly SpectrumClass[];
+  /** Pearson's X^2 over them. */
+  readonly statistic: number;
+}
+
+/**
+ * Pools spectrum bins `lo .. hi` into adjacent classes with expected counts of at least
+ * `minExpected` (from the lowest k upwards; a short last class joins the one before) and
+ * computes Pearson's X^2 on them.
+ *
+ * @example
+ * ```ts
+ * import { pooledPearson } from "./spectrum.ts";
+ * const r = pooledPearson([0, 12, 3, 2, 1, 10], [0, 10, 2, 2, 2, 12], 1, 5);
+ * console.assert(r.classes.length === 3 && r.classes[1].from === 2 && r.classes[1].to === 4);
+ * console.assert(Math.abs(r.statistic - (0.4 + 0 + 4 / 12)) < 1e-12);
+ * ```
+ */
+export function pooledPearson(
+  observed: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  lo: number,
+  hi: number,
+  minExpected = MIN_EXPECTED,
+): PooledStatistic {
+  const raw: { from: number; to: number; o: number; e: number }[] = [];
+  let cur: { from: number; to: number; o: number; e: number } | null = null;
+  for (let k = lo; k <= hi; k++) {
+    if (!cur) cur = { from: k, to: k, o: 0, e: 0 };
+    cur.to = k;
+    cur.o += observed[k];
+    cur.e += expected[k];
+    if (cur.e >= minExpected) {
+      raw.push(cur);
+      cur = null;
+    }
+  }
+  if (cur) {
+    if (raw.length > 0) {
+      const last = raw[raw.length - 1];
+      last.to = cur.to;
+      last.o += cur.o;
+      last.e += cur.e;
+    } else raw.push(cur);
+  }
+  let statistic = 0;
+  const classes = raw.map((c) => {
+    const contribution = c.e > 0 ? (c.o - c.e) ** 2 / c.e : c.o > 0 ? Infinity : 0;
+    statistic += contribution;
+    return { from: c.from, to: c.to, observed: c.o, expected: c.e, contribution };
+  });
+  return { classes, statistic };
+}
+
+/** Options of the parametric bootstrap of {@linkcode spectrumFit}. */
+export interface SpectrumBootstrapOptions {
+  /** Number of replicates (a whole number >= 1). */
+  readonly replicates: number;
+  /** Seed of the simulations (the same seed gives the same replicates). */
+  readonly seed: number;
+  /** The backend factory for the replicates' likelihoods. */
+  readonly factory: BackendFactory;
+  /** Called after each replicate with the number done. */
+  readonly onReplicate?: (done: number, total: number) => void;
+}
+
+/** Options of {@linkcode spectrumFit}. */
+export interface SpectrumFitOptions extends DiagnosticOptions {
+  /**
+   * Number of parameters fitted to these data (default: every free parameter of the model);
+   * 0 when the values were not estimated from them.
+   */
+  readonly nFitted?: number;
+  /** Smallest expected count of a pooled class (default {@linkcode MIN_EXPECTED}). */
+  readonly minExpected?: number;
+  /** Also compute the parametric-bootstrap p (the values must be the fitted ones). */
+  readonly bootstrap?: SpectrumBootstrapOptions;
+}
+
+/** The parametric bootstrap of a spectrum fit. */
+export interface SpectrumBootstrap {
+  /** Replicates asked for. */
+  readonly replicates: number;
+  /** The seed. */
+  readonly seed: number;
+  /** X^2 of each replicate that could be refitted. */
+  readonly statistics: readonly number[];
+  /**
+   * Replicates whose refit was refused (e.g. `+inv` when no simulated family is present in
+   * every observed genome), with the reason; they are left out of the p-value.
+   */
+  readonly failed: readonly string[];
+}
+
+/** The observed and expected spectrum and the goodness-of-fit test on it. */
+export interface SpectrumFit {
+  /** Present counts k of the window, K .. min(M, nTips). */
+  readonly k: readonly number[];
+  /** Observed families per k. */
+  readonly observed: readonly number[];
+  /** Expected families per k. */
+  readonly expected: readonly number[];
+  /** Pooled classes (expected >= minExpected). */
+  readonly classes: readonly SpectrumClass[];
+  /** The statistic's name. */
+  readonly statisticName: "pearson";
+  /** Pearson's X^2 over the pooled classes. */
+  readonly statistic: number;
+  /** Parameters fitted (subtracted from the degrees of freedom). */
+  readonly nFitted: number;
+  /** classes - 1 - nFitted. */
+  readonly df: number;
+  /** Asymptotic p, P(chi2_df > X^2); null when df < 1. Approximate (module documentation). */
+  readonly p: number | null;
+  /** Always true: the asymptotic p is an approximation. */
+  readonly pApproximate: true;
+  /** (1 + #{replicate X^2 >= X^2}) / (1 + refitted replicates), or null without bootstrap. */
+  readonly bootstrapP: number | null;
+  /** The bootstrap, or null. */
+  readonly bootstrap: SpectrumBootstrap | null;
+}
+
+/**
+ * The observed spectrum, the spectrum expected under `lik`'s model at `values` (normally the
+ * maximum-likelihood estimates), Pearson's X^2 on classes pooled to expected >= 5 with its
+ * approximate asymptotic p, and optionally a parametric-bootstrap p (see the module
+ * documentation).
+ *
+ * @example
+ * ```ts
+ * import { spectrumFit } from "./spectrum.ts";
+ * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
+ * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
+ * import { fitModelLikelihood } from "../fit/fit_model.ts";
+ * import { parseModel } from "../model/description.ts";
+ * import { simulateModel } from "../simulate/model.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * const tree = flatTreeFromParents(["a", "b", "c", "d"], [4, 4, 5, 5, 6, 6, -1],
+ *   [0.2, 0.3, 0.1, 0.4, 0.2, 0.1, 0]);
+ * const sim = simulateModel(tree, parseModel("null"), { gain: 0.5, loss: 1 }, { nFamilies: 300, seed: 1 });
+ * const names = Array.from({ length: 300 }, (_, f) => `f${f}`);
+ * using lik = new ModelLikelihood(tree, compressPatterns(sim.states, 300, 4, names),
+ *   tsBackendFactory, parseModel("null"));
+ * const fit = fitModelLikelihood(lik, { level: null });
+ * const r = spectrumFit(lik, fit.values);
+ * console.assert(r.k.length === 4 && Math.abs(r.expected.reduce((a, b) => a + b) - 300) < 1e-9);
+ * ```
+ */
+export function spectrumFit(
+  lik: ModelLikelihood,
+  values: ArrayLike<number>,
+  options: SpectrumFitOptions = {},
+): SpectrumFit {
+  const nTips = lik.tree.nTips;
+  const nFitted = options.nFitted ?? lik.parameters.length;
+  if (!(Number.isInteger(nFitted) && nFitted >= 0 && nFitted <= lik.parameters.length)) {
+    throw new GenecontentError(
+      `The number of fitted parameters must be a whole number from 0 to ` +
+        `${lik.parameters.length}; got ${nFitted}.`,
+    );
+  }
+  const minExpected = options.minExpected ?? MIN_EXPECTED;
+  const completeness = likelihoodCompleteness(lik, options);
+  const [lo, hi] = windowCounts(lik.window, nTips);
+  const observed = observedSpectrum(lik.patterns);
+  const expected = expectedSpectrum(lik, values, { completeness });
+  const pooled = pooledPearson(observed, expected, lo, hi, minExpected);
+  const df = pooled.classes.length - 1 - nFitted;
+  const p = df >= 1 ? chiSquareSurvival(pooled.statistic, df) : null;
+  let bootstrap: SpectrumBootstrap | null = null;
+  let bootstrapP: number | null = null;
+  if (options.bootstrap) {
+    bootstrap = bootstrapSpectrum(lik, values, options.bootstrap, completeness, minExpected);
+    const n = bootstrap.statistics.length;
+    let above = 0;
+    for (const s of bootstrap.statistics) if (s >= pooled.statistic) above++;
+    bootstrapP = n > 0 ? (1 + above) / (1 + n) : null;
+  }
+  const ks = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  return {
+    k: ks,
+    observed: ks.map((k) => observed[k]),
+    expected: ks.map((k) => expected[k]),
+    classes: pooled.classes,
+    statisticName: "pearson",
+    statistic: pooled.statistic,
+    nFitted,
+    df,
+    p,
+    pApproximate: true,
+    bootstrapP,
+    bootstrap,
+  };
+}
+
+/** Options of {@linkcode simulateLikeData}. */
+export interface SimulateLikeDataOptions extends DiagnosticOptions {
+  /** The generator to draw from (advanced by the call). */
+  readonly rng: Random;
+}
+
+/**
+ * A PAM simulated under `lik`'s model at `values` shaped like `lik`'s data: the same tree, the
+ * same number of families, each with the missing cells of the family it replaces, conditioned
+ * on the same window (each family drawn again until its recorded present count among its
+ * observed genomes is inside the window). Family names are those of the data.
+ *
+ * @example
+ * ```ts
+ * import { simulateLikeData } from "./spectrum.ts";
+ * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
+ * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
+ * import { parseModel } from "../model/description.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { Random } from "../simulate/random.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.1, 0.2, 0.3, 0.1, 0]);
+ * const patterns = compressPatterns(Uint8Array.of(1, 2, 1, 1, 1, 1), 2, 3, ["f1", "f2"]);
+ * using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("null"));
+ * const sim = simulateLikeData(lik, [0.5, 1], { rng: new Random(3) });
+ * console.assert(sim.familyNames.length === 2 && sim.states[sim.familyPattern[0] * 3 + 1] === 2);
+ * ```
+ */
+export function simulateLikeData(
+  lik: ModelLikelihood,
+  values: ArrayLike<number>,
+  options: SimulateLikeDataOptions,
+): SitePatterns {
+  const { patterns, tree, model, window } = lik;
+  const nTips = tree.nTips;
+  const nFamilies = patterns.familyNames.length;
+  const completeness = likelihoodCompleteness(lik, options);
+  const lo = window.minPresent;
+  const hi = window.maxPresent ?? nTips;
+  const rows = new Uint8Array(nFamilies * nTips);
+  let pool: Uint8Array = new Uint8Array(0);
+  let next = 0;
+  let drawn = 0;
+  const limit = 1000 * nFamilies + 100000;
+  for (let f = 0; f < nFamilies; f++) {
+    const src = patterns.familyPattern[f] * nTips;
+    for (;;) {
+      if (next === pool.length / nTips) {
+        const batch = Math.min(Math.max(256, nFamilies - f), limit - drawn);
+        if (batch <= 0) {
+          throw new GenecontentError(
+            `Simulating families like the data needed more than ${limit} draws: the model at ` +
+              "these values almost never gives a family inside the window.",
+          );
+        }
+        pool = simulateModel(tree, model, values, {
+          nFamilies: batch,
+          rng: options.rng,
+          ascertainment: { minPresent: 0, maxPresent: null },
+          completeness: completeness ?? undefined,
+        }).states;
+        drawn += batch;
+        next = 0;
+      }
+      const o = next * nTips;
+      next++;
+      let present = 0;
+      for (let i = 0; i < nTips; i++) {
+        if (patterns.states[src + i] !== MISSING && pool[o + i] === PRESENT) present++;
+      }
+      if (present < lo || present > hi) continue;
+      for (let i = 0; i < nTips; i++) {
+        rows[f * nTips + i] = patterns.states[src + i] === MISSING ? MISSING : pool[o + i];
+      }
+      break;
+    }
+  }
+  return compressPatterns(rows, nFamilies, nTips, patterns.familyNames);
+}
+
+function bootstrapSpectrum(
+  lik: ModelLikelihood,
+  values: ArrayLike<number>,
+  options: SpectrumBootstrapOptions,
+  completeness: Float64Array | null,
+  minExpected: number,
+): SpectrumBootstrap {
+  const { replicates, seed } = options;
+  if (!(Number.isInteger(replicates) && replicates >= 1)) {
+    throw new GenecontentError(
+      `The number of bootstrap replicates must be a whole number >= 1; got ${replicates}.`,
+    );
+  }
+  if (!Number.isSafeInteger(seed)) {
+    throw new GenecontentError(`The bootstrap seed must be a whole number; got ${seed}.`);
+  }
+  const rng = new Random(seed);
+  const [lo, hi] = windowCounts(lik.window, lik.tree.nTips);
+  const statistics: number[] = [];
+  const failed: string[] = [];
+  for (let b = 0; b < replicates; b++) {
+    const patterns = simulateLikeData(lik, values, { rng, completeness });
+    try {
+      using rep = new ModelLikelihood(
+        lik.tree,
+        patterns,
+        options.factory,
+        lik.model,
+        lik.window,
+        { completeness },
+      );
+      const fit = fitModelLikelihood(rep, { level: null, starts: [values] });
+      const expected = expectedSpectrum(rep, fit.values, { completeness });
+      const observed = observedSpectrum(patterns);
+      statistics.push(pooledPearson(observed, expected, lo, hi, minExpected).statistic);
+    } catch (e) {
+      if (!(e instanceof GenecontentError)) throw e;
+      failed.push(`replicate ${b + 1}: ${e.message}`);
+    }
+    options.onReplicate?.(b + 1, replicates);
+  }
+  return { replicates, seed, statistics, failed };
+}

@@ -1,0 +1,308 @@
+import assert from "node:assert/strict";
+import {
+  expectedSpectrum,
+  observedSpectrum,
+  pooledPearson,
+  simulateLikeData,
+  spectrumFit,
+} from "../lib/diagnostics/spectrum.ts";
+import {
+  countPrevalenceClasses,
+  PREVALENCE_TABLE,
+  prevalenceClass,
+  screenClass,
+} from "../lib/diagnostics/prevalence_classes.ts";
+import { GenecontentError } from "../lib/errors.ts";
+import { tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
+import {
+  type Ascertainment,
+  type ModelDescription,
+  modelParameters,
+  parseModel,
+} from "../lib/model/description.ts";
+import { compressPatterns, type SitePatterns } from "../lib/pam/patterns.ts";
+import { simulationComponents } from "../lib/simulate/model.ts";
+import { Random } from "../lib/simulate/random.ts";
+import { type FlatTree, flatTreeFromParents } from "../lib/tree/flat_tree.ts";
+import { bruteForceLikelihood } from "./support/brute_force.ts";
+
+/** Asserts that `f` throws a GenecontentError whose message contains `text`. */
+function throwsInput(f: () => unknown, _type: unknown, text: string): void {
+  assert.throws(f, (e: unknown) => e instanceof GenecontentError && e.message.includes(text));
+}
+
+// ((a:0.3,b:0.2):0.15,(c:0.4,(d:0.1,e:0.25):0.2):0.05);
+const TREE = flatTreeFromParents(
+  ["a", "b", "c", "d", "e"],
+  [5, 5, 7, 6, 6, 8, 7, 8, -1],
+  [0.3, 0.2, 0.4, 0.1, 0.25, 0.15, 0.2, 0.05, 0],
+);
+
+/**
+ * Brute force: every recorded column of the observed tips, each the sum over every true tip
+ * state (bruteForceLikelihood sums internal and missing nodes) of the true column's probability
+ * times the recording probabilities; components from `simulationComponents` (the simulator's
+ * own weights and rates, not the likelihood's `expandModel`).
+ */
+function bruteCountProbabilities(
+  tree: FlatTree,
+  mask: ArrayLike<number>,
+  model: ModelDescription,
+  values: number[],
+  completeness: number[] | null,
+): number[] {
+  const n = tree.nTips;
+  const named: Record<string, number> = {};
+  modelParameters(model).forEach((p, i) => (named[p.name] = values[i]));
+  const ep = model.tipError ? named.falsePresence : 0;
+  const fa = model.tipError ? named.falseAbsence : 0;
+  const em = Array.from({ length: n }, (_, i) => 1 - (1 - fa) * (completeness?.[i] ?? 1));
+  const obs = Array.from({ length: n }, (_, i) => i).filter((i) => mask[i] === 1);
+  const out = new Array(n + 1).fill(0);
+  const record = (truth: number, rec: number, i: number) =>
+    truth === 1 ? (rec === 1 ? 1 - em[i] : em[i]) : (rec === 1 ? ep : 1 - ep);
+  for (const comp of simulationComponents(model, values)) {
+    for (let r = 0; r < 2 ** obs.length; r++) {
+      const rec = obs.map((_, j) => (r >> j) & 1);
+      const k = rec.reduce((a, b) => a + b, 0);
+      let p = 0;
+      if (comp.invariant) {
+        p = obs.reduce((acc, i, j) => acc * record(1, rec[j], i), 1);
+      } else {
+        for (let t = 0; t < 2 ** obs.length; t++) {
+          const truth = new Array(n).fill(2);
+          obs.forEach((i, j) => (truth[i] = (t >> j) & 1));
+          let q = bruteForceLikelihood(tree, truth, comp.gain, comp.loss);
+          obs.forEach((i, j) => (q *= record(truth[i], rec[j], i)));
+          p += q;
+        }
+      }
+      out[k] += comp.weight * p;
+    }
+  }
+  return out;
+}
+
+function bruteExpected(
+  tree: FlatTree,
+  rows: number[][],
+  model: ModelDescription,
+  values: number[],
+  window: Ascertainment,
+  completeness: number[] | null,
+): number[] {
+  const n = tree.nTips;
+  const out = new Array(n + 1).fill(0);
+  const hi = window.maxPresent ?? n;
+  for (const row of rows) {
+    const probs = bruteCountProbabilities(
+      tree,
+      row.map((s) => (s === 2 ? 0 : 1)),
+      model,
+      values,
+      completeness,
+    );
+    let inside = 0;
+    for (let k = window.minPresent; k <= hi; k++) inside += probs[k];
+    for (let k = window.minPresent; k <= hi; k++) out[k] += probs[k] / inside;
+  }
+  return out;
+}
+
+function patternsOf(rows: number[][]): SitePatterns {
+  return compressPatterns(
+    Uint8Array.from(rows.flat()),
+    rows.length,
+    rows[0].length,
+    rows.map((_, f) => `fam${f + 1}`),
+  );
+}
+
+// Families inside every window used below (1 to 4 present among the observed genomes, at least
+// 2 present), with missing cells in three masks, and one family present wherever observed (so
+// +inv is informed without +error).
+const ROWS = [
+  [1, 1, 0, 0, 0],
+  [1, 1, 1, 1, 1].map((x, i) => (i === 4 ? 2 : x)), // present in all 4 observed
+  [0, 1, 1, 2, 0],
+  [1, 0, 1, 1, 0],
+  [1, 1, 0, 0, 0],
+  [2, 1, 1, 0, 2],
+  [0, 0, 1, 1, 1],
+];
+
+const CASES: { model: string; values: number[]; completeness?: number[] }[] = [
+  { model: "null", values: [0.7, 1.3] },
+  { model: "gamma3", values: [0.6, 1.1, 0.7] },
+  { model: "mixture2", values: [0.2, 0.5, 3, 2, 0.35] },
+  { model: "null+inv", values: [0.5, 1.5, 0.2] },
+  { model: "gamma2+inv+error", values: [0.4, 0.9, 1.4, 0.15, 0.03, 0.08] },
+  { model: "mixture2+error", values: [0.3, 0.8, 2, 1.5, 0.6, 0.02, 0.1] },
+  { model: "null", values: [0.7, 1.3], completeness: [0.9, 1, 0.7, 1, 0.95] },
+  {
+    model: "gamma2+inv+error",
+    values: [0.5, 1, 0.8, 0.1, 0.04, 0.05],
+    completeness: [1, 0.8, 1, 0.9, 1],
+  },
+];
+
+const WINDOWS: Ascertainment[] = [
+  { minPresent: 1, maxPresent: null },
+  { minPresent: 2, maxPresent: null },
+  { minPresent: 1, maxPresent: 4 },
+  { minPresent: 0, maxPresent: null },
+];
+
+Deno.test("expected spectrum equals brute-force enumeration for every model, window and mask", () => {
+  for (const c of CASES) {
+    const model = parseModel(c.model);
+    for (const window of WINDOWS) {
+      const rows = window.minPresent === 2
+        ? ROWS.filter((r) => r.filter((x) => x === 1).length >= 2)
+        : ROWS;
+      const completeness = c.completeness ? Float64Array.from(c.completeness) : null;
+      using lik = new ModelLikelihood(TREE, patternsOf(rows), tsBackendFactory, model, window, {
+        completeness,
+      });
+      const got = expectedSpectrum(lik, Float64Array.from(c.values), { completeness });
+      const want = bruteExpected(TREE, rows, model, c.values, window, c.completeness ?? null);
+      const what = `${c.model}${c.completeness ? " with completeness" : ""}, window ${
+        JSON.stringify(window)
+      }`;
+      for (let k = 0; k <= TREE.nTips; k++) {
+        // Both sides are sums of a handful of products of probabilities; they agree to a few
+        // rounding errors of the largest count (at most 7 families).
+        assert.ok(
+          Math.abs(got[k] - want[k]) <= 1e-12,
+          `${what}: k = ${k}: ${got[k]} vs brute force ${want[k]}`,
+        );
+      }
+      const sum = got.reduce((a, b) => a + b, 0);
+      // Summation of 6 terms per mask, each below 7.
+      assert.ok(Math.abs(sum - rows.length) <= 1e-12, `${what}: sums to ${sum}`);
+    }
+  }
+});
+
+Deno.test("observed spectrum counts present cells among observed genomes", () => {
+  const obs = observedSpectrum(patternsOf(ROWS));
+  // Present counts: 2, 4, 2, 3, 2, 2, 3.
+  assert.deepStrictEqual(Array.from(obs), [0, 0, 4, 2, 1, 0]);
+});
+
+Deno.test("pooling reaches expected >= 5 from low k, merges a short tail, Pearson by hand", () => {
+  const observed = [0, 30, 4, 3, 1, 0, 2, 9, 25];
+  const expected = [0, 28, 3, 2.5, 1, 0.5, 1.5, 6, 20];
+  const r = pooledPearson(observed, expected, 1, 8);
+  // Classes: {1} (28), {2, 3} (5.5), {4..7} (9), {8} (20).
+  assert.deepStrictEqual(r.classes.map((c) => [c.from, c.to]), [[1, 1], [2, 3], [4, 7], [8, 8]]);
+  const want = 4 / 28 + (7 - 5.5) ** 2 / 5.5 + (12 - 9) ** 2 / 9 + 25 / 20;
+  assert.ok(Math.abs(r.statistic - want) < 1e-14);
+  // A short last class joins the one before.
+  const t = pooledPearson([0, 10, 1], [0, 9, 2], 1, 2);
+  assert.deepStrictEqual(t.classes.map((c) => [c.from, c.to, c.observed, c.expected]), [[
+    1,
+    2,
+    11,
+    11,
+  ]]);
+});
+
+Deno.test("spectrumFit: df, asymptotic p (closed form for df 2) and a seeded bootstrap", () => {
+  const model = parseModel("null");
+  const truth = [0.8, 1.2];
+  const base = patternsOf(ROWS.filter((r) => !r.includes(2)));
+  using lik0 = new ModelLikelihood(TREE, base, tsBackendFactory, model);
+  // 400 families like the data (no missing cells), simulated at the truth.
+  const rows: number[][] = [];
+  const rng = new Random(11);
+  while (rows.length < 400) {
+    const s = simulateLikeData(lik0, truth, { rng });
+    for (let f = 0; f < s.familyNames.length; f++) {
+      const p = s.familyPattern[f];
+      rows.push(Array.from(s.states.subarray(p * 5, p * 5 + 5)));
+    }
+  }
+  using lik = new ModelLikelihood(TREE, patternsOf(rows.slice(0, 400)), tsBackendFactory, model);
+  const r = spectrumFit(lik, truth, { nFitted: 0 });
+  assert.deepStrictEqual(r.k, [1, 2, 3, 4, 5]);
+  assert.deepStrictEqual(r.df, r.classes.length - 1);
+  assert.ok(Math.abs(r.expected.reduce((a, b) => a + b) - 400) < 1e-9);
+  const r2 = spectrumFit(lik, truth, { nFitted: r.classes.length - 3 });
+  assert.deepStrictEqual(r2.df, 2);
+  // chi2 with 2 degrees of freedom: P(X > x) = exp(-x / 2); the series is accurate to 1e-14.
+  assert.ok(Math.abs(r2.p! - Math.exp(-r2.statistic / 2)) < 1e-12);
+  const b1 = spectrumFit(lik, truth, {
+    nFitted: 0,
+    bootstrap: { replicates: 5, seed: 3, factory: tsBackendFactory },
+  });
+  const b2 = spectrumFit(lik, truth, {
+    nFitted: 0,
+    bootstrap: { replicates: 5, seed: 3, factory: tsBackendFactory },
+  });
+  assert.deepStrictEqual(b1.bootstrap!.statistics, b2.bootstrap!.statistics);
+  assert.deepStrictEqual(b1.bootstrap!.statistics.length, 5);
+  const above = b1.bootstrap!.statistics.filter((s) => s >= b1.statistic).length;
+  assert.deepStrictEqual(b1.bootstrapP, (1 + above) / 6);
+  throwsInput(
+    () => spectrumFit(lik, truth, { nFitted: 3 }),
+    GenecontentError,
+    "whole number from 0 to 2",
+  );
+});
+
+Deno.test("simulateLikeData keeps every family's missing cells and the window", () => {
+  const window = { minPresent: 2, maxPresent: 3 };
+  const rows = ROWS.filter((r) => {
+    const k = r.filter((x) => x === 1).length;
+    return k >= 2 && k <= 3;
+  });
+  using lik = new ModelLikelihood(
+    TREE,
+    patternsOf(rows),
+    tsBackendFactory,
+    parseModel("null"),
+    window,
+  );
+  const sim = simulateLikeData(lik, [1, 1], { rng: new Random(5) });
+  for (let f = 0; f < rows.length; f++) {
+    const p = sim.familyPattern[f];
+    const col = Array.from(sim.states.subarray(p * 5, p * 5 + 5));
+    col.forEach((s, i) => assert.deepStrictEqual(s === 2, rows[f][i] === 2));
+    const k = col.filter((x) => x === 1).length;
+    assert.ok(k >= 2 && k <= 3);
+  }
+});
+
+Deno.test("prevalence classes: Roary's thresholds, exact at the edges", () => {
+  assert.deepStrictEqual(prevalenceClass(100, 100), "core");
+  assert.deepStrictEqual(prevalenceClass(99, 100), "core");
+  assert.deepStrictEqual(prevalenceClass(98, 100), "softCore");
+  assert.deepStrictEqual(prevalenceClass(95, 100), "softCore");
+  assert.deepStrictEqual(prevalenceClass(94, 100), "shell");
+  assert.deepStrictEqual(prevalenceClass(15, 100), "shell");
+  assert.deepStrictEqual(prevalenceClass(14, 100), "cloud");
+  assert.deepStrictEqual(prevalenceClass(0, 100), "cloud");
+  // 3 of 20 is exactly 15%; 19 of 20 is exactly 95%; 197 of 199 is 98.99...%.
+  assert.deepStrictEqual(prevalenceClass(3, 20), "shell");
+  assert.deepStrictEqual(prevalenceClass(19, 20), "softCore");
+  assert.deepStrictEqual(prevalenceClass(197, 199), "softCore");
+  assert.deepStrictEqual(screenClass(19, 20), "nearCore");
+  assert.deepStrictEqual(screenClass(2, 20), "rare");
+  assert.deepStrictEqual(screenClass(10, 20), "shell");
+  assert.deepStrictEqual(countPrevalenceClasses([20, 19, 10, 1], [20, 20, 20, 20]), {
+    core: 1,
+    softCore: 1,
+    shell: 1,
+    cloud: 1,
+  });
+  assert.deepStrictEqual(PREVALENCE_TABLE.map((r) => r.rule), [
+    "99% <= share <= 100%",
+    "95% <= share < 99%",
+    "15% <= share < 95%",
+    "0% <= share < 15%",
+  ]);
+  throwsInput(() => prevalenceClass(5, 4), GenecontentError, "from 0 to the 4 observed");
+  throwsInput(() => prevalenceClass(0, 0), GenecontentError, "at least 1");
+});
