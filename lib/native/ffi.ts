@@ -210,6 +210,17 @@ const symbols = {
     result: "i32",
     optional: true,
   },
+  // ----- Trees from a PAM (lib/tree_building/native.ts lays out the argument structs). -----
+  /**
+   * int32_t gc_distances(const gc_distance_args *args, char *err, uint64_t err_len);
+   * (optional: absent from libraries built before it.)
+   */
+  gc_distances: { parameters: ["buffer", "buffer", "u64"], result: "i32", optional: true },
+  /**
+   * int32_t gc_build_tree(const gc_tree_args *args, char *err, uint64_t err_len);
+   * (optional: absent from libraries built before it.)
+   */
+  gc_build_tree: { parameters: ["buffer", "buffer", "u64"], result: "i32", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's functions. */
