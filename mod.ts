@@ -73,6 +73,14 @@ export {
 export { type GammaCategories, gammaCategoryRates } from "./lib/model/gamma.ts";
 export { parseCompleteness, readCompleteness } from "./lib/model/tip_error.ts";
 export { type ComponentSummary, type ModelSummary, summarizeModel } from "./lib/model/summaries.ts";
+export {
+  type Effect,
+  type EffectChannel,
+  effectParameters,
+  type EffectSetup,
+  type FamilyGroups,
+  familyGroups,
+} from "./lib/model/effects.ts";
 
 // The model and its likelihood
 export {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { EffectSetup } from "../model/effects.ts";
 import { type BackendChoice, chooseBackend } from "./choose_backend.ts";
 import { GainLossLikelihood } from "./gain_loss_likelihood.ts";
 import { AT_LEAST_ONE, ModelLikelihood } from "./model_likelihood.ts";
@@ -58,6 +59,8 @@ export interface OpenModelLikelihoodOptions {
   readonly window?: Ascertainment;
   /** Per-genome completeness in (0, 1], in the tree's tip order. */
   readonly completeness?: Float64Array | null;
+  /** Effects on the model's rates (family sets, lineages), as in `ModelLikelihoodOptions`. */
+  readonly effects?: EffectSetup | null;
 }
 
 /**
@@ -88,6 +91,6 @@ export async function openModelLikelihood(
     factory,
     description,
     options.window ?? AT_LEAST_ONE,
-    { completeness: options.completeness },
+    { completeness: options.completeness, effects: options.effects },
   );
 }
