@@ -258,6 +258,100 @@ typedef struct gc_expect_args {
 int32_t gc_expectations(const gc_dataset *dataset, const gc_expect_args *args, char *err,
                         uint64_t err_len);
 
+/* ----- Trees from a presence/absence matrix: distances, neighbour joining, UPGMA. -----
+ *
+ * These two exports need no dataset. Look their symbols up before use (a library built before
+ * them lacks them); the minor version that introduces them is set by the library's
+ * GC_ABI_MINOR. Their constants are enumerations (checked against rust/src/distances.rs,
+ * rust/src/tree_building.rs and lib/tree_building/native.ts by tests/tree_building_test.ts).
+ * Both run on the process-wide pool of n_threads workers (0: one per CPU) and give
+ * bit-identical results for any thread count. Pointers are borrowed for the call only; output
+ * buffers are the caller's; errors return a status code and a message in err as above.
+ */
+
+/* Distance metrics of gc_distance_args.metric. With o the families observed (not missing) in
+   both genomes, n_both = |o|, n_diff = families of o present in exactly one, n_union = families
+   of o present in at least one: */
+enum gc_distance_metric {
+  GC_DISTANCE_JACCARD = 0, /* n_diff / n_union: 1 - Jaccard similarity of the present sets */
+  GC_DISTANCE_HAMMING = 1  /* n_diff / n_both: mismatches per family observed in both */
+};
+
+/*
+ * The arguments of gc_distances (80 bytes on 64-bit platforms). Grows only at its end, with
+ * struct_size as for gc_eval_args (zero the whole struct and set what you use).
+ */
+typedef struct gc_distance_args {
+  uint64_t struct_size;      /* sizeof(gc_distance_args) of the caller */
+  uint64_t n_genomes;        /* genomes (>= 2) */
+  uint64_t n_families;       /* families (>= 0) */
+  uint32_t metric;           /* GC_DISTANCE_JACCARD or GC_DISTANCE_HAMMING */
+  uint32_t n_threads;        /* worker threads; 0: one per CPU */
+  const uint8_t *states;     /* n_families * n_genomes cells, family-major (as a PAM's rows):
+                                states[f * n_genomes + g], each 0 absent, 1 present, 2 missing */
+  uint64_t states_len;
+  double *out;               /* n_genomes (n_genomes - 1) / 2 distances, condensed as SciPy's
+                                pdist: pair (i, j), i < j, at i n - i (i + 1) / 2 + j - i - 1 */
+  uint64_t out_len;
+  uint64_t *out_failed_pair; /* NULL with length 0, or 2 values (see gc_distances) */
+  uint64_t out_failed_pair_len;
+} gc_distance_args;
+
+/*
+ * Distances between every pair of genomes, missing cells excluded pair by pair (each genome is
+ * packed into a presence and an observed bitset; the pairs run in tiles, in parallel). Each
+ * distance is one IEEE division of two integer counts. A pair with n_both = 0 (no family
+ * observed in both), or for Jaccard n_union = 0 (nothing present in either), has no distance:
+ * the call returns GC_ERR_INVALID_ARGUMENT naming the first such pair (row-major, 0-based) and,
+ * when out_failed_pair is given, writes its two genome indices there; out is then unspecified.
+ * Other errors: a cell other than 0, 1 or 2 (named), a length that is not exact, an unknown
+ * metric, fewer than 2 genomes, struct_size too small.
+ */
+int32_t gc_distances(const gc_distance_args *args, char *err, uint64_t err_len);
+
+/* Tree-building methods of gc_tree_args.method. */
+enum gc_tree_method {
+  GC_TREE_NJ = 0,   /* neighbour joining: unrooted, written with a root of 3 children */
+  GC_TREE_UPGMA = 1 /* UPGMA (average linkage): rooted, ultrametric */
+};
+
+/*
+ * The arguments of gc_build_tree (88 bytes on 64-bit platforms). Grows only at its end, with
+ * struct_size as for gc_eval_args.
+ */
+typedef struct gc_tree_args {
+  uint64_t struct_size;        /* sizeof(gc_tree_args) of the caller */
+  uint64_t n_taxa;             /* n: >= 3 for NJ, >= 2 for UPGMA */
+  uint32_t method;             /* GC_TREE_NJ or GC_TREE_UPGMA */
+  uint32_t n_threads;          /* worker threads; 0: one per CPU */
+  const double *distances;     /* n (n - 1) / 2 condensed distances (as gc_distances writes
+                                  them), each finite and >= 0 */
+  uint64_t distances_len;
+  int32_t *out_parent;         /* 2n - 2 (NJ) or 2n - 1 (UPGMA) parents, written: tips 0..n-1 in
+                                  input order, internal nodes in the order they were made (every
+                                  parent above its children), the root last with parent -1 */
+  uint64_t out_parent_len;
+  double *out_branch_length;   /* as many lengths, written (the root's is 0) */
+  uint64_t out_branch_length_len;
+  uint64_t *out_clamped;       /* NULL with length 0, or 1 value: negative lengths set to 0 */
+  uint64_t out_clamped_len;
+} gc_tree_args;
+
+/*
+ * Builds a tree from distances. Neighbour joining (Saitou and Nei 1987, Studier and Keppler's
+ * Q): with r active clusters at positions 0..n-1 and R_a the sum of a's distances to the active
+ * clusters (in position order), joins the pair a < b of least Q = (r - 2) d_ab - R_a - R_b (ties:
+ * the lowest pair in position order) into a new node at position a, with lengths
+ * l_a = d_ab / 2 + (R_a - R_b) / (2 (r - 2)) and l_b = d_ab - l_a, and distances
+ * d_uc = (d_ac + d_bc - d_ab) / 2. A negative length is set to 0 and added to its sister's (the
+ * pair's path length is kept). The last of the 3 clusters joins the last node with
+ * (d_ac + d_bc - d_ab) / 2 (0 if negative). O(n^3) time, n^2 doubles of memory. UPGMA joins the
+ * pair of least distance (ties: the lowest pair) at height d_ab / 2, with size-weighted average
+ * distances. Errors: too few taxa, a distance that is not finite and >= 0 (named), a length
+ * that is not exact, an unknown method, struct_size too small.
+ */
+int32_t gc_build_tree(const gc_tree_args *args, char *err, uint64_t err_len);
+
 #ifdef __cplusplus
 }
 #endif
