@@ -19,6 +19,7 @@ import { ANCESTRAL_HELP, ANCESTRAL_OPTIONS, ancestralCommand } from "./commands/
 import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
 import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
 import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
+import { REPORT_HELP, REPORT_OPTIONS, reportCommand } from "./commands/report.ts";
 import {
   SIMULATE_HELP,
   SIMULATE_OPTIONS,
@@ -65,6 +66,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "time one likelihood evaluation on your data",
     options: BENCH_OPTIONS,
     help: BENCH_HELP,
+  },
+  report: {
+    run: reportCommand,
+    summary: "one self-contained HTML report: fits, tree with gains/losses, diagnostics",
+    options: REPORT_OPTIONS,
+    help: REPORT_HELP,
   },
   simulate: {
     run: simulateCommand,
