@@ -1447,6 +1447,67 @@ const OPTION_CASES: Record<string, Record<string, OptionCase>> = {
         refused(four, /group_4/);
       },
     },
+    families: {
+      runs: async ({ dir }) => {
+        await Deno.writeTextFile(`${dir}/sets.txt`, "group_1\ngroup_3\n");
+        await Deno.writeTextFile(`${dir}/two.tsv`, "family\tset\ngroup_1\tA\ngroup_3\tB\n");
+        await Deno.writeTextFile(`${dir}/bad.txt`, "group_1\nGroup_3\n");
+        const ln2 = "0.6931471805599453";
+        return [
+          ["--families", `${dir}/sets.txt`, "--theta", ln2, "--json"],
+          ["--families", `${dir}/two.tsv`, "--theta", ln2, "--json", "--out", `${dir}/f.tsv`],
+          ["--families", `${dir}/bad.txt`, "--theta", ln2],
+          ["--families", `${dir}/sets.txt`],
+        ];
+      },
+      check: async ([list, table, bad, alone], { dir }) => {
+        // The contract's independent value: the loss of group_1 and group_3 doubled.
+        const want = expectedModels.familySet.logLik_corrected;
+        const a = jsonOf(list);
+        assertClose(a.logLik, want, 1e-12);
+        assert.deepEqual(a.sets, [{ name: "sets", families: 2 }]);
+        assert.deepEqual(a.families.map((f: { set: string | null }) => f.set), [
+          "sets",
+          null,
+          "sets",
+          null,
+          null,
+        ]);
+        assert.equal(a.provenance.inputs[2].role, "families");
+        // The same families in two sets, one theta on both: the same likelihood.
+        assertClose(jsonOf(table).logLik, want, 1e-12);
+        const rows = (await Deno.readTextFile(`${dir}/f.tsv`)).trim().split("\n");
+        assert.equal(rows[0], "family\tpresent\tobserved\tlogLik\tset");
+        assert.match(rows[3], /^group_3\t2\t4\t[-.\de]+\tB$/);
+        refused(bad, /bad\.txt': 1 family id is not in the PAM: 'Group_3' \(line 2\)/);
+        refused(alone, /--families needs --theta/);
+      },
+    },
+    theta: {
+      runs: async ({ dir }) => {
+        await Deno.writeTextFile(`${dir}/sets.txt`, "group_1\ngroup_3\n");
+        return [
+          ["--families", `${dir}/sets.txt`, "--theta", "0", "--json"],
+          // A negative value is written --theta=-1 (a separate '-1' reads as an option).
+          ["--families", `${dir}/sets.txt`, "--theta=-1", "--json"],
+          ["--theta", "0.5"],
+          ["--families", `${dir}/sets.txt`, "--theta", "big"],
+        ];
+      },
+      check: ([zero, minus, alone, word]) => {
+        // theta = 0 is the background model exactly.
+        assertClose(jsonOf(zero).logLik, expected.logLik_corrected, 1e-12);
+        const m = jsonOf(minus);
+        assert.equal(m.theta, -1);
+        assertClose(m.lossMultiplier, Math.exp(-1), 1e-15);
+        assert.ok(Math.abs(m.logLik - expected.logLik_corrected) > 1e-3);
+        // Families outside the sets keep the background's value.
+        const z = jsonOf(zero).families;
+        for (const i of [1, 3, 4]) assertClose(m.families[i].logLik, z[i].logLik, 1e-12);
+        refused(alone, /--theta multiplies the loss rate of the families of --families/);
+        refused(word, /--theta must be a number; got 'big'/);
+      },
+    },
   },
   bench: {
     ...sharedCases("bench"),
