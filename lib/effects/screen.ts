@@ -1,0 +1,900 @@
+/**
+ * The per-family screen: for every family, the likelihood-ratio test of its own multiplier
+ * exp(theta) on one rate (loss or gain, on every branch and on the root prior) against a fitted
+ * background model, with the estimate, its profile-likelihood interval, the asymptotic p-value,
+ * a p-value calibrated on families simulated under the background, and Benjamini-Hochberg
+ * q-values.
+ *
+ * The background's parameters are held at their fitted values: family f's log-likelihood
+ * l_f(theta) is the corrected log-likelihood of its column alone when its `channel` rate is
+ * multiplied by exp(theta) in every component of the background (the invariant class and the
+ * annotation-error pendant branches are unaffected, as in `lib/model/effects.ts`), and
+ *
+ *     LRT_f = 2 (max over |theta| <= B of l_f(theta) - l_f(0)),    B = THETA_BOUND = 12.
+ *
+ * Families with the same column have the same curve: every distinct pattern is optimised once
+ * and reported for each of its families.
+ *
+ * ## The optimiser
+ *
+ * The primitive is `familyCurves` (`ModelLikelihood`): many patterns at a shared list of thetas,
+ * with d/d theta, in one backend call. A call with T thetas on n patterns costs about n T
+ * pattern evaluations plus a fixed overhead, so the screen uses few calls:
+ *
+ * 1. every pattern at the coarse grid theta = -B, -B + 1, ..., B (25 points, 0 among them, so
+ *    l_f(0) is exact) in one call;
+ * 2. per pattern, the maximum of the piecewise cubic Hermite interpolant of (l, dl) over the
+ *    grid (global over the grid: the best grid point and the stationary points of the cubics on
+ *    its two intervals); if the best point is at a bound with the slope pointing outwards, the
+ *    estimate is the bound (`open` on that side) and the maximum is the exact grid value;
+ * 3. the estimates are binned (width {@linkcode BIN_WIDTH}), and the patterns of one bin are
+ *    evaluated together on a local grid of spacing {@linkcode LOCAL_SPACING} covering the bin and
+ *    a margin; the maximum of the local Hermite interpolant gives theta-hat and l-hat (value
+ *    error about h^4 / 384 max|l''''|, h = 0.025: below 1e-9 for the curvatures of real
+ *    columns); a maximum at the edge of its local grid is re-binned at the edge and evaluated
+ *    again (rounds repeat until every pattern is bracketed);
+ * 4. the profile interval {theta : 2 (l-hat - l(theta)) <= chi2_1(level)} is found the same way:
+ *    the crossing on each side is bracketed on the coarse grid and refined on binned local grids
+ *    (an interval reaching the bound is open on that side and reported at the bound).
+ *
+ * The LRT of every family is checked against an independent one-dimensional optimisation
+ * (a scan and Brent's method on that family alone, `tests/screen_test.ts`,
+ * `scripts/bench_screen.ts`).
+ *
+ * ## Calibration
+ *
+ * For a rare family the chi-squared reference is poor (few distinct columns, the boundary of
+ * what a handful of present genomes can show). With `calibration: N`, N null families are
+ * simulated under the fitted background on the same tree and window (each simulated family
+ * takes the missing cells of a real family drawn at random, and is kept only if its recorded
+ * present count is inside the window), screened by the same code, and each real family gets the
+ * empirical p-value
+ *
+ *     p = (1 + #{null LRT >= LRT_f - 1e-6}) / (1 + N_pool)
+ *
+ * among the simulated families of its prevalence pool: those with the same present count, or,
+ * when fewer than {@linkcode MIN_POOL} simulated families have it, those whose present count is
+ * within d of it, d the smallest distance giving at least MIN_POOL (the tolerance 1e-6 is the
+ * precision of the LRTs, so that a real family and a simulated one with the same column tie).
+ * The empirical p-value cannot go below 1 / (1 + N_pool), far above what a screen of thousands
+ * of families needs for a discovery; where fewer than {@linkcode TAIL_COUNT} null LRTs of the
+ * pool reach a family's, its p-value is the chi-squared tail anchored at the pool's
+ * TAIL_COUNT-th largest null LRT (see {@linkcode calibratedPValues}). q-values are computed from
+ * the calibrated p-values.
+ *
+ * @module
+ */
+
+import { GenecontentError } from "../errors.ts";
+import { chiSquareQuantile, chiSquareSurvival } from "../fit/chi_square.ts";
+import { familyCounts } from "../likelihood/per_family.ts";
+import type { Ascertainment, ModelDescription } from "../model/description.ts";
+import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
+import { MISSING, PRESENT } from "../pam/matrix.ts";
+import { simulateModel } from "../simulate/model.ts";
+import { Random } from "../simulate/random.ts";
+import type { FlatTree } from "../tree/flat_tree.ts";
+import { type ScreenClass, screenClass } from "../diagnostics/prevalence_classes.ts";
+import { benjaminiHochberg } from "./fdr.ts";
+
+/** Which rate a family's own multiplier acts on. */
+export type ScreenChannel = "gain" | "loss";
+
+/** |theta| is bounded by this in the screen: estimates beyond it are reported at the bound. */
+export const THETA_BOUND = 12;
+/** Width of the bins of estimates that are evaluated together on one local grid. */
+export const BIN_WIDTH = 0.1;
+/** Spacing of the local grids the estimates are refined on. */
+export const LOCAL_SPACING = 0.025;
+/** Fewest simulated families in a prevalence pool of the calibration. */
+export const MIN_POOL = 200;
+/** Default number of simulated null families for the calibration. */
+export const DEFAULT_CALIBRATION = 10000;
+/** Fewest null LRTs above a family's for its empirical p-value (beyond: the anchored tail). */
+export const TAIL_COUNT = 10;
+/** LRTs closer than this count as tied in the calibration (the precision of the LRTs). */
+const LRT_TIE = 1e-6;
+/** Most refinement rounds before a pattern is reported as not converged. */
+const MAX_ROUNDS = 30;
+
+/** Log-likelihood curves of patterns at shared thetas, `[t * nEval + i]`. */
+export interface CurveValues {
+  /** Corrected log-likelihood of pattern i (one family with that column) at theta t. */
+  readonly logLik: Float64Array;
+  /** d logLik / d theta, when asked for. */
+  readonly dTheta?: Float64Array;
+}
+
+/**
+ * What the screen evaluates: `ModelLikelihood.familyCurves` (or any implementation of the same
+ * contract: strictly increasing pattern indices, results `[t * nEval + i]`).
+ */
+export interface FamilyCurveSource {
+  /** The curves of `patternIndices` at `thetas` on `channel`, the background at its values. */
+  familyCurves(
+    patternIndices: Uint32Array,
+    channel: ScreenChannel,
+    thetas: Float64Array,
+    backgroundValues: Float64Array,
+    gradient: boolean,
+  ): CurveValues;
+}
+
+/** Options of {@linkcode screenPatterns}. */
+export interface ScreenPatternOptions {
+  /** Level of the profile intervals (default 0.95); null: no intervals. */
+  readonly level?: number | null;
+  /** Called after each backend call with the number of calls so far. */
+  readonly onCall?: (calls: number) => void;
+}
+
+/** Per-pattern results of {@linkcode screenPatterns}, in the order of the listed patterns. */
+export interface PatternScreen {
+  /** theta-hat (at +-THETA_BOUND when the maximum is at the bound). */
+  readonly theta: Float64Array;
+  /** Lower end of the profile interval (-THETA_BOUND when open below); NaN without intervals. */
+  readonly low: Float64Array;
+  /** Upper end of the profile interval (THETA_BOUND when open above); NaN without intervals. */
+  readonly high: Float64Array;
+  /** 1 where the interval reaches -THETA_BOUND (open below). */
+  readonly openLow: Uint8Array;
+  /** 1 where the interval reaches THETA_BOUND (open above). */
+  readonly openHigh: Uint8Array;
+  /** -1 / 1 where theta-hat is at the lower / upper bound, else 0. */
+  readonly atBound: Int8Array;
+  /** l(0): the family's log-likelihood under the background. */
+  readonly logLikNull: Float64Array;
+  /** l(theta-hat). */
+  readonly logLikAlt: Float64Array;
+  /** 2 (l(theta-hat) - l(0)), >= 0. */
+  readonly lrt: Float64Array;
+  /** Number of backend calls made. */
+  readonly calls: number;
+}
+
+/** Cubic Hermite interpolant on [a, a + h] of values f0, f1 and slopes d0, d1, at x. */
+function hermite(a: number, h: number, f0: number, f1: number, d0: number, d1: number, x: number) {
+  const s = (x - a) / h;
+  const s2 = s * s, s3 = s2 * s;
+  return (2 * s3 - 3 * s2 + 1) * f0 + (s3 - 2 * s2 + s) * h * d0 + (-2 * s3 + 3 * s2) * f1 +
+    (s3 - s2) * h * d1;
+}
+
+/**
+ * The maximum of the Hermite cubic on [a, a + h]: the better endpoint or interior stationary
+ * point with negative curvature.
+ */
+function hermiteMax(
+  a: number,
+  h: number,
+  f0: number,
+  f1: number,
+  d0: number,
+  d1: number,
+): { x: number; value: number } {
+  let bx = f0 >= f1 ? a : a + h;
+  let bv = Math.max(f0, f1);
+  // Slope * h as a quadratic A s^2 + B s + C in s.
+  const A = 6 * f0 + 3 * h * d0 - 6 * f1 + 3 * h * d1;
+  const B = -6 * f0 - 4 * h * d0 + 6 * f1 - 2 * h * d1;
+  const C = h * d0;
+  const roots: number[] = [];
+  if (Math.abs(A) < 1e-300 || Math.abs(A) < 1e-12 * (Math.abs(B) + Math.abs(C))) {
+    if (B !== 0) roots.push(-C / B);
+  } else {
+    const disc = B * B - 4 * A * C;
+    if (disc >= 0) {
+      const sq = Math.sqrt(disc);
+      const q = -0.5 * (B + (B >= 0 ? sq : -sq));
+      if (q !== 0) roots.push(q / A, C / q);
+      else roots.push(0);
+    }
+  }
+  for (const s of roots) {
+    if (!(s > 0 && s < 1)) continue;
+    const x = a + s * h;
+    const v = hermite(a, h, f0, f1, d0, d1, x);
+    if (v > bv) {
+      bv = v;
+      bx = x;
+    }
+  }
+  return { x: bx, value: bv };
+}
+
+/** A curve sampled on an increasing grid, with slopes. */
+interface Sampled {
+  readonly x: Float64Array;
+  readonly f: Float64Array;
+  readonly d: Float64Array;
+}
+
+/** The maximum of the piecewise Hermite interpolant around the best grid point. */
+function sampledMax(s: Sampled): { x: number; value: number; at: number } {
+  const n = s.x.length;
+  let k = 0;
+  for (let t = 1; t < n; t++) if (s.f[t] > s.f[k]) k = t;
+  let best = { x: s.x[k], value: s.f[k] };
+  for (const j of [k - 1, k]) {
+    if (j < 0 || j + 1 >= n) continue;
+    const m = hermiteMax(s.x[j], s.x[j + 1] - s.x[j], s.f[j], s.f[j + 1], s.d[j], s.d[j + 1]);
+    if (m.value > best.value) best = m;
+  }
+  return { ...best, at: k };
+}
+
+/**
+ * Where the interpolant first falls below `target` going from `from` in `direction`: the
+ * crossing inside the grid, or null when every grid point on that side stays at or above it.
+ */
+function sampledCrossing(
+  s: Sampled,
+  from: number,
+  direction: -1 | 1,
+  target: number,
+): number | null {
+  const n = s.x.length;
+  if (direction > 0) {
+    for (let j = 0; j + 1 < n; j++) {
+      if (s.x[j + 1] <= from) continue;
+      if (s.f[j + 1] < target) {
+        return segmentCrossing(s, j, Math.max(s.x[j], from), s.x[j + 1], target);
+      }
+    }
+  } else {
+    for (let j = n - 2; j >= 0; j--) {
+      if (s.x[j] >= from) continue;
+      if (s.f[j] < target) return segmentCrossing(s, j, Math.min(s.x[j + 1], from), s.x[j], target);
+    }
+  }
+  return null;
+}
+
+/**
+ * The crossing of `target` by the Hermite cubic of grid interval j between `above` (where it is
+ * at or above the target) and `below` (where it is below), by bisection (to 1e-15 relative).
+ */
+function segmentCrossing(s: Sampled, j: number, above: number, below: number, target: number) {
+  const a = s.x[j], h = s.x[j + 1] - s.x[j];
+  const at = (x: number) => hermite(a, h, s.f[j], s.f[j + 1], s.d[j], s.d[j + 1], x);
+  if (at(above) < target) return above;
+  for (let it = 0; it < 200 && Math.abs(above - below) > 1e-15 * (1 + Math.abs(above)); it++) {
+    const mid = 0.5 * (above + below);
+    if (at(mid) >= target) above = mid;
+    else below = mid;
+  }
+  return 0.5 * (above + below);
+}
+
+/** The local grid of spacing LOCAL_SPACING around bin `b`, clipped to the bound. */
+function binGrid(b: number): Float64Array {
+  const c = b * BIN_WIDTH;
+  const m = Math.round(BIN_WIDTH / 2 / LOCAL_SPACING) + 1;
+  const out: number[] = [];
+  for (let j = -m; j <= m; j++) {
+    const x = c + j * LOCAL_SPACING;
+    if (x >= -THETA_BOUND - 1e-12 && x <= THETA_BOUND + 1e-12) {
+      out.push(Math.max(-THETA_BOUND, Math.min(THETA_BOUND, x)));
+    }
+  }
+  return Float64Array.from(out);
+}
+
+/** A request to evaluate pattern i (position in the screen's list) near theta. */
+interface Request {
+  readonly i: number;
+  readonly theta: number;
+}
+
+/**
+ * Evaluates every request on the local grid of its bin, one call per bin; returns the sampled
+ * curve per request, in request order.
+ */
+function evaluateBins(
+  source: FamilyCurveSource,
+  patterns: Uint32Array,
+  channel: ScreenChannel,
+  background: Float64Array,
+  requests: readonly Request[],
+  count: () => void,
+): Sampled[] {
+  const bins = new Map<number, number[]>();
+  requests.forEach((r, k) => {
+    const b = Math.round(r.theta / BIN_WIDTH);
+    let list = bins.get(b);
+    if (!list) bins.set(b, list = []);
+    list.push(k);
+  });
+  const out: Sampled[] = new Array(requests.length);
+  for (const [b, list] of bins) {
+    const x = binGrid(b);
+    const members = [...new Set(list.map((k) => requests[k].i))].sort((a, c) => a - c);
+    const idx = Uint32Array.from(members, (i) => patterns[i]);
+    const v = source.familyCurves(idx, channel, x, background, true);
+    count();
+    const n = members.length;
+    const pos = new Map(members.map((i, j) => [i, j]));
+    for (const k of list) {
+      const j = pos.get(requests[k].i)!;
+      const f = new Float64Array(x.length), d = new Float64Array(x.length);
+      for (let t = 0; t < x.length; t++) {
+        f[t] = v.logLik[t * n + j];
+        d[t] = v.dTheta![t * n + j];
+      }
+      out[k] = { x, f, d };
+    }
+  }
+  return out;
+}
+
+/**
+ * The screen of the listed distinct patterns on one channel against the background at
+ * `background` (see the module documentation for the method).
+ *
+ * @example
+ * ```ts
+ * import { screenPatterns } from "./screen.ts";
+ * // A source whose curves are closed-form: l(theta) = -(theta - 1)^2 for pattern 0.
+ * const source = {
+ *   familyCurves(p: Uint32Array, _c: "gain" | "loss", t: Float64Array) {
+ *     const logLik = new Float64Array(t.length * p.length);
+ *     const dTheta = new Float64Array(t.length * p.length);
+ *     t.forEach((x, k) => { logLik[k] = -((x - 1) ** 2); dTheta[k] = -2 * (x - 1); });
+ *     return { logLik, dTheta };
+ *   },
+ * };
+ * const s = screenPatterns(source, Uint32Array.of(0), "loss", new Float64Array(0));
+ * console.assert(Math.abs(s.theta[0] - 1) < 1e-9 && Math.abs(s.lrt[0] - 2) < 1e-9);
+ * ```
+ */
+export function screenPatterns(
+  source: FamilyCurveSource,
+  patterns: Uint32Array,
+  channel: ScreenChannel,
+  background: Float64Array,
+  options: ScreenPatternOptions = {},
+): PatternScreen {
+  const n = patterns.length;
+  const level = options.level === undefined ? 0.95 : options.level;
+  if (level !== null && !(level > 0 && level < 1)) {
+    throw new GenecontentError(`Interval level must be in (0, 1); got ${level}.`);
+  }
+  const cut = level === null ? NaN : chiSquareQuantile(level, 1) / 2;
+  let calls = 0;
+  const count = () => {
+    calls++;
+    options.onCall?.(calls);
+  };
+  const theta = new Float64Array(n), low = new Float64Array(n).fill(NaN);
+  const high = new Float64Array(n).fill(NaN);
+  const openLow = new Uint8Array(n), openHigh = new Uint8Array(n);
+  const atBound = new Int8Array(n);
+  const logLikNull = new Float64Array(n), logLikAlt = new Float64Array(n);
+  const lrt = new Float64Array(n);
+  if (n === 0) {
+    return { theta, low, high, openLow, openHigh, atBound, logLikNull, logLikAlt, lrt, calls };
+  }
+  for (let i = 1; i < n; i++) {
+    if (!(patterns[i] > patterns[i - 1])) {
+      throw new RangeError("Screened pattern indices must be strictly increasing.");
+    }
+  }
+  const B = THETA_BOUND;
+  const grid = Float64Array.from({ length: 2 * B + 1 }, (_, t) => t - B);
+  const zero = B;
+  const coarse: Sampled[] = new Array(n);
+  // One call on every pattern (in chunks bounding memory to a few million values).
+  const chunk = Math.max(1, Math.floor(4_000_000 / grid.length));
+  for (let s = 0; s < n; s += chunk) {
+    const e = Math.min(n, s + chunk);
+    const v = source.familyCurves(patterns.subarray(s, e), channel, grid, background, true);
+    count();
+    const m = e - s;
+    for (let i = s; i < e; i++) {
+      const f = new Float64Array(grid.length), d = new Float64Array(grid.length);
+      for (let t = 0; t < grid.length; t++) {
+        f[t] = v.logLik[t * m + i - s];
+        d[t] = v.dTheta![t * m + i - s];
+        if (!Number.isFinite(f[t]) || !Number.isFinite(d[t])) {
+          throw new GenecontentError(
+            `Pattern ${patterns[i]}: the log-likelihood at theta = ${grid[t]} is ${f[t]} ` +
+              `(slope ${d[t]}); the screen needs a finite curve (is the family possible under ` +
+              "the background model?).",
+          );
+        }
+      }
+      coarse[i] = { x: grid, f, d };
+    }
+  }
+  // Maxima.
+  const maxValue = new Float64Array(n);
+  let pending: Request[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = coarse[i];
+    logLikNull[i] = c.f[zero];
+    const m = sampledMax(c);
+    const last = grid.length - 1;
+    if (m.at === last && c.d[last] >= 0 && m.x === grid[last]) {
+      theta[i] = B;
+      atBound[i] = 1;
+      maxValue[i] = c.f[last];
+    } else if (m.at === 0 && c.d[0] <= 0 && m.x === grid[0]) {
+      theta[i] = -B;
+      atBound[i] = -1;
+      maxValue[i] = c.f[0];
+    } else {
+      theta[i] = m.x;
+      maxValue[i] = m.value;
+      pending.push({ i, theta: m.x });
+    }
+  }
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === MAX_ROUNDS) {
+      throw new Error(`Screen: ${pending.length} maxima not bracketed after ${round} rounds.`);
+    }
+    const sampled = evaluateBins(source, patterns, channel, background, pending, count);
+    const next: Request[] = [];
+    pending.forEach((r, k) => {
+      const s = sampled[k];
+      const m = sampledMax(s);
+      const last = s.x.length - 1;
+      const edgeHigh = m.at === last && m.x === s.x[last] && s.d[last] > 0;
+      const edgeLow = m.at === 0 && m.x === s.x[0] && s.d[0] < 0;
+      if ((edgeHigh && s.x[last] < B) || (edgeLow && s.x[0] > -B)) {
+        // Not bracketed: centre the next local grid beyond this edge.
+        const edge = edgeHigh ? s.x[last] : s.x[0];
+        next.push({ i: r.i, theta: edge + (edgeHigh ? 1 : -1) * BIN_WIDTH / 2 });
+        return;
+      }
+      if (edgeHigh || edgeLow) {
+        theta[r.i] = edgeHigh ? B : -B;
+        atBound[r.i] = edgeHigh ? 1 : -1;
+      } else theta[r.i] = m.x;
+      maxValue[r.i] = m.value;
+      coarse[r.i] = mergeSampled(coarse[r.i], s);
+    });
+    pending = next;
+  }
+  for (let i = 0; i < n; i++) {
+    // The coarse grid holds theta = 0 exactly, so the maximum is at least l(0).
+    logLikAlt[i] = Math.max(maxValue[i], logLikNull[i]);
+    lrt[i] = 2 * (logLikAlt[i] - logLikNull[i]);
+  }
+  if (level !== null) {
+    profileEnds(source, patterns, channel, background, coarse, theta, logLikAlt, cut, -1, count)
+      .forEach((x, i) => {
+        low[i] = x ?? -B;
+        openLow[i] = x === null ? 1 : 0;
+      });
+    profileEnds(source, patterns, channel, background, coarse, theta, logLikAlt, cut, 1, count)
+      .forEach((x, i) => {
+        high[i] = x ?? B;
+        openHigh[i] = x === null ? 1 : 0;
+      });
+  }
+  return { theta, low, high, openLow, openHigh, atBound, logLikNull, logLikAlt, lrt, calls };
+}
+
+/** The union of two sampled curves, sorted by x (duplicates from the finer one). */
+function mergeSampled(a: Sampled, b: Sampled): Sampled {
+  const pts = new Map<number, [number, number]>();
+  for (let t = 0; t < a.x.length; t++) pts.set(a.x[t], [a.f[t], a.d[t]]);
+  for (let t = 0; t < b.x.length; t++) pts.set(b.x[t], [b.f[t], b.d[t]]);
+  const xs = [...pts.keys()].sort((p, q) => p - q);
+  return {
+    x: Float64Array.from(xs),
+    f: Float64Array.from(xs, (x) => pts.get(x)![0]),
+    d: Float64Array.from(xs, (x) => pts.get(x)![1]),
+  };
+}
+
+/**
+ * One end of every pattern's profile interval: the crossing of l-hat - cut on the `direction`
+ * side of theta-hat, or null when the curve stays above it up to the bound.
+ */
+function profileEnds(
+  source: FamilyCurveSource,
+  patterns: Uint32Array,
+  channel: ScreenChannel,
+  background: Float64Array,
+  sampled: Sampled[],
+  theta: Float64Array,
+  top: Float64Array,
+  cut: number,
+  direction: -1 | 1,
+  count: () => void,
+): (number | null)[] {
+  const n = patterns.length;
+  const out: (number | null)[] = new Array(n).fill(null);
+  let pending: Request[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = sampledCrossing(sampled[i], theta[i], direction, top[i] - cut);
+    if (x !== null) pending.push({ i, theta: x });
+  }
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === MAX_ROUNDS) {
+      throw new Error(
+        `Screen: ${pending.length} interval ends not bracketed after ${round} rounds.`,
+      );
+    }
+    const local = evaluateBins(source, patterns, channel, background, pending, count);
+    const next: Request[] = [];
+    pending.forEach((r, k) => {
+      const s = local[k];
+      const target = top[r.i] - cut;
+      // Bracket: a sign change of l - target on the local grid, the nearest to theta-hat.
+      const L = s.x.length;
+      let found: number | null = null;
+      if (direction > 0) {
+        for (let t = L - 1; t > 0; t--) {
+          if (s.f[t] < target && s.f[t - 1] >= target && s.x[t - 1] >= theta[r.i] - 1e-12) {
+            found = t - 1;
+          }
+        }
+      } else {
+        for (let t = 0; t + 1 < L; t++) {
+          if (s.f[t] < target && s.f[t + 1] >= target && s.x[t + 1] <= theta[r.i] + 1e-12) {
+            found = t;
+          }
+        }
+      }
+      if (found === null) {
+        // Everything above the target: the crossing is further out; below: further in.
+        const allAbove = s.f.every((f) => f >= target);
+        const edge = (allAbove ? direction : -direction) > 0 ? s.x[L - 1] : s.x[0];
+        const nextTheta = edge + (allAbove ? direction : -direction) * BIN_WIDTH / 2;
+        if (Math.abs(edge) >= THETA_BOUND && allAbove) return; // open at the bound
+        next.push({ i: r.i, theta: nextTheta });
+        return;
+      }
+      const j = found;
+      out[r.i] = direction > 0
+        ? segmentCrossing(s, j, s.x[j], s.x[j + 1], target)
+        : segmentCrossing(s, j, s.x[j + 1], s.x[j], target);
+    });
+    pending = next;
+  }
+  return out;
+}
+
+/** Options of {@linkcode screenFamilies}. */
+export interface ScreenOptions {
+  /** The rate the family multipliers act on. Default "loss". */
+  readonly channel?: ScreenChannel;
+  /** Level of the profile intervals (default 0.95). */
+  readonly level?: number;
+  /** Simulated null families for the calibrated p-values (0: p is the asymptotic p-value). */
+  readonly calibration?: number;
+  /** Seed of the calibration's simulation (default 1). */
+  readonly seed?: number;
+  /** Called with what the screen is doing. */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** What the screen needs to know about the fitted background. */
+export interface ScreenBackground {
+  /** The tree. */
+  readonly tree: FlatTree;
+  /** The background model. */
+  readonly model: ModelDescription;
+  /** Its fitted values (natural scale, in the order of its parameters). */
+  readonly values: Float64Array;
+  /** The prevalence window of the PAM. */
+  readonly window: Ascertainment;
+  /** Per-genome completeness in the tree's tip order, or null. */
+  readonly completeness: Float64Array | null;
+  /**
+   * Opens a curve source on other patterns of the same tree (the simulated null families),
+   * with the same model, window and completeness.
+   */
+  readonly open: (patterns: SitePatterns) => FamilyCurveSource & Disposable;
+}
+
+/** One family's screen result. */
+export interface FamilyScreen {
+  /** Family name. */
+  readonly family: string;
+  /** Genomes with the family present. */
+  readonly present: number;
+  /** Genomes where its cell is not missing. */
+  readonly observed: number;
+  /** theta-hat: log of the family's own rate multiplier. */
+  readonly theta: number;
+  /** Profile interval of theta (an open end is at -+THETA_BOUND). */
+  readonly thetaCI: readonly [number, number];
+  /** Which ends of the interval are open (reach the bound). */
+  readonly open: { readonly low: boolean; readonly high: boolean };
+  /** Whether theta-hat is at the bound. */
+  readonly atBound: boolean;
+  /** LRT statistic 2 (l(theta-hat) - l(0)). */
+  readonly lrt: number;
+  /** The p-value used for q: calibrated with `calibration > 0`, else asymptotic. */
+  readonly p: number;
+  /** P(chi2_1 >= lrt). */
+  readonly pAsymptotic: number;
+  /** (1 + #{null LRT >= lrt}) / (1 + pool size), with calibration; else null. */
+  readonly pEmpirical: number | null;
+  /** Benjamini-Hochberg q-value of p over every family. */
+  readonly q: number;
+  /** rare, shell or nearCore (`lib/diagnostics/prevalence_classes.ts`). */
+  readonly prevalenceClass: ScreenClass;
+  /** Simulated families the calibrated p was computed among (0 without calibration). */
+  readonly poolSize: number;
+}
+
+/** The result of {@linkcode screenFamilies}. */
+export interface ScreenResult {
+  /** Per family, in the PAM's order. */
+  readonly families: FamilyScreen[];
+  /** The channel screened. */
+  readonly channel: ScreenChannel;
+  /** The interval level. */
+  readonly level: number;
+  /** The bound on |theta|. */
+  readonly bound: number;
+  /** Simulated null families (0: none). */
+  readonly calibration: number;
+  /** Seed of the simulation. */
+  readonly seed: number;
+  /** Distinct patterns screened (real data). */
+  readonly nPatterns: number;
+  /** Backend calls of the real data's screen. */
+  readonly calls: number;
+  /** Seconds of the real screen and of the calibration. */
+  readonly seconds: { readonly screen: number; readonly calibration: number };
+  /** Null LRTs of the simulated families with their present counts (for diagnostics). */
+  readonly nullLrt: Float64Array;
+  /** Present counts of the simulated families. */
+  readonly nullPresent: Int32Array;
+}
+
+/**
+ * Screens every family of `patterns` (the data `source` is bound to) for its own multiplier of
+ * one rate against the fitted background; see the module documentation.
+ */
+export function screenFamilies(
+  source: FamilyCurveSource,
+  patterns: SitePatterns,
+  background: ScreenBackground,
+  options: ScreenOptions = {},
+): ScreenResult {
+  const channel = options.channel ?? "loss";
+  const level = options.level ?? 0.95;
+  const N = options.calibration ?? 0;
+  const seed = options.seed ?? 1;
+  if (!(Number.isSafeInteger(N) && N >= 0)) {
+    throw new GenecontentError(
+      `Calibration needs a whole number >= 0 of simulated families; got ${N}.`,
+    );
+  }
+  const say = options.onProgress ?? (() => {});
+  const t0 = performance.now();
+  const all = Uint32Array.from({ length: patterns.nPatterns }, (_, p) => p);
+  say(`screening ${patterns.nPatterns} distinct columns`);
+  const s = screenPatterns(source, all, channel, background.values, {
+    level,
+    onCall: (c) => say(`screening ${patterns.nPatterns} distinct columns: ${c} calls`),
+  });
+  const t1 = performance.now();
+  const { present, observed } = familyCounts(patterns);
+  const nF = patterns.familyNames.length;
+  const lrtOf = (f: number) => s.lrt[patterns.familyPattern[f]];
+  const pAsym = new Float64Array(nF);
+  for (let f = 0; f < nF; f++) pAsym[f] = chiSquareSurvival(lrtOf(f), 1);
+  let p: Float64Array = pAsym;
+  const poolSize = new Int32Array(nF);
+  const pEmpirical = new Float64Array(nF).fill(NaN);
+  let nullLrt: Float64Array = new Float64Array(0);
+  let nullPresent: Int32Array = new Int32Array(0);
+  if (N > 0) {
+    const sim = simulateNull(patterns, background, N, seed, say);
+    nullPresent = sim.present;
+    using simSource = background.open(sim.patterns);
+    const simAll = Uint32Array.from({ length: sim.patterns.nPatterns }, (_, q) => q);
+    say(`calibration: screening ${sim.patterns.nPatterns} simulated columns`);
+    const ns = screenPatterns(simSource, simAll, channel, background.values, { level: null });
+    nullLrt = Float64Array.from(sim.patterns.familyPattern, (q) => ns.lrt[q]);
+    const cal = calibratedPValues(
+      Float64Array.from({ length: nF }, (_, f) => lrtOf(f)),
+      present,
+      nullLrt,
+      nullPresent,
+    );
+    p = cal.p;
+    poolSize.set(cal.poolSize);
+    pEmpirical.set(cal.empirical);
+  }
+  const q = benjaminiHochberg(p);
+  const families: FamilyScreen[] = new Array(nF);
+  for (let f = 0; f < nF; f++) {
+    const k = patterns.familyPattern[f];
+    families[f] = {
+      family: patterns.familyNames[f],
+      present: present[f],
+      observed: observed[f],
+      theta: s.theta[k],
+      thetaCI: [s.low[k], s.high[k]],
+      open: { low: s.openLow[k] === 1, high: s.openHigh[k] === 1 },
+      atBound: s.atBound[k] !== 0,
+      lrt: s.lrt[k],
+      p: p[f],
+      pAsymptotic: pAsym[f],
+      pEmpirical: N > 0 ? pEmpirical[f] : null,
+      q: q[f],
+      prevalenceClass: screenClass(present[f], observed[f]),
+      poolSize: poolSize[f],
+    };
+  }
+  return {
+    families,
+    channel,
+    level,
+    bound: THETA_BOUND,
+    calibration: N,
+    seed,
+    nPatterns: patterns.nPatterns,
+    calls: s.calls,
+    seconds: { screen: (t1 - t0) / 1000, calibration: (performance.now() - t1) / 1000 },
+    nullLrt,
+    nullPresent,
+  };
+}
+
+/**
+ * Calibrated p-values of `lrt` (with present counts `present`) among null LRTs by prevalence
+ * pool: the null families with the same present count, widened to counts within d until at
+ * least {@linkcode MIN_POOL} (or all) are in the pool. With `above` = #{null >= lrt - 1e-6} and
+ * `size` the pool's size:
+ *
+ * - where above >= {@linkcode TAIL_COUNT}: p = (1 + above) / (1 + size), the empirical p-value;
+ * - beyond (an LRT exceeded by fewer than TAIL_COUNT null LRTs, where the empirical p-value is
+ *   at its floor), the chi-squared tail anchored there: with L* the TAIL_COUNT-th largest null
+ *   LRT of the pool, p = (1 + TAIL_COUNT) / (1 + size) * S(lrt) / S(L*), S the chi2_1 survival
+ *   function, and never more than the empirical p-value. Under the null such LRTs occur with
+ *   probability about TAIL_COUNT / size, so the anchored tail changes no p-value above that, and
+ *   it keeps small p-values resolved beyond 1 / (1 + size).
+ *
+ * @example
+ * ```ts
+ * import { calibratedPValues } from "./screen.ts";
+ * const nullLrt = Float64Array.from({ length: 999 }, (_, i) => i / 100);
+ * const r = calibratedPValues(Float64Array.of(9.5), Int32Array.of(3), nullLrt,
+ *   new Int32Array(999).fill(3));
+ * // 49 null LRTs are >= 9.5 - 1e-6 (9.50 ... 9.98).
+ * console.assert(r.p[0] === 50 / 1000 && r.poolSize[0] === 999);
+ * ```
+ */
+export function calibratedPValues(
+  lrt: Float64Array,
+  present: Int32Array,
+  nullLrt: Float64Array,
+  nullPresent: Int32Array,
+): { p: Float64Array; poolSize: Int32Array; empirical: Float64Array } {
+  const N = nullLrt.length;
+  if (N === 0) throw new GenecontentError("The calibration needs at least one null family.");
+  let maxCount = 0;
+  for (let i = 0; i < N; i++) maxCount = Math.max(maxCount, nullPresent[i]);
+  for (let f = 0; f < present.length; f++) maxCount = Math.max(maxCount, present[f]);
+  // Null LRTs sorted within each present count.
+  const byCount: number[][] = Array.from({ length: maxCount + 1 }, () => []);
+  for (let i = 0; i < N; i++) byCount[nullPresent[i]].push(nullLrt[i]);
+  const sorted = byCount.map((a) => Float64Array.from(a).sort());
+  const p = new Float64Array(lrt.length);
+  const empirical = new Float64Array(lrt.length);
+  const poolSize = new Int32Array(lrt.length);
+  // Per present count: the pool's counts [from, to] and its TAIL_COUNT-th largest LRT.
+  const pools = new Map<number, { from: number; to: number; size: number; anchor: number }>();
+  const poolOf = (k: number) => {
+    let pool = pools.get(k);
+    if (pool) return pool;
+    let d = 0;
+    const sizeAt = (d: number) => {
+      let size = 0;
+      for (let c = Math.max(0, k - d); c <= Math.min(maxCount, k + d); c++) {
+        size += sorted[c].length;
+      }
+      return size;
+    };
+    let size = sizeAt(0);
+    while (size < Math.min(MIN_POOL, N)) size = sizeAt(++d);
+    const from = Math.max(0, k - d), to = Math.min(maxCount, k + d);
+    const top: number[] = [];
+    for (let c = from; c <= to; c++) {
+      const a = sorted[c];
+      for (let j = Math.max(0, a.length - TAIL_COUNT); j < a.length; j++) top.push(a[j]);
+    }
+    top.sort((x, y) => y - x);
+    const anchor = top.length >= TAIL_COUNT ? top[TAIL_COUNT - 1] : NaN;
+    pool = { from, to, size, anchor };
+    pools.set(k, pool);
+    return pool;
+  };
+  for (let f = 0; f < lrt.length; f++) {
+    const pool = poolOf(present[f]);
+    let above = 0;
+    const x = lrt[f] - LRT_TIE;
+    for (let c = pool.from; c <= pool.to; c++) {
+      const a = sorted[c];
+      // Count of entries >= x by binary search.
+      let lo = 0, hi = a.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (a[mid] < x) lo = mid + 1;
+        else hi = mid;
+      }
+      above += a.length - lo;
+    }
+    const emp = (1 + above) / (1 + pool.size);
+    empirical[f] = emp;
+    p[f] = emp;
+    if (above < TAIL_COUNT && Number.isFinite(pool.anchor)) {
+      const sAnchor = chiSquareSurvival(pool.anchor, 1);
+      if (sAnchor > 0) {
+        const tail = ((1 + TAIL_COUNT) / (1 + pool.size)) * chiSquareSurvival(lrt[f], 1) / sAnchor;
+        p[f] = Math.min(emp, tail);
+      }
+    }
+    poolSize[f] = pool.size;
+  }
+  return { p, poolSize, empirical };
+}
+
+/**
+ * N families simulated under the background on its tree and window; each takes the missing
+ * cells of a real family drawn at random (kept only if still inside the window).
+ */
+function simulateNull(
+  real: SitePatterns,
+  background: ScreenBackground,
+  N: number,
+  seed: number,
+  say: (message: string) => void,
+): { patterns: SitePatterns; present: Int32Array } {
+  const { tree, model, values, window, completeness } = background;
+  const nTips = tree.nTips;
+  // Missing masks of the real families (only those with a missing cell).
+  const maskOf: number[] = [];
+  const hasMissing = new Uint8Array(real.nPatterns);
+  for (let q = 0; q < real.nPatterns; q++) {
+    for (let i = 0; i < nTips; i++) {
+      if (real.states[q * nTips + i] === MISSING) {
+        hasMissing[q] = 1;
+        break;
+      }
+    }
+  }
+  for (let f = 0; f < real.familyPattern.length; f++) maskOf.push(real.familyPattern[f]);
+  const anyMissing = hasMissing.some((x) => x === 1);
+  const rng = new Random(seed);
+  const rows = new Uint8Array(N * nTips);
+  let kept = 0;
+  const K = window.minPresent, M = window.maxPresent ?? nTips;
+  while (kept < N) {
+    say(`calibration: simulating null families (${kept} of ${N})`);
+    const want = N - kept;
+    const sim = simulateModel(tree, model, values, {
+      nFamilies: want,
+      rng,
+      ascertainment: window,
+      ...(completeness ? { completeness } : {}),
+    });
+    for (let f = 0; f < want && kept < N; f++) {
+      const row = sim.states.subarray(f * nTips, (f + 1) * nTips);
+      if (anyMissing) {
+        const q = maskOf[rng.int(maskOf.length)];
+        let count = 0;
+        const masked = new Uint8Array(nTips);
+        for (let i = 0; i < nTips; i++) {
+          masked[i] = real.states[q * nTips + i] === MISSING ? MISSING : row[i];
+          if (masked[i] === PRESENT) count++;
+        }
+        if (count < K || count > M) continue;
+        rows.set(masked, kept * nTips);
+      } else rows.set(row, kept * nTips);
+      kept++;
+    }
+  }
+  const names = Array.from({ length: N }, (_, f) => `null${f + 1}`);
+  const patterns = compressPatterns(rows, N, nTips, names);
+  return { patterns, present: familyCounts(patterns).present };
+}
