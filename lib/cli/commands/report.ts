@@ -305,21 +305,19 @@ export async function reportCommand(args: string[]): Promise<number> {
     const figures = await renderFigures(data, (name) => progress.update(`report: ${name}`));
     progress.update("report: HTML");
     const html = renderReportHtml(data, figures);
-    await plan.write("--out", html, {
-      ...summary(data, { html: out, figures: [] }),
-      provenance: data.provenance,
+    const written = figuresDir === null ? [] : Object.entries(FIGURE_FILES)
+      .filter(([name]) => figures[name as keyof typeof figures] !== undefined)
+      .map(([name, file]) => ({ name, path: join(figuresDir, file) }));
+    const result = summary(data, {
+      html: out === "-" ? "-" : resolve(out),
+      figures: written.map((w) => w.path),
     });
-    const written: string[] = [];
-    if (figuresDir !== null) {
-      for (const [name, file] of Object.entries(FIGURE_FILES)) {
-        const svg = figures[name as keyof typeof figures];
-        if (svg === undefined) continue;
-        await plan.write(`--figures ${name}`, svg);
-        written.push(join(figuresDir, file));
-      }
+    await plan.write("--out", html, { ...result, provenance: data.provenance });
+    for (const w of written) {
+      await plan.write(`--figures ${w.name}`, figures[w.name as keyof typeof figures]!);
     }
     progress.done();
-    if (v.json) printJson(summary(data, { html: resolve(out), figures: written }));
+    if (v.json) printJson(result);
   } finally {
     progress.done();
   }
