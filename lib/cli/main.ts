@@ -20,6 +20,7 @@ import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
 import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
 import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
 import { REPORT_HELP, REPORT_OPTIONS, reportCommand } from "./commands/report.ts";
+import { SCREEN_HELP, SCREEN_OPTIONS, screenCommand } from "./commands/screen.ts";
 import {
   SIMULATE_HELP,
   SIMULATE_OPTIONS,
@@ -72,6 +73,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "one self-contained HTML report: fits, tree with gains/losses, diagnostics",
     options: REPORT_OPTIONS,
     help: REPORT_HELP,
+  },
+  screen: {
+    run: screenCommand,
+    summary: "per-family tests of a family's own loss or gain multiplier, with FDR",
+    options: SCREEN_OPTIONS,
+    help: SCREEN_HELP,
   },
   simulate: {
     run: simulateCommand,
