@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod distances;
 pub mod engines;
 pub mod error;
+pub mod family_table;
 mod grouping;
 pub mod pool;
 pub mod scaling;
