@@ -352,6 +352,62 @@ typedef struct gc_tree_args {
  */
 int32_t gc_build_tree(const gc_tree_args *args, char *err, uint64_t err_len);
 
+/*
+ * The per-family long TSV of an ancestral reconstruction (gc_family_table; an addition after
+ * minor 1: look the symbol up). Rows "family\tnode\tquantity\tvalue\n": for every family in
+ * order, for every node in order, one row per quantity code in `quantities` (0 pPresent, 1
+ * gains, 2 losses; gains and losses are not written for the root, the last node). The values of
+ * family f are row family_rows[f] of `present`, `gains` and `losses` (n_rows * n_nodes doubles
+ * each, row-major), so families that share a column pattern share a row.
+ *
+ * Values have 6 significant digits: exactly 0 (either sign) is "0" and exactly 1 is "1";
+ * otherwise the digits are correctly rounded, ties away from zero, and written as a plain
+ * decimal keeping trailing zeros when the rounded value's decimal exponent e is in -4..5
+ * ("0.000123457", "0.500000", "123457"), else as d.ddddde+x or d.ddddde-x ("5.32996e-6",
+ * "1.23457e+6"): ECMAScript's toPrecision(6), with exponential notation from e < -4 as in C's
+ * %g. Six digits bound the relative rounding error by 5e-6, far below the uncertainty of any
+ * fitted model, and keep the table short (the tables run to hundreds of millions of rows).
+ *
+ * The rows are formatted in parallel, in blocks of about 4 MiB; with gzip_level 1..9 every
+ * block is compressed into its own gzip member, and the members, written one after another,
+ * are one gzip file (RFC 1952 allows several members; gzip -d and zlib's gzread read them all).
+ * The text (or the members) goes to `out`; *out_written is set to its length, or, when it does
+ * not fit, to the length needed (GC_ERR_INVALID_ARGUMENT, nothing written to `out`). Names are
+ * byte strings given as one buffer and their end offsets; a family name or node id that is
+ * empty or holds a tab or line break, and a value that is not finite (named by family, quantity
+ * and node), are GC_ERR_INVALID_ARGUMENT.
+ */
+typedef struct gc_family_table_args {
+  uint64_t struct_size;             /* sizeof(gc_family_table_args): 200 bytes on 64-bit */
+  uint64_t n_nodes;                 /* nodes of the tree, >= 1; the last is the root */
+  uint32_t n_threads;               /* worker threads, 0 for one per core */
+  uint32_t gzip_level;              /* 0: plain text; 1..9: gzip members at that level */
+  const uint8_t *quantities;        /* 1 to 3 distinct codes: 0 pPresent, 1 gains, 2 losses */
+  uint64_t quantities_len;
+  const double *present;            /* n_rows * n_nodes posterior presence probabilities */
+  uint64_t present_len;
+  const double *gains;              /* n_rows * n_nodes expected gains on the branch above */
+  uint64_t gains_len;
+  const double *losses;             /* n_rows * n_nodes expected losses on the branch above */
+  uint64_t losses_len;
+  const uint8_t *node_ids;          /* the node ids, one after another */
+  uint64_t node_ids_len;
+  const uint64_t *node_id_ends;     /* n_nodes end offsets into node_ids */
+  uint64_t node_id_ends_len;
+  const uint8_t *family_names;      /* the family names, one after another */
+  uint64_t family_names_len;
+  const uint64_t *family_name_ends; /* one end offset per family */
+  uint64_t family_name_ends_len;
+  const uint32_t *family_rows;      /* one value row (< n_rows) per family */
+  uint64_t family_rows_len;
+  uint64_t first_family;            /* index of the first family in the whole table (messages) */
+  uint8_t *out;                     /* the output buffer */
+  uint64_t out_len;                 /* its capacity */
+  uint64_t *out_written;            /* 1 value, written: bytes written or needed */
+} gc_family_table_args;
+
+int32_t gc_family_table(const gc_family_table_args *args, char *err, uint64_t err_len);
+
 #ifdef __cplusplus
 }
 #endif
