@@ -150,6 +150,87 @@ export function packExpectArgs(args: ExpectArgs): Uint8Array {
   return bytes;
 }
 
+// The per-family long TSV (`gc_family_table`, an addition after minor 1; see the header).
+
+/** `sizeof(gc_family_table_args)` on 64-bit platforms: 25 eight-byte fields and two four-byte. */
+export const FAMILY_TABLE_ARGS_SIZE = 200;
+
+/** The fields of one `gc_family_table` call (see `gc_family_table_args` in the header). */
+export interface FamilyTableArgs {
+  /** Nodes of the tree. */
+  readonly nNodes: number;
+  /** Worker threads (0: one per core). */
+  readonly threads: number;
+  /** 0: plain text; 1..9: gzip members at that level. */
+  readonly gzipLevel: number;
+  /** Quantity codes (0 pPresent, 1 gains, 2 losses), in the order rows are written. */
+  readonly quantities: Uint8Array;
+  /** `nRows * nNodes` presence probabilities. */
+  readonly present: Float64Array;
+  /** `nRows * nNodes` expected gains. */
+  readonly gains: Float64Array;
+  /** `nRows * nNodes` expected losses. */
+  readonly losses: Float64Array;
+  /** Node ids (UTF-8), one after another. */
+  readonly nodeIds: Uint8Array;
+  /** End offset of each node id. */
+  readonly nodeIdEnds: BigUint64Array;
+  /** Family names (UTF-8), one after another. */
+  readonly familyNames: Uint8Array;
+  /** End offset of each family name. */
+  readonly familyNameEnds: BigUint64Array;
+  /** The value row of each family. */
+  readonly familyRows: Uint32Array;
+  /** Index of the first family in the whole table (messages only). */
+  readonly firstFamily: number;
+  /** The output buffer. */
+  readonly out: Uint8Array;
+  /** 1 value, written by the kernel: bytes written, or needed when `out` is too small. */
+  readonly outWritten: BigUint64Array;
+}
+
+/** Address of any typed array's data (0 for an empty one); see {@linkcode address}. */
+function anyAddress(a: ArrayBufferView): bigint {
+  if (a.byteLength === 0) return 0n;
+  void a.buffer;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array)));
+}
+
+/**
+ * Lays out a `gc_family_table_args` struct (little-endian, 64-bit pointers). The struct holds
+ * raw addresses: keep every array of `args` alive until the call has returned.
+ */
+export function packFamilyTableArgs(args: FamilyTableArgs): Uint8Array {
+  const bytes = new Uint8Array(new ArrayBuffer(FAMILY_TABLE_ARGS_SIZE));
+  const view = new DataView(bytes.buffer);
+  const u64 = (offset: number, value: bigint) => view.setBigUint64(offset, value, true);
+  u64(0, BigInt(FAMILY_TABLE_ARGS_SIZE));
+  u64(8, BigInt(args.nNodes));
+  view.setUint32(16, args.threads, true);
+  view.setUint32(20, args.gzipLevel, true);
+  const arrays: ArrayBufferView[] = [
+    args.quantities,
+    args.present,
+    args.gains,
+    args.losses,
+    args.nodeIds,
+    args.nodeIdEnds,
+    args.familyNames,
+    args.familyNameEnds,
+    args.familyRows,
+  ];
+  const count = (a: ArrayBufferView) => (a as Uint8Array).length;
+  arrays.forEach((a, i) => {
+    u64(24 + 16 * i, anyAddress(a));
+    u64(32 + 16 * i, BigInt(count(a)));
+  });
+  u64(168, BigInt(args.firstFamily));
+  u64(176, anyAddress(args.out));
+  u64(184, BigInt(args.out.length));
+  u64(192, anyAddress(args.outWritten));
+  return bytes;
+}
+
 const symbols = {
   /** uint32_t gc_abi_version(void); */
   gc_abi_version: { parameters: [], result: "u32" },
@@ -221,6 +302,20 @@ const symbols = {
    * (optional: absent from libraries built before it.)
    */
   gc_build_tree: { parameters: ["buffer", "buffer", "u64"], result: "i32", optional: true },
+  /**
+   * int32_t gc_family_table(const gc_family_table_args *args, char *err, uint64_t err_len);
+   * (an addition after minor 1: optional; `args` is the struct laid out by
+   * `packFamilyTableArgs`.)
+   */
+  gc_family_table: { parameters: ["buffer", "buffer", "u64"], result: "i32", optional: true },
+  /** The same symbol as `gc_family_table`, called on Deno's FFI thread pool (a Promise). */
+  gc_family_table_async: {
+    name: "gc_family_table",
+    parameters: ["buffer", "buffer", "u64"],
+    result: "i32",
+    nonblocking: true,
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened library's functions. */
