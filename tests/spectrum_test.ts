@@ -3,6 +3,7 @@ import {
   expectedSpectrum,
   observedSpectrum,
   pooledPearson,
+  prevalenceComparison,
   simulateLikeData,
   spectrumFit,
 } from "../lib/diagnostics/spectrum.ts";
@@ -305,4 +306,30 @@ Deno.test("prevalence classes: Roary's thresholds, exact at the edges", () => {
   ]);
   throwsInput(() => prevalenceClass(5, 4), GenecontentError, "from 0 to the 4 observed");
   throwsInput(() => prevalenceClass(0, 0), GenecontentError, "at least 1");
+});
+
+Deno.test("prevalence classes expected under the model equal brute-force enumeration", () => {
+  const c = CASES[4]; // gamma2+inv+error
+  const model = parseModel(c.model);
+  const window = { minPresent: 1, maxPresent: null };
+  using lik = new ModelLikelihood(TREE, patternsOf(ROWS), tsBackendFactory, model, window);
+  const got = prevalenceComparison(lik, c.values);
+  const want = { core: 0, softCore: 0, shell: 0, cloud: 0 };
+  for (const row of ROWS) {
+    const mask: number[] = row.map((s) => (s === 2 ? 0 : 1));
+    const n = mask.reduce((a, b) => a + b, 0);
+    const probs = bruteCountProbabilities(TREE, mask, model, c.values, null);
+    const inside = probs.slice(1).reduce((a, b) => a + b, 0);
+    for (let k = 1; k <= n; k++) want[prevalenceClass(k, n)] += probs[k] / inside;
+  }
+  for (const k of ["core", "softCore", "shell", "cloud"] as const) {
+    // Sums of a few products of probabilities over 7 families: rounding only.
+    assert.ok(
+      Math.abs(got.expected[k] - want[k]) < 1e-12,
+      `${k}: ${got.expected[k]} vs ${want[k]}`,
+    );
+  }
+  // Observed: with 5 or 4 observed genomes, only all-present is core (99%); 1 of 5 is 20% shell.
+  assert.deepStrictEqual(got.observed, { core: 1, softCore: 0, shell: 6, cloud: 0 });
+  assert.equal(got.unobserved, 0);
 });

@@ -60,6 +60,7 @@ import type { Ascertainment } from "../model/description.ts";
 import { MISSING, PRESENT } from "../pam/matrix.ts";
 import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
 import { simulateModel } from "../simulate/model.ts";
+import { type PrevalenceClass, prevalenceClass } from "./prevalence_classes.ts";
 import { Random } from "../simulate/random.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
 
@@ -314,6 +315,81 @@ function expectedFromGroups(
   return out;
 }
 
+/** Observed and expected numbers of families per prevalence class. */
+export interface PrevalenceComparison {
+  /** Families per class in the data. */
+  readonly observed: Record<PrevalenceClass, number>;
+  /** Families per class expected under the model (summing to the same total). */
+  readonly expected: Record<PrevalenceClass, number>;
+  /** Families observed in no genome (every cell missing), left out of both. */
+  readonly unobserved: number;
+}
+
+/**
+ * Roary's prevalence classes (`prevalence_classes.ts`: core, soft core, shell, cloud, by the
+ * share of a family's observed genomes it is present in) counted in the data and expected under
+ * `lik`'s model at `values`: for each missingness mask, the exact count probabilities of
+ * {@linkcode expectedSpectrum} summed over the counts of each class for that mask's number of
+ * observed genomes.
+ *
+ * @example
+ * ```ts
+ * import { prevalenceComparison } from "./spectrum.ts";
+ * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
+ * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
+ * import { parseModel } from "../model/description.ts";
+ * import { compressPatterns } from "../pam/patterns.ts";
+ * import { flatTreeFromParents } from "../tree/flat_tree.ts";
+ * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.1, 0.2, 0.3, 0.1, 0]);
+ * const patterns = compressPatterns(Uint8Array.of(1, 0, 0, 1, 1, 1), 2, 3, ["f1", "f2"]);
+ * using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("null"));
+ * const c = prevalenceComparison(lik, [0.5, 1]);
+ * console.assert(c.observed.core === 1 && c.observed.shell === 1);
+ * const total = c.expected.core + c.expected.softCore + c.expected.shell + c.expected.cloud;
+ * console.assert(Math.abs(total - 2) < 1e-12);
+ * ```
+ */
+export function prevalenceComparison(
+  lik: ModelLikelihood,
+  values: ArrayLike<number>,
+  options: DiagnosticOptions = {},
+): PrevalenceComparison {
+  const kernel = kernelSetup(lik, values, options);
+  const groups = maskGroups(lik.patterns);
+  const logP = logCountProbabilities(kernel, groups, lik.window);
+  const zero = (): Record<PrevalenceClass, number> => ({
+    core: 0,
+    softCore: 0,
+    shell: 0,
+    cloud: 0,
+  });
+  const observed = zero();
+  const expected = zero();
+  let unobserved = 0;
+  const { nTips, nPatterns, states, weights } = lik.patterns;
+  for (let p = 0; p < nPatterns; p++) {
+    let k = 0, n = 0;
+    for (let i = 0; i < nTips; i++) {
+      const s = states[p * nTips + i];
+      if (s === PRESENT) k++;
+      if (s !== MISSING) n++;
+    }
+    if (n === 0) unobserved += weights[p];
+    else observed[prevalenceClass(k, n)] += weights[p];
+  }
+  for (let m = 0; m < groups.masks.length; m++) {
+    const n = groups.observed[m];
+    if (n === 0) continue;
+    const norm = logSumExp(logP[m]);
+    for (let k = 0; k <= n; k++) {
+      if (logP[m][k] > -Infinity) {
+        expected[prevalenceClass(k, n)] += groups.weight[m] * Math.exp(logP[m][k] - norm);
+      }
+    }
+  }
+  return { observed, expected, unobserved };
+}
+
 /** One pooled class of the spectrum. */
 export interface SpectrumClass {
   /** Lowest k of the class. */
@@ -467,6 +543,10 @@ export interface SpectrumFit {
  * import { fitModelLikelihood } from "../fit/fit_model.ts";
  * import { parseModel } from "../model/description.ts";
  * import { simulateModel } from "../simulate/model.ts";
+import {
+  type PrevalenceClass,
+  prevalenceClass,
+} from "./prevalence_classes.ts";
  * import { compressPatterns } from "../pam/patterns.ts";
  * import { flatTreeFromParents } from "../tree/flat_tree.ts";
  * const tree = flatTreeFromParents(["a", "b", "c", "d"], [4, 4, 5, 5, 6, 6, -1],
