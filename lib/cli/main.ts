@@ -18,8 +18,10 @@ import { VERSION } from "../version.ts";
 import { ANCESTRAL_HELP, ANCESTRAL_OPTIONS, ancestralCommand } from "./commands/ancestral.ts";
 import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
 import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
+import { LINEAGE_HELP, LINEAGE_OPTIONS, lineageCommand } from "./commands/lineage.ts";
 import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
 import { REPORT_HELP, REPORT_OPTIONS, reportCommand } from "./commands/report.ts";
+import { RETENTION_HELP, RETENTION_OPTIONS, retentionCommand } from "./commands/retention.ts";
 import { SCREEN_HELP, SCREEN_OPTIONS, screenCommand } from "./commands/screen.ts";
 import {
   SIMULATE_HELP,
@@ -79,6 +81,18 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "per-family tests of a family's own loss or gain multiplier, with FDR",
     options: SCREEN_OPTIONS,
     help: SCREEN_HELP,
+  },
+  retention: {
+    run: retentionCommand,
+    summary: "is a family set retained longer (lost more slowly) than the rest? LRT",
+    options: RETENTION_OPTIONS,
+    help: RETENTION_HELP,
+  },
+  lineage: {
+    run: lineageCommand,
+    summary: "are genes gained or lost faster on a clade, branch class or covariate? LRT",
+    options: LINEAGE_OPTIONS,
+    help: LINEAGE_HELP,
   },
   simulate: {
     run: simulateCommand,
