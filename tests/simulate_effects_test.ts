@@ -28,6 +28,8 @@ import { type ModelSimulation, modelValueVector, simulateModel } from "../lib/si
 import { compressPatterns } from "../lib/pam/patterns.ts";
 import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
 import { tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import { simulateCommand } from "../lib/cli/commands/simulate.ts";
+import { encodePamTsv, simulatedFamilyName } from "../lib/simulate/pam_tsv.ts";
 import { gammaCategoryRates, regularizedGammaQ } from "../lib/model/gamma.ts";
 import type { FlatTree } from "../lib/tree/flat_tree.ts";
 
@@ -495,3 +497,77 @@ for (const c of CASES) {
     assert.ok(Math.abs(value.logLik - total) < 1e-9 * Math.abs(total), `${value.logLik} ${total}`);
   });
 }
+
+Deno.test("genecontent simulate --family-set F --theta T: the set's rate and the truth", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "genecontent-simulate-effects-" });
+  try {
+    const tree = `${dir}/tree.nwk`;
+    await Deno.writeTextFile(
+      tree,
+      "((genome_A:0.12,'genome B':0.3)n1:0.05,(genome_C:0.2,genome_D:0.07,genome_E:0.15):0.1);\n",
+    );
+    const n = 40;
+    const members = Array.from({ length: 10 }, (_, i) => simulatedFamilyName(3 * i, n));
+    await Deno.writeTextFile(`${dir}/retained.txt`, `# ten families\n${members.join("\n")}\n`);
+    const base = ["--tree", tree, "--gain", "0.8", "--loss", "1.2", "--families", String(n)];
+    const args = [...base, "--seed", "4", "--family-set", `${dir}/retained.txt`];
+    assert.equal(await simulateCommand([...args, "--theta=-0.5", "--out", `${dir}/sim`]), 0);
+    const truth = JSON.parse(await Deno.readTextFile(`${dir}/sim/truth.json`));
+    assert.deepEqual(truth.effects.map((e: { name: string }) => e.name), ["theta"]);
+    assert.equal(truth.effects[0].rate, "loss");
+    assert.equal(truth.effects[0].theta, -0.5);
+    assert.deepEqual(truth.effects[0].sets, ["retained"]);
+    assert.equal(truth.sets[0].keptFamilies, 10);
+    const set: (string | null)[] = truth.families.set;
+    assert.equal(set.length, n);
+    for (let f = 0; f < n; f++) assert.equal(set[f], f % 3 === 0 && f < 30 ? "retained" : null);
+    // The PAM is the library's simulation with the same effect (same seed, same draws).
+    const parsed = parseNewick(await Deno.readTextFile(tree), "tree.nwk");
+    const ofFamily = Int32Array.from(set, (s) => (s === null ? -1 : 0));
+    const sim = simulateModel(parsed, parseModel("null"), { gain: 0.8, loss: 1.2 }, {
+      nFamilies: n,
+      seed: 4,
+      effects: {
+        effects: [{ name: "theta", description: "", channel: "loss", sets: [0], design: null }],
+        groups: { sets: ["retained"], ofFamily },
+      },
+      effectValues: [-0.5],
+    });
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/sim/pam.tsv`),
+      encodePamTsv(parsed.tipNames, sim.states, n),
+    );
+    // Without the effect options truth.json has no effect keys (and stays as before).
+    assert.equal(await simulateCommand([...base, "--seed", "4", "--out", `${dir}/plain`]), 0);
+    const plain = JSON.parse(await Deno.readTextFile(`${dir}/plain/truth.json`));
+    assert.equal(plain.effects, undefined);
+    assert.equal(plain.families.set, undefined);
+    // Bad input names the problem.
+    await assert.rejects(
+      () => simulateCommand([...base, "--seed", "4", "--theta", "1", "--out", `${dir}/x`]),
+      /--family-set and --theta go together/,
+    );
+    await Deno.writeTextFile(`${dir}/bad.txt`, "fam01\nfam99\n");
+    await assert.rejects(
+      () =>
+        simulateCommand([
+          ...base,
+          "--seed",
+          "4",
+          "--family-set",
+          `${dir}/bad.txt`,
+          "--theta",
+          "1",
+          "--out",
+          `${dir}/y`,
+        ]),
+      /fam99/,
+    );
+    await assert.rejects(
+      () => simulateCommand([...args, "--theta", "1", "--effect", "both", "--out", `${dir}/z`]),
+      /--effect/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

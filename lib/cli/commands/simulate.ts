@@ -11,6 +11,8 @@ import { GenecontentError } from "../../errors.ts";
 import { readTree } from "../../load_dataset.ts";
 import { formatModel, modelParameters } from "../../model/description.ts";
 import { readCompleteness } from "../../model/tip_error.ts";
+import type { EffectSetup } from "../../model/effects.ts";
+import { readFamilySets } from "../../effects/inputs.ts";
 import { formatNewick } from "../../newick/format.ts";
 import { type InputRecord, inputRecord, makeProvenance } from "../../provenance.ts";
 import { encodePamTsv, simulatedFamilyName } from "../../simulate/pam_tsv.ts";
@@ -40,6 +42,9 @@ export const SIMULATE_OPTIONS = {
   seed: { type: "string" },
   missing: { type: "string" },
   events: { type: "boolean" },
+  "family-set": { type: "string" },
+  theta: { type: "string" },
+  effect: { type: "string" },
   out: { type: "string" },
   force: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -69,6 +74,14 @@ Simulation:
   --seed S               seed (a whole number): the same seed gives byte-identical pam.tsv and
                          truth.json on every machine
   --missing F            probability that a cell is missing (written '?'), in [0, 1); default 0
+Effect (known truth for 'genecontent retention' and 'genecontent screen'):
+  --family-set FILE      families whose rate is multiplied: one id per line (fam1 .. famN as
+                         written to pam.tsv, zero-padded to one width), or family<TAB>set rows
+                         (every listed set gets the same multiplier)
+  --theta T              the multiplier exp(T) on the set's rate, on every branch and at the
+                         root prior (T real, a negative one written --theta=-0.5; 0 is
+                         the background model)
+  --effect loss|gain     the rate multiplied (default loss)
 Output:
   --out DIR              folder to write into (created if needed):
                            DIR/pam.tsv         families as rows: header 'family' then the genome
@@ -80,7 +93,9 @@ Output:
                                                (node, name, parent, length) the true gains and
                                                losses summed over kept families, per family
                                                (row order) its component and true gains and
-                                               losses
+                                               losses; with --family-set also the effect
+                                               (name, rate, theta, multiplier, sets) and per
+                                               family its set (null: in no set)
                            DIR/provenance.json version, input file digests, options, time
                            DIR/events.tsv      with --events: family, node, branch, gains,
                                                losses for every branch of every family with an
@@ -241,7 +256,28 @@ export function simulationTruth(
       component: Array.from(sim.component),
       gains: Array.from(sim.familyGains),
       losses: Array.from(sim.familyLosses),
+      ...(sim.familySet
+        ? { set: Array.from(sim.familySet, (s) => (s < 0 ? null : sim.sets![s])) }
+        : {}),
     },
+    ...(sim.effects
+      ? {
+        effects: sim.effects.map((e) => ({
+          name: e.name,
+          description: e.description,
+          rate: e.channel,
+          theta: e.theta,
+          multiplier: Math.exp(e.theta),
+          sets: e.sets,
+          design: e.design === null ? null : Array.from(e.design),
+        })),
+        sets: sim.sets!.map((name, i) => ({
+          name,
+          keptFamilies: sim.groupCounts!.kept[i + 1],
+          simulated: sim.groupCounts!.simulated[i + 1],
+        })),
+      }
+      : {}),
   };
 }
 
@@ -298,6 +334,37 @@ export async function simulateCommand(args: string[]): Promise<number> {
   const { tree, input } = await readTree(treePath);
   const window = ascertainmentOption(v, tree.nTips);
   const inputs: InputRecord[] = [input];
+  let effects: EffectSetup | undefined;
+  let theta = 0;
+  const channel = choiceOption(v.effect ?? "loss", "--effect", ["loss", "gain"]);
+  if ((v["family-set"] === undefined) !== (v.theta === undefined)) {
+    throw new GenecontentError(
+      "--family-set and --theta go together: give both (the families and their multiplier " +
+        "exp(theta)), or neither.",
+    );
+  }
+  if (v.effect !== undefined && v["family-set"] === undefined) {
+    throw new GenecontentError("--effect needs --family-set FILE and --theta T.");
+  }
+  if (v["family-set"] !== undefined) {
+    theta = numberOption(v.theta!, "--theta");
+    const names = Array.from({ length: nFamilies }, (_, f) => simulatedFamilyName(f, nFamilies));
+    const sets = await readFamilySets(v["family-set"], names);
+    inputs.push(sets.input);
+    const setNames = sets.groups.sets;
+    effects = {
+      effects: [{
+        name: "theta",
+        description: `log multiplier of the ${channel} rate of ${
+          setNames.length === 1 ? `set '${setNames[0]}'` : `sets ${setNames.join(", ")}`
+        }`,
+        channel,
+        sets: setNames.map((_, i) => i),
+        design: null,
+      }],
+      groups: sets.groups,
+    };
+  }
   let completeness: Float64Array | null = null;
   if (v.completeness !== undefined) {
     completeness = await readCompleteness(v.completeness, tree.tipNames);
@@ -319,7 +386,11 @@ export async function simulateCommand(args: string[]): Promise<number> {
       ? [{ flag: "--out events.tsv", value: join(outDir, "events.tsv"), provenance: false }]
       : []),
   ];
-  const planInputs = { tree: treePath, completeness: v.completeness };
+  const planInputs = {
+    tree: treePath,
+    completeness: v.completeness,
+    ...(v["family-set"] !== undefined ? { familySet: v["family-set"] } : {}),
+  };
   await planOutputs(files, { inputs: planInputs, force: v.force ?? false });
 
   const t0 = performance.now();
@@ -330,6 +401,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     missing,
     completeness: completeness ?? undefined,
     recordEvents: v.events ?? false,
+    ...(effects ? { effects, effectValues: [theta] } : {}),
   });
   const simulatedMs = performance.now() - t0;
   const pam = encodePamTsv(tree.tipNames, sim.states, sim.nFamilies);
@@ -347,6 +419,9 @@ export async function simulateCommand(args: string[]): Promise<number> {
       ascertainment: window,
       missing,
       events: v.events ?? false,
+      ...(effects
+        ? { familySet: v["family-set"], theta, effect: channel, sets: effects.groups!.sets }
+        : {}),
       out: outDir,
     },
   });
