@@ -453,8 +453,11 @@ export function pooledPearson(
     } else raw.push(cur);
   }
   let statistic = 0;
+  // One class holds every family: observed equals expected by construction (any difference is
+  // rounding), so the statistic is exactly 0.
+  const single = raw.length === 1;
   const classes = raw.map((c) => {
-    const contribution = c.e > 0 ? (c.o - c.e) ** 2 / c.e : c.o > 0 ? Infinity : 0;
+    const contribution = single ? 0 : c.e > 0 ? (c.o - c.e) ** 2 / c.e : c.o > 0 ? Infinity : 0;
     statistic += contribution;
     return { from: c.from, to: c.to, observed: c.o, expected: c.e, contribution };
   });
