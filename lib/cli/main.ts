@@ -18,6 +18,7 @@ import { VERSION } from "../version.ts";
 import { ANCESTRAL_HELP, ANCESTRAL_OPTIONS, ancestralCommand } from "./commands/ancestral.ts";
 import { BENCH_HELP, BENCH_OPTIONS, benchCommand } from "./commands/bench.ts";
 import { FIT_HELP, FIT_OPTIONS, fitCommand } from "./commands/fit.ts";
+import { GOF_HELP, GOF_OPTIONS, gofCommand } from "./commands/gof.ts";
 import { LINEAGE_HELP, LINEAGE_OPTIONS, lineageCommand } from "./commands/lineage.ts";
 import { LOGLIK_HELP, LOGLIK_OPTIONS, loglikCommand } from "./commands/loglik.ts";
 import { REPORT_HELP, REPORT_OPTIONS, reportCommand } from "./commands/report.ts";
@@ -63,6 +64,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "ancestral presence and expected gains/losses per branch and family",
     options: ANCESTRAL_OPTIONS,
     help: ANCESTRAL_HELP,
+  },
+  gof: {
+    run: gofCommand,
+    summary: "does the model fit: frequency spectrum, prevalence classes, genome outliers",
+    options: GOF_OPTIONS,
+    help: GOF_HELP,
   },
   bench: {
     run: benchCommand,
