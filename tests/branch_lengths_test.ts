@@ -15,6 +15,7 @@ import { randomTopology } from "./support/random_topology.ts";
 import { assertClose } from "./support/assert_close.ts";
 import { type FlatTree, flatTreeFromParents, totalLength } from "../lib/tree/flat_tree.ts";
 import { GenecontentError } from "../lib/errors.ts";
+import { branchCoefficients, branchEvents } from "../lib/ancestral/events.ts";
 import { type BackendFactory, loadKernel } from "../lib/likelihood/choose_backend.ts";
 import { NativeBackend } from "../lib/native/native_backend.ts";
 
@@ -268,4 +269,32 @@ Deno.test("the native backend gives the TypeScript backend's values and gradient
     assertClose(b.gradient!, a.gradient!, 1e-9, `${c.model} parameter gradient`);
     assertClose(b.lengthGradient!, a.lengthGradient!, 1e-9, `${c.model} length gradient`);
   });
+});
+
+Deno.test("expected hazards obey Fisher's identity against the expected events of each branch", () => {
+  // d logL / d log t_v = E[jumps on v | data] - E[hazard on v | data] for the complete-data
+  // log-likelihood of the branch; the jumps come from events.ts's jump integrals J_01, J_10, the
+  // hazards from the dwell integrals J_00, J_11 of the preconditioner: two formulas.
+  const c = CASES[1];
+  const { tree, model, patterns } = caseData(c, 300);
+  using bl = new BranchLengthLikelihood(tree, patterns, tsBackendFactory, model, c.window);
+  const values = Float64Array.from(c.values);
+  const lengths = Float64Array.from(tree.branchLength);
+  const ev = bl.evaluate(values, lengths, true);
+  const ex = bl.backend.expectations!(
+    Float64Array.from(
+      { length: 2 * tree.nNodes },
+      (_, i) => values[i % 2] * (lengths[i >> 1] || 1),
+    ),
+    { layout: "perBranch", weights: patterns.weights },
+  );
+  for (let v = 0; v < tree.nNodes - 1; v++) {
+    const k = branchCoefficients(values[0], values[1], lengths[v]);
+    const e = branchEvents(ex.branch, 4 * v, k);
+    const identity = e.gains + e.losses - lengths[v] * ev.lengthGradient![v];
+    // Sums of the same posterior weights through different closed forms: rounding only.
+    assertClose(ev.lengthCurvature![v], identity, 1e-9, `branch ${v}`);
+    assert(ev.lengthCurvature![v] > 0);
+  }
+  assert(ev.lengthCurvature![tree.nNodes - 1] === 0);
 });

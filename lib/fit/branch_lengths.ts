@@ -92,6 +92,18 @@ export interface BranchLengthEvaluation {
   readonly gradient?: Float64Array;
   /** With gradients: d logLik / d t_v for every node v of the tree (the root's entry is 0). */
   readonly lengthGradient?: Float64Array;
+  /**
+   * With gradients: the complete-data information of log t_v for every node v (the expected
+   * hazard `gain E[time absent] + loss E[time present]` on the branch given the data, summed
+   * over families and components; the root's entry is 0): the curvature of the EM surrogate,
+   * a diagonal preconditioner for the optimiser.
+   */
+  readonly lengthCurvature?: Float64Array;
+  /**
+   * With gradients: the complete-data information of each parameter on its natural scale,
+   * from the expected hazards of the rate components (0 for parameters that change no rate).
+   */
+  readonly parameterCurvature?: Float64Array;
 }
 
 /**
@@ -306,7 +318,7 @@ export class BranchLengthLikelihood implements Disposable {
         const ex = expect(this.backend, { layout, weights: weights });
         for (let p = 0; p < nPatterns; p++) total += weights[p] * ex.logLik[p];
         for (let p = 0; p < nPatterns; p++) S[0] += weights[p];
-        acc.add(ex.branch, fittedError);
+        acc.add(ex.branch, fittedError, true);
       }
     } else {
       const ev = this.backend.evaluate(rates, { layout });
@@ -337,7 +349,7 @@ export class BranchLengthLikelihood implements Disposable {
           else if (wp > 0) invError += wp * invDeriv;
         }
       }
-      if (w) acc.add(expect(this.backend, { layout, weights: w }).branch, fittedError);
+      if (w) acc.add(expect(this.backend, { layout, weights: w }).branch, fittedError, true);
     }
     if (this.#observable) {
       const nMasks = this.#masks.length;
@@ -380,11 +392,19 @@ export class BranchLengthLikelihood implements Disposable {
             Math.exp(comps.rates[k].logWeight + absent.logLik[k * nMasks + m] - logObs);
         }
       }
-      if (omega) acc.add(expect(this.#absent!, { layout, weights: omega }).branch, fittedError);
+      if (omega) {
+        acc.add(expect(this.#absent!, { layout, weights: omega }).branch, fittedError, false);
+      }
     }
     if (!gradient) return { logLik: total };
     const g = acc.parameterGradient(S, invError);
-    return { logLik: total, gradient: g, lengthGradient: acc.lengths };
+    return {
+      logLik: total,
+      gradient: g,
+      lengthGradient: acc.lengths,
+      lengthCurvature: acc.curvature,
+      parameterCurvature: acc.parameterCurvature(),
+    };
   }
 
   /** Frees the backends. */
@@ -398,8 +418,12 @@ export class BranchLengthLikelihood implements Disposable {
 class Accumulator {
   /** d logL / d t_v per tree node. */
   readonly lengths: Float64Array;
+  /** Expected hazard on every branch (complete-data information of log t_v). */
+  readonly curvature: Float64Array;
   readonly #G0: Float64Array;
   readonly #G1: Float64Array;
+  readonly #H0: Float64Array;
+  readonly #H1: Float64Array;
   #ePlus = 0;
   #eMinus = 0;
   readonly #tree: FlatTree;
@@ -424,12 +448,20 @@ class Accumulator {
     this.#nK = nK;
     this.#completeness = completeness;
     this.lengths = new Float64Array(tree.nNodes);
+    this.curvature = new Float64Array(tree.nNodes);
     this.#G0 = new Float64Array(comps.rates.length);
     this.#G1 = new Float64Array(comps.rates.length);
+    this.#H0 = new Float64Array(comps.rates.length);
+    this.#H1 = new Float64Array(comps.rates.length);
   }
 
-  /** Adds one expectations pass's branch sums (one set per rate component). */
-  add(branch: Float64Array, fittedError: boolean): void {
+  /**
+   * Adds one expectations pass's branch sums (one set per rate component); with `curvature`
+   * (data passes), also the expected hazards: with `J_ii(a, b)` the integral over the branch of
+   * `P_ai(u) P_ib(t - u)` (the time in state i times `P_ab(t)`), the expected time in state i
+   * is `sum_ab M_ab J_ii(a, b)`.
+   */
+  add(branch: Float64Array, fittedError: boolean, curvature: boolean): void {
     const tree = this.#tree;
     const nK = this.#nK;
     const comps = this.#comps.rates;
@@ -438,7 +470,7 @@ class Accumulator {
       const s = gain + loss;
       const pi1 = gain / s, pi0 = loss / s;
       const dPi = pi0 * pi1;
-      let G0 = 0, G1 = 0;
+      let G0 = 0, G1 = 0, H0 = 0, H1 = 0;
       for (let v = 0; v < tree.nNodes - 1; v++) {
         const o = (c * nK + v + this.#offset) * 4;
         const B00 = branch[o], B01 = branch[o + 1], B10 = branch[o + 2], B11 = branch[o + 3];
@@ -455,7 +487,24 @@ class Accumulator {
         const l10 = -(dPi * e + pi0 * deL);
         G0 += g00 * (B00 - B01) + g10 * (B10 - B11);
         G1 += l00 * (B00 - B01) + l10 * (B10 - B11);
+        if (curvature) {
+          // J_ii(a, b) = pi_i pi_b t + (pi_i B + A pi_b) F + A B t E1, A = [a = i] - pi_i,
+          // B = [i = b] - pi_b, F = (1 - E1) / s.
+          const F = -e / s;
+          const j = (i: number, a: number, b: number) => {
+            const pi = i === 0 ? pi0 : pi1, pb = b === 0 ? pi0 : pi1;
+            const A = (a === i ? 1 : 0) - pi, B = (b === i ? 1 : 0) - pb;
+            return pi * pb * t + (pi * B + A * pb) * F + A * B * t * E1;
+          };
+          const d0 = B00 * j(0, 0, 0) + B01 * j(0, 0, 1) + B10 * j(0, 1, 0) + B11 * j(0, 1, 1);
+          const d1 = B00 * j(1, 0, 0) + B01 * j(1, 0, 1) + B10 * j(1, 1, 0) + B11 * j(1, 1, 1);
+          this.curvature[v] += gain * d0 + loss * d1;
+          H0 += gain * d0;
+          H1 += loss * d1;
+        }
       }
+      this.#H0[c] += H0;
+      this.#H1[c] += H1;
       const r = (c * nK + nK - 1) * 4;
       G0 += pi0 * branch[r + 3] - pi1 * branch[r];
       G1 += pi1 * branch[r] - pi0 * branch[r + 3];
@@ -470,6 +519,18 @@ class Accumulator {
         }
       }
     }
+  }
+
+  /** Complete-data information of every parameter (natural scale) from the expected hazards. */
+  parameterCurvature(): Float64Array {
+    const comps = this.#comps;
+    const g = new Float64Array(comps.parameters.length);
+    comps.rates.forEach((rc, k) => {
+      for (let i = 0; i < g.length; i++) {
+        g[i] += rc.gainCoefficient[i] ** 2 * this.#H0[k] + rc.lossCoefficient[i] ** 2 * this.#H1[k];
+      }
+    });
+    return g;
   }
 
   /** d logL / d value from the sums, the component shares S and the invariant error term. */
@@ -502,11 +563,9 @@ export interface BranchLengthFitOptions {
   /** Maximum L-BFGS iterations (default 3000). */
   readonly maxIterations?: number;
   /**
-   * Stop when the largest component of the gradient with respect to the free coordinates (log
-   * lengths, working-scale parameters) is below this (default 3e-4: the Newton gain left is then
-   * about 0.5 g^2 / curvature per coordinate, far below 1e-3 in total for coordinates informed by
-   * at least one event; on a 150-tip tree it stopped 7e-5 below the optimum reached with 1e-5, with
-   * 15% fewer evaluations).
+   * Stop when the largest component of the gradient with respect to the preconditioned
+   * coordinates z ({@linkcode optimizeBranchLengths}) is below this (default 3e-4: the gain left
+   * along a coordinate is then about 0.5 g_z^2 h / h_observed, of the order of 1e-7).
    */
   readonly gradientTolerance?: number;
   /** Called after each evaluation with the log-likelihood and the count so far. */
@@ -595,10 +654,18 @@ export function startingLengths(tree: FlatTree): Float64Array {
  * Joint maximum likelihood of the model's parameters and every branch length by L-BFGS on the
  * working scale of the parameters (log or logit) and on free log-length coordinates y with
  * t = T softmax(y), T the total of `lengths` (held fixed: rates and lengths are confounded by
- * one factor). Gradients are analytic ({@linkcode BranchLengthLikelihood.evaluate}). L-BFGS keeps
- * up to 200 correction pairs: the lengths' curvatures differ by orders of magnitude, and a long
- * memory cut the iterations 4-fold on a 30-tip tree (the two-loop recursion costs far less than
- * an expectations pass).
+ * one factor). Gradients are analytic ({@linkcode BranchLengthLikelihood.evaluate}).
+ *
+ * The lengths' curvatures differ by orders of magnitude, so L-BFGS runs on preconditioned
+ * coordinates z_i = x_i sqrt(h_i), with h the complete-data (EM) information at the start: the
+ * expected hazard of each branch for its log length, the expected events of each rate component
+ * for the rate parameters, and a finite-difference curvature for parameters that change no rate
+ * (weights, error rates). The first step is then the EM step, and the gradient in z measures
+ * what is left to gain (about g_z^2 / 2 per coordinate). On the 1,324 x 25,420 benchmark this
+ * took 81 evaluations instead of several hundred, and 48 instead of 134 on 100 x 1,000. L-BFGS
+ * keeps up to 200 correction pairs (the two-loop recursion costs far less than an expectations
+ * pass), and no coordinate of z moves by more than 10 in one step (about 50 log-likelihood units
+ * of the surrogate along it).
  *
  * @example
  * ```ts
@@ -662,35 +729,66 @@ export function optimizeBranchLengths(
     return { vals, slopes, t };
   };
   let evaluations = 0;
-  const start = decode(x0);
-  const startLogLik = lik.evaluate(start.vals, start.t).logLik;
+  const evalAt = (x: Float64Array) => {
+    const { vals, slopes, t } = decode(x);
+    const ev = lik.evaluate(vals, t, true);
+    evaluations++;
+    options.onEvaluation?.(ev.logLik, evaluations);
+    const g = new Float64Array(nP + nB);
+    for (let i = 0; i < nP; i++) g[i] = -ev.gradient![i] * slopes[i];
+    // d/dy_v of logL(T softmax(y)) = t_v (g_v - sum_u t_u g_u / T).
+    let mean = 0;
+    for (let v = 0; v < nB; v++) mean += t[v] * ev.lengthGradient![v];
+    mean /= T;
+    for (let v = 0; v < nB; v++) g[nP + v] = -t[v] * (ev.lengthGradient![v] - mean);
+    const value = Number.isFinite(ev.logLik) ? -ev.logLik : Infinity;
+    return { value, gradient: g, ev, slopes };
+  };
+  // Diagonal preconditioner: the complete-data (EM) information of every coordinate at the
+  // start; parameters that change no rate get a finite-difference curvature of the gradient.
+  const first = evalAt(x0);
+  const startLogLik = -first.value;
+  const h = new Float64Array(nP + nB);
+  for (let i = 0; i < nP; i++) h[i] = first.ev.parameterCurvature![i] * first.slopes[i] ** 2;
+  for (let v = 0; v < nB; v++) h[nP + v] = first.ev.lengthCurvature![v];
+  for (let i = 0; i < nP; i++) {
+    if (h[i] > 0) continue;
+    const x = Float64Array.from(x0);
+    const d = x[i] < upper[i] - 1e-3 ? 1e-3 : -1e-3;
+    x[i] += d;
+    h[i] = Math.abs((evalAt(x).gradient[i] - first.gradient[i]) / d);
+  }
+  const CURVATURE_FLOOR = 1e-3;
+  const scale = Float64Array.from(h, (c) => Math.sqrt(Math.max(c, CURVATURE_FLOOR)));
+  const toZ = (x: ArrayLike<number>) => Float64Array.from(x, (xi, i) => xi * scale[i]);
+  const fromZ = (z: Float64Array) => Float64Array.from(z, (zi, i) => zi / scale[i]);
+  let cached: { z: Float64Array; value: number; gradient: Float64Array } | null = {
+    z: toZ(x0),
+    value: first.value,
+    gradient: Float64Array.from(first.gradient, (gi, i) => gi / scale[i]),
+  };
   const result = minimizeLbfgs(
-    (x) => {
-      const { vals, slopes, t } = decode(x);
-      const ev = lik.evaluate(vals, t, true);
-      evaluations++;
-      options.onEvaluation?.(ev.logLik, evaluations);
-      const g = new Float64Array(nP + nB);
-      for (let i = 0; i < nP; i++) g[i] = -ev.gradient![i] * slopes[i];
-      // d/dy_v of logL(T softmax(y)) = t_v (g_v - sum_u t_u g_u / T).
-      let mean = 0;
-      for (let v = 0; v < nB; v++) mean += t[v] * ev.lengthGradient![v];
-      mean /= T;
-      for (let v = 0; v < nB; v++) g[nP + v] = -t[v] * (ev.lengthGradient![v] - mean);
-      const value = Number.isFinite(ev.logLik) ? -ev.logLik : Infinity;
-      return { value, gradient: g };
+    (z) => {
+      if (cached && cached.z.every((zi, i) => zi === z[i])) {
+        const c = cached;
+        cached = null;
+        return c;
+      }
+      const r = evalAt(fromZ(z));
+      return { value: r.value, gradient: Float64Array.from(r.gradient, (gi, i) => gi / scale[i]) };
     },
-    x0,
+    toZ(x0),
     {
-      lower,
-      upper,
+      lower: toZ(lower),
+      upper: toZ(upper),
       maxIterations: options.maxIterations ?? 3000,
       gradientTolerance: options.gradientTolerance ?? 3e-4,
-      maxStep: 3,
+      maxStep: 10,
       memory: Math.min(200, nP + nB),
+      initialInverseDiagonal: new Float64Array(nP + nB).fill(1),
     },
   );
-  const end = decode(result.x);
+  const end = decode(fromZ(result.x));
   const fitted = flatTreeFromParents(tree.tipNames, tree.parent, end.t, tree.internalLabels);
   return {
     tree: fitted,
