@@ -32,6 +32,7 @@ import {
   simulateCommand,
   simulateTreeCommand,
 } from "./commands/simulate.ts";
+import { TREE_HELP, TREE_OPTIONS, treeCommand } from "./commands/tree.ts";
 
 /** A command: how to run it, its one-line summary, and (for tests) its options and help. */
 export interface CommandEntry {
@@ -112,6 +113,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "a random (yule, coalescent) or regular (caterpillar, star) tree",
     options: SIMULATE_TREE_OPTIONS,
     help: SIMULATE_TREE_HELP,
+  },
+  tree: {
+    run: treeCommand,
+    summary: "a tree from the PAM alone: distances, neighbour joining or UPGMA, rooting",
+    options: TREE_OPTIONS,
+    help: TREE_HELP,
   },
 };
 
