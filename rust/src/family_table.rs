@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::raw::c_char;
 use std::sync::OnceLock;
 
-/// Names of the quantities, by code (`GC_QUANTITY_*` of `genecontent.h`).
+/// Names of the quantities, by code (0, 1, 2 in `gc_family_table_args.quantities`).
 pub const QUANTITY_NAMES: [&str; 3] = ["pPresent", "gains", "losses"];
 
 /// The longest value [`format_value`] writes: `-d.ddddde-ddd`.
@@ -228,7 +228,7 @@ impl FamilyTable<'_> {
         for (i, &q) in self.quantities.iter().enumerate() {
             if q > 2 || self.quantities[..i].contains(&q) {
                 return Err(GcError::invalid(format!(
-                    "quantities[{i}] is {q}: codes are GC_QUANTITY_PRESENT (0), GC_QUANTITY_GAINS (1) and GC_QUANTITY_LOSSES (2), each at most once"
+                    "quantities[{i}] is {q}: codes are 0 (pPresent), 1 (gains) and 2 (losses), each at most once"
                 )));
             }
         }
@@ -356,7 +356,12 @@ impl FamilyTable<'_> {
 
     /// The rows of every family, plain (`gzip_level` 0) or as one gzip member per block of
     /// about [`BLOCK_BYTES`], formatted in parallel on `pool`.
-    pub fn render(&self, gzip_level: u32, pool: &rayon::ThreadPool) -> Result<Vec<Vec<u8>>, GcError> {
+    /// Returns the blocks and the length of the text before compression.
+    pub fn render(
+        &self,
+        gzip_level: u32,
+        pool: &rayon::ThreadPool,
+    ) -> Result<(Vec<Vec<u8>>, usize), GcError> {
         self.validate()?;
         let n = self.families.len();
         let mut blocks: Vec<(usize, usize)> = Vec::new();
@@ -370,7 +375,7 @@ impl FamilyTable<'_> {
                 size = 0;
             }
         }
-        pool.install(|| {
+        let done: Vec<Result<(Vec<u8>, usize), GcError>> = pool.install(|| {
             blocks
                 .par_iter()
                 .map(|&(a, b)| {
@@ -379,19 +384,30 @@ impl FamilyTable<'_> {
                     for f in a..b {
                         self.write_family(f, &mut text)?;
                     }
+                    let len = text.len();
                     if gzip_level == 0 {
-                        return Ok(text);
+                        return Ok((text, len));
                     }
                     let mut gz = flate2::write::GzEncoder::new(
                         Vec::with_capacity(text.len() / 3),
                         flate2::Compression::new(gzip_level),
                     );
-                    gz.write_all(&text).and_then(|_| gz.finish()).map_err(|e| {
+                    let bytes = gz.write_all(&text).and_then(|_| gz.finish()).map_err(|e| {
                         GcError::invalid(format!("gzip compression of the per-family table failed: {e}"))
-                    })
+                    })?;
+                    Ok((bytes, len))
                 })
                 .collect()
-        })
+        });
+        // The first failing block in family order reports (the first bad family in it).
+        let mut blocks_out = Vec::with_capacity(done.len());
+        let mut text = 0;
+        for d in done {
+            let (b, n) = d?;
+            text += n;
+            blocks_out.push(b);
+        }
+        Ok((blocks_out, text))
     }
 }
 
@@ -451,7 +467,8 @@ pub struct gc_family_table_args {
     pub out: *mut u8,
     /// Capacity of `out`.
     pub out_len: u64,
-    /// 1 value, written: the bytes written, or the bytes needed when `out_len` is too small.
+    /// 2 values, written: the bytes written to `out` (or needed, when `out_len` is too small),
+    /// and the bytes of the text before compression.
     pub out_written: *mut u64,
 }
 
@@ -501,7 +518,7 @@ pub unsafe extern "C" fn gc_family_table(
             family_rows: crate::slice(a.family_rows, a.family_rows_len, "family_rows")?,
             first_family: a.first_family,
         };
-        let written = crate::slice_mut(a.out_written, 1, "out_written")?;
+        let written = crate::slice_mut(a.out_written, 2, "out_written")?;
         let out = crate::slice_mut(a.out, a.out_len, "out")?;
         let threads = if a.n_threads == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -509,9 +526,10 @@ pub unsafe extern "C" fn gc_family_table(
             a.n_threads as usize
         };
         let pool = crate::pool::shared_pool(threads)?;
-        let blocks = table.render(a.gzip_level, &pool)?;
+        let (blocks, text) = table.render(a.gzip_level, &pool)?;
         let total: usize = blocks.iter().map(Vec::len).sum();
         written[0] = total as u64;
+        written[1] = text as u64;
         if total > out.len() {
             return Err(GcError::invalid(format!(
                 "out_len is {} but the rows need {total} bytes: pass a larger buffer",
@@ -593,6 +611,11 @@ mod tests {
     }
 
     #[test]
+    fn args_have_the_documented_size() {
+        assert_eq!(GC_FAMILY_TABLE_ARGS_SIZE, 200);
+    }
+
+    #[test]
     fn rows_and_blocks() {
         let ids = b"ab";
         let ends = [1u64, 2];
@@ -610,13 +633,17 @@ mod tests {
             first_family: 0,
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let text: Vec<u8> = t.render(0, &pool).unwrap().concat();
+        let (plain, len) = t.render(0, &pool).unwrap();
+        let text: Vec<u8> = plain.concat();
+        assert_eq!(len, text.len());
         assert_eq!(
             String::from_utf8(text.clone()).unwrap(),
             "f1\ta\tpPresent\t0\nf1\ta\tgains\t0\nf1\ta\tlosses\t0.500000\nf1\tb\tpPresent\t0.500000\n\
              f2\ta\tpPresent\t1\nf2\ta\tgains\t0.125000\nf2\ta\tlosses\t0\nf2\tb\tpPresent\t0.250000\n"
         );
-        let gz: Vec<u8> = t.render(1, &pool).unwrap().concat();
+        let (members, gz_len) = t.render(1, &pool).unwrap();
+        assert_eq!(gz_len, text.len());
+        let gz: Vec<u8> = members.concat();
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut back).unwrap();
         assert_eq!(back, text);
