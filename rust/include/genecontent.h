@@ -371,8 +371,9 @@ int32_t gc_build_tree(const gc_tree_args *args, char *err, uint64_t err_len);
  * The rows are formatted in parallel, in blocks of about 4 MiB; with gzip_level 1..9 every
  * block is compressed into its own gzip member, and the members, written one after another,
  * are one gzip file (RFC 1952 allows several members; gzip -d and zlib's gzread read them all).
- * The text (or the members) goes to `out`; *out_written is set to its length, or, when it does
- * not fit, to the length needed (GC_ERR_INVALID_ARGUMENT, nothing written to `out`). Names are
+ * The text (or the members) goes to `out`; out_written[0] is set to its length, or, when it
+ * does not fit, to the length needed (GC_ERR_INVALID_ARGUMENT, nothing written to `out`), and
+ * out_written[1] to the length of the text before compression. Names are
  * byte strings given as one buffer and their end offsets; a family name or node id that is
  * empty or holds a tab or line break, and a value that is not finite (named by family, quantity
  * and node), are GC_ERR_INVALID_ARGUMENT.
@@ -403,7 +404,8 @@ typedef struct gc_family_table_args {
   uint64_t first_family;            /* index of the first family in the whole table (messages) */
   uint8_t *out;                     /* the output buffer */
   uint64_t out_len;                 /* its capacity */
-  uint64_t *out_written;            /* 1 value, written: bytes written or needed */
+  uint64_t *out_written;            /* 2 values, written: bytes written to out (or needed),
+                                       and bytes of the text before compression */
 } gc_family_table_args;
 
 int32_t gc_family_table(const gc_family_table_args *args, char *err, uint64_t err_len);
