@@ -185,7 +185,10 @@ export interface FamilyTableArgs {
   readonly firstFamily: number;
   /** The output buffer. */
   readonly out: Uint8Array;
-  /** 1 value, written by the kernel: bytes written, or needed when `out` is too small. */
+  /**
+   * 2 values, written by the kernel: bytes written to `out` (or needed when it is too small),
+   * and bytes of the text before compression.
+   */
   readonly outWritten: BigUint64Array;
 }
 
