@@ -27,6 +27,14 @@ import { simulationComponents } from "../lib/simulate/model.ts";
 import { Random } from "../lib/simulate/random.ts";
 import { type FlatTree, flatTreeFromParents } from "../lib/tree/flat_tree.ts";
 import { bruteForceLikelihood } from "./support/brute_force.ts";
+import {
+  binomialInterval,
+  CALIBRATION_CASE,
+  ksDistance,
+  runCalibration,
+} from "../scripts/calibrate_gof.ts";
+import { simulateModel } from "../lib/simulate/model.ts";
+import { yuleTree } from "../lib/simulate/trees.ts";
 
 /** Asserts that `f` throws a GenecontentError whose message contains `text`. */
 function throwsInput(f: () => unknown, _type: unknown, text: string): void {
@@ -332,4 +340,55 @@ Deno.test("prevalence classes expected under the model equal brute-force enumera
   // Observed: with 5 or 4 observed genomes, only all-present is core (99%); 1 of 5 is 20% shell.
   assert.deepStrictEqual(got.observed, { core: 1, softCore: 0, shell: 6, cloud: 0 });
   assert.equal(got.unobserved, 0);
+});
+
+Deno.test("committed calibration: bootstrap p uniform under the fitted model; reproducible", async () => {
+  const cal = JSON.parse(
+    await Deno.readTextFile(new URL("../validation/gof_calibration.json", import.meta.url)),
+  );
+  assert.equal(cal.datasets, 400);
+  assert.equal(cal.bootstrapReplicates, 39);
+  const ps: number[] = cal.pBootstrap;
+  assert.equal(ps.length, 400);
+  // Recounted here from the recorded p-values: the share at or below each level must lie in
+  // the central 99% interval of Binomial(400, level) / 400 (computed exactly below).
+  for (const level of [0.05, 0.1, 0.25, 0.5]) {
+    const share = ps.filter((p) => p <= level + 1e-12).length / 400;
+    const [lo, hi] = binomialInterval(400, level);
+    assert.ok(share >= lo && share <= hi, `share ${share} at ${level} outside [${lo}, ${hi}]`);
+  }
+  // Kolmogorov-Smirnov distance under the 1% critical value 1.628 / sqrt(400), plus half a step
+  // of the bootstrap p's grid (multiples of 1/40).
+  assert.ok(ksDistance(ps) < 1.628 / 20 + 0.5 / 40, `KS ${ksDistance(ps)}`);
+  // The script reproduces its first data sets exactly (same seed, same code).
+  const again = runCalibration({ datasets: 2, bootstrap: 39, seed: 1 });
+  assert.deepStrictEqual(again.pBootstrap, ps.slice(0, 2));
+  assert.deepStrictEqual(again.statistics, cal.statistics.slice(0, 2));
+});
+
+Deno.test("at known values (nothing fitted), the asymptotic p is uniform", () => {
+  const c = CALIBRATION_CASE;
+  const tree = yuleTree(c.tips, new Random(c.treeSeed), { height: 1 });
+  const model = parseModel("null");
+  const truth = [c.truth.gain, c.truth.loss];
+  const names = Array.from({ length: c.families }, (_, f) => `f${f + 1}`);
+  const rng = new Random(77);
+  const ps: number[] = [];
+  for (let d = 0; d < 400; d++) {
+    const sim = simulateModel(tree, model, c.truth, { nFamilies: c.families, rng });
+    using lik = new ModelLikelihood(
+      tree,
+      compressPatterns(sim.states, c.families, c.tips, names),
+      tsBackendFactory,
+      model,
+    );
+    ps.push(spectrumFit(lik, truth, { nFitted: 0 }).p!);
+  }
+  // Central 99% binomial intervals of the share of p at or below each level, n = 400.
+  for (const level of [0.05, 0.1, 0.25, 0.5]) {
+    const share = ps.filter((p) => p <= level).length / 400;
+    const [lo, hi] = binomialInterval(400, level);
+    assert.ok(share >= lo && share <= hi, `share ${share} at ${level} outside [${lo}, ${hi}]`);
+  }
+  assert.ok(ksDistance(ps) < 1.628 / 20, `KS ${ksDistance(ps)}`);
 });

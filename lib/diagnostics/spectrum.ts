@@ -37,7 +37,12 @@
  * simulated under the fitted model on the same tree, with every family's own missing cells and
  * conditioned on the same window (by rejection, family by family), refitted, and its statistic
  * computed exactly as for the data (expected spectrum at the refitted values, pooling from it);
- * p = (1 + #{replicate X^2 >= X^2}) / (1 + replicates).
+ * p = (1 + #{replicate X^2 >= X^2}) / (1 + replicates). Measured by `scripts/calibrate_gof.ts`
+ * (`validation/gof_calibration.json`: 400 data sets of 300 families on 8 genomes under the null
+ * model, fitted, 39 replicates each): the bootstrap p is uniform (49.5% at or below 0.5, 3.5% at
+ * or below 0.05, Kolmogorov-Smirnov distance 0.040 against a 1% critical value of 0.094), while
+ * the asymptotic p with fitted parameters is liberal (57% at or below 0.5, KS 0.105 against
+ * 0.081); with values known rather than fitted, the asymptotic p is uniform.
  *
  * @module
  */
