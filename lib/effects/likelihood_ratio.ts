@@ -195,6 +195,21 @@ function altStart(
   return start;
 }
 
+/** The values of the null's parameters (background, untested effects) from an alternative's. */
+function withoutTested(
+  background: ModelDescription,
+  setup: EffectSetup,
+  tested: ReadonlySet<string>,
+  altValues: Float64Array,
+): Float64Array {
+  const nBase = modelParameters(background).length;
+  const out = Array.from(altValues.subarray(0, nBase));
+  setup.effects.forEach((e, i) => {
+    if (!tested.has(e.name)) out.push(altValues[nBase + i]);
+  });
+  return Float64Array.from(out);
+}
+
 interface FitPair {
   readonly nullFit: ModelFit;
   readonly altFit: ModelFit;
@@ -305,7 +320,15 @@ function testEffectsNow(
     setup,
     tested,
     level,
-    { nullFit: options.nullFit, altFit: options.altFit },
+    {
+      nullFit: options.nullFit,
+      altFit: options.altFit,
+      // Refitting the null next to a given alternative: start from its values without the
+      // tested effects (a point close to the null's maximum).
+      nullStart: options.altFit && !options.nullFit
+        ? withoutTested(background, setup, tested, options.altFit.values)
+        : undefined,
+    },
     say,
   );
   const nBase = modelParameters(background).length;
