@@ -161,6 +161,31 @@ async function readInput(path: string, orientation: PamOrientation, binarize: bo
 }
 
 /**
+ * Refuses families present in no genome before a branch-length fit: the likelihood conditions
+ * every family on at least one present genome, so such a family has probability 0.
+ */
+function refuseAbsentFamilies(
+  states: Uint8Array,
+  families: readonly string[],
+  nGenomes: number,
+  path: string,
+): void {
+  const absent: string[] = [];
+  for (let f = 0; f < families.length; f++) {
+    const row = states.subarray(f * nGenomes, (f + 1) * nGenomes);
+    if (!row.includes(1)) absent.push(families[f]);
+  }
+  if (absent.length === 0) return;
+  const shown = absent.slice(0, 10).map((x) => quoteValue(x)).join(", ");
+  throw new GenecontentError(
+    `PAM file '${path}': ${absent.length} ${absent.length === 1 ? "family is" : "families are"} ` +
+      `present in no genome (${shown}${absent.length > 10 ? ", ..." : ""}), but ` +
+      "--optimize-branch-lengths conditions every family on at least one present genome; " +
+      "remove them from the PAM (the Jaccard distances do not change) or leave out --optimize-branch-lengths.",
+  );
+}
+
+/**
  * `factory` when its backends have the expectations pass that branch-length gradients need,
  * else the TypeScript backend, with a one-line notice on stderr.
  */
@@ -271,6 +296,7 @@ export async function treeCommand(args: string[]): Promise<number> {
   let branchLengths = null;
   let likelihoodBackend: { name: string; libraryPath: string | null } | null = null;
   if (optimize) {
+    refuseAbsentFamilies(pam.states, pam.families, nGenomes, pamPath);
     const patterns = compressPatternsByColumn(
       pam.states,
       nFamilies,
