@@ -21,11 +21,16 @@
  * `deno task calibration` runs everything and writes `validation/calibration.json` and
  * `validation/calibration.md`; `--quick` runs a small version (for trying it out), and
  * `--replicates`, `--power-replicates`, `--screen-datasets`, `--recovery-replicates` change the
- * counts. The single run is sequential; the native kernel uses `--threads` threads (default 1).
+ * counts (0 skips a part), `--families N` the data sets' size, `--alpha A` makes the background
+ * gamma4 (the example's fitted gain and loss, alpha A), `--name NAME` the output files'
+ * base name, `--note TEXT` (repeatable) adds a line to the page's "Other runs", and
+ * `--render FILE.json` rewrites the Markdown of a finished run. The run is sequential; the
+ * native kernel uses `--threads` threads (default 1).
  *
  * @module
  */
 
+import { basename } from "node:path";
 import { GenecontentError } from "../lib/errors.ts";
 import { chiSquareQuantile } from "../lib/fit/chi_square.ts";
 import { fitModelLikelihood } from "../lib/fit/fit_model.ts";
@@ -659,7 +664,7 @@ export async function runCalibration(
     )
     : null;
   if (screen) rows.push(...screen.rows);
-  const power = await time("power", () =>
+  const power = options.powerReplicates === 0 ? [] : await time("power", () =>
     runPower(
       setting,
       options.multipliers,
@@ -748,24 +753,33 @@ const fmt = (x: number, d = 3) => x.toFixed(d);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** The Markdown page of a calibration report. */
-export function renderMarkdown(r: CalibrationReport): string {
+export function renderMarkdown(
+  r: CalibrationReport,
+  notes: readonly string[] = [],
+  name = "calibration",
+): string {
   const s = r.setting;
   const o = r.options;
   const values = Object.entries(s.values).map(([k, v]) => `${k} = ${v.toPrecision(6)}`).join(", ");
   const lines: string[] = [
-    "# Calibration of the effect tests",
+    `# Calibration of the effect tests${
+      s.model === "null" ? "" : ` (${s.model} background, ${s.families} families)`
+    }`,
     "",
     `Written by \`deno task calibration\` (scripts/calibration.ts), genecontent ${r.version}, on ` +
     `${r.generated} (${r.backend} backend, ${r.threads} thread${r.threads === 1 ? "" : "s"}, ` +
     `${fmt(r.seconds.total / 60, 1)} minutes). The machine-readable version is ` +
-    "`calibration.json`; `tests/calibration_test.ts` checks every row below against its " +
+    `\`${name}.json\`; \`tests/calibration_test.ts\` checks every row below against its ` +
     "stated interval and reruns the same code on a small case.",
     "",
     "## What was simulated",
     "",
     `Every data set has ${s.families} families on the tree \`${s.tree}\` (${s.genomes} genomes), ` +
-    `simulated by \`simulateModel\` under the ${s.model} model with ${values}: the maximum-` +
-    `likelihood fit of the ${s.model} model to ${s.fittedTo}. Each family is present in at least ` +
+    `simulated by \`simulateModel\` under the ${s.model} model with ${values}: ${
+      s.model === "null"
+        ? `the maximum-likelihood fit of the null model to ${s.fittedTo}`
+        : s.fittedTo
+    }. The same model is the background of every test. Each family is present in at least ` +
     `${s.window.minPresent} genome (families never present are discarded, as in a real PAM, and ` +
     "the likelihood conditions on it). Set effects multiply the loss rate of the set's families " +
     "by exp(theta) on every branch and at the root prior; theta = 0 is the null. Sets are " +
@@ -818,24 +832,26 @@ export function renderMarkdown(r: CalibrationReport): string {
       "",
     );
   }
-  lines.push(
-    "## (d) Power",
-    "",
-    "Two-sided rejection rate at 0.05 when the set's loss rate is multiplied by exp(theta), " +
-      `${r.power[0]?.replicates ?? 0} data sets per cell (a fresh random set each), with the ` +
-      `exact (Clopper-Pearson) ${pct(INTERVAL_LEVEL)} confidence interval of each rate.`,
-    "",
-    "| set size | exp(theta) | rejected | rate | 99% interval | mean theta-hat (truth) |",
-    "| -------: | ---------: | -------: | ---: | ------------ | ---------------------- |",
-    ...r.power.map((c) =>
-      `| ${c.setSize} | ${c.multiplier} | ${c.rejections} / ${c.replicates} | ${
-        fmt(c.rate, 2)
-      } | ` +
-      `[${fmt(c.interval[0], 2)}, ${fmt(c.interval[1], 2)}] | ${fmt(c.meanTheta)} ` +
-      `(${fmt(Math.log(c.multiplier))}) |`
-    ),
-    "",
-  );
+  if (r.power.length > 0) {
+    lines.push(
+      "## (d) Power",
+      "",
+      "Two-sided rejection rate at 0.05 when the set's loss rate is multiplied by exp(theta), " +
+        `${r.power[0]?.replicates ?? 0} data sets per cell (a fresh random set each), with the ` +
+        `exact (Clopper-Pearson) ${pct(INTERVAL_LEVEL)} confidence interval of each rate.`,
+      "",
+      "| set size | exp(theta) | rejected | rate | 99% interval | mean theta-hat (truth) |",
+      "| -------: | ---------: | -------: | ---: | ------------ | ---------------------- |",
+      ...r.power.map((c) =>
+        `| ${c.setSize} | ${c.multiplier} | ${c.rejections} / ${c.replicates} | ${
+          fmt(c.rate, 2)
+        } | ` +
+        `[${fmt(c.interval[0], 2)}, ${fmt(c.interval[1], 2)}] | ${fmt(c.meanTheta)} ` +
+        `(${fmt(Math.log(c.multiplier))}) |`
+      ),
+      "",
+    );
+  }
   if (r.recovery.length > 0) {
     lines.push(
       "## Known-truth recovery",
@@ -854,6 +870,7 @@ export function renderMarkdown(r: CalibrationReport): string {
       "",
     );
   }
+  if (notes.length > 0) lines.push("## Other runs", "", ...notes.map((n) => `- ${n}`), "");
   lines.push(
     "## Run time",
     "",
@@ -923,40 +940,64 @@ if (import.meta.main) {
     recoveryReplicates: num("--recovery-replicates", base.recoveryReplicates),
     seed: num("--seed", base.seed),
   };
+  const alpha = flag("--alpha");
+  const families = flag("--families");
+  const name = flag("--name") ?? "calibration";
+  const render = flag("--render");
+  const notes: string[] = [];
+  for (let note = flag("--note"); note !== undefined; note = flag("--note")) notes.push(note);
   if (args.length > 0) {
     console.error(`calibration: unknown arguments ${args.join(" ")}`);
     Deno.exit(2);
   }
   const root = new URL("..", import.meta.url).pathname;
+  if (render !== undefined) {
+    // Re-render the Markdown of a finished run (e.g. to add notes on companion runs).
+    const report: CalibrationReport = JSON.parse(await Deno.readTextFile(render));
+    const md = renderMarkdown(report, notes, basename(render).replace(/\.json$/, ""));
+    await Deno.writeTextFile(render.replace(/\.json$/, ".md"), md);
+    say(`wrote ${render.replace(/\.json$/, ".md")}`);
+    Deno.exit(0);
+  }
   const factory = await chooseBackend("native", { threads });
-  const model = parseModel("null");
   const fitted = await fittedBackground(
     `${root}examples/tree.nwk`,
     `${root}examples/pam.tsv`,
-    model,
+    parseModel("null"),
     factory,
   );
   say(`background: null fitted to examples/: ${Array.from(fitted.values).join(", ")}`);
+  // With --alpha, a gamma4 background: the example's fitted gain and loss, alpha as given (the
+  // example itself was simulated without rate variation, so its gamma4 fit has alpha at the
+  // bound).
+  const model = alpha === undefined ? parseModel("null") : parseModel("gamma4");
+  const values = alpha === undefined
+    ? fitted.values
+    : Float64Array.of(fitted.values[0], fitted.values[1], Number(alpha));
   const setting: CalibrationSetting = {
     tree: fitted.tree,
     treeSource: "examples/tree.nwk",
     model,
-    values: fitted.values,
-    nFamilies: fitted.nFamilies,
+    values,
+    nFamilies: families === undefined ? fitted.nFamilies : Number(families),
     window: AT_LEAST_ONE,
     factory,
   };
   const report = await runCalibration(setting, options, {
     backend: factory.name,
     threads,
-    fittedTo: "the bundled example (examples/tree.nwk, examples/pam.tsv)",
+    fittedTo: alpha === undefined
+      ? "the bundled example (examples/tree.nwk, examples/pam.tsv)"
+      : `the gain and loss of the null model's maximum-likelihood fit to the bundled example ` +
+        `(examples/), with alpha = ${alpha} set here (the example has no rate variation: its ` +
+        "own gamma4 fit puts alpha at its upper bound)",
   });
   const json = JSON.stringify(report, null, 2) + "\n";
-  const md = renderMarkdown(report);
+  const md = renderMarkdown(report, notes, name);
   if (outDir) {
-    await Deno.writeTextFile(`${outDir}/calibration.json`, json);
-    await Deno.writeTextFile(`${outDir}/calibration.md`, md);
-    say(`wrote ${outDir}/calibration.json and ${outDir}/calibration.md`);
+    await Deno.writeTextFile(`${outDir}/${name}.json`, json);
+    await Deno.writeTextFile(`${outDir}/${name}.md`, md);
+    say(`wrote ${outDir}/${name}.json and ${outDir}/${name}.md`);
   } else console.log(md);
   const failed = report.rows.filter((x) => !x.pass);
   if (failed.length > 0) {
