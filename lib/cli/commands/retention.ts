@@ -70,7 +70,7 @@ export const RETENTION_OPTIONS = {
 } as const;
 
 /** The input help with `--out-tsv` in place of `--out`. */
-export const EFFECT_INPUT_HELP = INPUT_HELP
+export const EFFECT_INPUT_HELP: string = INPUT_HELP
   .replace(
     / {2}--out FILE {13}write the result table as TSV to FILE/,
     "  --out-tsv FILE         write the result table as TSV to FILE",
@@ -231,12 +231,18 @@ export function retentionEffects(
 }
 
 /** Parsed values of {@linkcode EFFECT_COMMON_OPTIONS}. */
-interface CommonValues {
+export interface CommonValues {
+  /** `--model`. */
   model?: string;
+  /** `--effect`. */
   effect?: string;
+  /** `--alternative`. */
   alternative?: string;
+  /** `--level`. */
   level?: string;
+  /** `--bootstrap`. */
   bootstrap?: string;
+  /** `--seed`. */
   seed?: string;
 }
 
@@ -255,7 +261,10 @@ export interface EffectCommandSettings {
 }
 
 /** Reads the options every effect command shares. */
-export function effectCommandSettings(v: CommonValues, given: ReadonlySet<string>) {
+export function effectCommandSettings(
+  v: CommonValues,
+  given: ReadonlySet<string>,
+): EffectCommandSettings {
   if (given.has("seed") && !given.has("bootstrap")) {
     throw new GenecontentError("--seed seeds the bootstrap simulations: give --bootstrap N too.");
   }
@@ -281,11 +290,38 @@ export function effectCommandSettings(v: CommonValues, given: ReadonlySet<string
       replicates: numberOption(v.bootstrap, "--bootstrap", { min: 1, integer: true }),
       seed: numberOption(v.seed ?? "1", "--seed", { integer: true }),
     },
-  } satisfies EffectCommandSettings;
+  };
 }
 
 /** An effect estimate as outputs show it. */
-export function effectJson(e: EffectEstimate) {
+export type EffectJson = Omit<EffectEstimate, "description"> & { readonly description: string };
+
+/** A test as outputs show it. */
+export interface TestJson {
+  /** The statistic. */
+  readonly lrt: number;
+  /** Its degrees of freedom (tested effects). */
+  readonly df: number;
+  /** The asymptotic p-value. */
+  readonly p: number;
+  /** The reference distribution. */
+  readonly reference: string;
+  /** The alternative. */
+  readonly alternative: Alternative;
+  /** The bootstrap p-value, or null. */
+  readonly bootstrapP: number | null;
+  /** The null's maximised log-likelihood. */
+  readonly logLikNull: number;
+  /** The alternative's maximised log-likelihood. */
+  readonly logLikAlt: number;
+  /** AIC of both models. */
+  readonly aic: { readonly null: number; readonly alt: number };
+  /** BIC of both models. */
+  readonly bic: { readonly null: number; readonly alt: number };
+}
+
+/** An effect estimate as outputs show it. */
+export function effectJson(e: EffectEstimate): EffectJson {
   return {
     name: e.name,
     channel: e.channel,
@@ -300,7 +336,7 @@ export function effectJson(e: EffectEstimate) {
 }
 
 /** A test as outputs show it. */
-export function testJson(r: EffectTestResult) {
+export function testJson(r: EffectTestResult): TestJson {
   return {
     lrt: r.lrt,
     df: r.df,
@@ -316,7 +352,7 @@ export function testJson(r: EffectTestResult) {
 }
 
 /** The background parameters of a fit (every parameter that is not an effect). */
-export function backgroundJson(fit: ModelFit) {
+export function backgroundJson(fit: ModelFit): Record<string, number> {
   return Object.fromEntries(
     fit.parameters.filter((p) => p.kind !== "effect" && p.kind !== "derived").map((p) => [
       p.name,
