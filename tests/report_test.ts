@@ -14,6 +14,17 @@ import { divergingColour, treeSvg } from "../lib/report/figures/tree.ts";
 import { formatNumber } from "../lib/report/render_html.ts";
 import { randomTopology } from "./support/random_topology.ts";
 import { caterpillar } from "./support/small_trees.ts";
+import { loadDataset } from "../lib/load_dataset.ts";
+import { chooseBackend } from "../lib/likelihood/choose_backend.ts";
+import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
+import { parseModel } from "../lib/model/description.ts";
+import { fitModel } from "../lib/fit/fit_model.ts";
+import { modelObjective } from "../lib/fit/objective.ts";
+import { spectrumFit } from "../lib/diagnostics/spectrum.ts";
+import { genomeDiagnostics } from "../lib/diagnostics/genomes.ts";
+import { screenFamilies } from "../lib/effects/screen.ts";
+import { topScreenRows } from "../lib/report/data.ts";
+import type { SitePatterns } from "../lib/pam/patterns.ts";
 
 const mainPath = new URL("../lib/cli/main.ts", import.meta.url).pathname;
 const example = (name: string) => new URL(`../examples/${name}`, import.meta.url).pathname;
@@ -135,15 +146,19 @@ Deno.test("report of the example: self-contained, every figure inline, the fit's
   try {
     const out = join(dir, "report.html");
     const figures = join(dir, "figs");
+    // The example's tree and its first 1,500 families (a quick run).
+    const pam = join(dir, "pam.tsv");
+    const lines = (await Deno.readTextFile(example("pam.tsv"))).split("\n");
+    await Deno.writeTextFile(pam, lines.slice(0, 1501).join("\n") + "\n");
     // One thread: the report's fits and the reference fits then run the same sums in the same
     // order, so their numbers agree exactly.
-    const [rep, fit] = await Promise.all([
+    const runs = Promise.all([
       run([
         "report",
         "--tree",
         example("tree.nwk"),
         "--pam",
-        example("pam.tsv"),
+        pam,
         "--model",
         "gamma4",
         "--threads",
@@ -159,7 +174,7 @@ Deno.test("report of the example: self-contained, every figure inline, the fit's
         "--tree",
         example("tree.nwk"),
         "--pam",
-        example("pam.tsv"),
+        pam,
         "--compare",
         "null,gamma4",
         "--threads",
@@ -167,6 +182,24 @@ Deno.test("report of the example: self-contained, every figure inline, the fit's
         "--json",
       ]),
     ]);
+    // The diagnostics as their own modules compute them at the same estimates (one thread, as
+    // the runs above), while the command lines run.
+    const dataset = await loadDataset(example("tree.nwk"), pam);
+    const factory = await chooseBackend("auto", { threads: 1 });
+    const model = parseModel("gamma4");
+    using lik = new ModelLikelihood(dataset.tree, dataset.patterns, factory, model);
+    const values = fitModel(modelObjective(lik), { level: null }).values;
+    const spectrum = spectrumFit(lik, values);
+    const genomes = genomeDiagnostics(lik, values);
+    const screen = screenFamilies(lik, dataset.patterns, {
+      tree: dataset.tree,
+      model,
+      values,
+      window: lik.window,
+      completeness: null,
+      open: (p: SitePatterns) => new ModelLikelihood(dataset.tree, p, factory, model),
+    }, { channel: "loss", level: 0.95, calibration: 0 });
+    const [rep, fit] = await runs;
     assert.equal(rep.code, 0, rep.stderr);
     assert.equal(fit.code, 0, fit.stderr);
     const summary = JSON.parse(rep.stdout);
@@ -258,8 +291,67 @@ Deno.test("report of the example: self-contained, every figure inline, the fit's
       const ref = reference.table.find((x: { model: string }) => x.model === r.model);
       assert.equal(r.aic, ref.aic);
     }
+    // The report's estimates are the in-process fit's (same code, same thread count).
+    const gamma4 = reference.models.find((m: { model: string }) => m.model === "gamma4");
+    assert.deepEqual(
+      ["gain", "loss", "alpha"].map((n) => gamma4.parameters[n].estimate),
+      [...values],
+    );
+    // Spectrum: one row per present count, observed and expected as spectrumFit gives them.
+    const spectrumRows = [...tableOf(html, "spectrum").matchAll(/<tr><td>(\d+)<\/td>(.*?)<\/tr>/g)]
+      .map((
+        m,
+      ) => [Number(m[1]), ...[...m[2].matchAll(/data-value="([^"]*)"/g)].map((c) => Number(c[1]))]);
+    assert.deepEqual(
+      spectrumRows,
+      spectrum.k.map((k, i) => [k, spectrum.observed[i], spectrum.expected[i]]),
+    );
+    assert.ok(html.includes(`data-value="${spectrum.statistic}"`), "Pearson X2 shown");
+    // Screen: the top families are the screen's smallest q (then p), with its numbers.
+    const top = tableValues(tableOf(html, "top-families"), "family");
+    const expectedTop = topScreenRows(
+      screen.families.map((f) => ({
+        family: f.family,
+        theta: f.theta,
+        thetaCI: f.thetaCI,
+        lrt: f.lrt,
+        p: f.p,
+        q: f.q,
+      })),
+      25,
+    );
+    assert.deepEqual([...top.keys()], expectedTop.map((r) => r.family));
+    for (const r of expectedTop) {
+      const f = screen.families.find((x) => x.family === r.family)!;
+      assert.deepEqual(top.get(r.family)!.slice(0, 7), [
+        f.present,
+        f.theta,
+        f.thetaCI[0],
+        f.thetaCI[1],
+        f.lrt,
+        f.p,
+        f.q,
+      ]);
+    }
+    const hits = screen.families.filter((f) => f.q <= 0.05).length;
+    assert.ok(html.includes(`; ${hits.toLocaleString("en-US")} at q ≤ 0.05`));
+    // Genome diagnostics: every genome's counts, expectations and z-scores.
+    const genomeRows = tableValues(tableOf(html, "genomes"), "genome");
+    assert.equal(genomeRows.size, dataset.tree.nTips);
+    for (const g of genomes.genomes) {
+      assert.deepEqual(genomeRows.get(g.genome), [
+        g.presentFamilies,
+        g.observedFamilies,
+        g.singletons.observed,
+        g.singletons.expected,
+        g.singletons.z,
+        g.upTo2.observed,
+        g.upTo2.expected,
+        g.upTo2.z,
+      ], g.genome);
+    }
     // The provenance block names both inputs with their digests.
-    for (const file of [example("tree.nwk"), example("pam.tsv")]) {
+    for (const file of [example("tree.nwk"), pam]) {
       const digest = await sha256Hex(await Deno.readFile(file));
       assert.ok(html.includes(digest), `digest of ${file}`);
     }

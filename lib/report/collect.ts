@@ -28,11 +28,19 @@ import {
   type ReportData,
   type ReportFit,
   reportFit,
+  type ReportGenomes,
   type ReportScreen,
   type ReportSpectrum,
+  type TopFamilyRow,
+  topScreenRows,
   type TreeSource,
 } from "./data.ts";
 import { PLOTTING_LIBRARIES } from "./figures/vega.ts";
+import { spectrumFit } from "../diagnostics/spectrum.ts";
+import { genomeDiagnostics, refitWithout } from "../diagnostics/genomes.ts";
+import { screenFamilies, type ScreenResult } from "../effects/screen.ts";
+import { ModelLikelihood as Likelihood } from "../likelihood/model_likelihood.ts";
+import type { SitePatterns } from "../pam/patterns.ts";
 
 /** Options of {@linkcode collectReportData}. */
 export interface CollectOptions {
@@ -58,6 +66,15 @@ export interface CollectOptions {
   readonly onProgress?: (text: string) => void;
   /** The report's title (default from the PAM's file name). */
   readonly title?: string;
+  /**
+   * Simulated null families calibrating the screen's p-values (`screenFamilies`'
+   * `calibration`; default 0: asymptotic chi-square p-values).
+   */
+  readonly calibration?: number;
+  /** Seed of the calibration (default 1). */
+  readonly seed?: number;
+  /** Spectrum classes shown one per present count up to this many counts, else pooled (200). */
+  readonly maxSpectrumBars?: number;
 }
 
 /** The models a report fits: null, gamma4 and the requested one, each once, in that order. */
@@ -143,6 +160,14 @@ export function collectReportData(o: CollectOptions): Promise<ReportData> {
     const comparison = fitted.length >= 2
       ? compareModels(fitted.map((f) => ({ model: f.model, fit: f.fit })))
       : { rows: [], tests: [] };
+    const steps: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      steps[step] = (now - mark) / 1000;
+      mark = now;
+    };
+    steps.fits = fitted.reduce((a, f) => a + f.seconds, 0);
     say(`ancestral: expected gains and losses under ${requested}`);
     const set = o.familySet ?? null;
     const rec = reconstructAncestral(main.lik, main.fit.values, {
@@ -153,23 +178,54 @@ export function collectReportData(o: CollectOptions): Promise<ReportData> {
     const nFamilies = dataset.patterns.familyNames.length;
     const tree = dataset.tree;
     const missing: { section: string; reason: string }[] = [];
-    const spectrum: ReportSpectrum | null = null;
-    missing.push({
-      section: "spectrum",
-      reason: "The observed and expected gene-frequency spectrum is not in this build " +
-        "(lib/diagnostics/spectrum.ts is not available).",
+    lap("ancestral");
+    say(`spectrum: expected counts under ${requested}`);
+    const spectrum = reportSpectrum(main, setup.completeness, o.maxSpectrumBars ?? 200);
+    lap("spectrum");
+    say(`screen: every family against ${requested}`);
+    const screened = screenFamilies(main.lik, dataset.patterns, {
+      tree: dataset.tree,
+      model: main.model,
+      values: main.fit.values,
+      window: setup.window,
+      completeness: setup.completeness,
+      open: (patterns: SitePatterns) =>
+        new Likelihood(dataset.tree, patterns, o.factory, main.model, setup.window, {
+          completeness: setup.completeness,
+        }),
+    }, {
+      channel: "loss",
+      level: o.level ?? 0.95,
+      calibration: o.calibration ?? 0,
+      seed: o.seed ?? 1,
+      onProgress: (m) => say(`screen: ${m}`),
     });
-    const screen: ReportScreen | null = null;
-    missing.push({
-      section: "screen",
-      reason: "The per-family screen (QQ and volcano plots, top families) is not in this build " +
-        "(lib/effects/screen.ts is not available).",
-    });
-    missing.push({
-      section: "genomes",
-      reason: "Genome diagnostics are not in this build (lib/diagnostics/genomes.ts is not " +
-        "available).",
-    });
+    const screen = reportScreen(screened, requested);
+    lap("screen");
+    const members = set ? new Set(set.families) : null;
+    const top = topScreenRows(
+      members ? screen.rows.filter((r) => members.has(r.family)) : screen.rows,
+      o.topFamilies ?? 25,
+    );
+    const present = new Map(screened.families.map((f) => [f.family, f.present]));
+    const topFamilies: TopFamilyRow[] = [];
+    const byName = new Map(top.map((r) => [r.family, r]));
+    for (const fam of rec.families(top.map((r) => r.family))) {
+      let g = 0, l = 0;
+      for (let v = 0; v < fam.gains.length; v++) {
+        g += fam.gains[v];
+        l += fam.losses[v];
+      }
+      topFamilies.push({
+        ...byName.get(fam.family)!,
+        present: present.get(fam.family)!,
+        gains: g,
+        losses: l,
+      });
+    }
+    say(`genomes: diagnostics under ${requested}`);
+    const genomes = reportGenomes(main, setup.completeness, o.factory, say);
+    lap("genomes");
     const seconds = (performance.now() - o.started) / 1000;
     return Promise.resolve({
       title: o.title ?? `genecontent report: ${pamPath.split("/").pop()}`,
@@ -203,12 +259,156 @@ export function collectReportData(o: CollectOptions): Promise<ReportData> {
       },
       spectrum,
       screen,
-      topFamilies: [],
-      genomes: null,
+      topFamilies,
+      genomes,
       missing,
-      provenance: { ...o.provenance, seconds, plotting: PLOTTING_LIBRARIES },
+      provenance: { ...o.provenance, seconds, steps, plotting: PLOTTING_LIBRARIES },
     });
   } finally {
     for (const f of fitted) f.lik[Symbol.dispose]();
   }
+}
+
+/** The spectrum section: per present count when there are at most `maxBars`, else pooled. */
+function reportSpectrum(
+  main: Fitted,
+  completeness: Float64Array | null,
+  maxBars: number,
+): ReportSpectrum {
+  const s = spectrumFit(main.lik, main.fit.values, { completeness });
+  const perCount = s.k.length <= maxBars;
+  const classes = perCount
+    ? s.k.map((k, i) => ({ label: String(k), observed: s.observed[i], expected: s.expected[i] }))
+    : s.classes.map((c) => ({
+      label: c.from === c.to ? String(c.from) : `${c.from}-${c.to}`,
+      observed: c.observed,
+      expected: c.expected,
+    }));
+  return {
+    model: main.name,
+    classes,
+    statistics: [
+      { name: "Pearson X² (pooled classes)", value: s.statistic },
+      { name: "pooled classes", value: s.classes.length },
+      { name: "parameters fitted", value: s.nFitted },
+      { name: "degrees of freedom", value: s.df },
+      { name: "p (asymptotic, approximate)", value: s.p ?? "not defined (df < 1)" },
+    ],
+    notes: [
+      `Classes of the test are adjacent present counts pooled until each expects at least 5 ` +
+      `families; the asymptotic p is approximate (the parameters were fitted to the families, ` +
+      `not to the pooled counts).`,
+      perCount
+        ? "The figure shows one bar per present count."
+        : `The figure shows the ${s.classes.length} pooled classes of the test ` +
+          `(${s.k.length} present counts are too many to show one by one).`,
+    ],
+  };
+}
+
+/** The screen section from a screen result. */
+function reportScreen(r: ScreenResult, model: string): ReportScreen {
+  return {
+    effect: `theta, log of the family's own ${r.channel}-rate multiplier against the fitted ` +
+      `${model} (theta > 0: ${r.channel === "loss" ? "lost" : "gained"} faster)`,
+    effectShort: `theta: log ${r.channel}-rate multiplier`,
+    rows: r.families.map((f) => ({
+      family: f.family,
+      theta: f.theta,
+      thetaCI: f.thetaCI,
+      lrt: f.lrt,
+      p: f.p,
+      q: f.q,
+    })),
+    qThreshold: 0.05,
+    notes: [
+      r.calibration > 0
+        ? `p-values calibrated on ${r.calibration.toLocaleString("en-US")} families simulated ` +
+          `under the fitted model (seed ${r.seed}), pooled by prevalence.`
+        : "p-values from the chi-square(1) reference of the likelihood-ratio statistic " +
+          "(asymptotic; poor for rare families: calibrate with --calibration N).",
+      `q-values by Benjamini-Hochberg over all ${r.families.length.toLocaleString("en-US")} ` +
+      `families; ${r.level * 100}% profile intervals; |theta| is bounded by ${r.bound}.`,
+    ],
+  };
+}
+
+/** The genome diagnostics section, with the refit without flagged genomes. */
+function reportGenomes(
+  main: Fitted,
+  completeness: Float64Array | null,
+  factory: BackendFactory,
+  say: (text: string) => void,
+): ReportGenomes {
+  const d = genomeDiagnostics(main.lik, main.fit.values, { completeness });
+  const rows = d.genomes.map((g) => ({
+    genome: g.genome,
+    flagged: g.flag !== null,
+    values: {
+      flag: g.flag ?? "",
+      present: g.presentFamilies,
+      observed: g.observedFamilies,
+      singletons: g.singletons.observed,
+      expectedSingletons: g.singletons.expected,
+      zSingletons: g.singletons.z,
+      upTo2: g.upTo2.observed,
+      expectedUpTo2: g.upTo2.expected,
+      zUpTo2: g.upTo2.z,
+    },
+  }));
+  // Flagged first, then by |z| of the singletons.
+  rows.sort((a, b) =>
+    Number(b.flagged) - Number(a.flagged) ||
+    Math.abs(b.values.zSingletons) - Math.abs(a.values.zSingletons)
+  );
+  let refit: ReportGenomes["refit"] = null;
+  if (d.flagged.length > 0 && d.flagged.length <= main.lik.tree.nTips - 2) {
+    say(`genomes: refit without ${d.flagged.length} flagged genome(s)`);
+    const r = refitWithout(main.lik, main.fit.values, d.flagged, { factory, completeness });
+    refit = {
+      dropped: r.dropped,
+      nGenomes: r.nGenomes,
+      nFamiliesBefore: r.nFamiliesBefore,
+      nFamiliesAfter: r.nFamiliesAfter,
+      parameters: r.parameters,
+    };
+  }
+  return {
+    columns: [
+      {
+        key: "flag",
+        label: "flag",
+        description: "excess or deficit of singletons (|z| ≥ " +
+          `${d.threshold})`,
+      },
+      { key: "present", label: "present", description: "families present in the genome" },
+      { key: "observed", label: "observed", description: "families not missing in the genome" },
+      { key: "singletons", label: "singletons", description: "families found only in it" },
+      {
+        key: "expectedSingletons",
+        label: "expected",
+        description: "singletons expected under " +
+          `${main.name}`,
+      },
+      {
+        key: "zSingletons",
+        label: "z",
+        description: "(observed − expected) / sd of the singletons",
+      },
+      {
+        key: "upTo2",
+        label: "≤ 2 genomes",
+        description: "families present in it and at most one other genome",
+      },
+      { key: "expectedUpTo2", label: "expected", description: "expected under the model" },
+      { key: "zUpTo2", label: "z", description: "z of the families in at most 2 genomes" },
+    ],
+    rows,
+    notes: [
+      `A genome is flagged when the z-score of its singletons reaches ${d.threshold} in either ` +
+      "direction: an excess suggests contamination, mis-assembly, a distant strain or a " +
+      "mislabelled genome; a deficit an incomplete assembly or a near-duplicate genome.",
+    ],
+    refit,
+  };
 }

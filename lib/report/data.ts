@@ -122,6 +122,8 @@ export interface ScreenRow {
 export interface ReportScreen {
   /** What theta is, in words (e.g. "log rate multiplier of the family against the fitted model"). */
   readonly effect: string;
+  /** A short name of theta for axis titles and table headings (e.g. "log loss-rate multiplier"). */
+  readonly effectShort: string;
   /** Every screened family. */
   readonly rows: readonly ScreenRow[];
   /** The q-value cut-off the report highlights. */
@@ -156,6 +158,19 @@ export interface ReportGenomes {
   }[];
   /** Notes (what is flagged and why). */
   readonly notes: readonly string[];
+  /** The model refitted without the flagged genomes, or `null` when none is flagged. */
+  readonly refit: {
+    readonly dropped: readonly string[];
+    readonly nGenomes: number;
+    readonly nFamiliesBefore: number;
+    readonly nFamiliesAfter: number;
+    readonly parameters: readonly {
+      readonly name: string;
+      readonly before: number;
+      readonly after: number;
+      readonly relativeChange: number;
+    }[];
+  } | null;
 }
 
 /** Where the tree came from, when the report knows. */
@@ -212,7 +227,10 @@ export interface ReportData {
   readonly missing: readonly { readonly section: string; readonly reason: string }[];
   /** Provenance of the run, with its duration and the plotting libraries. */
   readonly provenance: Provenance & {
+    /** Seconds from the start of the run to the data being complete (figures not included). */
     readonly seconds: number;
+    /** Seconds per step: fits, ancestral, spectrum, screen, genomes (then figures, html). */
+    readonly steps: Readonly<Record<string, number>>;
     readonly plotting: Readonly<Record<string, string>>;
   };
 }

@@ -232,7 +232,7 @@ function topFamiliesTable(rows: readonly TopFamilyRow[], screen: ReportScreen): 
     [
       "family",
       "present",
-      `effect (${esc(screen.effect)})`,
+      esc(screen.effectShort),
       "lower",
       "upper",
       "LRT",
@@ -286,7 +286,24 @@ function genomesBlock(g: ReportGenomes | null): string {
     g.columns.map((c) => `<li><b>${esc(c.label)}</b>: ${esc(c.description)}</li>`).join("")
   }</ul><div class="scroll-table">${
     table(["genome", ...g.columns.map((c) => esc(c.label))], rows, "genomes")
-  }</div>`;
+  }</div>${refitBlock(g)}`;
+}
+
+function refitBlock(g: ReportGenomes): string {
+  const r = g.refit;
+  if (!r) return "";
+  const rows = r.parameters.map((p) =>
+    `<tr data-parameter="${esc(p.name)}"><td>${esc(p.name)}</td>${num(p.before)}${num(p.after)}${
+      num(p.relativeChange, 3)
+    }</tr>`
+  );
+  return `<h3>Refit without the flagged genomes</h3><p>Leaving out ${
+    esc(r.dropped.join(", "))
+  } (${r.nGenomes} genomes kept; ${r.nFamiliesAfter.toLocaleString("en-US")} of ${
+    r.nFamiliesBefore.toLocaleString("en-US")
+  } families still inside the window):</p>${
+    table(["parameter", "all genomes", "without flagged", "relative change"], rows, "refit")
+  }`;
 }
 
 function provenanceBlock(data: ReportData): string {
@@ -302,6 +319,10 @@ function provenanceBlock(data: ReportData): string {
     ["backend", `${p.backend}${p.nativeLibrary ? ` (${p.nativeLibrary})` : ""}`],
     ["threads", String(p.threads)],
     ["run time", `${p.seconds.toFixed(2)} s`],
+    [
+      "steps",
+      Object.entries(p.steps).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(", "),
+    ],
     ["created", p.created],
     ["runtime", `Deno ${p.runtime.deno}, ${p.runtime.platform}`],
     ["figures", Object.entries(p.plotting).map(([k, v]) => `${k} ${v}`).join(", ")],
@@ -331,7 +352,7 @@ td.hash, td.path { font-family: monospace; font-size: 11px; word-break: break-al
 .callout { border-left: 4px solid #b2182b; background: #fbeeee; padding: 8px 12px; }
 .missing { border-left: 4px solid #999; background: #f4f4f4; padding: 8px 12px; }
 figure { margin: 12px 0; } figcaption { font-size: 12px; color: #555; }
-figure.scroll .svg { max-height: 85vh; overflow: auto; border: 1px solid #ddd; }
+figure.scroll .svg { max-height: min(80vh, 900px); overflow: auto; border: 1px solid #ddd; }
 .svg svg { max-width: none; display: block; }
 .pair { display: flex; flex-wrap: wrap; gap: 16px; }
 .scroll-table { max-height: 480px; overflow: auto; }

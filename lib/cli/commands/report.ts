@@ -41,6 +41,8 @@ export const REPORT_OPTIONS = {
   ...ASCERTAINMENT_OPTIONS,
   level: { type: "string" },
   families: { type: "string" },
+  calibration: { type: "string" },
+  seed: { type: "string" },
   figures: { type: "string" },
   title: { type: "string" },
   "tree-from-pam": { type: "boolean" },
@@ -74,6 +76,10 @@ Report:
   --families SETFILE     a family set, one name per line (# comments and blank lines
                          skipped): the tree shows its gains and losses, and the top-families
                          table lists its members
+  --calibration N        calibrate the screen's p-values on N families simulated under the
+                         fitted model (default 0: chi-square(1) p-values, which are poor for
+                         rare families; e.g. 10000)
+  --seed S               seed of the calibration's simulation (default 1)
   --figures DIR          also write each figure as its own SVG file into DIR (created if
                          missing): ${Object.values(FIGURE_FILES).join(", ")}
   --title TEXT           the report's title (default: from the PAM's file name)
@@ -190,6 +196,7 @@ function summary(data: ReportData, written: { html: string; figures: string[] })
     missing: data.missing,
     backend: data.provenance.backend,
     seconds: data.provenance.seconds,
+    steps: data.provenance.steps,
   };
 }
 
@@ -227,6 +234,14 @@ export async function reportCommand(args: string[]): Promise<number> {
     exclusiveMin: true,
   });
   const model = parseModel(v.model ?? "gamma4");
+  const calibration = numberOption(v.calibration ?? "0", "--calibration", {
+    min: 0,
+    integer: true,
+  });
+  if (v.seed !== undefined && calibration === 0) {
+    throw new GenecontentError("--seed seeds the calibration: give --calibration N too.");
+  }
+  const seed = numberOption(v.seed ?? "1", "--seed", { min: 0, integer: true });
   const figuresDir = v.figures === undefined ? null : resolve(v.figures);
   if (v.figures === "") throw new GenecontentError("--figures needs a folder name; got ''.");
   if (figuresDir !== null) {
@@ -277,6 +292,8 @@ export async function reportCommand(args: string[]): Promise<number> {
       window: setup.window,
       level,
       families: v.families ?? null,
+      calibration,
+      seed,
       figures: v.figures ?? null,
       treeFromPam: v["tree-from-pam"] === true,
       ...settings.load,
@@ -295,6 +312,8 @@ export async function reportCommand(args: string[]): Promise<number> {
       treeSource: source,
       provenance,
       started,
+      calibration,
+      seed,
       onProgress: (text) => progress.update(text),
       ...(v.title !== undefined ? { title: v.title } : {}),
     });
@@ -302,7 +321,16 @@ export async function reportCommand(args: string[]): Promise<number> {
       for (const w of f.warnings) console.error(`genecontent: warning: ${f.model}: ${w}`);
     }
     progress.update("report: figures");
+    const f0 = performance.now();
     const figures = await renderFigures(data, (name) => progress.update(`report: ${name}`));
+    data = {
+      ...data,
+      provenance: {
+        ...data.provenance,
+        seconds: (performance.now() - started) / 1000,
+        steps: { ...data.provenance.steps, figures: (performance.now() - f0) / 1000 },
+      },
+    };
     progress.update("report: HTML");
     const html = renderReportHtml(data, figures);
     const written = figuresDir === null ? [] : Object.entries(FIGURE_FILES)

@@ -90,7 +90,7 @@ export function qqPoints(pValues: readonly number[]): { expected: number; observ
  * @example
  * ```ts
  * import { qqSpec } from "./screen.ts";
- * const spec = qqSpec({ effect: "", rows: [], qThreshold: 0.05, notes: [] });
+ * const spec = qqSpec({ effect: "", effectShort: "", rows: [], qThreshold: 0.05, notes: [] });
  * console.assert(JSON.stringify(spec).includes("points"));
  * ```
  */
@@ -132,7 +132,7 @@ export function qqSpec(screen: ReportScreen): VegaLiteSpec {
  * ```ts
  * import { volcanoSpec } from "./screen.ts";
  * const spec = volcanoSpec({
- *   effect: "log rate multiplier", qThreshold: 0.05, notes: [],
+ *   effect: "log rate multiplier", effectShort: "theta", qThreshold: 0.05, notes: [],
  *   rows: [{ family: "a", theta: 1, thetaCI: null, lrt: 9, p: 0.003, q: 0.01 }],
  * });
  * console.assert(JSON.stringify(spec).includes("q ≤ 0.05"));
@@ -164,7 +164,7 @@ export function volcanoSpec(screen: ReportScreen): VegaLiteSpec {
       data: { values },
       mark: { type: "point", filled: true, size: 16, opacity: 0.8 },
       encoding: {
-        x: { field: "theta", type: "quantitative", title: screen.effect || "effect" },
+        x: { field: "theta", type: "quantitative", title: screen.effectShort || "effect" },
         y: { field: "mlp", type: "quantitative", title: "−log10 p" },
         color: {
           field: "hit",
@@ -189,7 +189,7 @@ export function volcanoSpec(screen: ReportScreen): VegaLiteSpec {
  * ```ts
  * import { qqSvg } from "./screen.ts";
  * const svg = await qqSvg({
- *   effect: "", qThreshold: 0.05, notes: [],
+ *   effect: "", effectShort: "", qThreshold: 0.05, notes: [],
  *   rows: [{ family: "a", theta: 1, thetaCI: null, lrt: 9, p: 0.003, q: 0.01 }],
  * });
  * console.assert(svg.startsWith("<svg"));
@@ -206,7 +206,7 @@ export function qqSvg(screen: ReportScreen): Promise<string> {
  * ```ts
  * import { volcanoSvg } from "./screen.ts";
  * const svg = await volcanoSvg({
- *   effect: "", qThreshold: 0.05, notes: [],
+ *   effect: "", effectShort: "", qThreshold: 0.05, notes: [],
  *   rows: [{ family: "a", theta: 1, thetaCI: null, lrt: 9, p: 0.003, q: 0.01 }],
  * });
  * console.assert(svg.startsWith("<svg"));

@@ -56,7 +56,14 @@ export function spectrumSpec(spectrum: ReportSpectrum): VegaLiteSpec {
         mark: { type: "bar", color: "#8fa8c8" },
         encoding: {
           x,
-          y: { field: "observed", type: "quantitative", title: "families" },
+          // A symmetric log scale: the U-shape's rare and common ends and the sparse middle
+          // are all visible, and empty classes (0) stay on the axis.
+          y: {
+            field: "observed",
+            type: "quantitative",
+            title: "families (symmetric log scale)",
+            scale: { type: "symlog" },
+          },
           tooltip: [
             { field: "label", title: "genomes" },
             { field: "observed", title: "observed" },
@@ -69,7 +76,10 @@ export function spectrumSpec(spectrum: ReportSpectrum): VegaLiteSpec {
           name: "expected",
           transform: [{ filter: "datum.expected != null" }],
           mark: { type: "line", color: "#b2182b", point: { color: "#b2182b", size: 18 } },
-          encoding: { x, y: { field: "expected", type: "quantitative" } },
+          encoding: {
+            x,
+            y: { field: "expected", type: "quantitative", scale: { type: "symlog" } },
+          },
         }]
         : []),
     ],
