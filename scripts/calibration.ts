@@ -24,7 +24,8 @@
  * counts (0 skips a part), `--families N` the data sets' size, `--alpha A` makes the background
  * gamma4 (the example's fitted gain and loss, alpha A), `--name NAME` the output files'
  * base name, `--note TEXT` (repeatable) adds a line to the page's "Other runs", and
- * `--render FILE.json` rewrites the Markdown of a finished run. The run is sequential; the
+ * `--render FILE.json` rewrites the Markdown of a finished run, `--rerun-screen FILE.json` reruns
+ * only its screen (b) with its options and rewrites both files. The run is sequential; the
  * native kernel uses `--threads` threads (default 1).
  *
  * @module
@@ -591,6 +592,11 @@ export function cladeNear(tree: FlatTree, share: number): { taxa: string[]; node
   return { taxa: tips[best].map((t) => tree.tipNames[t]), node: best };
 }
 
+function withoutRows(s: ScreenSummary): Omit<ScreenSummary, "rows"> {
+  const { rows: _rows, ...rest } = s;
+  return rest;
+}
+
 /** Options of {@linkcode runCalibration}. */
 export interface CalibrationOptions {
   readonly replicates: number;
@@ -732,9 +738,7 @@ export async function runCalibration(
     },
     options,
     rows,
-    screen: screen
-      ? { ...screen, rows: undefined } as unknown as Omit<ScreenSummary, "rows">
-      : null,
+    screen: screen ? withoutRows(screen) : null,
     power,
     recovery,
     nullSummary: {
@@ -944,6 +948,7 @@ if (import.meta.main) {
   const families = flag("--families");
   const name = flag("--name") ?? "calibration";
   const render = flag("--render");
+  const screenUpdate = flag("--rerun-screen");
   const notes: string[] = [];
   for (let note = flag("--note"); note !== undefined; note = flag("--note")) notes.push(note);
   if (args.length > 0) {
@@ -983,6 +988,36 @@ if (import.meta.main) {
     window: AT_LEAST_ONE,
     factory,
   };
+  if (screenUpdate !== undefined) {
+    // Rerun only the screen (b) of a finished run, with its options, and rewrite both files.
+    const old: CalibrationReport = JSON.parse(await Deno.readTextFile(screenUpdate));
+    const o = old.options;
+    // The finished run's own setting (model, values, size), not this invocation's.
+    const oldModel = parseModel(old.setting.model);
+    const same: CalibrationSetting = {
+      ...setting,
+      model: oldModel,
+      values: Float64Array.from(modelParameters(oldModel), (p) => old.setting.values[p.name]),
+      nFamilies: old.setting.families,
+      window: old.setting.window,
+    };
+    const t0 = performance.now();
+    const screen = runScreen(same, o.screenDataSets, o.screenCalibration, o.seed + 1);
+    const seconds = { ...old.seconds, screen: Math.round((performance.now() - t0) / 100) / 10 };
+    const { rows: screenRows, ...summary } = screen;
+    const report: CalibrationReport = {
+      ...old,
+      generated: `${old.generated}; screen (b) rerun ${new Date().toISOString()}`,
+      seconds,
+      rows: [...old.rows.filter((x) => x.section !== "b"), ...screenRows],
+      screen: summary,
+    };
+    await Deno.writeTextFile(screenUpdate, JSON.stringify(report, null, 2) + "\n");
+    const md = renderMarkdown(report, notes, basename(screenUpdate).replace(/\.json$/, ""));
+    await Deno.writeTextFile(screenUpdate.replace(/\.json$/, ".md"), md);
+    say(`rewrote ${screenUpdate} and its page with a new screen (b)`);
+    Deno.exit(0);
+  }
   const report = await runCalibration(setting, options, {
     backend: factory.name,
     threads,
