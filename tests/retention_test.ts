@@ -433,6 +433,10 @@ Deno.test("bad inputs are refused with status 2 and a message naming the item", 
       genomes.map((g) => `${g}\tb`).join("\n"),
   );
   const partial = await write("partial.tsv", "node\thost\nn1\ta\ngenome_A\tb\n");
+  const blank = await write(
+    "blank.tsv",
+    "genome\thost\n" + genomes.map((g, i) => `${g}\t${i === 3 ? "" : "b"}`).join("\n"),
+  );
   const cases: [string[], RegExp][] = [
     [
       ["retention", ...base, "--families", unknown],
@@ -455,6 +459,10 @@ Deno.test("bad inputs are refused with status 2 and a message naming the item", 
     [["lineage", ...base, "--classes", oneClass, "--column", "host"], /every genome has class 'b'/],
     [["lineage", ...base, "--classes", stranger, "--column", "host"], /'genome_Z' \(line 2\)/],
     [["lineage", ...base, "--classes", partial, "--column", "host"], /branch\(es\) have no class/],
+    [
+      ["lineage", ...base, "--classes", blank, "--column", "host"],
+      /line 5: 'genome_D' has no value in column 'host'/,
+    ],
     [
       ["lineage", ...base, "--classes", meta, "--column", "host", "--reference", "c"],
       /Reference class 'c'/,
