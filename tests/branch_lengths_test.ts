@@ -34,6 +34,7 @@ interface Case {
 
 const AT_LEAST_ONE = { minPresent: 1, maxPresent: null };
 const NONE = { minPresent: 0, maxPresent: null };
+const WINDOW_0_6 = { minPresent: 0, maxPresent: 6 };
 const CASES: Case[] = [
   { model: "null", values: [0.4, 0.9], window: AT_LEAST_ONE, missing: 0 },
   { model: "null", values: [0.4, 0.9], window: NONE, missing: 0.1 },
@@ -48,6 +49,16 @@ const CASES: Case[] = [
     completeness: true,
   },
   { model: "null", values: [0.4, 0.9], window: AT_LEAST_ONE, missing: 0, completeness: true },
+  // General windows: the count pruning's tangents instead of the all-absent expectations.
+  { model: "null", values: [0.4, 0.9], window: { minPresent: 2, maxPresent: 7 }, missing: 0.1 },
+  { model: "mixture2", values: [0.2, 0.5, 1.5, 2, 0.4], window: WINDOW_0_6, missing: 0 },
+  {
+    model: "gamma2+inv+error",
+    values: [0.4, 0.9, 0.7, 0.15, 0.02, 0.08],
+    window: { minPresent: 2, maxPresent: null },
+    missing: 0.05,
+    completeness: true,
+  },
 ];
 
 /** A random tree (zero-length branches made positive) and data simulated on it. */
@@ -127,18 +138,27 @@ Deno.test("branch-length gradients equal central finite differences", () => {
   });
 });
 
-Deno.test("a window other than at least one present is refused with what is missing", () => {
+Deno.test("a family outside the window, or a window out of range, is refused by name", () => {
   const { tree, model, patterns } = caseData(CASES[0], 1);
-  let error: unknown;
-  try {
-    new BranchLengthLikelihood(tree, patterns, tsBackendFactory, model, {
-      minPresent: 1,
-      maxPresent: 8,
-    });
-  } catch (e) {
-    error = e;
+  const refusal = (window: Ascertainment) => {
+    try {
+      new BranchLengthLikelihood(tree, patterns, tsBackendFactory, model, window);
+    } catch (e) {
+      return e instanceof GenecontentError ? e.message : `not a GenecontentError: ${e}`;
+    }
+    return "accepted";
+  };
+  let most = 0;
+  for (let p = 0; p < patterns.nPatterns; p++) {
+    let n = 0;
+    for (let i = 0; i < tree.nTips; i++) n += patterns.states[p * tree.nTips + i] === 1 ? 1 : 0;
+    most = Math.max(most, n);
   }
-  assert(error instanceof GenecontentError && /max-present/.test(error.message));
+  const message = refusal({ minPresent: 1, maxPresent: most - 1 });
+  assert(/^Family 'f\d+' is present in \d+ genomes, outside the window/.test(message), message);
+  assert(/--max-present/.test(message), message);
+  assert(/at least 1/.test(refusal({ minPresent: 0, maxPresent: 0 })));
+  assert(/exceeds the number of genomes/.test(refusal({ minPresent: 99, maxPresent: null })));
 });
 
 /**

@@ -31,10 +31,12 @@
  * + W_m sum_c w_c L0_c(m) d log L0_c(m) / P(observable | m): the expectations of the all-absent
  * columns (a second backend bound to one such column per mask) weighted by
  * W_m w_c L0_c(m) / P(observable | m) give it with the same formulas as the data. P(observable)
- * itself comes from `ObservableWindow` (positive terms only, exact at extreme rates). Windows
- * other than "at least one present" (`--min-present` above 1, `--max-present`) are refused: their
- * gradient with respect to the lengths needs an outside pass of the count pruning of
- * `observable.ts` (or one tangent pair per two branches), which is not implemented.
+ * itself comes from `ObservableWindow` (positive terms only, exact at extreme rates). Any other
+ * window [K, M] (`--min-present`, `--max-present`) takes P(window | m) and its derivatives from
+ * the count pruning of `ObservableWindow` along tangent directions: one pair per component for
+ * its log rates, one for the error rates, and one per two branches for their log lengths, so a
+ * gradient costs about nNodes / 2 count prunings per component and mask (fine for hundreds of
+ * genomes and few masks; an outside pass of the count pruning would make it one).
  *
  * **Scale.** Rates and lengths are confounded by one overall factor. It is fixed by holding the
  * tree's total length at the input tree's: lengths are t = T softmax(y) over free y, so rates are
@@ -131,7 +133,7 @@ export class BranchLengthLikelihood implements Disposable {
   readonly patterns: SitePatterns;
   /** The model. */
   readonly model: ModelDescription;
-  /** The prevalence window ([0, none] or [1, none]). */
+  /** The prevalence window. */
   readonly window: Ascertainment;
   /** The model's free parameters. */
   readonly parameters: readonly ParameterSpec[];
@@ -147,8 +149,8 @@ export class BranchLengthLikelihood implements Disposable {
   readonly #maskWeight: number[] = [];
 
   /**
-   * Binds the backends. Refuses a window other than [0, none] or [1, none], a family outside
-   * the window, and a backend without `expectations`.
+   * Binds the backends. Refuses a window out of range, a family outside the window, and a
+   * backend without `expectations`.
    */
   constructor(
     tree: FlatTree,
@@ -161,13 +163,19 @@ export class BranchLengthLikelihood implements Disposable {
     if (patterns.nTips !== tree.nTips) {
       throw new RangeError(`Patterns have ${patterns.nTips} tips, the tree ${tree.nTips}.`);
     }
-    if (!(window.maxPresent === null && (window.minPresent === 0 || window.minPresent === 1))) {
+    const K = window.minPresent, M = window.maxPresent;
+    if (!Number.isInteger(K) || K < 0) {
+      throw new GenecontentError(`Minimum present count must be a whole number >= 0; got ${K}.`);
+    }
+    if (K > tree.nTips) {
       throw new GenecontentError(
-        `Branch-length optimisation supports the default ascertainment (at least one present ` +
-          `genome) or none; got the window of ${window.minPresent} to ` +
-          `${window.maxPresent ?? "any number of"} present genomes, whose gradient with respect ` +
-          "to branch lengths is not implemented. Fit the lengths without --min-present above 1 " +
-          "and without --max-present.",
+        `Minimum present count ${K} exceeds the number of genomes (${tree.nTips}).`,
+      );
+    }
+    if (M !== null && !(Number.isInteger(M) && M >= Math.max(K, 1))) {
+      throw new GenecontentError(
+        `Maximum present count must be a whole number >= ${Math.max(K, 1)} (the minimum ` +
+          `present count, and at least 1); got ${M}.`,
       );
     }
     this.tree = tree;
@@ -190,7 +198,7 @@ export class BranchLengthLikelihood implements Disposable {
           "gradients need; use --backend ts.",
       );
     }
-    if (window.minPresent === 1) {
+    if (window.minPresent === 1 && window.maxPresent === null) {
       const nMasks = this.#masks.length;
       const n = tree.nTips;
       const states = new Uint8Array(nMasks * n);
@@ -198,6 +206,9 @@ export class BranchLengthLikelihood implements Disposable {
         for (let i = 0; i < n; i++) states[m * n + i] = mask[i] ? ABSENT : MISSING;
       });
       this.#absent = factory.create(this.#kernel, states, nMasks);
+      this.#observable = new ObservableWindow(this.#kernel, this.#masks, window);
+    } else if (window.minPresent > 0 || window.maxPresent !== null) {
+      this.#absent = null;
       this.#observable = new ObservableWindow(this.#kernel, this.#masks, window);
     } else {
       this.#absent = null;
@@ -217,12 +228,21 @@ export class BranchLengthLikelihood implements Disposable {
         if (row[i] === PRESENT) present++;
         else if (row[i] === MISSING) missing = true;
       }
-      if (present < this.window.minPresent) {
+      const { minPresent: K, maxPresent: M } = this.window;
+      if (present < K || (M !== null && present > M)) {
         const f = familyPattern.indexOf(p);
+        if (K === 1 && M === null) {
+          throw new GenecontentError(
+            `Family '${familyNames[f]}' is present in no genome, but the ascertainment ` +
+              "correction conditions every family on at least one. Remove it from the PAM, or " +
+              "turn the correction off (--no-ascertainment).",
+          );
+        }
         throw new GenecontentError(
-          `Family '${familyNames[f]}' is present in no genome, but the ascertainment correction ` +
-            "conditions every family on at least one. Remove it from the PAM, or turn the " +
-            "correction off (--no-ascertainment).",
+          `Family '${familyNames[f]}' is present in ${present} genomes, outside the window of ` +
+            `${K} to ${M ?? "any number of"} present genomes that the ascertainment correction ` +
+            "conditions every family on. Remove it from the PAM, or widen the window " +
+            "(--min-present, --max-present).",
         );
       }
       const mask = () => Uint8Array.from(row, (s) => (s === MISSING ? 0 : 1));
@@ -351,7 +371,11 @@ export class BranchLengthLikelihood implements Disposable {
       }
       if (w) acc.add(expect(this.backend, { layout, weights: w }).branch, fittedError, true);
     }
-    if (this.#observable) {
+    if (this.#observable && !this.#absent) {
+      const w = this.#windowTerms(comps, rates, lengths, gradient, acc, S);
+      total += w.logLik;
+      invError += w.invError;
+    } else if (this.#observable) {
       const nMasks = this.#masks.length;
       const obs = this.#observable.evaluate(rates, { layout });
       const absent = this.#absent!.evaluate(rates, { layout });
@@ -405,6 +429,125 @@ export class BranchLengthLikelihood implements Disposable {
       lengthCurvature: acc.curvature,
       parameterCurvature: acc.parameterCurvature(),
     };
+  }
+
+  /**
+   * The ascertainment term of a general window, -sum_m W_m log P(window | m), and with
+   * `gradient` its derivatives into `acc` and `S` (returning the invariant class's error term):
+   * the count pruning of `ObservableWindow` along two tangent directions per parameter set, one
+   * set per component for its log gain and log loss, one for the error rates, and one per pair
+   * of branches for their log lengths (so a gradient costs about nNodes / 2 count prunings per
+   * component, batched).
+   */
+  #windowTerms(
+    comps: ModelComponents,
+    rates: Float64Array,
+    lengths: ArrayLike<number>,
+    gradient: boolean,
+    acc: Accumulator,
+    S: Float64Array,
+  ): { logLik: number; invError: number } {
+    const layout = "perBranch" as const;
+    const obsWindow = this.#observable!;
+    const nMasks = this.#masks.length;
+    const C = comps.rates.length;
+    const inv = comps.invariant;
+    const nComp = C + (inv ? 1 : 0);
+    const nK = this.#kernel.nNodes;
+    const R = 2 * nK;
+    const nB = this.tree.nNodes - 1;
+    const offset = this.#offset;
+    const fittedError = comps.errorIndex !== null;
+    const em = this.#setup
+      ? genomeFalseAbsence(fittedError ? comps.falseAbsence : 0, this.#setup.completeness)
+      : null;
+    const completeness = this.#setup?.completeness ?? null;
+    // Sets per component: [log gain | log loss], [e+ | e-] with fitted error, then branch pairs.
+    const errorTangents = gradient && fittedError && this.#setup
+      ? kernelAssignments(comps, this.#setup, true).options.tangents!
+      : null;
+    const lead = 1 + (errorTangents ? 1 : 0);
+    const perComp = gradient ? lead + Math.ceil(nB / 2) : 1;
+    const logProb = new Float64Array(C * nMasks);
+    // grads[((c * perComp + j) * nMasks + m) * 2 + d]
+    const grads = gradient ? new Float64Array(C * perComp * nMasks * 2) : null;
+    const BATCH = 64;
+    for (let c = 0; c < C; c++) {
+      const own = rates.subarray(c * R, (c + 1) * R);
+      for (let j0 = 0; j0 < perComp; j0 += BATCH) {
+        const n = Math.min(BATCH, perComp - j0);
+        const batch = new Float64Array(n * R);
+        for (let j = 0; j < n; j++) batch.set(own, j * R);
+        if (!gradient) {
+          const r = obsWindow.evaluate(batch, { layout });
+          logProb.set(r.logProb.subarray(0, nMasks), c * nMasks);
+          continue;
+        }
+        const tangents = new Float64Array(n * 2 * R);
+        for (let j = 0; j < n; j++) {
+          const set = j0 + j;
+          const d0 = 2 * j * R, d1 = d0 + R;
+          if (set === 0) {
+            for (let u = offset; u < nK; u++) {
+              tangents[d0 + 2 * u] = 1;
+              tangents[d1 + 2 * u + 1] = 1;
+            }
+          } else if (set < lead) {
+            tangents.set(errorTangents!.subarray(2 * (C + c) * R, 2 * (C + c) * R + 2 * R), d0);
+          } else {
+            const v = 2 * (set - lead);
+            for (const [d, b] of [[d0, v], [d1, v + 1]]) {
+              if (b >= nB) continue;
+              tangents[d + 2 * (b + offset)] = 1;
+              tangents[d + 2 * (b + offset) + 1] = 1;
+            }
+          }
+        }
+        const r = obsWindow.evaluate(batch, { layout, gradient: true, tangents });
+        if (j0 === 0) logProb.set(r.logProb.subarray(0, nMasks), c * nMasks);
+        grads!.set(r.grad!, (c * perComp + j0) * nMasks * 2);
+      }
+    }
+    let total = 0;
+    let invError = 0;
+    const terms = new Float64Array(nComp);
+    for (let m = 0; m < nMasks; m++) {
+      let top = -Infinity;
+      for (let k = 0; k < C; k++) {
+        terms[k] = comps.rates[k].logWeight + logProb[k * nMasks + m];
+        if (terms[k] > top) top = terms[k];
+      }
+      let invDeriv = 0;
+      if (inv) {
+        const io = invariantObservable(this.#masks[m], em, completeness, fittedError, this.window);
+        terms[C] = inv.logWeight + io.logProb;
+        invDeriv = io.dFalseAbsence;
+        if (terms[C] > top) top = terms[C];
+      }
+      let sum = 0;
+      for (let k = 0; k < nComp; k++) sum += Math.exp(terms[k] - top);
+      const logObs = top + Math.log(sum);
+      const W = this.#maskWeight[m];
+      total -= W * logObs;
+      if (!grads) continue;
+      for (let k = 0; k < nComp; k++) {
+        const q = W * Math.exp(terms[k] - logObs);
+        S[k] -= q;
+        if (k === C) {
+          invError -= q * invDeriv;
+          continue;
+        }
+        const g = (j: number, d: number) => grads[((k * perComp + j) * nMasks + m) * 2 + d];
+        acc.addRates(k, -q * g(0, 0), -q * g(0, 1));
+        if (lead > 1) acc.addError(-q * g(1, 0), -q * g(1, 1));
+        for (let j = lead; j < perComp; j++) {
+          const v = 2 * (j - lead);
+          acc.lengths[v] -= q * g(j, 0) / lengths[v];
+          if (v + 1 < nB) acc.lengths[v + 1] -= q * g(j, 1) / lengths[v + 1];
+        }
+      }
+    }
+    return { logLik: total, invError };
   }
 
   /** Frees the backends. */
@@ -519,6 +662,18 @@ class Accumulator {
         }
       }
     }
+  }
+
+  /** Adds d logL / d log gain_k and d logL / d log loss_k of rate component `k`. */
+  addRates(k: number, dLogGain: number, dLogLoss: number): void {
+    this.#G0[k] += dLogGain;
+    this.#G1[k] += dLogLoss;
+  }
+
+  /** Adds d logL / d falsePresence and d logL / d falseAbsence. */
+  addError(dPlus: number, dMinus: number): void {
+    this.#ePlus += dPlus;
+    this.#eMinus += dMinus;
   }
 
   /** Complete-data information of every parameter (natural scale) from the expected hazards. */
