@@ -21,24 +21,29 @@
  * with d/d theta, in one backend call. A call with T thetas on n patterns costs about n T
  * pattern evaluations plus a fixed overhead, so the screen uses few calls:
  *
- * 1. every pattern at the coarse grid theta = -B, -B + 1, ..., B (25 points, 0 among them, so
- *    l_f(0) is exact) in one call;
+ * 1. every pattern at the coarse grid theta = -B, -B + 1, ..., B ({@linkcode COARSE_STEP}: 25
+ *    points, 0 among them, so l_f(0) is exact) in one call;
  * 2. per pattern, the maximum of the piecewise cubic Hermite interpolant of (l, dl) over the
- *    grid (global over the grid: the best grid point and the stationary points of the cubics on
- *    its two intervals); if the best point is at a bound with the slope pointing outwards, the
- *    estimate is the bound (`open` on that side) and the maximum is the exact grid value;
- * 3. the estimates are binned (width {@linkcode BIN_WIDTH}), and the patterns of one bin are
- *    evaluated together on a local grid of spacing {@linkcode LOCAL_SPACING} covering the bin and
- *    a margin; the maximum of the local Hermite interpolant gives theta-hat and l-hat (value
- *    error about h^4 / 384 max|l''''|, h = 0.025: below 1e-9 for the curvatures of real
- *    columns); a maximum at the edge of its local grid is re-binned at the edge and evaluated
- *    again (rounds repeat until every pattern is bracketed);
- * 4. the profile interval {theta : 2 (l-hat - l(theta)) <= chi2_1(level)} is found the same way:
- *    the crossing on each side is bracketed on the coarse grid and refined on binned local grids
- *    (an interval reaching the bound is open on that side and reported at the bound).
+ *    samples (global over the samples: the best sample and the stationary points of the cubics
+ *    on its two intervals); if the best sample is at a bound with the slope pointing outwards,
+ *    the estimate is the bound (`atBound`, the interval open on that side) and the maximum is
+ *    the exact value there;
+ * 3. every pattern keeps all its samples (value and slope at each theta evaluated for it). In
+ *    rounds, the maximum and the two ends of the profile interval
+ *    {theta : 2 (l-hat - l(theta)) <= chi2_1(level)} (the first sample below l-hat - cut going
+ *    outwards from theta-hat brackets an end) are located on the interpolant of the samples;
+ *    each one whose bracketing samples are more than {@linkcode LOCAL_SPACING} apart asks for
+ *    its estimate's bin (width {@linkcode BIN_WIDTH}) to be sampled, and the requests of a
+ *    round are evaluated together, one call per bin, on the bin's local grid of spacing
+ *    LOCAL_SPACING (7 points: the bin and a point of margin on each side). When every estimate
+ *    is bracketed at that spacing, theta-hat and l-hat are the maximum of the local Hermite
+ *    cubics (value error about h^4 / 384 max|l''''|, h = 0.025: below 1e-9 for the curvatures
+ *    of real columns) and the ends are the cubics' crossings of l-hat - cut; an end that stays
+ *    above the cut up to the bound is open and reported at the bound. About 46 pattern
+ *    evaluations per distinct column in all.
  *
  * The LRT of every family is checked against an independent one-dimensional optimisation
- * (a scan and Brent's method on that family alone, `tests/screen_test.ts`,
+ * (a scan and golden-section search on that family alone, `tests/screen_test.ts`,
  * `scripts/bench_screen.ts`).
  *
  * ## Calibration
@@ -84,6 +89,8 @@ export type ScreenChannel = "gain" | "loss";
 export const THETA_BOUND = 12;
 /** Width of the bins of estimates that are evaluated together on one local grid. */
 export const BIN_WIDTH = 0.1;
+/** Spacing of the coarse grid every pattern is first evaluated on (divides THETA_BOUND). */
+export const COARSE_STEP = 1;
 /** Spacing of the local grids the estimates are refined on. */
 export const LOCAL_SPACING = 0.025;
 /** Fewest simulated families in a prevalence pool of the calibration. */
@@ -150,6 +157,8 @@ export interface PatternScreen {
   readonly lrt: Float64Array;
   /** Number of backend calls made. */
   readonly calls: number;
+  /** Pattern-theta evaluations made (patterns times thetas, summed over the calls). */
+  readonly evaluations: number;
 }
 
 /** Cubic Hermite interpolant on [a, a + h] of values f0, f1 and slopes d0, d1, at x. */
@@ -209,47 +218,6 @@ interface Sampled {
   readonly d: Float64Array;
 }
 
-/** The maximum of the piecewise Hermite interpolant around the best grid point. */
-function sampledMax(s: Sampled): { x: number; value: number; at: number } {
-  const n = s.x.length;
-  let k = 0;
-  for (let t = 1; t < n; t++) if (s.f[t] > s.f[k]) k = t;
-  let best = { x: s.x[k], value: s.f[k] };
-  for (const j of [k - 1, k]) {
-    if (j < 0 || j + 1 >= n) continue;
-    const m = hermiteMax(s.x[j], s.x[j + 1] - s.x[j], s.f[j], s.f[j + 1], s.d[j], s.d[j + 1]);
-    if (m.value > best.value) best = m;
-  }
-  return { ...best, at: k };
-}
-
-/**
- * Where the interpolant first falls below `target` going from `from` in `direction`: the
- * crossing inside the grid, or null when every grid point on that side stays at or above it.
- */
-function sampledCrossing(
-  s: Sampled,
-  from: number,
-  direction: -1 | 1,
-  target: number,
-): number | null {
-  const n = s.x.length;
-  if (direction > 0) {
-    for (let j = 0; j + 1 < n; j++) {
-      if (s.x[j + 1] <= from) continue;
-      if (s.f[j + 1] < target) {
-        return segmentCrossing(s, j, Math.max(s.x[j], from), s.x[j + 1], target);
-      }
-    }
-  } else {
-    for (let j = n - 2; j >= 0; j--) {
-      if (s.x[j] >= from) continue;
-      if (s.f[j] < target) return segmentCrossing(s, j, Math.min(s.x[j + 1], from), s.x[j], target);
-    }
-  }
-  return null;
-}
-
 /**
  * The crossing of `target` by the Hermite cubic of grid interval j between `above` (where it is
  * at or above the target) and `below` (where it is below), by bisection (to 1e-15 relative).
@@ -269,6 +237,7 @@ function segmentCrossing(s: Sampled, j: number, above: number, below: number, ta
 /** The local grid of spacing LOCAL_SPACING around bin `b`, clipped to the bound. */
 function binGrid(b: number): Float64Array {
   const c = b * BIN_WIDTH;
+  // One point of margin on each side: an estimate that moves a little stays bracketed.
   const m = Math.round(BIN_WIDTH / 2 / LOCAL_SPACING) + 1;
   const out: number[] = [];
   for (let j = -m; j <= m; j++) {
@@ -296,7 +265,7 @@ function evaluateBins(
   channel: ScreenChannel,
   background: Float64Array,
   requests: readonly Request[],
-  count: () => void,
+  count: (size: number) => void,
 ): Sampled[] {
   const bins = new Map<number, number[]>();
   requests.forEach((r, k) => {
@@ -311,7 +280,7 @@ function evaluateBins(
     const members = [...new Set(list.map((k) => requests[k].i))].sort((a, c) => a - c);
     const idx = Uint32Array.from(members, (i) => patterns[i]);
     const v = source.familyCurves(idx, channel, x, background, true);
-    count();
+    count(idx.length * x.length);
     const n = members.length;
     const pos = new Map(members.map((i, j) => [i, j]));
     for (const k of list) {
@@ -361,8 +330,10 @@ export function screenPatterns(
   }
   const cut = level === null ? NaN : chiSquareQuantile(level, 1) / 2;
   let calls = 0;
-  const count = () => {
+  let evaluations = 0;
+  const count = (size: number) => {
     calls++;
+    evaluations += size;
     options.onCall?.(calls);
   };
   const theta = new Float64Array(n), low = new Float64Array(n).fill(NaN);
@@ -372,7 +343,19 @@ export function screenPatterns(
   const logLikNull = new Float64Array(n), logLikAlt = new Float64Array(n);
   const lrt = new Float64Array(n);
   if (n === 0) {
-    return { theta, low, high, openLow, openHigh, atBound, logLikNull, logLikAlt, lrt, calls };
+    return {
+      theta,
+      low,
+      high,
+      openLow,
+      openHigh,
+      atBound,
+      logLikNull,
+      logLikAlt,
+      lrt,
+      calls,
+      evaluations,
+    };
   }
   for (let i = 1; i < n; i++) {
     if (!(patterns[i] > patterns[i - 1])) {
@@ -380,15 +363,18 @@ export function screenPatterns(
     }
   }
   const B = THETA_BOUND;
-  const grid = Float64Array.from({ length: 2 * B + 1 }, (_, t) => t - B);
-  const zero = B;
+  const grid = Float64Array.from(
+    { length: 2 * B / COARSE_STEP + 1 },
+    (_, t) => t * COARSE_STEP - B,
+  );
+  const zero = B / COARSE_STEP;
   const coarse: Sampled[] = new Array(n);
   // One call on every pattern (in chunks bounding memory to a few million values).
   const chunk = Math.max(1, Math.floor(4_000_000 / grid.length));
   for (let s = 0; s < n; s += chunk) {
     const e = Math.min(n, s + chunk);
     const v = source.familyCurves(patterns.subarray(s, e), channel, grid, background, true);
-    count();
+    count((e - s) * grid.length);
     const m = e - s;
     for (let i = s; i < e; i++) {
       const f = new Float64Array(grid.length), d = new Float64Array(grid.length);
@@ -406,73 +392,134 @@ export function screenPatterns(
       coarse[i] = { x: grid, f, d };
     }
   }
-  // Maxima.
+  // Every pattern's samples: the coarse grid, then every local grid evaluated for it. Rounds
+  // request local grids where the maximum or an interval end is not yet bracketed by samples
+  // LOCAL_SPACING apart, all requests of a round binned together.
   const maxValue = new Float64Array(n);
-  let pending: Request[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = coarse[i];
-    logLikNull[i] = c.f[zero];
-    const m = sampledMax(c);
-    const last = grid.length - 1;
-    if (m.at === last && c.d[last] >= 0 && m.x === grid[last]) {
-      theta[i] = B;
-      atBound[i] = 1;
-      maxValue[i] = c.f[last];
-    } else if (m.at === 0 && c.d[0] <= 0 && m.x === grid[0]) {
-      theta[i] = -B;
-      atBound[i] = -1;
-      maxValue[i] = c.f[0];
-    } else {
-      theta[i] = m.x;
-      maxValue[i] = m.value;
-      pending.push({ i, theta: m.x });
-    }
-  }
-  for (let round = 0; pending.length > 0; round++) {
-    if (round === MAX_ROUNDS) {
-      throw new Error(`Screen: ${pending.length} maxima not bracketed after ${round} rounds.`);
-    }
-    const sampled = evaluateBins(source, patterns, channel, background, pending, count);
-    const next: Request[] = [];
-    pending.forEach((r, k) => {
-      const s = sampled[k];
-      const m = sampledMax(s);
-      const last = s.x.length - 1;
-      const edgeHigh = m.at === last && m.x === s.x[last] && s.d[last] > 0;
-      const edgeLow = m.at === 0 && m.x === s.x[0] && s.d[0] < 0;
-      if ((edgeHigh && s.x[last] < B) || (edgeLow && s.x[0] > -B)) {
-        // Not bracketed: centre the next local grid beyond this edge.
-        const edge = edgeHigh ? s.x[last] : s.x[0];
-        next.push({ i: r.i, theta: edge + (edgeHigh ? 1 : -1) * BIN_WIDTH / 2 });
-        return;
+  const lowEnd: (number | null)[] = new Array(n).fill(null);
+  const highEnd: (number | null)[] = new Array(n).fill(null);
+  // Bits: 1 maximum done, 2 lower end done, 4 upper end done.
+  const done = new Uint8Array(n);
+  for (let i = 0; i < n; i++) logLikNull[i] = coarse[i].f[zero];
+  for (let round = 0;; round++) {
+    const requests: Request[] = [];
+    for (let i = 0; i < n; i++) {
+      if (done[i] === 7) continue;
+      const s = coarse[i];
+      if (!(done[i] & 1)) {
+        const m = maxStatus(s);
+        theta[i] = m.x;
+        maxValue[i] = m.value;
+        atBound[i] = m.atBound;
+        if (m.done) done[i] |= 1;
+        else requests.push({ i, theta: m.x });
       }
-      if (edgeHigh || edgeLow) {
-        theta[r.i] = edgeHigh ? B : -B;
-        atBound[r.i] = edgeHigh ? 1 : -1;
-      } else theta[r.i] = m.x;
-      maxValue[r.i] = m.value;
-      coarse[r.i] = mergeSampled(coarse[r.i], s);
-    });
-    pending = next;
+      if (level === null) {
+        if (done[i] & 1) done[i] = 7;
+        continue;
+      }
+      // The ends with the current maximum (final once the maximum is done).
+      const target = Math.max(maxValue[i], logLikNull[i]) - cut;
+      for (const [bit, dir] of [[2, -1], [4, 1]] as const) {
+        if (done[i] & bit) continue;
+        const c = crossingStatus(s, theta[i], dir, target);
+        if (c.done && (done[i] & 1)) {
+          done[i] |= bit;
+          if (dir < 0) lowEnd[i] = c.x;
+          else highEnd[i] = c.x;
+        } else if (!c.done) requests.push({ i, theta: c.x! });
+      }
+    }
+    if (requests.length === 0) break;
+    if (round === MAX_ROUNDS) {
+      throw new Error(`Screen: ${requests.length} estimates not bracketed after ${round} rounds.`);
+    }
+    const local = evaluateBins(source, patterns, channel, background, requests, count);
+    requests.forEach((r, k) => coarse[r.i] = mergeSampled(coarse[r.i], local[k]));
   }
   for (let i = 0; i < n; i++) {
     // The coarse grid holds theta = 0 exactly, so the maximum is at least l(0).
     logLikAlt[i] = Math.max(maxValue[i], logLikNull[i]);
     lrt[i] = 2 * (logLikAlt[i] - logLikNull[i]);
+    if (level !== null) {
+      low[i] = lowEnd[i] ?? -B;
+      openLow[i] = lowEnd[i] === null ? 1 : 0;
+      high[i] = highEnd[i] ?? B;
+      openHigh[i] = highEnd[i] === null ? 1 : 0;
+    }
   }
-  if (level !== null) {
-    profileEnds(source, patterns, channel, background, coarse, theta, logLikAlt, cut, -1, count)
-      .forEach((x, i) => {
-        low[i] = x ?? -B;
-        openLow[i] = x === null ? 1 : 0;
-      });
-    profileEnds(source, patterns, channel, background, coarse, theta, logLikAlt, cut, 1, count)
-      .forEach((x, i) => {
-        high[i] = x ?? B;
-        openHigh[i] = x === null ? 1 : 0;
-      });
+  return {
+    theta,
+    low,
+    high,
+    openLow,
+    openHigh,
+    atBound,
+    logLikNull,
+    logLikAlt,
+    lrt,
+    calls,
+    evaluations,
+  };
+}
+
+/** Sample intervals at most this wide count as resolved (LOCAL_SPACING and rounding). */
+const FINE = LOCAL_SPACING * (1 + 1e-9);
+
+/**
+ * The maximum of a sampled curve: at the bound (slope pointing outwards at the best sample,
+ * which is the bound), or the Hermite maximum of the best sample's adjacent intervals, `done`
+ * when those intervals are at most LOCAL_SPACING wide.
+ */
+function maxStatus(s: Sampled): { done: boolean; x: number; value: number; atBound: -1 | 0 | 1 } {
+  const n = s.x.length;
+  let k = 0;
+  for (let t = 1; t < n; t++) if (s.f[t] > s.f[k]) k = t;
+  if (k === n - 1 && s.x[k] >= THETA_BOUND && s.d[k] >= 0) {
+    return { done: true, x: THETA_BOUND, value: s.f[k], atBound: 1 };
   }
-  return { theta, low, high, openLow, openHigh, atBound, logLikNull, logLikAlt, lrt, calls };
+  if (k === 0 && s.x[0] <= -THETA_BOUND && s.d[0] <= 0) {
+    return { done: true, x: -THETA_BOUND, value: s.f[0], atBound: -1 };
+  }
+  let best = { x: s.x[k], value: s.f[k] };
+  let fine = true;
+  for (const j of [k - 1, k]) {
+    if (j < 0 || j + 1 >= n) continue;
+    const h = s.x[j + 1] - s.x[j];
+    if (h > FINE) fine = false;
+    const m = hermiteMax(s.x[j], h, s.f[j], s.f[j + 1], s.d[j], s.d[j + 1]);
+    if (m.value > best.value) best = m;
+  }
+  return { done: fine, x: best.x, value: best.value, atBound: 0 };
+}
+
+/**
+ * The end of the profile interval on the `direction` side of `from` (theta-hat): the first
+ * sample below `target` going outwards brackets it; `done` when that bracket is at most
+ * LOCAL_SPACING wide (x: the crossing) or when no sample up to the bound is below (x: null,
+ * open); otherwise x is the crossing of the wide bracket's cubic, where to sample next.
+ */
+function crossingStatus(
+  s: Sampled,
+  from: number,
+  direction: -1 | 1,
+  target: number,
+): { done: boolean; x: number | null } {
+  const n = s.x.length;
+  if (direction > 0) {
+    for (let j = 0; j + 1 < n; j++) {
+      if (s.x[j + 1] <= from || !(s.f[j + 1] < target)) continue;
+      const x = segmentCrossing(s, j, Math.max(s.x[j], from), s.x[j + 1], target);
+      return { done: s.x[j + 1] - s.x[j] <= FINE, x };
+    }
+  } else {
+    for (let j = n - 2; j >= 0; j--) {
+      if (s.x[j] >= from || !(s.f[j] < target)) continue;
+      const x = segmentCrossing(s, j, Math.min(s.x[j + 1], from), s.x[j], target);
+      return { done: s.x[j + 1] - s.x[j] <= FINE, x };
+    }
+  }
+  return { done: true, x: null };
 }
 
 /** The union of two sampled curves, sorted by x (duplicates from the finer one). */
@@ -486,75 +533,6 @@ function mergeSampled(a: Sampled, b: Sampled): Sampled {
     f: Float64Array.from(xs, (x) => pts.get(x)![0]),
     d: Float64Array.from(xs, (x) => pts.get(x)![1]),
   };
-}
-
-/**
- * One end of every pattern's profile interval: the crossing of l-hat - cut on the `direction`
- * side of theta-hat, or null when the curve stays above it up to the bound.
- */
-function profileEnds(
-  source: FamilyCurveSource,
-  patterns: Uint32Array,
-  channel: ScreenChannel,
-  background: Float64Array,
-  sampled: Sampled[],
-  theta: Float64Array,
-  top: Float64Array,
-  cut: number,
-  direction: -1 | 1,
-  count: () => void,
-): (number | null)[] {
-  const n = patterns.length;
-  const out: (number | null)[] = new Array(n).fill(null);
-  let pending: Request[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = sampledCrossing(sampled[i], theta[i], direction, top[i] - cut);
-    if (x !== null) pending.push({ i, theta: x });
-  }
-  for (let round = 0; pending.length > 0; round++) {
-    if (round === MAX_ROUNDS) {
-      throw new Error(
-        `Screen: ${pending.length} interval ends not bracketed after ${round} rounds.`,
-      );
-    }
-    const local = evaluateBins(source, patterns, channel, background, pending, count);
-    const next: Request[] = [];
-    pending.forEach((r, k) => {
-      const s = local[k];
-      const target = top[r.i] - cut;
-      // Bracket: a sign change of l - target on the local grid, the nearest to theta-hat.
-      const L = s.x.length;
-      let found: number | null = null;
-      if (direction > 0) {
-        for (let t = L - 1; t > 0; t--) {
-          if (s.f[t] < target && s.f[t - 1] >= target && s.x[t - 1] >= theta[r.i] - 1e-12) {
-            found = t - 1;
-          }
-        }
-      } else {
-        for (let t = 0; t + 1 < L; t++) {
-          if (s.f[t] < target && s.f[t + 1] >= target && s.x[t + 1] <= theta[r.i] + 1e-12) {
-            found = t;
-          }
-        }
-      }
-      if (found === null) {
-        // Everything above the target: the crossing is further out; below: further in.
-        const allAbove = s.f.every((f) => f >= target);
-        const edge = (allAbove ? direction : -direction) > 0 ? s.x[L - 1] : s.x[0];
-        const nextTheta = edge + (allAbove ? direction : -direction) * BIN_WIDTH / 2;
-        if (Math.abs(edge) >= THETA_BOUND && allAbove) return; // open at the bound
-        next.push({ i: r.i, theta: nextTheta });
-        return;
-      }
-      const j = found;
-      out[r.i] = direction > 0
-        ? segmentCrossing(s, j, s.x[j], s.x[j + 1], target)
-        : segmentCrossing(s, j, s.x[j + 1], s.x[j], target);
-    });
-    pending = next;
-  }
-  return out;
 }
 
 /** Options of {@linkcode screenFamilies}. */
