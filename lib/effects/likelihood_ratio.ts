@@ -31,7 +31,7 @@ import {
   type ModelDescription,
   modelParameters,
 } from "../model/description.ts";
-import type { Effect, EffectSetup } from "../model/effects.ts";
+import type { Effect, EffectChannel, EffectSetup, FamilyGroups } from "../model/effects.ts";
 import { MISSING } from "../pam/matrix.ts";
 import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
 import { simulateModel } from "../simulate/model.ts";
@@ -574,4 +574,43 @@ export async function testEffectParts(
     });
   }
   return { joint, parts: results };
+}
+
+/**
+ * A set x lineage contrast: the effect of set `set` (a name in `groups.sets`) on its `channel`
+ * rate only on the branches of a lineage design (a clade or a class of branches, from
+ * `lib/effects/branches.ts`). Tested against a null holding the set's effect everywhere and the
+ * lineage's effect on every family, it asks whether the set's rate changes on the lineage beyond
+ * the lineage's change for every family.
+ *
+ * @example
+ * ```ts
+ * import { contrast } from "./likelihood_ratio.ts";
+ * const groups = { sets: ["phage"], ofFamily: Int32Array.of(0, -1, -1) };
+ * const lineage = { design: Float64Array.of(1, 0, 0), branches: [0], description: "tip a" };
+ * const e = contrast(groups, "phage", "loss", lineage);
+ * console.assert(e.name === "contrast[phage]" && e.sets![0] === 0 && e.design![0] === 1);
+ * ```
+ */
+export function contrast(
+  groups: FamilyGroups,
+  set: string,
+  channel: EffectChannel,
+  lineage: { readonly design: Float64Array; readonly description: string },
+  name = `contrast[${set}]`,
+): Effect {
+  const s = groups.sets.indexOf(set);
+  if (s < 0) {
+    throw new GenecontentError(
+      `No family set '${set}' for a contrast; the sets are ${groups.sets.join(", ")}.`,
+    );
+  }
+  return {
+    name,
+    description: `extra log multiplier of the ${channel} rate of set '${set}' on ` +
+      lineage.description,
+    channel,
+    sets: [s],
+    design: lineage.design,
+  };
 }

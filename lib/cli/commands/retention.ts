@@ -8,10 +8,11 @@
  * @module
  */
 
-import { type CladeDesign, cladeDesign } from "../../effects/branches.ts";
+import { type CladeDesign, cladeDesign, type LineageDesign } from "../../effects/branches.ts";
 import { type FamilySets, readFamilySets } from "../../effects/inputs.ts";
 import {
   type Alternative,
+  contrast,
   type EffectEstimate,
   type EffectPart,
   type EffectTestResult,
@@ -151,8 +152,8 @@ export interface RetentionDesign {
   readonly groups: FamilyGroups;
   /** The rates the effects multiply. */
   readonly channels: readonly EffectChannel[];
-  /** A clade for set x lineage, or null. */
-  readonly clade: CladeDesign | null;
+  /** A lineage (a clade, a class of branches) for set x lineage, or null. */
+  readonly clade: LineageDesign | null;
 }
 
 /** The name of a set effect: `theta`, `thetaLoss`, `theta[set]`, `contrastGain[set]`, ... */
@@ -201,16 +202,9 @@ export function retentionEffects(
         design: null,
       });
       if (clade) {
-        const contrast = effectName("contrast", channel, both, single ? null : set);
-        effects.push({
-          name: contrast,
-          description: `extra log multiplier of the ${channel} rate of set '${set}' on the ` +
-            `branches of the ${clade.description}`,
-          channel,
-          sets: [s],
-          design: clade.design,
-        });
-        tested.push(contrast);
+        const name = effectName("contrast", channel, both, single ? null : set);
+        effects.push(contrast(groups, set, channel, clade, name));
+        tested.push(name);
       } else tested.push(main);
     }
     parts.push({ label: set, tested });
