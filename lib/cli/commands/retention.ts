@@ -117,8 +117,9 @@ Retained longer: --effect loss --alternative less.
 Family sets:
   --families FILE        one family id per line (one set, named after the file's base name),
                          or family<TAB>set rows (several disjoint sets, each tested on its own
-                         and all jointly; a header 'family<TAB>set' is allowed); ids exactly as
-                         in the PAM; '#' lines and blank lines are skipped
+                         with the other sets' effects in both models, and all jointly, the
+                         joint test two-sided; a header 'family<TAB>set' is allowed); ids
+                         exactly as in the PAM; '#' lines and blank lines are skipped
 Set x lineage (is the set's rate different in a clade, beyond the clade's own change?):
   --clade TAXA           the clade of the most recent common ancestor of these genomes
                          (comma-separated tip names)
