@@ -493,11 +493,6 @@ export function simulateLikeData(
   return compressPatterns(out, nFamilies, nTips, familyNames);
 }
 
-/** The effects of a setup by name (for callers building outputs). */
-export function effectsByName(setup: EffectSetup): ReadonlyMap<string, Effect> {
-  return new Map(setup.effects.map((e) => [e.name, e]));
-}
-
 /** A part of a test reported on its own: a label and the effects it tests. */
 export interface EffectPart {
   /** What the part is (a set's name, a class, a channel). */
