@@ -148,6 +148,10 @@ Deno.test("clade designs with and without the stem", () => {
   refuse(() => cladeDesign(tree, { taxa: ["a", "e"] }, true), /whole tree/);
   refuse(() => cladeDesign(tree, { node: "nope" }, true), /Node 'nope' is not in the tree/);
   refuse(() => cladeDesign(tree, { taxa: ["d"] }, false), /one tip: without its stem/);
+  // A support value, or a label two nodes share, is not an id: the message gives the ids.
+  const labelled = parseNewick("(((a:1,b:1)95:1,c:1)x:1,(d:1,e:1)x:1);", "t.nwk");
+  refuse(() => cladeDesign(labelled, { node: "95" }, true), /'95' labels 1 nodes.*ids node5/);
+  refuse(() => cladeDesign(labelled, { node: "x" }, true), /'x' labels 2 nodes.*ids node6, node7/);
 });
 
 Deno.test("class designs from a branch file, and refusals", () => {
