@@ -88,7 +88,8 @@ function scaled(model: ModelDescription, values: Float64Array, channel: string, 
 /**
  * The independent reference: l(theta) of one column alone, from a one-family ModelLikelihood at
  * the scaled background (TypeScript backend), maximised by a scan at step 0.1 over the bound
- * and golden-section search in the best point's neighbourhood; the interval ends by bisection.
+ * and golden-section search in the best point's neighbourhood; the ends of the interval's hull
+ * by bisection.
  */
 function reference(
   tree: FlatTree,
@@ -107,9 +108,10 @@ function reference(
   );
   const f = (t: number) => lik.evaluate(scaled(model, values, channel, t)).logLik;
   let best = -THETA_BOUND, bestValue = -Infinity;
+  const scan = new Float64Array(241);
   for (let k = 0; k <= 240; k++) {
     const t = -THETA_BOUND + k * 0.1;
-    const v = f(t);
+    const v = scan[k] = f(t);
     if (v > bestValue) [best, bestValue] = [t, v];
   }
   let a = Math.max(-THETA_BOUND, best - 0.1), b = Math.min(THETA_BOUND, best + 0.1);
@@ -134,17 +136,24 @@ function reference(
   const top = Math.max(f(x), bestValue);
   const theta = f(x) >= bestValue ? x : best;
   const target = top - 3.841458820694124 / 2; // chi2_1(0.95) / 2
-  const end = (out: number) => {
+  // The interval's hull: from the bound inwards, the first scanned point at or above the
+  // target (or theta-hat) and the scanned point outside it bracket the end, found by bisection.
+  const end = (direction: -1 | 1) => {
+    const out = direction * THETA_BOUND;
     if (f(out) >= target) return out;
-    let inside = theta, outside = out;
-    for (let k = 0; k < 60; k++) {
+    let k = direction > 0 ? 240 : 0;
+    const at = (k: number) => -THETA_BOUND + k * 0.1;
+    while ((at(k) - theta) * direction > 0 && !(scan[k] >= target)) k -= direction;
+    let outside = at(k + direction);
+    let inside = (at(k) - theta) * direction > 0 ? at(k) : theta;
+    for (let it = 0; it < 60; it++) {
       const mid = (inside + outside) / 2;
       if (f(mid) >= target) inside = mid;
       else outside = mid;
     }
     return (inside + outside) / 2;
   };
-  return { theta, lrt: 2 * (top - f(0)), low: end(-THETA_BOUND), high: end(THETA_BOUND) };
+  return { theta, lrt: 2 * (top - f(0)), low: end(-1), high: end(1) };
 }
 
 function simulated(

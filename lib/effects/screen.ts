@@ -30,8 +30,9 @@
  *    the exact value there;
  * 3. every pattern keeps all its samples (value and slope at each theta evaluated for it). In
  *    rounds, the maximum and the two ends of the profile interval
- *    {theta : 2 (l-hat - l(theta)) <= chi2_1(level)} (the first sample below l-hat - cut going
- *    outwards from theta-hat brackets an end) are located on the interpolant of the samples;
+ *    {theta : 2 (l-hat - l(theta)) <= chi2_1(level)} (its hull: the outermost sample at or above
+ *    l-hat - cut on each side and the next one outwards bracket an end) are located on the
+ *    interpolant of the samples;
  *    each one whose bracketing samples are more than {@linkcode LOCAL_SPACING} apart asks for
  *    its estimate's bin (width {@linkcode BIN_WIDTH}) to be sampled, and the requests of a
  *    round are evaluated together, one call per bin, on the bin's local grid of spacing
@@ -494,10 +495,14 @@ function maxStatus(s: Sampled): { done: boolean; x: number; value: number; atBou
 }
 
 /**
- * The end of the profile interval on the `direction` side of `from` (theta-hat): the first
- * sample below `target` going outwards brackets it; `done` when that bracket is at most
- * LOCAL_SPACING wide (x: the crossing) or when no sample up to the bound is below (x: null,
- * open); otherwise x is the crossing of the wide bracket's cubic, where to sample next.
+ * The end of the profile interval on the `direction` side of `from` (theta-hat), as the hull of
+ * the samples at or above `target`: the outermost such sample on that side and the next sample
+ * outwards (below the target) bracket the end. `done` when that bracket is at most
+ * LOCAL_SPACING wide (x: the crossing of its cubic) or when the sample at the bound is at or
+ * above the target (x: null, open); otherwise x is the crossing of the wide bracket's cubic,
+ * where to sample next. (A curve that dips below the target and rises above it again further
+ * out has a confidence set of several pieces; the hull is reported, so long as the outer piece
+ * holds a sample.)
  */
 function crossingStatus(
   s: Sampled,
@@ -507,22 +512,20 @@ function crossingStatus(
 ): { done: boolean; x: number | null } {
   const n = s.x.length;
   if (direction > 0) {
-    for (let j = 0; j + 1 < n; j++) {
-      if (s.x[j + 1] <= from || !(s.f[j + 1] < target)) continue;
-      const x = segmentCrossing(s, j, Math.max(s.x[j], from), s.x[j + 1], target);
-      return { done: s.x[j + 1] - s.x[j] <= FINE, x };
-    }
-  } else {
-    for (let j = n - 2; j >= 0; j--) {
-      if (s.x[j] >= from || !(s.f[j] < target)) continue;
-      const x = segmentCrossing(s, j, Math.min(s.x[j + 1], from), s.x[j], target);
-      return { done: s.x[j + 1] - s.x[j] <= FINE, x };
-    }
+    if (s.f[n - 1] >= target) return { done: true, x: null };
+    let t = n - 2;
+    while (t > 0 && s.x[t] > from && !(s.f[t] >= target)) t--;
+    const x = segmentCrossing(s, t, Math.max(s.x[t], from), s.x[t + 1], target);
+    return { done: s.x[t + 1] - s.x[t] <= FINE, x };
   }
-  return { done: true, x: null };
+  if (s.f[0] >= target) return { done: true, x: null };
+  let t = 1;
+  while (t < n - 1 && s.x[t] < from && !(s.f[t] >= target)) t++;
+  const x = segmentCrossing(s, t - 1, Math.min(s.x[t], from), s.x[t - 1], target);
+  return { done: s.x[t] - s.x[t - 1] <= FINE, x };
 }
 
-/** The union of two sampled curves, sorted by x (duplicates from the finer one). */
+/** The union of two sampled curves, sorted by x (duplicates from the second). */
 function mergeSampled(a: Sampled, b: Sampled): Sampled {
   const pts = new Map<number, [number, number]>();
   for (let t = 0; t < a.x.length; t++) pts.set(a.x[t], [a.f[t], a.d[t]]);
