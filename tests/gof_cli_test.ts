@@ -182,8 +182,10 @@ Deno.test("gof: bad input exits 2 with one error line", async () => {
     [[...base, "--model", "gamma0"], /gamma needs from 2/],
     [["gof", "--tree", treePath], /--pam/],
   ];
-  for (const [args, message] of cases) {
-    const r = await run(args);
+  // Independent runs: started together.
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  for (const [i, [args, message]] of cases.entries()) {
+    const r = results[i];
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /^genecontent: error: /);
     assert.match(r.stderr, message, args.join(" "));

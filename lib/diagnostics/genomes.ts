@@ -59,6 +59,7 @@ import {
   likelihoodCompleteness,
   type MaskGroups,
   maskGroups,
+  positiveTransition,
 } from "./spectrum.ts";
 
 /** |z| of a genome's singletons at or beyond which it is flagged. */
@@ -105,18 +106,6 @@ export interface GenomeDiagnostics {
   readonly threshold: number;
   /** Names of the flagged genomes. */
   readonly flagged: readonly string[];
-}
-
-/** P00, P01, P10, P11 of a branch, each a sum of nonnegative terms. */
-function transition(gain: number, loss: number, t: number, out: Float64Array, o: number): void {
-  const s = gain + loss;
-  const pi1 = gain / s, pi0 = loss / s;
-  const x = Math.exp(-s * t);
-  const y = -Math.expm1(-s * t);
-  out[o] = pi0 + pi1 * x;
-  out[o + 1] = pi1 * y;
-  out[o + 2] = pi0 * y;
-  out[o + 3] = pi1 + pi0 * x;
 }
 
 const TINY = 2 ** -256;
@@ -310,7 +299,7 @@ export function tipCountProbabilities(
     for (let v = 0; v < nNodes - 1; v++) {
       const g = assign.rates[c * r + (global ? 0 : 2 * v)];
       const l = assign.rates[c * r + (global ? 1 : 2 * v + 1)];
-      transition(g, l, tree.branchLength[v], pmat, 4 * v);
+      positiveTransition(g, l, tree.branchLength[v], pmat, 4 * v);
     }
     const g = assign.rates[c * r + (global ? 0 : 2 * (nNodes - 1))];
     const l = assign.rates[c * r + (global ? 1 : 2 * (nNodes - 1) + 1)];

@@ -10,18 +10,22 @@
  *
  * **Expected spectrum.** For each missingness mask m (with N_m families) and each count k
  * inside the ascertainment window [K, M], the model's probability of exactly k recorded
- * presences among m's observed genomes is computed exactly by count pruning
- * (`ObservableWindow` with the one-count window [k, k], on the tree the likelihood uses: with
- * tip error or completeness, the tree with a pendant branch under every tip), for every rate
- * component (gamma category, mixture class), with the invariant class by its Poisson-binomial
- * count recursion; components are mixed by their weights and the result is conditioned on the
+ * presences among m's observed genomes is computed exactly by count pruning in log space (every
+ * node carries the log probabilities of every count of its subtree's observed tips, for each of
+ * its states; children combine by convolution; one pass per mask gives every k, at a cost of
+ * order nTips^2 per mask and component; a linear-scale pass with per-node scaling is used
+ * wherever it resolves the window's counts, the log-space pass elsewhere), on the tree the likelihood uses (with tip error or
+ * completeness, the tree with a pendant branch under every tip), for every rate component
+ * (gamma category, mixture class), with the invariant class (independent tips) by the same
+ * convolution; components are mixed by their weights and the result is conditioned on the
  * window (divided by the sum over the window's counts of the same mixed probabilities):
  *
  *     E[k] = sum_m N_m * sum_c w_c P_c(k | m) / sum_{j in [K, M]} sum_c w_c P_c(j | m)
  *
  * so the expected counts sum to the number of families exactly (to rounding). Every term is a
- * sum of products of probabilities (the count pruning forms no differences), so each E[k] has
- * full relative accuracy; mixing is done on the log scale.
+ * sum of products of probabilities (transition probabilities too are formed without
+ * subtraction), so each E[k] has full relative accuracy, even where the window holds a tiny
+ * share of the probability; mixing is done on the log scale.
  *
  * **Goodness of fit.** Counts are pooled into adjacent classes of k, from the lowest k upwards,
  * each closed once its expected count reaches {@linkcode MIN_EXPECTED} (5); a last class short of
@@ -51,8 +55,7 @@ import { GenecontentError } from "../errors.ts";
 import { chiSquareSurvival } from "../fit/chi_square.ts";
 import { fitModelLikelihood } from "../fit/fit_model.ts";
 import type { BackendFactory } from "../likelihood/choose_backend.ts";
-import { invariantObservable, ModelLikelihood } from "../likelihood/model_likelihood.ts";
-import { ObservableWindow } from "../likelihood/observable.ts";
+import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
 import {
   expandModel,
   type KernelAssignments,
@@ -220,48 +223,276 @@ function windowCounts(window: Ascertainment, nTips: number): [number, number] {
 }
 
 /**
+ * P00, P01, P10, P11 of a branch of length `t`, each a sum of nonnegative terms (no `1 - x`):
+ * P00 = pi0 + pi1 e^{-st}, P01 = -pi1 expm1(-st), P10 = -pi0 expm1(-st), P11 = pi1 + pi0 e^{-st},
+ * written to `out[o .. o + 3]`.
+ *
+ * @example
+ * ```ts
+ * import { positiveTransition } from "./spectrum.ts";
+ * const p = new Float64Array(4);
+ * positiveTransition(1, 3, 0.5, p, 0);
+ * console.assert(Math.abs(p[0] + p[1] - 1) < 1e-15 && Math.abs(p[2] + p[3] - 1) < 1e-15);
+ * ```
+ */
+export function positiveTransition(
+  gain: number,
+  loss: number,
+  t: number,
+  out: Float64Array,
+  o: number,
+): void {
+  const s = gain + loss;
+  const pi1 = gain / s, pi0 = loss / s;
+  const x = Math.exp(-s * t);
+  const y = -Math.expm1(-s * t);
+  out[o] = pi0 + pi1 * x;
+  out[o + 1] = pi1 * y;
+  out[o + 2] = pi0 * y;
+  out[o + 3] = pi1 + pi0 * x;
+}
+
+/** Log-space convolution of two count distributions (each term a product: no cancellation). */
+function logConvolve(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length - 1).fill(-Infinity);
+  for (let z = 0; z < out.length; z++) {
+    const x0 = Math.max(0, z - b.length + 1), x1 = Math.min(z, a.length - 1);
+    let top = -Infinity;
+    for (let x = x0; x <= x1; x++) {
+      const t = a[x] + b[z - x];
+      if (t > top) top = t;
+    }
+    if (top === -Infinity) continue;
+    let sum = 0;
+    for (let x = x0; x <= x1; x++) sum += Math.exp(a[x] + b[z - x] - top);
+    out[z] = top + Math.log(sum);
+  }
+  return out;
+}
+
+function logAddExp(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
+}
+
+/** Log transition tables of one rate set: `lp[4v .. 4v + 3]` and the log root prior. */
+interface LogTables {
+  readonly lp: Float64Array;
+  readonly logPi0: number;
+  readonly logPi1: number;
+}
+
+function logTables(kernel: KernelSetup, c: number): LogTables {
+  const { assign, tree } = kernel;
+  const nNodes = tree.nNodes;
+  const global = assign.options.layout !== "perBranch";
+  const r = global ? 2 : 2 * nNodes;
+  const p = new Float64Array(4);
+  const lp = new Float64Array(4 * nNodes);
+  const at = (v: number) => c * r + (global ? 0 : 2 * v);
+  for (let v = 0; v < nNodes - 1; v++) {
+    positiveTransition(assign.rates[at(v)], assign.rates[at(v) + 1], tree.branchLength[v], p, 0);
+    for (let e = 0; e < 4; e++) lp[4 * v + e] = Math.log(p[e]);
+  }
+  const g = assign.rates[at(nNodes - 1)], l = assign.rates[at(nNodes - 1) + 1];
+  return { lp, logPi0: Math.log(l / (g + l)), logPi1: Math.log(g / (g + l)) };
+}
+
+/**
+ * log P(exactly k recorded presences among the observed tips of `mask`), k = 0 .. #observed,
+ * by count pruning in log space: every node carries, for each of its states, the log
+ * probabilities of every count of its subtree's observed tips; children combine by
+ * convolution. All terms are products of probabilities, so every entry has full relative
+ * accuracy however small.
+ */
+function logCountDistribution(tree: FlatTree, t: LogTables, mask: Uint8Array): Float64Array {
+  const { nTips, nNodes, childStart, children } = tree;
+  const u0: Float64Array[] = new Array(nNodes);
+  const u1: Float64Array[] = new Array(nNodes);
+  const one = Float64Array.of(0);
+  for (let v = 0; v < nNodes; v++) {
+    if (v < nTips) {
+      if (mask[v]) {
+        u0[v] = Float64Array.of(0, -Infinity);
+        u1[v] = Float64Array.of(-Infinity, 0);
+      } else {
+        u0[v] = one;
+        u1[v] = one;
+      }
+      continue;
+    }
+    let a0: Float64Array = one, a1: Float64Array = one;
+    for (let i = childStart[v]; i < childStart[v + 1]; i++) {
+      const ch = children[i];
+      const c0 = u0[ch], c1 = u1[ch];
+      const lp = t.lp, o = 4 * ch;
+      const m0 = new Float64Array(c0.length), m1 = new Float64Array(c0.length);
+      for (let j = 0; j < c0.length; j++) {
+        m0[j] = logAddExp(lp[o] + c0[j], lp[o + 1] + c1[j]);
+        m1[j] = logAddExp(lp[o + 2] + c0[j], lp[o + 3] + c1[j]);
+      }
+      a0 = a0.length === 1 && a0[0] === 0 ? m0 : logConvolve(a0, m0);
+      a1 = a1.length === 1 && a1[0] === 0 ? m1 : logConvolve(a1, m1);
+      // The child's vectors are no longer needed.
+      u0[ch] = u1[ch] = one;
+    }
+    u0[v] = a0;
+    u1[v] = a1;
+  }
+  const root = nNodes - 1;
+  return u0[root].map((x, j) => logAddExp(t.logPi0 + x, t.logPi1 + u1[root][j]));
+}
+
+/** Transition tables of one rate set on the linear scale. */
+interface LinearTables {
+  readonly p: Float64Array;
+  readonly pi0: number;
+  readonly pi1: number;
+}
+
+function linearTables(t: LogTables): LinearTables {
+  return { p: t.lp.map(Math.exp), pi0: Math.exp(t.logPi0), pi1: Math.exp(t.logPi1) };
+}
+
+const TWO_M256 = 2 ** -256;
+const TWO_256 = 2 ** 256;
+
+/**
+ * The count distribution of {@linkcode logCountDistribution} on the linear scale, each node's
+ * two vectors rescaled together by powers of 2^256 when their largest entry falls below 2^-256:
+ * the fast path. An entry far below its vector's largest (by more than the range of a double)
+ * is lost; each such loss is below 1e-300 of the root's largest entry, so the result is exact
+ * to rounding wherever the counts that matter hold more than 1e-200 of the largest (checked by
+ * the caller, which falls back to the log-space pass otherwise).
+ */
+function linearCountDistribution(tree: FlatTree, t: LinearTables, mask: Uint8Array): Float64Array {
+  const { nTips, nNodes, childStart, children } = tree;
+  const u0: Float64Array[] = new Array(nNodes);
+  const u1: Float64Array[] = new Array(nNodes);
+  const scale = new Float64Array(nNodes);
+  const one = Float64Array.of(1);
+  const zeroOne = Float64Array.of(1, 0);
+  const oneZero = Float64Array.of(0, 1);
+  for (let v = 0; v < nNodes; v++) {
+    if (v < nTips) {
+      u0[v] = mask[v] ? zeroOne : one;
+      u1[v] = mask[v] ? oneZero : one;
+      continue;
+    }
+    let a0: Float64Array = one, a1: Float64Array = one;
+    let sc = 0;
+    for (let i = childStart[v]; i < childStart[v + 1]; i++) {
+      const ch = children[i];
+      const c0 = u0[ch], c1 = u1[ch];
+      const p = t.p, o = 4 * ch;
+      const n = c0.length;
+      const m0 = new Float64Array(n), m1 = new Float64Array(n);
+      for (let j = 0; j < n; j++) {
+        m0[j] = p[o] * c0[j] + p[o + 1] * c1[j];
+        m1[j] = p[o + 2] * c0[j] + p[o + 3] * c1[j];
+      }
+      if (a0 === one) {
+        a0 = m0;
+        a1 = m1;
+      } else {
+        const n0 = new Float64Array(a0.length + n - 1), n1 = new Float64Array(a0.length + n - 1);
+        for (let x = 0; x < a0.length; x++) {
+          const x0 = a0[x], x1 = a1[x];
+          for (let y = 0; y < n; y++) {
+            n0[x + y] += x0 * m0[y];
+            n1[x + y] += x1 * m1[y];
+          }
+        }
+        a0 = n0;
+        a1 = n1;
+      }
+      sc += scale[ch];
+      u0[ch] = u1[ch] = one;
+    }
+    let top = 0;
+    for (let j = 0; j < a0.length; j++) top = Math.max(top, a0[j], a1[j]);
+    while (top > 0 && top < TWO_M256) {
+      for (let j = 0; j < a0.length; j++) {
+        a0[j] *= TWO_256;
+        a1[j] *= TWO_256;
+      }
+      top *= TWO_256;
+      sc -= 256 * Math.LN2;
+    }
+    u0[v] = a0;
+    u1[v] = a1;
+    scale[v] = sc;
+  }
+  const root = nNodes - 1;
+  return u0[root].map((x, j) => {
+    const y = t.pi0 * x + t.pi1 * u1[root][j];
+    return y > 0 ? Math.log(y) + scale[root] : -Infinity;
+  });
+}
+
+/** Whether counts lo .. hi hold more than 1e-200 of the largest entry of `d` (log scale). */
+function windowResolved(d: Float64Array, lo: number, hi: number): boolean {
+  let top = -Infinity, inside = -Infinity;
+  for (let k = 0; k < d.length; k++) {
+    top = Math.max(top, d[k]);
+    if (k >= lo && k <= hi) inside = Math.max(inside, d[k]);
+  }
+  return inside > top - 200 * Math.LN10;
+}
+
+/**
+ * log P(exactly k recorded presences) for independent tips, tip i recorded present with
+ * probability `a[i]` (the invariant class: present everywhere, recorded absent with the tip's
+ * false-absence probability).
+ */
+function logIndependentCounts(a: Float64Array, mask: Uint8Array): Float64Array {
+  let d: Float64Array = Float64Array.of(0);
+  for (let i = 0; i < a.length; i++) {
+    if (!mask[i]) continue;
+    d = logConvolve(d, Float64Array.of(Math.log1p(-a[i]), Math.log(a[i])));
+  }
+  return d;
+}
+
+/**
  * Per mask and count: log of the mixed (unconditioned) probability of exactly k recorded
  * presences among the mask's observed genomes, `out[m][k]` (-Infinity outside the window or
- * beyond the mask's observed genomes).
+ * beyond the mask's observed genomes). With `onMask`, called after each mask.
  */
 export function logCountProbabilities(
   kernel: KernelSetup,
   groups: MaskGroups,
   window: Ascertainment,
+  onMask?: (done: number, total: number) => void,
 ): Float64Array[] {
-  const { components, assign, tree, setup } = kernel;
+  const { components, assign, tree } = kernel;
   const nTips = tree.nTips;
   const nMasks = groups.masks.length;
   const C = components.rates.length;
   const inv = components.invariant;
-  const out = Array.from({ length: nMasks }, () => new Float64Array(nTips + 1).fill(-Infinity));
   const [lo, hi] = windowCounts(window, nTips);
+  const tables = components.rates.map((_, c) => logTables(kernel, c));
+  const linear = tables.map(linearTables);
+  const em = assign.falseAbsence;
+  const present = Float64Array.from({ length: nTips }, (_, i) => 1 - (em ? em[i] : 0));
   const terms = new Float64Array(C + (inv ? 1 : 0));
-  for (let k = lo; k <= hi; k++) {
-    const ids: number[] = [];
-    for (let m = 0; m < nMasks; m++) if (groups.observed[m] >= k) ids.push(m);
-    if (ids.length === 0) continue;
-    const one: Ascertainment = { minPresent: k, maxPresent: k };
-    const engine = new ObservableWindow(tree, ids.map((m) => groups.masks[m]), one);
-    const r = engine.evaluate(assign.rates, { layout: assign.options.layout });
-    ids.forEach((m, j) => {
-      for (let c = 0; c < C; c++) {
-        terms[c] = components.rates[c].logWeight + r.logProb[c * ids.length + j];
-      }
-      if (inv) {
-        const io = invariantObservable(
-          groups.masks[m],
-          assign.falseAbsence,
-          setup?.completeness ?? null,
-          false,
-          one,
-        );
-        terms[C] = inv.logWeight + io.logProb;
-      }
-      out[m][k] = logSumExp(terms);
+  return groups.masks.map((mask, m) => {
+    const dists = tables.map((t, c) => {
+      const d = linearCountDistribution(tree, linear[c], mask);
+      return windowResolved(d, lo, hi) ? d : logCountDistribution(tree, t, mask);
     });
-  }
-  return out;
+    if (inv) dists.push(logIndependentCounts(present, mask));
+    const out = new Float64Array(nTips + 1).fill(-Infinity);
+    const n = groups.observed[m];
+    for (let k = lo; k <= Math.min(hi, n); k++) {
+      for (let c = 0; c < C; c++) terms[c] = components.rates[c].logWeight + dists[c][k];
+      if (inv) terms[C] = inv.logWeight + dists[C][k];
+      out[k] = logSumExp(terms);
+    }
+    onMask?.(m + 1, nMasks);
+    return out;
+  });
 }
 
 /**
