@@ -127,6 +127,9 @@ Deno.test("the fitted Mk rate is the maximum of a fine scan of the likelihood", 
     assert.ok(fit.logLik >= scanBest - 1e-9, `rep ${rep}: ${fit.logLik} vs ${scanBest}`);
     assertClose(fit.logLik, mkLogLikelihood(tree, ofTip, 3, fit.rate), 1e-14);
   }
+  // Two classes on tips joined by zero-length branches: impossible at every rate.
+  const zero = parseNewick("((a:0,b:0):1,c:1);", "t.nwk");
+  assert.throws(() => fitMkRate(zero, Int32Array.of(0, 1, 1), 2), /joined by branches of length 0/);
 });
 
 Deno.test("clade designs with and without the stem", () => {

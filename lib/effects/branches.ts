@@ -341,6 +341,13 @@ export function fitMkRate(
     x = xGrid;
     fx = grid[best];
   }
+  if (fx === -Infinity) {
+    throw new GenecontentError(
+      "The tip classes cannot arise on this tree at any rate: genomes of different classes are " +
+        "joined by branches of length 0. Give those branches a length, or name every " +
+        "branch's class in the file.",
+    );
+  }
   return { rate: Math.exp(x) / length, logLik: fx, atBound: best === 0 || best === n - 1 };
 }
 
