@@ -114,6 +114,8 @@ Deno.test("gof flags the contaminated genome and refits without it", async () =>
   const text = await run(["gof", "--tree", treePath, "--pam", dirtyPath]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`Flagged genomes .*${name} \\(excess`));
+  assert.match(text.stdout, /^genome\tunique\tupTo3\tflag$/m);
+  assert.match(text.stdout, new RegExp(`^${name}\t\\d+ / [\\d.]+ \\([\\d.]+\\)\t.*\texcess$`, "m"));
   assert.match(text.stdout, /Refit without them \(\d+ of 1560 families\):\n {2}gain\t/);
 });
 

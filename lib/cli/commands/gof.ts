@@ -102,7 +102,8 @@ Genomes:
 ${INPUT_HELP}
 
 Output: the spectrum table (k, observed, expected, pooled class) with the statistic and
-p-values, the prevalence classes and the flagged genomes on stdout. --json: model, parameters
+p-values, the prevalence classes, the genome table (unique and up-to-3 families, observed /
+expected and z) and the flagged genomes on stdout. --json: model, parameters
 (by name), valuesFrom (fitted or fit file), logLik, spectrum (k, observed, expected, classes
 [{from, to, observed, expected, contribution}], statisticName, statistic, nFitted, df, p,
 pApproximate, bootstrapP, bootstrap {replicates, seed, statistics, failed}), prevalence
@@ -468,6 +469,16 @@ export async function gofCommand(args: string[]): Promise<number> {
     ...PREVALENCE_TABLE.map((r) =>
       `  ${r.label.padEnd(10)} ${prevalence.observed[r.id]} / ${
         fixed(prevalence.expected[r.id], 1)
+      }`
+    ),
+    "Genomes: families found only in the genome (unique) and in at most 3 genomes (upTo3), " +
+    "observed / expected (z):",
+    "genome\tunique\tupTo3\tflag",
+    ...genomes.genomes.map((g) =>
+      `${g.genome}\t${g.singletons.observed} / ${fixed(g.singletons.expected, 1)} (${
+        fixed(g.singletons.z, 1)
+      })\t${g.upTo3.observed} / ${fixed(g.upTo3.expected, 1)} (${fixed(g.upTo3.z, 1)})\t${
+        g.flag ?? ""
       }`
     ),
     genomes.flagged.length === 0
