@@ -33,7 +33,8 @@
  * probability 3e-5, so even across 1,000 genomes fewer than 0.1 are flagged by chance where the
  * normal approximation holds (expected counts of about 10 or more; for smaller expected counts
  * the Poisson-binomial's right tail is heavier than the normal's and the z-score is only a
- * ranking).
+ * ranking). A deficit can only be flagged where many unique families are expected: with none
+ * observed, z = -expected / sd, about -sqrt(expected), so it takes an expectation of about 16.
  *
  * {@linkcode refitWithout} shows what the flagged genomes do to the estimates: the tree is pruned
  * to the other genomes (`pruneTree`), their cells are dropped, families then outside the window
