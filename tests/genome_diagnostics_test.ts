@@ -301,3 +301,21 @@ Deno.test("a genome given many extra unique genes is flagged, the others are not
     "'nope'",
   );
 });
+
+Deno.test("a genome whose unique genes are missing (incomplete assembly) is flagged a deficit", () => {
+  const tree = yuleTree(16, new Random(9), { height: 1 });
+  const rows = simulated(tree, 3000, 21);
+  // The tip with the longest branch expects the most unique families (about 100 here); its
+  // unique families are dropped, as an assembly that missed them would.
+  let tip = 0;
+  for (let i = 0; i < 16; i++) if (tree.branchLength[i] > tree.branchLength[tip]) tip = i;
+  const kept = rows.filter((r) => !(r[tip] === 1 && r.reduce((a, b) => a + b, 0) === 1));
+  assert.ok(rows.length - kept.length > 50, `${rows.length - kept.length} unique families`);
+  using lik = new ModelLikelihood(tree, patternsOf(kept), tsBackendFactory, parseModel("null"));
+  const fit = fitModelLikelihood(lik, { level: null });
+  const d = genomeDiagnostics(lik, fit.values);
+  assert.deepStrictEqual(d.flagged, [tree.tipNames[tip]]);
+  assert.equal(d.genomes[tip].flag, "deficit");
+  assert.equal(d.genomes[tip].singletons.observed, 0);
+  assert.ok(d.genomes[tip].singletons.z < -GENOME_Z_THRESHOLD);
+});
