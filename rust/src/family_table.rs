@@ -85,16 +85,26 @@ fn digits6_exact(a: f64) -> (u32, i32) {
 /// `0.500000`, `123457`), else as `d.ddddde±x` (`5.32996e-6`, `1.23457e+6`): ECMAScript's
 /// `toPrecision(6)` with exponential notation from `e < -4` (as C's `%g`) instead of `e < -6`.
 pub fn format_value(x: f64, out: &mut Vec<u8>) {
+    let mut b = [0u8; 16];
+    let n = format_value_into(x, &mut b);
+    out.extend_from_slice(&b[..n]);
+}
+
+/// [`format_value`] into `b`; returns the number of bytes (at most [`MAX_VALUE_BYTES`]).
+#[inline]
+pub fn format_value_into(x: f64, b: &mut [u8; 16]) -> usize {
     if x == 0.0 {
-        out.push(b'0');
-        return;
+        b[0] = b'0';
+        return 1;
     }
     if x == 1.0 {
-        out.push(b'1');
-        return;
+        b[0] = b'1';
+        return 1;
     }
+    let mut at = 0;
     if x < 0.0 {
-        out.push(b'-');
+        b[0] = b'-';
+        at = 1;
     }
     let (n, e) = digits6(x.abs());
     let mut d = [0u8; 6];
@@ -104,32 +114,55 @@ pub fn format_value(x: f64, out: &mut Vec<u8>) {
         m /= 10;
     }
     if !(-4..=5).contains(&e) {
-        out.push(d[0]);
-        out.push(b'.');
-        out.extend_from_slice(&d[1..]);
-        out.push(b'e');
-        out.push(if e < 0 { b'-' } else { b'+' });
+        b[at] = d[0];
+        b[at + 1] = b'.';
+        b[at + 2..at + 7].copy_from_slice(&d[1..]);
+        b[at + 7] = b'e';
+        b[at + 8] = if e < 0 { b'-' } else { b'+' };
+        at += 9;
         let a = e.unsigned_abs();
         if a >= 100 {
-            out.push(b'0' + (a / 100) as u8);
+            b[at] = b'0' + (a / 100) as u8;
+            at += 1;
         }
         if a >= 10 {
-            out.push(b'0' + (a / 10 % 10) as u8);
+            b[at] = b'0' + (a / 10 % 10) as u8;
+            at += 1;
         }
-        out.push(b'0' + (a % 10) as u8);
+        b[at] = b'0' + (a % 10) as u8;
+        at + 1
     } else if e >= 0 {
         let int = e as usize + 1;
-        out.extend_from_slice(&d[..int]);
+        b[at..at + int].copy_from_slice(&d[..int]);
+        at += int;
         if int < 6 {
-            out.push(b'.');
-            out.extend_from_slice(&d[int..]);
+            b[at] = b'.';
+            b[at + 1..at + 1 + 6 - int].copy_from_slice(&d[int..]);
+            at += 7 - int;
         }
+        at
     } else {
-        out.extend_from_slice(b"0.");
-        for _ in 0..(-e - 1) {
-            out.push(b'0');
-        }
-        out.extend_from_slice(&d);
+        let z = (-e - 1) as usize;
+        b[at] = b'0';
+        b[at + 1] = b'.';
+        b[at + 2..at + 2 + z].fill(b'0');
+        at += 2 + z;
+        b[at..at + 6].copy_from_slice(&d);
+        at + 6
+    }
+}
+
+/// Bytes written one after another into a slice sized in advance.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn put(&mut self, s: &[u8]) {
+        self.buf[self.pos..self.pos + s.len()].copy_from_slice(s);
+        self.pos += s.len();
     }
 }
 
@@ -315,30 +348,63 @@ impl FamilyTable<'_> {
         Ok(())
     }
 
-    /// Appends the rows of family `f`.
-    fn write_family(&self, f: usize, out: &mut Vec<u8>) -> Result<(), GcError> {
-        self.check_family(f)?;
-        let nn = self.n_nodes;
-        let root = nn - 1;
-        let row = self.family_rows[f] as usize;
-        let name = self.families.get(f);
-        for v in 0..nn {
-            let id = self.node_ids.get(v);
+    /// `\t id \t quantity \t` of every node and quantity of the table (node-major, in the
+    /// order of `quantities`; none for the root's gains and losses), and their end offsets.
+    fn prefixes(&self) -> (Vec<u8>, Vec<usize>) {
+        let root = self.n_nodes - 1;
+        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+        for v in 0..self.n_nodes {
             for &q in self.quantities {
                 if v == root && q != 0 {
                     continue;
                 }
-                out.extend_from_slice(name);
-                out.push(b'\t');
-                out.extend_from_slice(id);
-                out.push(b'\t');
-                out.extend_from_slice(QUANTITY_NAMES[q as usize].as_bytes());
-                out.push(b'\t');
-                format_value(self.values(q)[row * nn + v], out);
-                out.push(b'\n');
+                bytes.push(b'\t');
+                bytes.extend_from_slice(self.node_ids.get(v));
+                bytes.push(b'\t');
+                bytes.extend_from_slice(QUANTITY_NAMES[q as usize].as_bytes());
+                bytes.push(b'\t');
+                ends.push(bytes.len());
             }
         }
-        Ok(())
+        (bytes, ends)
+    }
+
+    /// Writes the rows of families `a..b` into `out` (at least their bounds long); returns the
+    /// bytes written.
+    fn write_families(
+        &self,
+        a: usize,
+        b: usize,
+        prefixes: &(Vec<u8>, Vec<usize>),
+        out: &mut [u8],
+    ) -> Result<usize, GcError> {
+        let nn = self.n_nodes;
+        let root = nn - 1;
+        let (pre, ends) = prefixes;
+        let mut c = Cursor { buf: out, pos: 0 };
+        let mut num = [0u8; 16];
+        for f in a..b {
+            self.check_family(f)?;
+            let row = self.family_rows[f] as usize;
+            let name = self.families.get(f);
+            let mut k = 0;
+            let mut start = 0;
+            for v in 0..nn {
+                for &q in self.quantities {
+                    if v == root && q != 0 {
+                        continue;
+                    }
+                    c.put(name);
+                    c.put(&pre[start..ends[k]]);
+                    start = ends[k];
+                    k += 1;
+                    let n = format_value_into(self.values(q)[row * nn + v], &mut num);
+                    num[n] = b'\n';
+                    c.put(&num[..n + 1]);
+                }
+            }
+        }
+        Ok(c.pos)
     }
 
     /// An upper bound of the bytes of family `f`'s rows.
@@ -354,61 +420,117 @@ impl FamilyTable<'_> {
         total
     }
 
-    /// The rows of every family, plain (`gzip_level` 0) or as one gzip member per block of
-    /// about [`BLOCK_BYTES`], formatted in parallel on `pool`.
-    /// Returns the blocks and the length of the text before compression.
-    pub fn render(
-        &self,
-        gzip_level: u32,
-        pool: &rayon::ThreadPool,
-    ) -> Result<(Vec<Vec<u8>>, usize), GcError> {
-        self.validate()?;
+    /// Blocks of about [`BLOCK_BYTES`]: family ranges and the sum of their bounds.
+    fn blocks(&self) -> Vec<(usize, usize, usize)> {
         let n = self.families.len();
-        let mut blocks: Vec<(usize, usize)> = Vec::new();
-        let mut start = 0;
-        let mut size = 0;
+        let mut blocks = Vec::new();
+        let (mut start, mut size) = (0, 0);
         for f in 0..n {
             size += self.family_bound(f);
             if size >= BLOCK_BYTES || f + 1 == n {
-                blocks.push((start, f + 1));
+                blocks.push((start, f + 1, size));
                 start = f + 1;
                 size = 0;
             }
         }
+        blocks
+    }
+
+    /// The sum of the bounds of every family: what [`FamilyTable::render`] needs for plain text.
+    pub fn bound(&self) -> usize {
+        (0..self.families.len()).map(|f| self.family_bound(f)).sum()
+    }
+
+    /// Writes the rows of every family into `out`, plain (`gzip_level` 0) or as one gzip member
+    /// per block of about [`BLOCK_BYTES`], formatted in parallel on `pool`. Returns the bytes
+    /// the result takes and the length of the text before compression; when the first is more
+    /// than `out.len()` (plain text: when `out` is shorter than [`FamilyTable::bound`], which is
+    /// then the first), `out` holds nothing useful and the first is the length needed.
+    pub fn render(
+        &self,
+        gzip_level: u32,
+        pool: &rayon::ThreadPool,
+        out: &mut [u8],
+    ) -> Result<(usize, usize), GcError> {
+        self.validate()?;
+        let blocks = self.blocks();
+        let prefixes = self.prefixes();
+        if gzip_level == 0 {
+            let total: usize = blocks.iter().map(|b| b.2).sum();
+            if total > out.len() {
+                // Too short for the bounds the blocks are formatted into: they are needed.
+                return Ok((total, 0));
+            }
+            // Every block in its own region at the offset of its bounds, then moved together.
+            let mut regions: Vec<&mut [u8]> = Vec::with_capacity(blocks.len());
+            let mut rest = &mut out[..total];
+            for &(_, _, size) in &blocks {
+                let (head, tail) = rest.split_at_mut(size);
+                regions.push(head);
+                rest = tail;
+            }
+            let lens: Vec<Result<usize, GcError>> = pool.install(|| {
+                blocks
+                    .par_iter()
+                    .zip(regions.par_iter_mut())
+                    .map(|(&(a, b, _), region)| self.write_families(a, b, &prefixes, region))
+                    .collect()
+            });
+            let (mut at, mut from) = (0, 0);
+            for (len, &(_, _, size)) in lens.into_iter().zip(&blocks) {
+                // The first failing block in family order reports (the first bad family in it).
+                let len = len?;
+                out.copy_within(from..from + len, at);
+                at += len;
+                from += size;
+            }
+            return Ok((at, at));
+        }
         let done: Vec<Result<(Vec<u8>, usize), GcError>> = pool.install(|| {
             blocks
                 .par_iter()
-                .map(|&(a, b)| {
-                    let bound: usize = (a..b).map(|f| self.family_bound(f)).sum();
-                    let mut text = Vec::with_capacity(bound);
-                    for f in a..b {
-                        self.write_family(f, &mut text)?;
-                    }
-                    let len = text.len();
-                    if gzip_level == 0 {
-                        return Ok((text, len));
-                    }
-                    let mut gz = flate2::write::GzEncoder::new(
-                        Vec::with_capacity(text.len() / 3),
-                        flate2::Compression::new(gzip_level),
-                    );
-                    let bytes = gz.write_all(&text).and_then(|_| gz.finish()).map_err(|e| {
-                        GcError::invalid(format!("gzip compression of the per-family table failed: {e}"))
-                    })?;
-                    Ok((bytes, len))
+                .map(|&(a, b, size)| {
+                    SCRATCH.with(|cell| {
+                        let mut text = cell.borrow_mut();
+                        if text.len() < size {
+                            text.resize(size, 0);
+                        }
+                        let len = self.write_families(a, b, &prefixes, &mut text[..size])?;
+                        let mut gz = flate2::write::GzEncoder::new(
+                            Vec::with_capacity(len / 3),
+                            flate2::Compression::new(gzip_level),
+                        );
+                        let bytes = gz.write_all(&text[..len]).and_then(|_| gz.finish()).map_err(|e| {
+                            GcError::invalid(format!("gzip compression of the per-family table failed: {e}"))
+                        })?;
+                        Ok((bytes, len))
+                    })
                 })
                 .collect()
         });
-        // The first failing block in family order reports (the first bad family in it).
-        let mut blocks_out = Vec::with_capacity(done.len());
-        let mut text = 0;
+        let mut members = Vec::with_capacity(done.len());
+        let (mut need, mut text) = (0, 0);
         for d in done {
-            let (b, n) = d?;
+            // The first failing block in family order reports (the first bad family in it).
+            let (m, n) = d?;
+            need += m.len();
             text += n;
-            blocks_out.push(b);
+            members.push(m);
         }
-        Ok((blocks_out, text))
+        if need <= out.len() {
+            let mut at = 0;
+            for m in &members {
+                out[at..at + m.len()].copy_from_slice(m);
+                at += m.len();
+            }
+        }
+        Ok((need, text))
     }
+}
+
+thread_local! {
+    /// Each worker's text buffer for the blocks it compresses (kept between calls).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The arguments of `gc_family_table` (see `genecontent.h`); callers set `struct_size` to their
@@ -526,8 +648,7 @@ pub unsafe extern "C" fn gc_family_table(
             a.n_threads as usize
         };
         let pool = crate::pool::shared_pool(threads)?;
-        let (blocks, text) = table.render(a.gzip_level, &pool)?;
-        let total: usize = blocks.iter().map(Vec::len).sum();
+        let (total, text) = table.render(a.gzip_level, &pool, out)?;
         written[0] = total as u64;
         written[1] = text as u64;
         if total > out.len() {
@@ -535,11 +656,6 @@ pub unsafe extern "C" fn gc_family_table(
                 "out_len is {} but the rows need {total} bytes: pass a larger buffer",
                 out.len()
             )));
-        }
-        let mut at = 0;
-        for b in &blocks {
-            out[at..at + b.len()].copy_from_slice(b);
-            at += b.len();
         }
         Ok(())
     })
@@ -633,22 +749,26 @@ mod tests {
             first_family: 0,
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let (plain, len) = t.render(0, &pool).unwrap();
-        let text: Vec<u8> = plain.concat();
-        assert_eq!(len, text.len());
+        let mut out = vec![0u8; t.bound() + 4096];
+        let (len, text_len) = t.render(0, &pool, &mut out).unwrap();
+        assert_eq!(len, text_len);
+        let text = out[..len].to_vec();
+        // A buffer too short for the bounds: they are the length needed.
+        let mut short = vec![0u8; 10];
+        assert_eq!(t.render(0, &pool, &mut short).unwrap().0, t.bound());
         assert_eq!(
             String::from_utf8(text.clone()).unwrap(),
             "f1\ta\tpPresent\t0\nf1\ta\tgains\t0\nf1\ta\tlosses\t0.500000\nf1\tb\tpPresent\t0.500000\n\
              f2\ta\tpPresent\t1\nf2\ta\tgains\t0.125000\nf2\ta\tlosses\t0\nf2\tb\tpPresent\t0.250000\n"
         );
-        let (members, gz_len) = t.render(1, &pool).unwrap();
+        let (gz_bytes, gz_len) = t.render(1, &pool, &mut out).unwrap();
         assert_eq!(gz_len, text.len());
-        let gz: Vec<u8> = members.concat();
+        let gz = out[..gz_bytes].to_vec();
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut back).unwrap();
         assert_eq!(back, text);
         let bad = FamilyTable { gains: &[f64::NAN, 9.0, 0.0, 9.0], ..t };
-        let e = bad.render(0, &pool).unwrap_err();
+        let e = bad.render(0, &pool, &mut out).unwrap_err();
         assert_eq!(e.message, "Family 'f2': gains at node 'a' is NaN; every value must be finite.");
     }
 }
