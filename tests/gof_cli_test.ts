@@ -195,3 +195,56 @@ Deno.test("gof: bad input exits 2 with one error line", async () => {
     assert.equal(r.stdout, "");
   }
 });
+
+Deno.test("gof passes completeness and the window to every computation", async () => {
+  // Genome 2 is 80% complete; families present in at least 2 genomes only.
+  const cPath = `${dir}/completeness.tsv`;
+  await Deno.writeTextFile(
+    cPath,
+    tree.tipNames.map((n, i) => `${n}\t${i === 2 ? 0.8 : 1}`).join("\n") + "\n",
+  );
+  const twice = new Uint8Array(1500 * 12);
+  let kept = 0;
+  for (let f = 0; f < 1500; f++) {
+    const row = sim.states.subarray(f * 12, f * 12 + 12);
+    if (row.reduce((a, b) => a + b, 0) >= 2) twice.set(row, 12 * kept++);
+  }
+  const twicePath = `${dir}/twice.tsv`;
+  await Deno.writeFile(twicePath, encodePamTsv(tree.tipNames, twice.subarray(0, 12 * kept), kept));
+  const r = jsonOf(
+    await run([
+      "gof",
+      "--tree",
+      treePath,
+      "--pam",
+      twicePath,
+      "--completeness",
+      cPath,
+      "--min-present",
+      "2",
+      "--json",
+    ]),
+  );
+  assert.deepEqual(r.spectrum.k, Array.from({ length: 11 }, (_, i) => i + 2));
+  const data = await loadDataset(treePath, twicePath);
+  const completeness = Float64Array.from(
+    data.tree.tipNames,
+    (n) => (n === tree.tipNames[2] ? 0.8 : 1),
+  );
+  const model = parseModel("null");
+  using lik = new ModelLikelihood(data.tree, data.patterns, tsBackendFactory, model, {
+    minPresent: 2,
+    maxPresent: null,
+  }, { completeness });
+  const want = expectedSpectrum(lik, valuesFromNames(model, r.parameters), { completeness });
+  r.spectrum.k.forEach((k: number, i: number) => {
+    // The same computation at the same values in this process: rounding only.
+    assert.ok(Math.abs(r.spectrum.expected[i] - want[k]) < 1e-9, `k ${k}`);
+  });
+  // Without the completeness the expectation is another one (so the check above can fail).
+  const plain = expectedSpectrum(lik, valuesFromNames(model, r.parameters), { completeness: null });
+  assert.ok(
+    r.spectrum.k.some((k: number, i: number) => Math.abs(r.spectrum.expected[i] - plain[k]) > 1e-3),
+  );
+  assert.ok(r.provenance.inputs.some((i: { role: string }) => i.role === "completeness"));
+});
