@@ -125,9 +125,11 @@ Deno.test("gof --bootstrap is seeded; --from-fit uses a fit's estimates; TSV out
   assert.equal(fit.code, 0, fit.stderr);
   await Deno.writeTextFile(fitPath, fit.stdout);
   const args = ["gof", "--tree", treePath, "--pam", cleanPath, "--from-fit", fitPath];
-  const a = jsonOf(await run([...args, "--bootstrap", "4", "--seed", "5", "--json"]));
-  const b = jsonOf(await run([...args, "--bootstrap", "4", "--seed", "5", "--json"]));
-  const c = jsonOf(await run([...args, "--bootstrap", "4", "--seed", "6", "--json"]));
+  const [a, b, c] = (await Promise.all([
+    run([...args, "--bootstrap", "4", "--seed", "5", "--json"]),
+    run([...args, "--bootstrap", "4", "--seed", "5", "--json"]),
+    run([...args, "--bootstrap", "4", "--seed", "6", "--json"]),
+  ])).map(jsonOf);
   assert.equal(a.valuesFrom, "fit file");
   assert.deepEqual(a.parameters.gain, JSON.parse(fit.stdout).parameters.gain.estimate);
   assert.deepEqual(a.spectrum.bootstrap.statistics, b.spectrum.bootstrap.statistics);
