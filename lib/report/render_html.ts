@@ -379,9 +379,11 @@ export function renderReportHtml(data: ReportData, figures: ReportFigures): stri
   const treeStatement = data.treeSource.inferredFromPam
     ? `<p class="callout" id="tree-from-pam"><b>The tree was inferred from this same PAM</b>${
       data.treeSource.evidence ? ` (${esc(data.treeSource.evidence)})` : ""
-    }. The gene-content data shaped the topology, so the gains and losses reconstructed on it ` +
-      "and the fit of the models are not independent of the tree: expect fewer events and a " +
-      "closer fit than on a tree from independent data (e.g. a core-genome alignment).</p>"
+    }. The data are used twice: they shaped the topology (and the branch lengths), and the ` +
+      "rates, intervals, tests and the gains and losses on the branches are computed on that " +
+      "tree as if it were known, so they are conditional on it and do not carry its " +
+      "uncertainty; expect fewer events and a closer fit than on a tree from independent data " +
+      "(e.g. a core-genome alignment).</p>"
     : "";
   sections.push(
     `<h1>${esc(data.title)}</h1>` +

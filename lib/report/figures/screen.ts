@@ -3,9 +3,9 @@
  * distribution (on the -log10 scale, with the diagonal), and the volcano plot (effect against
  * -log10 p, families at or below the q-value cut-off highlighted).
  *
- * Points that would fall on the same pixel are drawn once ({@linkcode thinToPixels}): a screen
- * of 25,000 families would otherwise write 25,000 symbols for what looks the same; every
- * highlighted family keeps its own point.
+ * Points that would fall in the same 2 x 2 px cell are drawn once ({@linkcode thinToPixels}):
+ * a screen of 25,000 families would otherwise write 25,000 symbols for what looks the same;
+ * every highlighted family keeps its own point.
  *
  * @module
  */
@@ -13,8 +13,13 @@
 import type { ReportScreen } from "../data.ts";
 import { type VegaLiteSpec, vegaLiteToSvg } from "./vega.ts";
 
-/** Plot width and height in px (the grid the thinning rounds to). */
+/** Plot width and height in px. */
 const WIDTH = 380, HEIGHT = 300;
+/**
+ * Side of the thinning grid's cells in px: 2 px, under the points' radius (about 2.2 px), so a
+ * point left out is covered by the one kept in its cell.
+ */
+const CELL = 2;
 
 /** -log10 p, with p = 0 shown at the smallest positive double's value. */
 export function minusLog10(p: number): number {
@@ -81,7 +86,7 @@ export function qqPoints(pValues: readonly number[]): { expected: number; observ
     expected: minusLog10((i + 0.5) / n),
     observed: minusLog10(p),
   }));
-  return thinToPixels(pts, (p) => p.expected, (p) => p.observed, WIDTH, HEIGHT);
+  return thinToPixels(pts, (p) => p.expected, (p) => p.observed, WIDTH / CELL, HEIGHT / CELL);
 }
 
 /**
@@ -151,8 +156,8 @@ export function volcanoSpec(screen: ReportScreen): VegaLiteSpec {
     })),
     (p) => p.theta,
     (p) => p.mlp,
-    WIDTH,
-    HEIGHT,
+    WIDTH / CELL,
+    HEIGHT / CELL,
     (p) => p.q <= cut,
   );
   return {
