@@ -17,6 +17,7 @@ import {
   screenClass,
 } from "../lib/diagnostics/prevalence_classes.ts";
 import { GenecontentError } from "../lib/errors.ts";
+import { chiSquareSurvival } from "../lib/fit/chi_square.ts";
 import { tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
 import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
 import { ObservableWindow } from "../lib/likelihood/observable.ts";
@@ -246,6 +247,9 @@ Deno.test("spectrumFit: df, asymptotic p (closed form for df 2) and a seeded boo
   assert.deepStrictEqual(r2.df, 2);
   // chi2 with 2 degrees of freedom: P(X > x) = exp(-x / 2); the series is accurate to 1e-14.
   assert.ok(Math.abs(r2.p! - Math.exp(-r2.statistic / 2)) < 1e-12);
+  // The conservative p uses classes - 1 degrees of freedom whatever was fitted.
+  assert.equal(r2.pConservative, chiSquareSurvival(r2.statistic, r2.classes.length - 1));
+  assert.ok(r2.pConservative! >= r2.p!);
   const b1 = spectrumFit(lik, truth, {
     nFitted: 0,
     bootstrap: { replicates: 5, seed: 3, factory: tsBackendFactory },

@@ -36,7 +36,8 @@
  * P(chi2_df > X^2) with df = classes - 1 - fitted parameters; it is approximate, because the
  * parameters were fitted to the families, not to the pooled counts (the reference then lies
  * between chi2 with classes - 1 - p and with classes - 1 degrees of freedom; Chernoff &
- * Lehmann 1954), and because the classes are chosen from the expected counts. The parametric
+ * Lehmann 1954; `pConservative` is the p of the latter), and because the classes are chosen
+ * from the expected counts. The parametric
  * bootstrap p ({@linkcode spectrumFit} with `bootstrap`) has neither problem: each replicate is
  * simulated under the fitted model on the same tree, with every family's own missing cells and
  * conditioned on the same window (by rejection, family by family), refitted, and its statistic
@@ -760,6 +761,12 @@ export interface SpectrumFit {
   readonly df: number;
   /** Asymptotic p, P(chi2_df > X^2); null when df < 1. Approximate (module documentation). */
   readonly p: number | null;
+  /**
+   * P(chi2_{classes - 1} > X^2): the conservative end of the asymptotic reference when
+   * parameters were fitted to the families (Chernoff & Lehmann 1954: the statistic lies between
+   * chi2 with classes - 1 - nFitted and with classes - 1 degrees of freedom); null with one class.
+   */
+  readonly pConservative: number | null;
   /** Always true: the asymptotic p is an approximation. */
   readonly pApproximate: true;
   /** (1 + #{replicate X^2 >= X^2}) / (1 + refitted replicates), or null without bootstrap. */
@@ -820,6 +827,8 @@ export function spectrumFit(
   const pooled = pooledPearson(observed, expected, lo, hi, minExpected);
   const df = pooled.classes.length - 1 - nFitted;
   const p = df >= 1 ? chiSquareSurvival(pooled.statistic, df) : null;
+  const dfUpper = pooled.classes.length - 1;
+  const pConservative = dfUpper >= 1 ? chiSquareSurvival(pooled.statistic, dfUpper) : null;
   let bootstrap: SpectrumBootstrap | null = null;
   let bootstrapP: number | null = null;
   if (options.bootstrap) {
@@ -840,6 +849,7 @@ export function spectrumFit(
     nFitted,
     df,
     p,
+    pConservative,
     pApproximate: true,
     bootstrapP,
     bootstrap,

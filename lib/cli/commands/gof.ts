@@ -103,13 +103,14 @@ ${INPUT_HELP}
 
 Output: the spectrum table (k, observed, expected, pooled class) with the statistic and
 p-values, the prevalence classes, the genome table (unique and up-to-3 families, observed /
-expected and z) and the flagged genomes on stdout. --json: model, parameters
-(by name), valuesFrom (fitted or fit file), logLik, spectrum (k, observed, expected, classes
-[{from, to, observed, expected, contribution}], statisticName, statistic, nFitted, df, p,
-pApproximate, bootstrapP, bootstrap {replicates, seed, statistics, failed}), prevalence
-(thresholds, observed, expected, and for mixtures byComponent: the posterior expected number of
-each class's families in each mixture class), genomes (threshold, flagged, table), refit
-(parameters before and after leaving the flagged genomes out, or null), backend and provenance.
+expected and z) and the flagged genomes on stdout. --json: model, parameters (by name),
+valuesFrom (fitted or fit file), logLik, spectrum (k, observed, expected, classes [{from, to,
+observed, expected, contribution}], statisticName, statistic, nFitted, df, p, pConservative
+(chi-square with classes - 1 degrees of freedom), pApproximate, bootstrapP, bootstrap
+{replicates, seed, statistics, failed}), prevalence (thresholds, observed, expected, and for
+mixtures byComponent: the posterior expected number of each class's families in each mixture
+class), genomes (threshold, flagged, table), refit (parameters before and after leaving the
+flagged genomes out, or null), backend and provenance.
 --out FILE: the spectrum table as TSV (k, observed, expected, class).`;
 
 /** The model and values of a fit result file (`fit --json`). */
@@ -457,7 +458,11 @@ export async function gofCommand(args: string[]): Promise<number> {
     `Pearson X2 ${fixed(spectrum.statistic)} over ${spectrum.classes.length} classes ` +
     `(expected >= ${MIN_EXPECTED}), df ${spectrum.df}, asymptotic p ${
       spectrum.p === null ? "n/a (df < 1)" : spectrum.p.toPrecision(3)
-    } (approximate)` +
+    } (approximate${
+      spectrum.pConservative === null
+        ? ""
+        : `; ${spectrum.pConservative.toPrecision(3)} with df ${spectrum.classes.length - 1}`
+    })` +
     (spectrum.bootstrapP === null
       ? ""
       : `, bootstrap p ${spectrum.bootstrapP.toPrecision(3)} (${
