@@ -9,8 +9,8 @@
  * after adding half a step's slack).
  *
  * Usage: `deno run --allow-all scripts/calibrate_gof.ts [--datasets N] [--bootstrap B]
- * [--seed S] [--out FILE]` (defaults 100, 19, 1, `validation/gof_calibration.json`; the committed file is from
- * `--datasets 400 --bootstrap 39 --seed 1`).
+ * [--seed S] [--out FILE]` (defaults 100, 19, 1, `validation/gof_calibration.json`); the
+ * committed file is from `--datasets 400 --bootstrap 39 --seed 1` (about 6 minutes).
  * The output is a function of the options alone, apart from `seconds`.
  *
  * @module

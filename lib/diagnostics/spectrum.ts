@@ -10,15 +10,16 @@
  *
  * **Expected spectrum.** For each missingness mask m (with N_m families) and each count k
  * inside the ascertainment window [K, M], the model's probability of exactly k recorded
- * presences among m's observed genomes is computed exactly by count pruning in log space (every
- * node carries the log probabilities of every count of its subtree's observed tips, for each of
- * its states; children combine by convolution; one pass per mask gives every k, at a cost of
- * order nTips^2 per mask and component; a linear-scale pass with per-node scaling is used
- * wherever it resolves the window's counts, the log-space pass elsewhere), on the tree the likelihood uses (with tip error or
- * completeness, the tree with a pendant branch under every tip), for every rate component
- * (gamma category, mixture class), with the invariant class (independent tips) by the same
- * convolution; components are mixed by their weights and the result is conditioned on the
- * window (divided by the sum over the window's counts of the same mixed probabilities):
+ * presences among m's observed genomes is computed exactly by count pruning: every node carries,
+ * for each of its states, the probabilities of every count of its subtree's observed tips, and
+ * children combine by convolution, so one pass per mask gives every k, at a cost of order
+ * nTips^2 per mask and component (the pass runs on the linear scale with per-node scaling where
+ * that resolves the window's counts, in log space elsewhere). It runs on the tree the likelihood
+ * uses (with tip error or completeness, the tree with a pendant branch under every tip), for
+ * every rate component (gamma category, mixture class), with the invariant class (independent
+ * tips) by the same convolution; components are mixed by their weights and the result is
+ * conditioned on the window (divided by the sum over the window's counts of the same mixed
+ * probabilities):
  *
  *     E[k] = sum_m N_m * sum_c w_c P_c(k | m) / sum_{j in [K, M]} sum_c w_c P_c(j | m)
  *
@@ -37,8 +38,8 @@
  * parameters were fitted to the families, not to the pooled counts (the reference then lies
  * between chi2 with classes - 1 - p and with classes - 1 degrees of freedom; Chernoff &
  * Lehmann 1954; `pConservative` is the p of the latter), and because the classes are chosen
- * from the expected counts. The parametric
- * bootstrap p ({@linkcode spectrumFit} with `bootstrap`) has neither problem: each replicate is
+ * from the expected counts. The parametric bootstrap p ({@linkcode spectrumFit} with
+ * `bootstrap`) has neither problem: each replicate is
  * simulated under the fitted model on the same tree, with every family's own missing cells and
  * conditioned on the same window (by rejection, family by family), refitted, and its statistic
  * computed exactly as for the data (expected spectrum at the refitted values, pooling from it);
