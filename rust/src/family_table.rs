@@ -1,14 +1,15 @@
 //! The per-family long TSV of an ancestral reconstruction (`gc_family_table`): rows
 //! `family \t node \t quantity \t value \n` formatted from per-pattern values, in parallel over
-//! blocks of families, as plain text or as gzip members (one per block; concatenated members
-//! are one valid gzip file).
+//! blocks of families, as plain text or as raw deflate pieces that continue one gzip member
+//! (each block compressed on its own and ended by a sync flush, as pigz does, so the pieces of
+//! every call, one after another, are one deflate stream; the CRC-32 and length of the text run
+//! on from call to call for the member's trailer).
 //!
 //! Values are written with 6 significant digits ([`format_value`]), the rule of the TypeScript
 //! writer (`lib/ancestral/formats/long_tsv.ts`, `formatValue`), so both give the same bytes.
 
 use crate::error::GcError;
 use rayon::prelude::*;
-use std::io::Write;
 use std::os::raw::c_char;
 use std::sync::OnceLock;
 
@@ -441,8 +442,9 @@ impl FamilyTable<'_> {
         (0..self.families.len()).map(|f| self.family_bound(f)).sum()
     }
 
-    /// Writes the rows of every family into `out`, plain (`gzip_level` 0) or as one gzip member
-    /// per block of about [`BLOCK_BYTES`], formatted in parallel on `pool`. Returns the bytes
+    /// Writes the rows of every family into `out`, plain (`gzip_level` 0) or as raw deflate
+    /// pieces ([`deflate_piece`]) of blocks of about [`BLOCK_BYTES`], formatted in parallel on
+    /// `pool`, and (compressed only) carries `crc` on over the text. Returns the bytes
     /// the result takes and the length of the text before compression; when the first is more
     /// than `out.len()` (plain text: when `out` is shorter than [`FamilyTable::bound`], which is
     /// then the first), `out` holds nothing useful and the first is the length needed.
@@ -451,6 +453,7 @@ impl FamilyTable<'_> {
         gzip_level: u32,
         pool: &rayon::ThreadPool,
         out: &mut [u8],
+        crc: &mut crc32fast::Hasher,
     ) -> Result<(usize, usize), GcError> {
         self.validate()?;
         let blocks = self.blocks();
@@ -486,7 +489,7 @@ impl FamilyTable<'_> {
             }
             return Ok((at, at));
         }
-        let done: Vec<Result<(Vec<u8>, usize), GcError>> = pool.install(|| {
+        let done: Vec<Result<(Vec<u8>, usize, crc32fast::Hasher), GcError>> = pool.install(|| {
             blocks
                 .par_iter()
                 .map(|&(a, b, size)| {
@@ -496,36 +499,54 @@ impl FamilyTable<'_> {
                             text.resize(size, 0);
                         }
                         let len = self.write_families(a, b, &prefixes, &mut text[..size])?;
-                        let mut gz = flate2::write::GzEncoder::new(
-                            Vec::with_capacity(len / 3),
-                            flate2::Compression::new(gzip_level),
-                        );
-                        let bytes = gz.write_all(&text[..len]).and_then(|_| gz.finish()).map_err(|e| {
-                            GcError::invalid(format!("gzip compression of the per-family table failed: {e}"))
-                        })?;
-                        Ok((bytes, len))
+                        let mut crc = crc32fast::Hasher::new();
+                        crc.update(&text[..len]);
+                        Ok((deflate_piece(&text[..len], gzip_level)?, len, crc))
                     })
                 })
                 .collect()
         });
-        let mut members = Vec::with_capacity(done.len());
+        let mut pieces = Vec::with_capacity(done.len());
         let (mut need, mut text) = (0, 0);
         for d in done {
             // The first failing block in family order reports (the first bad family in it).
-            let (m, n) = d?;
+            let (m, n, c) = d?;
             need += m.len();
             text += n;
-            members.push(m);
+            crc.combine(&c);
+            pieces.push(m);
         }
         if need <= out.len() {
             let mut at = 0;
-            for m in &members {
+            for m in &pieces {
                 out[at..at + m.len()].copy_from_slice(m);
                 at += m.len();
             }
         }
         Ok((need, text))
     }
+}
+
+/// `text` as raw deflate data ended by a sync flush (an empty stored block): byte-aligned and
+/// not final, so that pieces compressed on their own concatenate into one deflate stream.
+pub fn deflate_piece(text: &[u8], level: u32) -> Result<Vec<u8>, GcError> {
+    let fail = |e: String| GcError::invalid(format!("Compressing the per-family table failed: {e}"));
+    let mut c = flate2::Compress::new(flate2::Compression::new(level), false);
+    let mut out = Vec::with_capacity(text.len() / 3 + 1024);
+    loop {
+        let done = c.total_in() as usize;
+        c.compress_vec(&text[done..], &mut out, flate2::FlushCompress::Sync)
+            .map_err(|e| fail(e.to_string()))?;
+        // The flush is complete once all input is in and the output did not fill up.
+        if c.total_in() as usize == text.len() && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity().max(4096));
+    }
+    if !out.ends_with(&[0, 0, 0xff, 0xff]) {
+        return Err(fail("the deflate piece does not end with a sync flush".into()));
+    }
+    Ok(out)
 }
 
 thread_local! {
@@ -592,6 +613,11 @@ pub struct gc_family_table_args {
     /// 2 values, written: the bytes written to `out` (or needed, when `out_len` is too small),
     /// and the bytes of the text before compression.
     pub out_written: *mut u64,
+    /// Compressed output only: 2 values, read and written: the CRC-32 of the text before this
+    /// call (low 32 bits) and its length, carried on over this call's text.
+    pub crc: *mut u64,
+    /// Length of `crc`: 2, or 0 (NULL) for plain text.
+    pub crc_len: u64,
 }
 
 /// Size of the `gc_family_table_args` this library knows.
@@ -648,9 +674,26 @@ pub unsafe extern "C" fn gc_family_table(
             a.n_threads as usize
         };
         let pool = crate::pool::shared_pool(threads)?;
-        let (total, text) = table.render(a.gzip_level, &pool, out)?;
+        let crc_state = crate::slice_mut(a.crc, a.crc_len, "crc")?;
+        if a.gzip_level > 0 && crc_state.len() != 2 {
+            return Err(GcError::invalid(format!(
+                "crc_len is {}: compressed output carries the CRC-32 and length of the text in 2 values",
+                crc_state.len()
+            )));
+        }
+        let mut crc = match crc_state {
+            [c, n] => crc32fast::Hasher::new_with_initial_len(*c as u32, *n),
+            _ => crc32fast::Hasher::new(),
+        };
+        let (total, text) = table.render(a.gzip_level, &pool, out, &mut crc)?;
         written[0] = total as u64;
         written[1] = text as u64;
+        if let [c, n] = crc_state {
+            if total <= out.len() {
+                *n += text as u64;
+                *c = u64::from(crc.finalize());
+            }
+        }
         if total > out.len() {
             return Err(GcError::invalid(format!(
                 "out_len is {} but the rows need {total} bytes: pass a larger buffer",
@@ -728,7 +771,7 @@ mod tests {
 
     #[test]
     fn args_have_the_documented_size() {
-        assert_eq!(GC_FAMILY_TABLE_ARGS_SIZE, 200);
+        assert_eq!(GC_FAMILY_TABLE_ARGS_SIZE, 216);
     }
 
     #[test]
@@ -750,25 +793,35 @@ mod tests {
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let mut out = vec![0u8; t.bound() + 4096];
-        let (len, text_len) = t.render(0, &pool, &mut out).unwrap();
+        let mut crc = crc32fast::Hasher::new();
+        let (len, text_len) = t.render(0, &pool, &mut out, &mut crc).unwrap();
         assert_eq!(len, text_len);
         let text = out[..len].to_vec();
         // A buffer too short for the bounds: they are the length needed.
         let mut short = vec![0u8; 10];
-        assert_eq!(t.render(0, &pool, &mut short).unwrap().0, t.bound());
+        assert_eq!(t.render(0, &pool, &mut short, &mut crc).unwrap().0, t.bound());
         assert_eq!(
             String::from_utf8(text.clone()).unwrap(),
             "f1\ta\tpPresent\t0\nf1\ta\tgains\t0\nf1\ta\tlosses\t0.500000\nf1\tb\tpPresent\t0.500000\n\
              f2\ta\tpPresent\t1\nf2\ta\tgains\t0.125000\nf2\ta\tlosses\t0\nf2\tb\tpPresent\t0.250000\n"
         );
-        let (gz_bytes, gz_len) = t.render(1, &pool, &mut out).unwrap();
-        assert_eq!(gz_len, text.len());
-        let gz = out[..gz_bytes].to_vec();
+        // Two calls continue one gzip member: header, pieces, final empty block, trailer.
+        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        let mut crc = crc32fast::Hasher::new();
+        for _ in 0..2 {
+            let (n, text_len) = t.render(1, &pool, &mut out, &mut crc).unwrap();
+            assert_eq!(text_len, text.len());
+            gz.extend_from_slice(&out[..n]);
+        }
+        gz.extend_from_slice(&[3, 0]);
+        gz.extend_from_slice(&crc.finalize().to_le_bytes());
+        gz.extend_from_slice(&(2 * text.len() as u32).to_le_bytes());
         let mut back = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut back).unwrap();
-        assert_eq!(back, text);
+        // GzDecoder reads one member and checks its CRC-32 and length.
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut back).unwrap();
+        assert_eq!(back, [&text[..], &text[..]].concat());
         let bad = FamilyTable { gains: &[f64::NAN, 9.0, 0.0, 9.0], ..t };
-        let e = bad.render(0, &pool, &mut out).unwrap_err();
+        let e = bad.render(0, &pool, &mut out, &mut crc32fast::Hasher::new()).unwrap_err();
         assert_eq!(e.message, "Family 'f2': gains at node 'a' is NaN; every value must be finite.");
     }
 }
