@@ -340,10 +340,12 @@ typedef struct gc_tree_args {
 /*
  * Builds a tree from distances. Neighbour joining (Saitou and Nei 1987, Studier and Keppler's
  * Q): with r active clusters at positions 0..n-1 and R_a the sum of a's distances to the active
- * clusters (in position order), joins the pair a < b of least Q = (r - 2) d_ab - R_a - R_b (ties:
- * the lowest pair in position order) into a new node at position a, with lengths
+ * clusters, joins the pair a < b of least Q = (r - 2) d_ab - R_a - R_b (ties: the lowest pair in
+ * position order) into a new node at position a, with lengths
  * l_a = d_ab / 2 + (R_a - R_b) / (2 (r - 2)) and l_b = d_ab - l_a, and distances
- * d_uc = (d_ac + d_bc - d_ab) / 2. A negative length is set to 0 and added to its sister's (the
+ * d_uc = (d_ac + d_bc - d_ab) / 2 (R_c then becomes ((R_c - d_ac) - d_bc) + d_uc, and R_u the
+ * sum of the d_uc in position order). The least Q is found with sorted rows and a bound, as
+ * RapidNJ does, with the exhaustive search's result. A negative length is set to 0 and added to its sister's (the
  * pair's path length is kept). The last of the 3 clusters joins the last node with
  * (d_ac + d_bc - d_ab) / 2 (0 if negative). O(n^3) time, n^2 doubles of memory. UPGMA joins the
  * pair of least distance (ties: the lowest pair) at height d_ab / 2, with size-weighted average
@@ -368,21 +370,26 @@ int32_t gc_build_tree(const gc_tree_args *args, char *err, uint64_t err_len);
  * %g. Six digits bound the relative rounding error by 5e-6, far below the uncertainty of any
  * fitted model, and keep the table short (the tables run to hundreds of millions of rows).
  *
- * The rows are formatted in parallel, in blocks of about 4 MiB; with gzip_level 1..9 every
- * block is compressed into its own gzip member, and the members, written one after another,
- * are one gzip file (RFC 1952 allows several members; gzip -d and zlib's gzread read them all).
- * The text (or the members) goes to `out`; out_written[0] is set to its length, or, when it
- * does not fit, to the length needed (GC_ERR_INVALID_ARGUMENT, nothing written to `out`), and
- * out_written[1] to the length of the text before compression. Names are
+ * The rows are formatted in parallel, in blocks of about 4 MiB. With gzip_level 1..9 every
+ * block is compressed on its own as raw deflate data ended by a sync flush (an empty stored
+ * block: byte-aligned, not final), as pigz does, so the output of successive calls, one after
+ * another, is one deflate stream, and crc[0] (CRC-32 of the text so far, low 32 bits) and
+ * crc[1] (its length) are carried on over the call's text. A gzip file is then the 10-byte
+ * header 1f 8b 08 00 00 00 00 00 00 ff, the output of every call, the final empty block 03 00,
+ * and the trailer: crc[0] and crc[1] mod 2^32, 4 bytes each, little-endian (one member, which
+ * every gzip reader reads). The text (or the deflate data) goes to `out`; out_written[0] is
+ * set to its length, or, when it does not fit, to the length needed (GC_ERR_INVALID_ARGUMENT,
+ * nothing written to `out`, crc unchanged), and out_written[1] to the length of the text
+ * before compression. Names are
  * byte strings given as one buffer and their end offsets; a family name or node id that is
  * empty or holds a tab or line break, and a value that is not finite (named by family, quantity
  * and node), are GC_ERR_INVALID_ARGUMENT.
  */
 typedef struct gc_family_table_args {
-  uint64_t struct_size;             /* sizeof(gc_family_table_args): 200 bytes on 64-bit */
+  uint64_t struct_size;             /* sizeof(gc_family_table_args): 216 bytes on 64-bit */
   uint64_t n_nodes;                 /* nodes of the tree, >= 1; the last is the root */
   uint32_t n_threads;               /* worker threads, 0 for one per core */
-  uint32_t gzip_level;              /* 0: plain text; 1..9: gzip members at that level */
+  uint32_t gzip_level;              /* 0: plain text; 1..9: deflate pieces at that level */
   const uint8_t *quantities;        /* 1 to 3 distinct codes: 0 pPresent, 1 gains, 2 losses */
   uint64_t quantities_len;
   const double *present;            /* n_rows * n_nodes posterior presence probabilities */
@@ -406,6 +413,9 @@ typedef struct gc_family_table_args {
   uint64_t out_len;                 /* its capacity */
   uint64_t *out_written;            /* 2 values, written: bytes written to out (or needed),
                                        and bytes of the text before compression */
+  uint64_t *crc;                    /* gzip_level > 0: 2 values, read and written: CRC-32 and
+                                       length of the text before the call, carried on */
+  uint64_t crc_len;                 /* 2, or 0 (NULL) for plain text */
 } gc_family_table_args;
 
 int32_t gc_family_table(const gc_family_table_args *args, char *err, uint64_t err_len);
