@@ -152,8 +152,8 @@ export function packExpectArgs(args: ExpectArgs): Uint8Array {
 
 // The per-family long TSV (`gc_family_table`, an addition after minor 1; see the header).
 
-/** `sizeof(gc_family_table_args)` on 64-bit platforms: 25 eight-byte fields and two four-byte. */
-export const FAMILY_TABLE_ARGS_SIZE = 200;
+/** `sizeof(gc_family_table_args)` on 64-bit platforms: 27 eight-byte fields and two four-byte. */
+export const FAMILY_TABLE_ARGS_SIZE = 216;
 
 /** The fields of one `gc_family_table` call (see `gc_family_table_args` in the header). */
 export interface FamilyTableArgs {
@@ -161,7 +161,7 @@ export interface FamilyTableArgs {
   readonly nNodes: number;
   /** Worker threads (0: one per core). */
   readonly threads: number;
-  /** 0: plain text; 1..9: gzip members at that level. */
+  /** 0: plain text; 1..9: raw deflate pieces at that level (see the header). */
   readonly gzipLevel: number;
   /** Quantity codes (0 pPresent, 1 gains, 2 losses), in the order rows are written. */
   readonly quantities: Uint8Array;
@@ -190,6 +190,8 @@ export interface FamilyTableArgs {
    * and bytes of the text before compression.
    */
   readonly outWritten: BigUint64Array;
+  /** Compressed output: CRC-32 and length of the text so far (read and carried on), or null. */
+  readonly crc: BigUint64Array | null;
 }
 
 /** Address of any typed array's data (0 for an empty one); see {@linkcode address}. */
@@ -231,6 +233,8 @@ export function packFamilyTableArgs(args: FamilyTableArgs): Uint8Array {
   u64(176, anyAddress(args.out));
   u64(184, BigInt(args.out.length));
   u64(192, anyAddress(args.outWritten));
+  u64(200, args.crc ? anyAddress(args.crc) : 0n);
+  u64(208, BigInt(args.crc?.length ?? 0));
   return bytes;
 }
 
