@@ -13,7 +13,7 @@ import {
   testEffects,
 } from "../lib/effects/likelihood_ratio.ts";
 import { fitModelLikelihood } from "../lib/fit/fit_model.ts";
-import { chooseBackend, tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
+import { chooseBackend } from "../lib/likelihood/choose_backend.ts";
 import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
 import { parseModel } from "../lib/model/description.ts";
 import type { Effect, FamilyGroups } from "../lib/model/effects.ts";
@@ -184,7 +184,7 @@ Deno.test("bootstrap replicates keep each family's missing cells and window; p_b
   const fams = Array.from({ length: 200 }, (_, f) => `g${f}`);
   const patterns = compressPatterns(sim.states, 200, 30, fams);
   const window = { minPresent: 2, maxPresent: 28 };
-  const data = { tree: small, patterns, factory: tsBackendFactory, window };
+  const data = { tree: small, patterns, factory, window };
   const replicate = simulateLikeData(
     data,
     parseModel("null"),
