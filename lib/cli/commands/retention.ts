@@ -93,7 +93,8 @@ Effects and test:
   --level P              level of the profile-likelihood intervals, 0 < P < 1 (default 0.95)
   --bootstrap N          also a parametric bootstrap of the test: N data sets simulated under
                          the fitted null model (same tree, window and missing cells), both
-                         models refitted on each; p_boot = (1 + #{LRT* >= LRT}) / (1 + N)
+                         models refitted on each; p_boot = (1 + #{LRT* >= LRT}) / (1 + N);
+                         with several sets or effects, for the joint test only
   --seed S               seed of the bootstrap simulations (default 1)
 ${ASCERTAINMENT_HELP}`;
 
