@@ -81,6 +81,10 @@ Deno.test("bad family-set files are refused, naming the file, line and family", 
     /c\.txt', line 2: 2 tab-separated columns in a one-id-per-line file/,
   );
   refuses(() => parseFamilySets("f4\t\n", "c.tsv", families), /line 1: the set name is empty/);
+  refuses(
+    () => parseFamilySets("Family\tSet\nf4\tA\n", "h.tsv", families),
+    /'Family' \(line 1\).*a header line must read exactly 'family<TAB>set'/,
+  );
 });
 
 Deno.test("files are read with their digests; a missing file is named", async () => {

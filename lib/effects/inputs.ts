@@ -156,7 +156,11 @@ export function parseFamilySets(
         unknown.length === 1 ? "y id is" : "y ids are"
       } not in the PAM: ${
         listed(unknown.map((u) => `${quoteValue(u.id)} (line ${u.line})`))
-      }. Ids must match the PAM's family names exactly (case, spaces and underscores included).`,
+      }. Ids must match the PAM's family names exactly (case, spaces and underscores included)${
+        layout === "table" && unknown[0].line === lines[0].line && rows === lines
+          ? "; a header line must read exactly 'family<TAB>set'"
+          : ""
+      }.`,
     );
   }
   if (sets.size === 0) {
