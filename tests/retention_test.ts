@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { assertClose } from "./support/assert_close.ts";
 import { main } from "../lib/cli/main.ts";
-import { cladeDesign } from "../lib/effects/branches.ts";
+import { branchClasses, cladeDesign, classDesigns } from "../lib/effects/branches.ts";
+import { parseMetadataTable } from "../lib/effects/inputs.ts";
 import {
+  contrast,
   lrtPValue,
   simulateLikeData,
   testEffectParts,
@@ -90,6 +92,49 @@ Deno.test("a clade's loss x3 on every family is recovered, truth inside the inte
   assert.ok(e.interval![0] < Math.log(3) && Math.log(3) < e.interval![1], `${e.interval}`);
   assert.equal(r.reference, "chibar2(0,1)");
   assert.ok(r.p < 1e-20);
+});
+
+Deno.test("a set x branch-class contrast (set's loss x3 on host branches only) is recovered", async () => {
+  // Host genomes: the tips of one clade; the internal nodes' classes are reconstructed.
+  const clade = cladeDesign(tree, { node: `node${tree.nNodes - 3}` }, true);
+  const inClade = new Set(clade.tips);
+  const table = parseMetadataTable(
+    "genome\thost\n" +
+      tree.tipNames.map((t) => `${t}\t${inClade.has(t) ? "host" : "free"}`).join("\n"),
+    "meta.tsv",
+    "host",
+  );
+  const classes = branchClasses(tree, table);
+  const [host] = classDesigns(tree, classes, "free");
+  // The reconstruction puts the clade's crown in the host class (its stem's class is a tie-break).
+  for (const b of clade.branches) if (b !== clade.mrca) assert.equal(host.design[b], 1);
+  const tested = contrast(groups, "pathway", "loss", host);
+  const main: Effect = { ...setLoss, name: "theta" };
+  const lineage: Effect = { ...tested, name: "lineage", sets: null };
+  const null_ = parseModel("null");
+  const sim = simulateModel(tree, null_, { gain: 0.3, loss: 1 }, {
+    nFamilies,
+    seed: 5,
+    effects: { effects: [tested], groups },
+    effectValues: [Math.log(3)],
+  });
+  const patterns = compressPatterns(sim.states, nFamilies, tree.nTips, names);
+  const r = await testEffects(
+    { tree, patterns, factory },
+    null_,
+    { effects: [main, tested, lineage], groups },
+    { tested: [tested.name] },
+  );
+  const byName = Object.fromEntries(r.effects.map((e) => [e.name, e]));
+  const c = byName["contrast[pathway]"];
+  assert.ok(c.tested && !byName.theta.tested && !byName.lineage.tested);
+  assert.ok(c.interval![0] < Math.log(3) && Math.log(3) < c.interval![1], `${c.interval}`);
+  // The truth has no main effects: their intervals hold 0.
+  for (const n of ["theta", "lineage"]) {
+    const iv = byName[n].interval!;
+    assert.ok(iv[0] < 0 && 0 < iv[1], `${n}: ${iv}`);
+  }
+  assert.ok(r.p < 1e-6 && r.df === 1);
 });
 
 /** The families of `patterns` in set `keep` (or outside every set, -1) as their own PAM. */
