@@ -186,6 +186,8 @@ export class ModelLikelihood implements Disposable {
   readonly componentNames: readonly string[];
   /** The pruning backend of the data patterns. */
   readonly backend: LikelihoodBackend;
+  /** The per-genome completeness it was opened with (tree tip order), or null. */
+  readonly completeness: Float64Array | null;
   readonly #setup: TipErrorSetup | null;
   readonly #masks: Uint8Array[] = [];
   readonly #maskOf: Int32Array;
@@ -262,7 +264,8 @@ export class ModelLikelihood implements Disposable {
     for (let p = 0; p < patterns.nPatterns; p++) {
       this.#maskWeight[this.#maskOf[p]] += patterns.weights[p];
     }
-    this.#setup = tipErrorSetup(tree, model, options.completeness ?? null);
+    this.completeness = options.completeness ?? null;
+    this.#setup = tipErrorSetup(tree, model, this.completeness);
     this.#refuseUninformed();
     const kernelTree = this.#setup?.tree ?? tree;
     const corrected = K > 0 || M !== null;
