@@ -362,24 +362,35 @@ Deno.test("each NJ join minimises Q over every pair (brute force on small matric
           const [y, z] = kids.filter((_, m) => m !== k);
           return (dist.get(key(x, y))! + dist.get(key(x, z))! - dist.get(key(y, z))!) / 2;
         });
-        if (three.every((l) => l >= 0)) {
+        // (A length within rounding of 0 may be clamped or not: its transfer is as small.)
+        if (three.every((l) => l >= -1e-12)) {
           kids.forEach((x, k) => {
-            assert.ok(Math.abs(got.branchLength[x] - three[k]) <= 1e-12, `n=${n}: last ${k}`);
+            assert.ok(
+              Math.abs(got.branchLength[x] - Math.max(0, three[k])) <= 1e-12,
+              `n=${n}: last ${k}`,
+            );
           });
-        } else assert.ok(got.clamped >= 1 && kids.every((x) => got.branchLength[x] >= 0));
+        } else {
+          assert.ok(
+            got.clamped >= 1 && kids.every((x) => got.branchLength[x] >= 0),
+            `n=${n}: ${three} ${kids.map((x) => got.branchLength[x])} ${got.clamped}`,
+          );
+        }
         steps++;
         continue;
       }
       const [a, b] = kids;
       assert.equal(kids.length, 2);
       const q = (r - 2) * dist.get(key(a, b))! - R.get(a)! - R.get(b)!;
-      // The test sums R in its own order: Q values agree to rounding of sums of O(10) terms.
+      // The test sums R afresh where NJ updates it per join: Q values agree to rounding of
+      // sums of O(10) terms of O(1).
       assert.ok(q <= minQ + 1e-12, `n=${n} join ${u}: Q ${q} vs min ${minQ}`);
       const dab = dist.get(key(a, b))!;
       let la = dab / 2 + (R.get(a)! - R.get(b)!) / (2 * (r - 2));
       let lb = dab - la;
       if (la < 0) [la, lb] = [0, dab];
       else if (lb < 0) [la, lb] = [dab, 0];
+      [la, lb] = [Math.max(0, la), Math.max(0, lb)]; // d_ab < 0: both 0
       assert.ok(Math.abs(got.branchLength[a] - la) <= 1e-12, `n=${n} join ${u}: l_a`);
       assert.ok(Math.abs(got.branchLength[b] - lb) <= 1e-12, `n=${n} join ${u}: l_b`);
       for (const c of active) {

@@ -5,15 +5,20 @@
  * **Neighbour joining** (Saitou and Nei 1987, with the Q criterion of Studier and Keppler
  * 1988). The active clusters are kept in positions `0..n-1` (tip i starts at position i; a
  * join of positions a < b puts the new cluster at a and retires b). With r active clusters
- * and `R_a` the sum of a's distances to the active clusters (in position order), each step
- * joins the pair a < b of least `Q = (r - 2) d_ab - R_a - R_b`, ties broken by the lowest
- * pair (a, then b) in position order, with
+ * and `R_a` the sum of a's distances to the active clusters, each step
+ * joins the pair a < b of least `Q = (r - 2) d_ab - R_a - R_b` (evaluated in that order),
+ * ties broken by the lowest pair (a, then b) in position order, with
  * `l_a = d_ab / 2 + (R_a - R_b) / (2 (r - 2))`, `l_b = d_ab - l_a` and
- * `d_uc = (d_ac + d_bc - d_ab) / 2` for the new cluster u.
+ * `d_uc = (d_ac + d_bc - d_ab) / 2` for the new cluster u. The row sums are summed in
+ * position order at the start; after a join, `R_c = ((R_c - d_ac) - d_bc) + d_uc` for every
+ * other active c and `R_u` is the sum of the `d_uc` in position order (these exact operations
+ * are the specification: the native kernel performs the same ones, and finds the same pair
+ * without evaluating every Q).
  *
  * **Negative branch lengths** are set to 0 and their value is added to the sister branch:
  * if `l_a < 0`, then `l_b = l_b + l_a` and `l_a = 0` (so the pair's path length `d_ab` is
- * kept), and likewise for `l_b`. The last step (r = 3) joins the pair of least Q the same way
+ * kept), and likewise for `l_b`; if `d_ab` itself is negative (updated distances can be, on
+ * data far from a tree), both are set to 0. The last step (r = 3) joins the pair of least Q the same way
  * and attaches the third cluster c to the same node with the three-point length
  * `(d_ac + d_bc - d_ab) / 2`; if that is negative it is set to 0 without a transfer (there is
  * no sister branch). {@linkcode BuiltTree.clamped} counts these corrections.
@@ -100,16 +105,16 @@ export function neighborJoining(n: number, condensed: Float64Array): BuiltTree {
   let clamped = 0;
   const nodeOf = Int32Array.from({ length: n }, (_, i) => i);
   let active: number[] = Array.from({ length: n }, (_, i) => i);
+  // Row sums: first in position order (d_pp = 0 included), then kept up to date per join.
   const rsum = new Float64Array(n);
+  for (let p = 0; p < n; p++) {
+    let s = 0;
+    for (let c = 0; c < n; c++) s += d[p * n + c];
+    rsum[p] = s;
+  }
   let next = n;
   for (;;) {
     const r = active.length;
-    for (const p of active) {
-      const row = p * n;
-      let s = 0;
-      for (const c of active) s += d[row + c];
-      rsum[p] = s;
-    }
     const rm2 = r - 2;
     let best = Infinity, ia = -1, ib = -1;
     for (let x = 0; x < r - 1; x++) {
@@ -139,6 +144,15 @@ export function neighborJoining(n: number, condensed: Float64Array): BuiltTree {
       lb = 0;
       clamped++;
     }
+    // Still negative only when d_ab itself is (updated distances can be, far from a tree).
+    if (la < 0) {
+      la = 0;
+      clamped++;
+    }
+    if (lb < 0) {
+      lb = 0;
+      clamped++;
+    }
     const u = next++;
     parent[nodeOf[a]] = u;
     parent[nodeOf[b]] = u;
@@ -155,14 +169,19 @@ export function neighborJoining(n: number, condensed: Float64Array): BuiltTree {
       bl[nodeOf[c]] = lc;
       break;
     }
+    active = active.filter((_, k) => k !== ib);
+    let ru = 0;
     for (const c of active) {
-      if (c === a || c === b) continue;
-      const x = (d[a * n + c] + d[b * n + c] - dab) / 2;
+      if (c === a) continue;
+      const dac = d[a * n + c], dbc = d[b * n + c];
+      const x = (dac + dbc - dab) / 2;
       d[a * n + c] = x;
       d[c * n + a] = x;
+      rsum[c] = ((rsum[c] - dac) - dbc) + x;
+      ru += x;
     }
+    rsum[a] = ru;
     nodeOf[a] = u;
-    active = active.filter((_, k) => k !== ib);
   }
   return { parent, branchLength: bl, clamped };
 }

@@ -8,29 +8,34 @@
 //! **Neighbour joining** (Saitou and Nei 1987, with the Q criterion of Studier and Keppler
 //! 1988). The active clusters are kept in positions `0..n` (a tip starts at its own position;
 //! a join of positions a < b puts the new cluster at a and retires b). With r active clusters
-//! and `R_a = sum_c d_ac` (summed over active c in position order), each step joins the pair
-//! a < b of smallest `Q_ab = (r - 2) d_ab - R_a - R_b`, ties broken by the lowest (a, b) in
-//! position order, with branch lengths
+//! and `R_a = sum_c d_ac` over the active c, each step joins the pair a < b of smallest
+//! `Q_ab = (r - 2) d_ab - R_a - R_b` (evaluated in that order), ties broken by the lowest
+//! (a, b) in position order, with branch lengths
 //!
 //! ```text
 //! l_a = d_ab / 2 + (R_a - R_b) / (2 (r - 2)),   l_b = d_ab - l_a,
 //! d_uc = (d_ac + d_bc - d_ab) / 2               (the new cluster u, for every other active c).
 //! ```
 //!
-//! A negative length is set to 0 and its value added to the sister branch (`l_b + l_a` when
-//! `l_a < 0`), so the pair's path length d_ab is kept. The last step (r = 3) joins the pair of
+//! The row sums are summed in position order at the start; after a join
+//! `R_c = ((R_c - d_ac) - d_bc) + d_uc` for every other active c, and `R_u` is the sum of the
+//! `d_uc` in position order. A negative length is set to 0 and its value added to the sister branch (`l_b + l_a` when
+//! `l_a < 0`), so the pair's path length d_ab is kept; if d_ab itself is negative (updated
+//! distances can be, on data far from a tree), both are set to 0. The last step (r = 3) joins the pair of
 //! smallest Q the same way and attaches the third cluster c to the same node with
 //! `l_c = (d_ac + d_bc - d_ab) / 2` (the three-point formula; a negative `l_c` is set to 0, as
 //! there is no sister branch to take it). The result is an unrooted binary tree written with a
-//! root of three children: `2n - 2` nodes. O(n^3) time, O(n^2) memory; the Q scan and the row
-//! sums run in parallel (for r >= [`PARALLEL_MIN`]) with a deterministic reduction, so results
-//! are bit-identical for any thread count and to `lib/tree_building/nj.ts`.
+//! root of three children: `2n - 2` nodes. O(n^3) time at worst, 24 n^2 bytes of memory (the
+//! matrix and the rows); the search for the least Q prunes with sorted rows (see
+//! [`neighbor_joining`]) on one thread, and the result is bit-identical to
+//! `lib/tree_building/nj.ts` (which evaluates every Q).
 //!
 //! **UPGMA** (average linkage). Each step joins the pair a < b of smallest `d_ab` (ties: the
 //! lowest pair), at height `d_ab / 2`; each child's branch is the new height minus the child's
 //! height (set to 0 if rounding makes it negative), and
 //! `d_uc = (n_a d_ac + n_b d_bc) / (n_a + n_b)` with `n_a`, `n_b` the clusters' sizes. A rooted
-//! ultrametric tree of `2n - 1` nodes.
+//! ultrametric tree of `2n - 1` nodes; its scans run in parallel for r >= [`PARALLEL_MIN`] with a
+//! deterministic reduction (the same tree for any thread count).
 
 use crate::distances::{guard, n_pairs, pair_index, read_args, slice, slice_mut, to_usize};
 use crate::error::GcError;
@@ -118,10 +123,103 @@ fn scan_min(
     }
 }
 
+/// One entry of a row: the distance to cluster `id` (a node id).
+#[derive(Clone, Copy)]
+struct Entry {
+    d: f64,
+    id: u32,
+}
+
+/// The distances of one cluster to the clusters that existed when it was made, sorted lazily:
+/// `e[..sorted]` is in increasing order and holds the smallest entries.
+#[derive(Default)]
+struct Row {
+    e: Vec<Entry>,
+    sorted: usize,
+}
+
+impl Row {
+    fn new(e: Vec<Entry>) -> Row {
+        Row { e, sorted: 0 }
+    }
+
+    /// Sorts the next block of the smallest unsorted entries (at least 16, doubling), so that a
+    /// row scanned only at its start costs O(len) rather than O(len log len).
+    fn extend_sorted(&mut self) {
+        let rest = &mut self.e[self.sorted..];
+        let k = self.sorted.max(16).min(rest.len());
+        if k < rest.len() {
+            rest.select_nth_unstable_by(k - 1, |x, y| x.d.total_cmp(&y.d));
+        }
+        rest[..k].sort_unstable_by(|x, y| x.d.total_cmp(&y.d));
+        self.sorted += k;
+    }
+}
+
+/// The best (Q, a, b) over the rows of positions `p0..p0 + rows.len()` (retired ones skipped),
+/// pruned by the bound of [`neighbor_joining`]: a row ends where `bound > best`, as no later
+/// entry can then reach the best.
+#[allow(clippy::too_many_arguments)]
+fn scan_rows(
+    p0: usize,
+    rows: &mut [Row],
+    pos_of: &[i32],
+    live: &[bool],
+    rsum: &[f64],
+    rm2: f64,
+    rmax: f64,
+) -> (f64, usize, usize) {
+    let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
+    for (k, row) in rows.iter_mut().enumerate() {
+        let x = p0 + k;
+        if !live[x] {
+            continue;
+        }
+        let rx = rsum[x];
+        let mut i = 0;
+        while i < row.e.len() {
+            if i == row.sorted {
+                row.extend_sorted();
+            }
+            let e = row.e[i];
+            i += 1;
+            let t = rm2 * e.d;
+            // A lower bound of the Q of this and every later entry of the row, in floating
+            // point: the spec's Q is (t - R_a) - R_b with a < b, and x is either a or b.
+            let bound = ((t - rx) - rmax).min((t - rmax) - rx);
+            if bound > best.0 {
+                break;
+            }
+            let y = pos_of[e.id as usize];
+            if y < 0 {
+                continue;
+            }
+            let y = y as usize;
+            let (a, b) = if x < y { (x, y) } else { (y, x) };
+            let q = (t - rsum[a]) - rsum[b];
+            if q < best.0 || (q == best.0 && (a, b) < (best.1, best.2)) {
+                best = (q, a, b);
+            }
+        }
+    }
+    best
+}
+
 /// Neighbour joining of `n >= 3` taxa (see the module notes).
+///
+/// The pair of least Q is found without visiting every pair (as RapidNJ does, Simonsen et al.
+/// 2008): each cluster keeps its distances to the clusters that existed when it was made,
+/// sorted (lazily, a block at a time), and its row is scanned only while
+/// `min((t - R_x) - max R, (t - max R) - R_x)` with `t = (r - 2) d` (a floating-point lower bound
+/// of the spec's Q of this and every later entry) does not exceed the best Q so far. A pair
+/// (x, y) is in the row of the later-made of the two, so every live pair is seen; entries of
+/// retired clusters are skipped. The result is the exhaustive search's, ties included.
 pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<BuiltTree, GcError> {
     if n < 3 {
         return Err(GcError::invalid(format!("n_taxa is {n}: neighbour joining needs at least 3 taxa")));
+    }
+    if n > u32::MAX as usize / 2 {
+        return Err(GcError::invalid(format!("n_taxa is {n}: too many for neighbour joining")));
     }
     let mut d = full_matrix(n, condensed)?;
     let n_nodes = 2 * n - 2;
@@ -129,40 +227,38 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
     let mut bl = vec![0.0f64; n_nodes];
     let mut clamped = 0u64;
     let mut node_of: Vec<usize> = (0..n).collect();
+    let mut pos_of: Vec<i32> = (0..n_nodes).map(|v| if v < n { v as i32 } else { -1 }).collect();
+    let mut live = vec![true; n];
     let mut active: Vec<usize> = (0..n).collect();
-    let mut rsum = vec![0.0f64; n];
-    let mut next = n;
-    pool.install(|| loop {
-        let r = active.len();
-        let parallel = r >= PARALLEL_MIN;
-        // Row sums over the active clusters, each in position order.
-        let sums: Vec<f64> = {
-            let f = |&p: &usize| {
-                let row = &d[p * n..(p + 1) * n];
-                let mut s = 0.0;
-                for &c in &active {
-                    s += row[c];
-                }
-                s
-            };
-            if parallel {
-                active.par_iter().map(f).collect()
-            } else {
-                active.iter().map(f).collect()
+    // Row sums in position order (d_pp = 0 is added too, as the spec does).
+    let mut rsum: Vec<f64> = (0..n)
+        .map(|p| {
+            let mut s = 0.0;
+            for c in 0..n {
+                s += d[p * n + c];
             }
-        };
-        for (k, &p) in active.iter().enumerate() {
-            rsum[p] = sums[k];
-        }
-        let rm2 = (r - 2) as f64;
-        let (_, ia, ib) = {
-            let (d, rsum, active) = (&d, &rsum, &active);
-            scan_min(active, parallel, &|ia, ib| {
-                let (a, b) = (active[ia], active[ib]);
-                rm2 * d[a * n + b] - rsum[a] - rsum[b]
+            s
+        })
+        .collect();
+    // Position p's row: tip p's distances to every other tip.
+    let mut rows: Vec<Row> = pool.install(|| {
+        (0..n)
+            .into_par_iter()
+            .map(|p| {
+                Row::new(
+                    (0..n).filter(|&c| c != p).map(|c| Entry { d: d[p * n + c], id: c as u32 }).collect(),
+                )
             })
-        };
-        let (a, b) = (active[ia], active[ib]);
+            .collect()
+    });
+    let mut next = n;
+    loop {
+        let r = active.len();
+        let rm2 = (r - 2) as f64;
+        let rmax = active.iter().map(|&p| rsum[p]).fold(f64::NEG_INFINITY, f64::max);
+        // One thread: with the pruning a step visits a few entries per row, too little work to
+        // share out at every join.
+        let (_, a, b) = scan_rows(0, &mut rows, &pos_of, &live, &rsum, rm2, rmax);
         let dab = d[a * n + b];
         let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
         let mut lb = dab - la;
@@ -172,6 +268,15 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
             clamped += 1;
         } else if lb < 0.0 {
             la += lb;
+            lb = 0.0;
+            clamped += 1;
+        }
+        // Still negative only when d_ab itself is (updated distances can be, far from a tree).
+        if la < 0.0 {
+            la = 0.0;
+            clamped += 1;
+        }
+        if lb < 0.0 {
             lb = 0.0;
             clamped += 1;
         }
@@ -192,17 +297,31 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
             bl[node_of[c]] = lc;
             break;
         }
+        let ib = active.iter().position(|&p| p == b).unwrap();
+        active.remove(ib);
+        live[b] = false;
+        rows[b] = Row::default();
+        let mut ru = 0.0;
+        let mut row_u = Vec::with_capacity(active.len() - 1);
         for &c in &active {
-            if c == a || c == b {
+            if c == a {
                 continue;
             }
-            let x = (d[a * n + c] + d[b * n + c] - dab) / 2.0;
+            let (dac, dbc) = (d[a * n + c], d[b * n + c]);
+            let x = (dac + dbc - dab) / 2.0;
             d[a * n + c] = x;
             d[c * n + a] = x;
+            rsum[c] = ((rsum[c] - dac) - dbc) + x;
+            ru += x;
+            row_u.push(Entry { d: x, id: node_of[c] as u32 });
         }
+        rsum[a] = ru;
+        pos_of[node_of[a]] = -1;
+        pos_of[node_of[b]] = -1;
         node_of[a] = u;
-        active.remove(ib);
-    });
+        pos_of[u] = a as i32;
+        rows[a] = Row::new(row_u);
+    }
     debug_assert_eq!(next, n_nodes);
     Ok(BuiltTree { parent, branch_length: bl, clamped })
 }
@@ -403,9 +522,11 @@ mod tests {
                 (x % 1000) as f64 / 997.0 + 0.01
             })
             .collect();
-        let one = neighbor_joining(n, &d, &shared_pool(1).unwrap()).unwrap();
-        let two = neighbor_joining(n, &d, &shared_pool(2).unwrap()).unwrap();
-        assert_eq!(one.parent, two.parent);
-        assert_eq!(one.branch_length, two.branch_length);
+        for f in [neighbor_joining, upgma] {
+            let one = f(n, &d, &shared_pool(1).unwrap()).unwrap();
+            let two = f(n, &d, &shared_pool(2).unwrap()).unwrap();
+            assert_eq!(one.parent, two.parent);
+            assert_eq!(one.branch_length, two.branch_length);
+        }
     }
 }
