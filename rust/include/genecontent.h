@@ -345,10 +345,11 @@ typedef struct gc_tree_args {
  * l_a = d_ab / 2 + (R_a - R_b) / (2 (r - 2)) and l_b = d_ab - l_a, and distances
  * d_uc = (d_ac + d_bc - d_ab) / 2 (R_c then becomes ((R_c - d_ac) - d_bc) + d_uc, and R_u the
  * sum of the d_uc in position order). The least Q is found with sorted rows and a bound, as
- * RapidNJ does, with the exhaustive search's result. A negative length is set to 0 and added to its sister's (the
- * pair's path length is kept; both are 0 when d_ab itself is negative). The last of the 3 clusters joins the last node with
- * (d_ac + d_bc - d_ab) / 2 (0 if negative). O(n^3) time, n^2 doubles of memory. UPGMA joins the
- * pair of least distance (ties: the lowest pair) at height d_ab / 2, with size-weighted average
+ * RapidNJ does, with the exhaustive search's result. A negative length is set to 0 and added to
+ * its sister's (the pair's path length is kept; both are 0 when d_ab itself is negative). The
+ * last of the 3 clusters joins the last node with (d_ac + d_bc - d_ab) / 2 (0 if negative).
+ * O(n^3) time at worst, 24 n^2 bytes of memory; NJ runs on one thread (n_threads is used for
+ * its set-up and for UPGMA). UPGMA joins the pair of least distance (ties: the lowest pair) at height d_ab / 2, with size-weighted average
  * distances. Errors: too few taxa, a distance that is not finite and >= 0 (named), a length
  * that is not exact, an unknown method, struct_size too small.
  */
