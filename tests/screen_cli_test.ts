@@ -6,7 +6,7 @@
 // --calibration 0 and --effect gain, and bad options ending in one clear message.
 import assert from "node:assert/strict";
 import { main } from "../lib/cli/main.ts";
-import { SCREEN_COLUMNS } from "../lib/cli/commands/screen.ts";
+import { SCREEN_BOTH_COLUMNS, SCREEN_COLUMNS } from "../lib/cli/commands/screen.ts";
 import { benjaminiHochberg } from "../lib/effects/fdr.ts";
 import { ModelLikelihood } from "../lib/likelihood/model_likelihood.ts";
 import { tsBackendFactory } from "../lib/likelihood/choose_backend.ts";
@@ -200,7 +200,7 @@ Deno.test("screen: the text summary, and bad options end in one error line with 
   assert.equal(lines.length, 2 + 1 + 5);
   for (
     const [extra, message] of [
-      [["--effect", "both"], /--effect must be one of loss, gain; got 'both'/],
+      [["--effect", "neither"], /--effect must be one of loss, gain, both; got 'neither'/],
       [["--calibration", "1.5"], /--calibration must be a whole number >= 0; got '1.5'/],
       [["--seed", "-1"], /--seed/],
       [["--level", "1"], /--level must be/],
@@ -213,4 +213,54 @@ Deno.test("screen: the text summary, and bad options end in one error line with 
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.equal(r.stdout, "");
   }
+});
+
+Deno.test("screen: --effect both tests gain and loss jointly against chi2 with 2 df", async () => {
+  // The first 40 families without their missing cells (every family its own missing-cell
+  // pattern would make each call evaluate every pattern's window: slow for 2 df).
+  const n = 40;
+  const complete = states.slice(0, n * tree.nTips).map((x) => (x === 2 ? 0 : x));
+  const pam = `${dir}/complete.tsv`;
+  await Deno.writeFile(pam, encodePamTsv(tree.tipNames, complete, n));
+  const out = `${dir}/both.tsv`;
+  const r = await run([
+    "screen",
+    "--tree",
+    TREE,
+    "--pam",
+    pam,
+    "--calibration",
+    "0",
+    "--effect",
+    "both",
+    "--json",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const json: Json = JSON.parse(r.stdout);
+  assert.equal(json.effect, "both");
+  assert.equal(json.df, 2);
+  const { gain, loss } = json.background.parameters;
+  for (const f of json.families.slice(0, 3)) {
+    // chi2 with 2 df: P(X >= x) = exp(-x / 2), to the rounding of both.
+    assert.ok(Math.abs(f.pAsymptotic - Math.exp(-f.lrt / 2)) < 1e-14, f.family);
+    assert.equal(f.thetaCI, null);
+    const index = Number(f.family.slice(3)) - 1;
+    const row = complete.slice(index * tree.nTips, (index + 1) * tree.nTips);
+    using lik = new ModelLikelihood(
+      tree,
+      compressPatterns(row, 1, tree.nTips, ["f"]),
+      tsBackendFactory,
+      model,
+    );
+    const at = (a: number, b: number) =>
+      lik.evaluate(Float64Array.of(gain * Math.exp(a), loss * Math.exp(b))).logLik;
+    // The estimates are accurate to ~1e-7, which moves l by ~1e-13: the LRT's precision 1e-6.
+    const lrt = 2 * (at(f.thetaGain, f.thetaLoss) - at(0, 0));
+    assert.ok(Math.abs(lrt - f.lrt) < 1e-6, `${f.family}: ${f.lrt} vs ${lrt}`);
+  }
+  const rows = (await Deno.readTextFile(out)).trim().split("\n").map((l) => l.split("\t"));
+  assert.deepEqual(rows[0], [...SCREEN_BOTH_COLUMNS]);
+  assert.equal(rows[1][2], String(json.families[0].thetaGain));
 });

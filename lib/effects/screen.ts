@@ -74,7 +74,11 @@
 import { GenecontentError } from "../errors.ts";
 import { chiSquareQuantile, chiSquareSurvival } from "../fit/chi_square.ts";
 import { familyCounts } from "../likelihood/per_family.ts";
-import type { Ascertainment, ModelDescription } from "../model/description.ts";
+import {
+  type Ascertainment,
+  type ModelDescription,
+  modelParameters,
+} from "../model/description.ts";
 import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
 import { MISSING, PRESENT } from "../pam/matrix.ts";
 import { simulateModel } from "../simulate/model.ts";
@@ -538,10 +542,243 @@ function mergeSampled(a: Sampled, b: Sampled): Sampled {
   };
 }
 
+/**
+ * The background's values with every rate parameter of `channel` (`gain`, `gain1`, ... or
+ * `loss`, `loss1`, ...) multiplied by exp(theta): the family's own multiplier of that rate in
+ * every component (a gamma category's rates are the parameters times its multiplier, a mixture
+ * class has its own pair).
+ *
+ * @example
+ * ```ts
+ * import { scaledBackground } from "./screen.ts";
+ * import { parseModel } from "../model/description.ts";
+ * const v = scaledBackground(parseModel("mixture2"), Float64Array.of(1, 2, 3, 4, 0.5), "gain", Math.log(2));
+ * console.assert(v.join() === "2,2,6,4,0.5");
+ * ```
+ */
+export function scaledBackground(
+  model: ModelDescription,
+  values: Float64Array,
+  channel: ScreenChannel,
+  theta: number,
+): Float64Array {
+  const specs = modelParameters(model);
+  const re = channel === "gain" ? /^gain\d*$/ : /^loss\d*$/;
+  const m = Math.exp(theta);
+  return Float64Array.from(values, (x, i) => (re.test(specs[i].name) ? x * m : x));
+}
+
+/** Per-pattern results of {@linkcode screenPatternsBoth}. */
+export interface PatternScreenBoth {
+  /** theta-hat of the gain multiplier. */
+  readonly thetaGain: Float64Array;
+  /** theta-hat of the loss multiplier (at that gain multiplier). */
+  readonly thetaLoss: Float64Array;
+  /** -1 / 1 where the gain estimate is at the lower / upper bound, else 0. */
+  readonly atBoundGain: Int8Array;
+  /** As atBoundGain, for the loss estimate. */
+  readonly atBoundLoss: Int8Array;
+  /** l(0, 0). */
+  readonly logLikNull: Float64Array;
+  /** l at the joint estimate. */
+  readonly logLikAlt: Float64Array;
+  /** 2 (l(theta-hat) - l(0, 0)), >= 0 (2 df). */
+  readonly lrt: Float64Array;
+  /** Backend calls made. */
+  readonly calls: number;
+  /** Pattern-theta evaluations made. */
+  readonly evaluations: number;
+}
+
+/** Spacing of the gain multipliers of the profile's local grids. */
+const BOTH_SPACING = 0.025;
+
+/**
+ * The joint screen of a family's own gain and loss multipliers (2 df): the profile
+ * P(a) = max over the loss multiplier b of l(a, b), each P(a) by {@linkcode screenPatterns} on
+ * the loss channel with the background's gain rates multiplied by exp(a), maximised over a:
+ * first on the grid a = -B, ..., B (step 1, 0 among them), then, binned by the estimate
+ * (width BIN_WIDTH), on local grids of a at spacing 0.025 (7 values per bin); theta-hat of the
+ * gain is the maximum of the quartic through the five local values around the best one
+ * (interpolation error about h^5 max|P^(5)| / 120, below 1e-9), re-binned until the best local
+ * value is inside its grid (or at the bound). The loss estimate is the inner estimate at the
+ * nearest local value of a, interpolated by the same quartic.
+ */
+export function screenPatternsBoth(
+  source: FamilyCurveSource,
+  patterns: Uint32Array,
+  model: ModelDescription,
+  background: Float64Array,
+): PatternScreenBoth {
+  const n = patterns.length;
+  const B = THETA_BOUND;
+  let calls = 0, evaluations = 0;
+  const inner = (positions: number[], a: number) => {
+    const r = screenPatterns(
+      source,
+      Uint32Array.from(positions, (i) => patterns[i]),
+      "loss",
+      scaledBackground(model, background, "gain", a),
+      { level: null },
+    );
+    calls += r.calls;
+    evaluations += r.evaluations;
+    return r;
+  };
+  const thetaGain = new Float64Array(n), thetaLoss = new Float64Array(n);
+  const atBoundGain = new Int8Array(n), atBoundLoss = new Int8Array(n);
+  const logLikNull = new Float64Array(n), logLikAlt = new Float64Array(n);
+  const lrt = new Float64Array(n);
+  const all = Array.from({ length: n }, (_, i) => i);
+  const grid = Array.from({ length: 2 * B + 1 }, (_, k) => k - B);
+  const P = grid.map(() => new Float64Array(n));
+  const Bs = grid.map(() => new Float64Array(n));
+  const Ab = grid.map(() => new Int8Array(n));
+  grid.forEach((a, k) => {
+    const r = inner(all, a);
+    P[k].set(r.logLikAlt);
+    Bs[k].set(r.theta);
+    Ab[k].set(r.atBound);
+    if (a === 0) logLikNull.set(r.logLikNull);
+  });
+  let pending: { i: number; a: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    let k = 0;
+    for (let j = 1; j < grid.length; j++) if (P[j][i] > P[k][i]) k = j;
+    if (k === 0 || k === grid.length - 1) {
+      // The best gain multiplier is at the bound: its value is exact.
+      thetaGain[i] = grid[k];
+      atBoundGain[i] = k === 0 ? -1 : 1;
+      thetaLoss[i] = Bs[k][i];
+      atBoundLoss[i] = Ab[k][i];
+      logLikAlt[i] = P[k][i];
+      continue;
+    }
+    // Vertex of the parabola through the best grid value and its neighbours.
+    const y0 = P[k - 1][i], y1 = P[k][i], y2 = P[k + 1][i];
+    const den = y0 - 2 * y1 + y2;
+    const shift = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (y0 - y2)) / den)) : 0;
+    pending.push({ i, a: grid[k] + shift });
+  }
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === MAX_ROUNDS) {
+      throw new Error(
+        `Screen: ${pending.length} gain estimates not bracketed after ${round} rounds.`,
+      );
+    }
+    const bins = new Map<number, number[]>();
+    for (const r of pending) {
+      const b = Math.round(r.a / BIN_WIDTH);
+      let list = bins.get(b);
+      if (!list) bins.set(b, list = []);
+      list.push(r.i);
+    }
+    const next: { i: number; a: number }[] = [];
+    for (const [b, members] of bins) {
+      members.sort((x, y) => x - y);
+      const as: number[] = [];
+      for (let j = -3; j <= 3; j++) {
+        const a = b * BIN_WIDTH + j * BOTH_SPACING;
+        if (a >= -B - 1e-12 && a <= B + 1e-12) as.push(Math.max(-B, Math.min(B, a)));
+      }
+      const res = as.map((a) => inner(members, a));
+      members.forEach((i, m) => {
+        const vals = res.map((r) => r.logLikAlt[m]);
+        let j = 0;
+        for (let t = 1; t < vals.length; t++) if (vals[t] > vals[j]) j = t;
+        const last = vals.length - 1;
+        if ((j === 0 && as[0] > -B) || (j === last && as[last] < B)) {
+          // The best value at an edge of the local grid: sample further out, unless the
+          // profile is flat there (within 1e-9, the inner maxima's precision), where the
+          // edge value is the maximum to that precision.
+          const inside = Math.max(...vals.slice(1, last));
+          if (vals[j] - inside > 1e-9) {
+            next.push({ i, a: as[j] + (j === 0 ? -1 : 1) * BIN_WIDTH / 2 });
+            return;
+          }
+          thetaGain[i] = as[j];
+          thetaLoss[i] = res[j].theta[m];
+          atBoundLoss[i] = res[j].atBound[m];
+          logLikAlt[i] = vals[j];
+          return;
+        }
+        if ((j === 0 && as[0] <= -B) || (j === last && as[last] >= B)) {
+          thetaGain[i] = as[j];
+          atBoundGain[i] = j === 0 ? -1 : 1;
+          thetaLoss[i] = res[j].theta[m];
+          atBoundLoss[i] = res[j].atBound[m];
+          logLikAlt[i] = vals[j];
+          return;
+        }
+        // The quartic through five local values centred (as far as the grid allows) on j.
+        const c = Math.max(2, Math.min(last - 2, j));
+        const xs = [-2, -1, 0, 1, 2].map((d) => as[c + d]);
+        const ys = [-2, -1, 0, 1, 2].map((d) => vals[c + d]);
+        const bs = [-2, -1, 0, 1, 2].map((d) => res[c + d].theta[m]);
+        const lagrange = (x: number, y: readonly number[]) => {
+          let sum = 0;
+          for (let p = 0; p < 5; p++) {
+            let w = 1;
+            for (let q = 0; q < 5; q++) if (q !== p) w *= (x - xs[q]) / (xs[p] - xs[q]);
+            sum += w * y[p];
+          }
+          return sum;
+        };
+        // Golden-section search of the quartic between the best value's neighbours.
+        let lo = as[j - 1], hi = as[j + 1];
+        const g = (Math.sqrt(5) - 1) / 2;
+        let x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo);
+        let f1 = lagrange(x1, ys), f2 = lagrange(x2, ys);
+        while (hi - lo > 1e-12) {
+          if (f1 > f2) {
+            hi = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = hi - g * (hi - lo);
+            f1 = lagrange(x1, ys);
+          } else {
+            lo = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = lo + g * (hi - lo);
+            f2 = lagrange(x2, ys);
+          }
+        }
+        const a = 0.5 * (lo + hi);
+        const value = Math.max(lagrange(a, ys), vals[j]);
+        thetaGain[i] = a;
+        logLikAlt[i] = value;
+        const boundLoss = res[j].atBound[m];
+        atBoundLoss[i] = boundLoss;
+        thetaLoss[i] = boundLoss !== 0 ? res[j].theta[m] : lagrange(a, bs);
+      });
+    }
+    pending = next;
+  }
+  for (let i = 0; i < n; i++) {
+    logLikAlt[i] = Math.max(logLikAlt[i], logLikNull[i]);
+    lrt[i] = 2 * (logLikAlt[i] - logLikNull[i]);
+  }
+  return {
+    thetaGain,
+    thetaLoss,
+    atBoundGain,
+    atBoundLoss,
+    logLikNull,
+    logLikAlt,
+    lrt,
+    calls,
+    evaluations,
+  };
+}
+
 /** Options of {@linkcode screenFamilies}. */
 export interface ScreenOptions {
-  /** The rate the family multipliers act on. Default "loss". */
-  readonly channel?: ScreenChannel;
+  /**
+   * The rate the family multipliers act on (default "loss"); "both": a gain and a loss
+   * multiplier per family, tested jointly (2 df, no intervals).
+   */
+  readonly channel?: ScreenChannel | "both";
   /** Level of the profile intervals (default 0.95). */
   readonly level?: number;
   /** Simulated null families for the calibrated p-values (0: p is the asymptotic p-value). */
@@ -579,19 +816,29 @@ export interface FamilyScreen {
   readonly present: number;
   /** Genomes where its cell is not missing. */
   readonly observed: number;
-  /** theta-hat: log of the family's own rate multiplier. */
+  /**
+   * theta-hat: log of the family's own rate multiplier (with both channels: the loss one, as
+   * `thetaLoss`).
+   */
   readonly theta: number;
-  /** Profile interval of theta (an open end is at -+THETA_BOUND). */
+  /**
+   * Profile interval of theta (an open end is at -+THETA_BOUND); with both channels there is
+   * none: [NaN, NaN] (null in JSON).
+   */
   readonly thetaCI: readonly [number, number];
-  /** Which ends of the interval are open (reach the bound). */
+  /** Which ends of the interval are open (reach the bound); both false with both channels. */
   readonly open: { readonly low: boolean; readonly high: boolean };
-  /** Whether theta-hat is at the bound. */
+  /** Whether theta-hat (either of them with both channels) is at the bound. */
   readonly atBound: boolean;
+  /** With both channels: theta-hat of the gain multiplier. */
+  readonly thetaGain?: number;
+  /** With both channels: theta-hat of the loss multiplier. */
+  readonly thetaLoss?: number;
   /** LRT statistic 2 (l(theta-hat) - l(0)). */
   readonly lrt: number;
   /** The p-value used for q: calibrated with `calibration > 0`, else asymptotic. */
   readonly p: number;
-  /** P(chi2_1 >= lrt). */
+  /** P(chi2_df >= lrt) (df 1, or 2 with both channels). */
   readonly pAsymptotic: number;
   /** (1 + #{null LRT >= lrt}) / (1 + pool size), with calibration; else null. */
   readonly pEmpirical: number | null;
@@ -607,8 +854,10 @@ export interface FamilyScreen {
 export interface ScreenResult {
   /** Per family, in the PAM's order. */
   readonly families: FamilyScreen[];
-  /** The channel screened. */
-  readonly channel: ScreenChannel;
+  /** The channel screened ("both": gain and loss jointly). */
+  readonly channel: ScreenChannel | "both";
+  /** Degrees of freedom of the asymptotic reference (2 with both channels). */
+  readonly df: number;
   /** The interval level. */
   readonly level: number;
   /** The bound on |theta|. */
@@ -650,18 +899,30 @@ export function screenFamilies(
   }
   const say = options.onProgress ?? (() => {});
   const t0 = performance.now();
+  const both = channel === "both";
+  const df = both ? 2 : 1;
   const all = Uint32Array.from({ length: patterns.nPatterns }, (_, p) => p);
   say(`screening ${patterns.nPatterns} distinct columns`);
-  const s = screenPatterns(source, all, channel, background.values, {
-    level,
-    onCall: (c) => say(`screening ${patterns.nPatterns} distinct columns: ${c} calls`),
-  });
+  const screen = (src: FamilyCurveSource, list: Uint32Array, lev: number | null) =>
+    both
+      ? {
+        kind: "both" as const,
+        r: screenPatternsBoth(src, list, background.model, background.values),
+      }
+      : {
+        kind: "one" as const,
+        r: screenPatterns(src, list, channel, background.values, {
+          level: lev,
+          onCall: (c) => say(`screening ${list.length} distinct columns: ${c} calls`),
+        }),
+      };
+  const s = screen(source, all, level);
   const t1 = performance.now();
   const { present, observed } = familyCounts(patterns);
   const nF = patterns.familyNames.length;
-  const lrtOf = (f: number) => s.lrt[patterns.familyPattern[f]];
+  const lrtOf = (f: number) => s.r.lrt[patterns.familyPattern[f]];
   const pAsym = new Float64Array(nF);
-  for (let f = 0; f < nF; f++) pAsym[f] = chiSquareSurvival(lrtOf(f), 1);
+  for (let f = 0; f < nF; f++) pAsym[f] = chiSquareSurvival(lrtOf(f), df);
   let p: Float64Array = pAsym;
   const poolSize = new Int32Array(nF);
   const pEmpirical = new Float64Array(nF).fill(NaN);
@@ -673,13 +934,14 @@ export function screenFamilies(
     using simSource = background.open(sim.patterns);
     const simAll = Uint32Array.from({ length: sim.patterns.nPatterns }, (_, q) => q);
     say(`calibration: screening ${sim.patterns.nPatterns} simulated columns`);
-    const ns = screenPatterns(simSource, simAll, channel, background.values, { level: null });
-    nullLrt = Float64Array.from(sim.patterns.familyPattern, (q) => ns.lrt[q]);
+    const ns = screen(simSource, simAll, null);
+    nullLrt = Float64Array.from(sim.patterns.familyPattern, (q) => ns.r.lrt[q]);
     const cal = calibratedPValues(
       Float64Array.from({ length: nF }, (_, f) => lrtOf(f)),
       present,
       nullLrt,
       nullPresent,
+      df,
     );
     p = cal.p;
     poolSize.set(cal.poolSize);
@@ -689,15 +951,11 @@ export function screenFamilies(
   const families: FamilyScreen[] = new Array(nF);
   for (let f = 0; f < nF; f++) {
     const k = patterns.familyPattern[f];
-    families[f] = {
+    const common = {
       family: patterns.familyNames[f],
       present: present[f],
       observed: observed[f],
-      theta: s.theta[k],
-      thetaCI: [s.low[k], s.high[k]],
-      open: { low: s.openLow[k] === 1, high: s.openHigh[k] === 1 },
-      atBound: s.atBound[k] !== 0,
-      lrt: s.lrt[k],
+      lrt: s.r.lrt[k],
       p: p[f],
       pAsymptotic: pAsym[f],
       pEmpirical: N > 0 ? pEmpirical[f] : null,
@@ -705,16 +963,38 @@ export function screenFamilies(
       prevalenceClass: screenClass(present[f], observed[f]),
       poolSize: poolSize[f],
     };
+    if (s.kind === "both") {
+      const r = s.r;
+      families[f] = {
+        ...common,
+        theta: r.thetaLoss[k],
+        thetaCI: [NaN, NaN],
+        open: { low: false, high: false },
+        atBound: r.atBoundGain[k] !== 0 || r.atBoundLoss[k] !== 0,
+        thetaGain: r.thetaGain[k],
+        thetaLoss: r.thetaLoss[k],
+      };
+    } else {
+      const r = s.r;
+      families[f] = {
+        ...common,
+        theta: r.theta[k],
+        thetaCI: [r.low[k], r.high[k]],
+        open: { low: r.openLow[k] === 1, high: r.openHigh[k] === 1 },
+        atBound: r.atBound[k] !== 0,
+      };
+    }
   }
   return {
     families,
     channel,
+    df,
     level,
     bound: THETA_BOUND,
     calibration: N,
     seed,
     nPatterns: patterns.nPatterns,
-    calls: s.calls,
+    calls: s.r.calls,
     seconds: { screen: (t1 - t0) / 1000, calibration: (performance.now() - t1) / 1000 },
     nullLrt,
     nullPresent,
@@ -730,7 +1010,7 @@ export function screenFamilies(
  * - where above >= {@linkcode TAIL_COUNT}: p = (1 + above) / (1 + size), the empirical p-value;
  * - beyond (an LRT exceeded by fewer than TAIL_COUNT null LRTs, where the empirical p-value is
  *   at its floor), the chi-squared tail anchored there: with L* the TAIL_COUNT-th largest null
- *   LRT of the pool, p = (1 + TAIL_COUNT) / (1 + size) * S(lrt) / S(L*), S the chi2_1 survival
+ *   LRT of the pool, p = (1 + TAIL_COUNT) / (1 + size) * S(lrt) / S(L*), S the chi2_df survival
  *   function, and never more than the empirical p-value. Under the null such LRTs occur with
  *   probability about TAIL_COUNT / size, so the anchored tail changes no p-value above that, and
  *   it keeps small p-values resolved beyond 1 / (1 + size).
@@ -750,6 +1030,7 @@ export function calibratedPValues(
   present: Int32Array,
   nullLrt: Float64Array,
   nullPresent: Int32Array,
+  df = 1,
 ): { p: Float64Array; poolSize: Int32Array; empirical: Float64Array } {
   const N = nullLrt.length;
   if (N === 0) throw new GenecontentError("The calibration needs at least one null family.");
@@ -809,9 +1090,10 @@ export function calibratedPValues(
     empirical[f] = emp;
     p[f] = emp;
     if (above < TAIL_COUNT && Number.isFinite(pool.anchor)) {
-      const sAnchor = chiSquareSurvival(pool.anchor, 1);
+      const sAnchor = chiSquareSurvival(pool.anchor, df);
       if (sAnchor > 0) {
-        const tail = ((1 + TAIL_COUNT) / (1 + pool.size)) * chiSquareSurvival(lrt[f], 1) / sAnchor;
+        const tail = ((1 + TAIL_COUNT) / (1 + pool.size)) * chiSquareSurvival(lrt[f], df) /
+          sAnchor;
         p[f] = Math.min(emp, tail);
       }
     }
