@@ -67,6 +67,166 @@ static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol 
 
 static double msg(double g, double l, double t, int r, int x) { return x == 2 ? 1 : p(g, l, t, r, x); }
 
+/* The checks of the tree-building exports (gc_distances, gc_build_tree), reported on their own
+   line. */
+static int t_failures = 0;
+static int t_checks = 0;
+
+#define TCHECK(cond, ...)                                                                   \
+  do {                                                                                      \
+    t_checks++;                                                                             \
+    if (!(cond)) {                                                                          \
+      t_failures++;                                                                         \
+      printf("FAIL line %d: ", __LINE__);                                                   \
+      printf(__VA_ARGS__);                                                                  \
+      printf("\n");                                                                         \
+    }                                                                                       \
+  } while (0)
+
+/* Distances of a 4-family x 3-genome PAM with missing cells, against counts by hand; NJ on the
+   additive distances of ((0:1,1:2):0.5,2:3,3:4) and UPGMA on an ultrametric matrix, against
+   their trees; and the error paths. */
+static void tree_building_checks(void) {
+  char err[512];
+  TCHECK(sizeof(gc_distance_args) == 80, "sizeof(gc_distance_args) is %zu", sizeof(gc_distance_args));
+  TCHECK(sizeof(gc_tree_args) == 88, "sizeof(gc_tree_args) is %zu", sizeof(gc_tree_args));
+  /* Families x genomes (g0, g1, g2); 2 = missing. */
+  const uint8_t states[12] = {1, 1, 0, /**/ 0, 1, 2, /**/ 1, 0, 1, /**/ 2, 0, 1};
+  /* (g0,g1): observed in both f0, f1, f2: differ in f1, f2; present in either f0, f1, f2.
+     (g0,g2): f0, f2: differ in f0; present in f0, f2.
+     (g1,g2): f0, f2, f3: differ in all three; present in all three. */
+  const double jaccard[3] = {2.0 / 3, 1.0 / 2, 3.0 / 3}, hamming[3] = {2.0 / 3, 1.0 / 2, 3.0 / 3};
+  for (uint32_t metric = GC_DISTANCE_JACCARD; metric <= GC_DISTANCE_HAMMING; metric++) {
+    double out[3];
+    gc_distance_args a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = sizeof a;
+    a.n_genomes = 3;
+    a.n_families = 4;
+    a.metric = metric;
+    a.n_threads = 1;
+    a.states = states;
+    a.states_len = 12;
+    a.out = out;
+    a.out_len = 3;
+    int32_t rc = gc_distances(&a, err, sizeof err);
+    TCHECK(rc == GC_OK, "gc_distances metric %u: %d %s", metric, rc, err);
+    const double *want = metric == GC_DISTANCE_JACCARD ? jaccard : hamming;
+    /* One division of two small integers: exact. */
+    for (int k = 0; k < 3; k++) {
+      TCHECK(out[k] == want[k], "metric %u pair %d: %.17g vs %.17g", metric, k, out[k], want[k]);
+    }
+  }
+  /* g1 and g2 observed together nowhere: the pair is named and written. */
+  const uint8_t apart[6] = {1, 2, 0, /**/ 0, 1, 2};
+  uint64_t failed[2] = {9, 9};
+  double out[3];
+  gc_distance_args a;
+  memset(&a, 0, sizeof a);
+  a.struct_size = sizeof a;
+  a.n_genomes = 3;
+  a.n_families = 2;
+  a.metric = GC_DISTANCE_HAMMING;
+  a.states = apart;
+  a.states_len = 6;
+  a.out = out;
+  a.out_len = 3;
+  a.out_failed_pair = failed;
+  a.out_failed_pair_len = 2;
+  int32_t rc = gc_distances(&a, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "Genomes 1 and 2") && failed[0] == 1 &&
+             failed[1] == 2,
+         "undefined pair: %d %s (%llu, %llu)", rc, err, (unsigned long long)failed[0],
+         (unsigned long long)failed[1]);
+  gc_distance_args bad = a;
+  bad.struct_size = 72;
+  rc = gc_distances(&bad, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "struct_size is 72"), "small: %d %s", rc, err);
+  rc = gc_distances(NULL, err, sizeof err);
+  TCHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "args"), "NULL args: %d %s", rc, err);
+  bad = a;
+  bad.metric = 5;
+  rc = gc_distances(&bad, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "metric is 5"), "metric: %d %s", rc, err);
+  const uint8_t three[6] = {1, 3, 0, 0, 1, 1};
+  bad = a;
+  bad.states = three;
+  rc = gc_distances(&bad, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "is 3"), "cell 3: %d %s", rc, err);
+  bad = a;
+  bad.out_len = 2;
+  rc = gc_distances(&bad, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "out_len is 2"), "out_len: %d %s", rc, err);
+
+  /* NJ: ((0:1,1:2):0.5,2:3,3:4), condensed (0,1) (0,2) (0,3) (1,2) (1,3) (2,3). */
+  const double additive[6] = {3, 4.5, 5.5, 5.5, 6.5, 7};
+  int32_t parent[7];
+  double length[7];
+  uint64_t clamped = 99;
+  gc_tree_args t;
+  memset(&t, 0, sizeof t);
+  t.struct_size = sizeof t;
+  t.n_taxa = 4;
+  t.method = GC_TREE_NJ;
+  t.distances = additive;
+  t.distances_len = 6;
+  t.out_parent = parent;
+  t.out_parent_len = 6;
+  t.out_branch_length = length;
+  t.out_branch_length_len = 6;
+  t.out_clamped = &clamped;
+  t.out_clamped_len = 1;
+  rc = gc_build_tree(&t, err, sizeof err);
+  TCHECK(rc == GC_OK, "gc_build_tree NJ: %d %s", rc, err);
+  const int32_t nj_parent[6] = {4, 4, 5, 5, 5, -1};
+  const double nj_length[6] = {1, 2, 3, 4, 0.5, 0};
+  for (int v = 0; v < 6; v++) {
+    TCHECK(parent[v] == nj_parent[v], "NJ parent[%d] = %d", v, parent[v]);
+    /* Sums and halvings of small numbers. */
+    TCHECK(fabs(length[v] - nj_length[v]) <= 1e-12, "NJ length[%d] = %.17g", v, length[v]);
+  }
+  TCHECK(clamped == 0, "NJ clamped %llu", (unsigned long long)clamped);
+  /* UPGMA: ((0,1) at height 1, (2,3) at height 3) at height 4. */
+  const double ultrametric[6] = {2, 8, 8, 8, 8, 6};
+  gc_tree_args u = t;
+  u.method = GC_TREE_UPGMA;
+  u.distances = ultrametric;
+  u.out_parent_len = 7;
+  u.out_branch_length_len = 7;
+  rc = gc_build_tree(&u, err, sizeof err);
+  TCHECK(rc == GC_OK, "gc_build_tree UPGMA: %d %s", rc, err);
+  const int32_t up_parent[7] = {4, 4, 5, 5, 6, 6, -1};
+  const double up_length[7] = {1, 1, 3, 3, 3, 1, 0};
+  for (int v = 0; v < 7; v++) {
+    TCHECK(parent[v] == up_parent[v] && length[v] == up_length[v], "UPGMA node %d: %d %.17g", v,
+           parent[v], length[v]);
+  }
+  gc_tree_args tb = t;
+  tb.out_parent_len = 7;
+  rc = gc_build_tree(&tb, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "out_parent_len is 7"), "len: %d %s", rc, err);
+  const double nan_d[6] = {3, 4.5, NAN, 5.5, 6.5, 7};
+  tb = t;
+  tb.distances = nan_d;
+  rc = gc_build_tree(&tb, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "distances[2]"), "NaN: %d %s", rc, err);
+  tb = t;
+  tb.n_taxa = 2;
+  tb.distances_len = 1;
+  tb.out_parent_len = 2;
+  tb.out_branch_length_len = 2;
+  rc = gc_build_tree(&tb, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "at least 3 taxa"), "n=2: %d %s", rc, err);
+  tb = t;
+  tb.method = 9;
+  rc = gc_build_tree(&tb, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "method is 9"), "method: %d %s", rc, err);
+  tb = t;
+  tb.struct_size = 80;
+  rc = gc_build_tree(&tb, err, sizeof err);
+  TCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "struct_size is 80"), "small: %d %s", rc, err);
+}
+
 static gc_eval_args base_args(void) {
   gc_eval_args a;
   memset(&a, 0, sizeof a);
@@ -275,5 +435,7 @@ int main(void) {
   gc_dataset_free(NULL);
   printf("%d checks, %d failures\n", checks, failures);
   printf("ABI 2.1: %d checks, %d failures\n", e_checks, e_failures);
-  return failures == 0 && e_failures == 0 ? 0 : 1;
+  tree_building_checks();
+  printf("Trees: %d checks, %d failures\n", t_checks, t_failures);
+  return failures == 0 && e_failures == 0 && t_failures == 0 ? 0 : 1;
 }
