@@ -1,6 +1,8 @@
 /**
  * Ancestral output formats: every file parses back to the same numbers bit for bit (a reader
- * written here, or parseNewick for trees), gzip output decompresses to the plain text, iTOL
+ * written here, or parseNewick for trees) except the per-family table, whose 6 significant
+ * digits are checked against an exact BigInt rounding written here and whose native and
+ * TypeScript writers give the same bytes; gzip output decompresses to the plain text, iTOL
  * files carry the required header, one line per branch and names that resolve to the right
  * node (checked by an independent last-common-ancestor walk), the safe-output rules hold for
  * streamed files, and 10^6 rows stream without being held in memory.
@@ -17,9 +19,13 @@ import {
   branchSummaryTsv,
   type FamilyAncestralRow,
   familyLongTsvRows,
+  type FamilyTableBlock,
+  formatValue,
   writeBranchSummaryTsv,
   writeFamilyLongTsv,
+  writeFamilyTable,
 } from "../lib/ancestral/formats/long_tsv.ts";
+import { loadKernel } from "../lib/likelihood/choose_backend.ts";
 import { formatNhx } from "../lib/ancestral/formats/nhx.ts";
 import { idNewick, nodeIds } from "../lib/ancestral/node_ids.ts";
 import {
@@ -154,18 +160,27 @@ Deno.test("long TSV: plain and gzip files read back to the same doubles; gzip is
     const back = readLongTsv(text);
     assertEquals([...back.keys()], rows.map((r) => r.family));
     const root = tree.nNodes - 1;
+    // 6 significant digits: half a unit of the 6th digit is at most 5e-6 of the value.
+    const near = (got: number | undefined, x: number) =>
+      got !== undefined && Math.abs(got - x) <= 5e-6 * Math.abs(x);
     for (const r of rows) {
       const q = back.get(r.family)!;
       for (let v = 0; v < tree.nNodes; v++) {
-        // Exact equality: shortest round-trip decimals read back to the same double.
-        assert(Object.is(q.get("pPresent")!.get(ids[v]), r.pPresent[v]));
+        assert(near(q.get("pPresent")!.get(ids[v]), r.pPresent[v]));
         if (v === root) {
           assert(!q.get("gains")!.has(ids[v]) && !q.get("losses")!.has(ids[v]));
           continue;
         }
-        assert(Object.is(q.get("gains")!.get(ids[v]), r.gains[v]));
-        assert(Object.is(q.get("losses")!.get(ids[v]), r.losses[v]));
+        assert(near(q.get("gains")!.get(ids[v]), r.gains[v]));
+        assert(near(q.get("losses")!.get(ids[v]), r.losses[v]));
       }
+    }
+    // Each value is the documented text (formatValue, checked against exact rounding below).
+    for (const line of text.split("\n").slice(1, 40)) {
+      const [family, node, quantity, value] = line.split("\t");
+      const r = rows.find((x) => x.family === family)!;
+      const x = (quantity === "pPresent" ? r.pPresent : r[quantity as "gains"])[ids.indexOf(node)];
+      assertEquals(value, formatValue(x), line);
     }
     assertEquals(await filesIn(dir), ["f.tsv", "f.tsv.gz", "t.tsv.gz"], "no temporary file left");
   } finally {
@@ -183,9 +198,185 @@ Deno.test("long TSV: a subset of quantities, in the order given", () => {
   };
   assertEquals(
     familyLongTsvRows(tree, ["a", "b", "r"], row, ["losses", "pPresent"]),
-    "f\ta\tlosses\t0\nf\ta\tpPresent\t1\nf\tb\tlosses\t0.5\nf\tb\tpPresent\t0.25\n" +
-      "f\tr\tpPresent\t0.5\n",
+    "f\ta\tlosses\t0\nf\ta\tpPresent\t1\nf\tb\tlosses\t0.500000\nf\tb\tpPresent\t0.250000\n" +
+      "f\tr\tpPresent\t0.500000\n",
   );
+});
+
+/**
+ * The documented 6-digit text of `x` from its exact value: a double is m * 2^k exactly, so
+ * x * 10^(5 - e) is a fraction of BigInts, rounded half up (away from zero) by comparing twice
+ * its remainder with its denominator; an independent implementation of the rule.
+ */
+function exactSix(x: number): string {
+  if (x === 0) return "0";
+  if (x === 1) return "1";
+  const sign = x < 0 ? "-" : "";
+  const a = Math.abs(x);
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, a);
+  const bits = view.getBigUint64(0);
+  const be = Number((bits >> 52n) & 0x7ffn);
+  const frac = bits & ((1n << 52n) - 1n);
+  const mant = be === 0 ? frac : frac | (1n << 52n);
+  const k = (be === 0 ? 1 : be) - 1075; // a = mant * 2^k
+  // num / den = a exactly.
+  let num = k >= 0 ? mant << BigInt(k) : mant;
+  let den = k >= 0 ? 1n : 1n << BigInt(-k);
+  // e = floor(log10 a): the largest e with 10^e <= a.
+  let e = Math.floor(Math.log10(a));
+  const pow = (n: number) => 10n ** BigInt(n);
+  const atLeast = (e: number) => e >= 0 ? num >= den * pow(e) : num * pow(-e) >= den;
+  while (!atLeast(e)) e--;
+  while (atLeast(e + 1)) e++;
+  // n = round(a * 10^(5 - e)), ties up.
+  if (5 - e >= 0) num *= pow(5 - e);
+  else den *= pow(e - 5);
+  let n = num / den;
+  if (2n * (num % den) >= den) n++;
+  if (n === 1000000n) {
+    n = 100000n;
+    e++;
+  }
+  const d = n.toString();
+  if (e < -4 || e > 5) return `${sign}${d[0]}.${d.slice(1)}e${e < 0 ? "-" : "+"}${Math.abs(e)}`;
+  if (e >= 0) return sign + d.slice(0, e + 1) + (e < 5 ? "." + d.slice(e + 1) : "");
+  return `${sign}0.${"0".repeat(-e - 1)}${d}`;
+}
+
+Deno.test("long TSV: values have 6 significant digits, rounded exactly, ties away from zero", () => {
+  const rng = new Random(23);
+  const view = new DataView(new ArrayBuffer(8));
+  const values: number[] = [
+    0.5,
+    0.1 + 0.2,
+    0.99999993,
+    1.0000001,
+    -0.123456789,
+    0.00009999996,
+    0.00009999949,
+    5.3299562e-6,
+    123456.7,
+    999999.7,
+    1234565, // an exact tie: up
+    100000.5, // an exact tie: up
+    -2.5e-310,
+    5e-324,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE * 3,
+  ];
+  for (let i = 0; i < 3000; i++) {
+    // Random bit patterns (every magnitude) and values near 6-digit ties and powers of ten.
+    view.setUint32(0, Math.floor(rng.next() * 2 ** 32));
+    view.setUint32(4, Math.floor(rng.next() * 2 ** 32));
+    const bits = view.getFloat64(0);
+    if (Number.isFinite(bits)) values.push(bits);
+    const tie = (Math.floor(rng.next() * 9e5) + 1e5 + 0.5) * 10 ** Math.floor(rng.next() * 30 - 20);
+    values.push(tie, tie * (1 + 2 ** -52), 10 ** Math.floor(rng.next() * 40 - 20));
+    values.push(rng.next() * 10 ** Math.floor(rng.next() * 8 - 6));
+  }
+  for (const x of values) assertEquals(formatValue(x), exactSix(x), `value ${x}`);
+  assertEquals(formatValue(-0), "0");
+  assertEquals(formatValue(0.5), "0.500000");
+  assertEquals(formatValue(1234565), "1.23457e+6");
+  assertEquals(formatValue(0.00009999996), "0.000100000");
+  assertEquals(formatValue(5.3299562e-6), "5.32996e-6");
+});
+
+/** Blocks of `rows` (random values, shared rows) for writeFamilyTable. */
+function randomBlocks(tree: FlatTree, nFamilies: number, perBlock: number, rng: Random) {
+  const nn = tree.nNodes;
+  const blocks: FamilyTableBlock[] = [];
+  for (let f0 = 0; f0 < nFamilies; f0 += perBlock) {
+    const n = Math.min(perBlock, nFamilies - f0);
+    const nRows = Math.max(1, n - 2); // some families share a row, as families share patterns
+    const f = () => Float64Array.from({ length: nRows * nn }, () => randomValue(rng));
+    blocks.push({
+      families: Array.from({ length: n }, (_, i) => `fam ${f0 + i}/é`),
+      rows: Uint32Array.from({ length: n }, (_, i) => i % nRows),
+      present: f().map((x) => Math.min(x, 1)),
+      gains: f(),
+      losses: f(),
+    });
+  }
+  return blocks;
+}
+
+Deno.test("long TSV: the native formatter writes the TypeScript writer's bytes, plain and gzip (one member)", async () => {
+  const { kernel } = await loadKernel();
+  if (!kernel?.symbols.gc_family_table) {
+    console.warn("no native library with gc_family_table: only the TypeScript writer checked");
+  }
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const nn = tree.nNodes;
+  // Blocks big enough that the kernel splits them into several deflate pieces (4 MiB each).
+  const blocks = randomBlocks(tree, 4000, 1500, new Random(31));
+  const dir = await Deno.makeTempDir();
+  try {
+    // The reference: the per-family writer, row by row.
+    const rows = blocks.flatMap((b) =>
+      b.families.map((family, i) => {
+        const a = b.rows[i] * nn;
+        return {
+          family,
+          pPresent: b.present.subarray(a, a + nn),
+          gains: b.gains.subarray(a, a + nn),
+          losses: b.losses.subarray(a, a + nn),
+        };
+      })
+    );
+    await writeFamilyLongTsv(`${dir}/ref.tsv`, tree, ids, rows);
+    const ref = await Deno.readFile(`${dir}/ref.tsv`);
+    const ts = await writeFamilyTable(`${dir}/ts.tsv`, tree, ids, blocks);
+    assertEquals(ts.formatter, "ts");
+    assertEquals(await Deno.readFile(`${dir}/ts.tsv`), ref);
+    if (kernel?.symbols.gc_family_table) {
+      const plain = await writeFamilyTable(`${dir}/n.tsv`, tree, ids, blocks, { kernel });
+      assertEquals(plain.formatter, "native");
+      assertEquals(await Deno.readFile(`${dir}/n.tsv`), ref, "native plain text");
+      assertEquals([plain.rows, plain.bytes], [ts.rows, ref.length]);
+      const gz = await writeFamilyTable(`${dir}/n.tsv.gz`, tree, ids, blocks, { kernel });
+      assertEquals(gz.bytes, ref.length, "uncompressed bytes");
+      const bytes = await Deno.readFile(`${dir}/n.tsv.gz`);
+      assert(bytes.length < ref.length / 2, "compressed");
+      // DecompressionStream reads one gzip member only and checks its CRC-32 and length.
+      assertEquals(await gunzipText(bytes), new TextDecoder().decode(ref));
+      // Other quantities and levels: the same text as the TypeScript writer.
+      const quantities = ["losses", "pPresent"] as const;
+      await writeFamilyTable(`${dir}/q.tsv`, tree, ids, blocks, { quantities });
+      await writeFamilyTable(`${dir}/nq.tsv.gz`, tree, ids, blocks, {
+        kernel,
+        quantities,
+        gzipLevel: 6,
+      });
+      assertEquals(
+        await gunzipText(await Deno.readFile(`${dir}/nq.tsv.gz`)),
+        await Deno.readTextFile(`${dir}/q.tsv`),
+      );
+      // A non-finite value: the TypeScript writer's message, and no file.
+      const bad = randomBlocks(tree, 30, 10, new Random(2));
+      bad[1].gains[bad[1].rows[4] * nn + 3] = -Infinity;
+      const messages = [];
+      for (const k of [null, kernel]) {
+        const e = await assertRejects(
+          () => writeFamilyTable(`${dir}/bad.tsv.gz`, tree, ids, bad, { kernel: k }),
+          GenecontentError,
+        );
+        messages.push(e.message);
+      }
+      assertEquals(messages[1], messages[0]);
+      assert(messages[0].includes("fam 14/é") && messages[0].includes(`'${ids[3]}'`), messages[0]);
+      assert(messages[0].includes("-Infinity"), messages[0]);
+    }
+    assertEquals(
+      (await filesIn(dir)).filter((f) => f.includes("bad") || f.endsWith(".tmp")),
+      [],
+      "no file left by a failed run",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("long TSV: bad rows, names and ids are refused and leave no file", async () => {
@@ -318,7 +509,8 @@ Deno.test("long TSV: 10^6 rows stream to disk, at most one chunk behind the prod
         row.pPresent[v] = rng.next();
         row.gains[v] = rng.next();
         row.losses[v] = rng.next();
-        expectedSum += row.pPresent[v];
+        // What the file holds: 6 significant digits (formatValue, checked above).
+        expectedSum += Number(formatValue(row.pPresent[v]));
       }
       produced += familyLongTsvRows(tree, ids, row).length;
       yield row;
@@ -332,8 +524,8 @@ Deno.test("long TSV: 10^6 rows stream to disk, at most one chunk behind the prod
     const familyChars = produced / families * 1.1; // families differ only in a few digits
     assert(maxLag < chunkChars + familyChars, `lag ${maxLag}`);
     assert(maxLag > 0, "the check saw buffered text at least once");
-    // Read back as a stream, line by line, summing pPresent: the numbers survive exactly
-    // (the same additions in the same order give the same double).
+    // Read back as a stream, line by line, summing pPresent: the written numbers survive
+    // exactly (the same additions in the same order give the same double).
     const stream = (await Deno.open(`${dir}/big.tsv`)).readable.pipeThrough(
       new TextDecoderStream(),
     );

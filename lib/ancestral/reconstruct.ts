@@ -81,6 +81,24 @@ export interface FamilyAncestral {
   readonly losses: Float64Array;
 }
 
+/**
+ * Per-family values of a run of families, stored once per distinct column pattern: family `i`
+ * of the block is named `families[i]` and its values are row `rows[i]` of `present`, `gains`
+ * and `losses` (`nRows * nNodes` each, row-major, indexed by node of the tree).
+ */
+export interface FamilyBlock {
+  /** The families' names, in the order requested. */
+  readonly families: readonly string[];
+  /** The value row of each family. */
+  readonly rows: Uint32Array;
+  /** Posterior probability of presence at each node (root included), row by row. */
+  readonly present: Float64Array;
+  /** Expected gains on the branch above each node (the root's entry is 0), row by row. */
+  readonly gains: Float64Array;
+  /** Expected losses on the branch above each node (the root's entry is 0), row by row. */
+  readonly losses: Float64Array;
+}
+
 /** Per-family totals over all branches (turnover), in the PAM's family order. */
 export interface FamilyTurnover {
   /** Family names, in the PAM's order. */
@@ -101,7 +119,7 @@ export interface FamilySetSums {
   readonly genomes: GenomeSums;
 }
 
-/** Per-pattern ancestral values of one pattern (a scratch row reused between patterns). */
+/** Per-pattern ancestral values of one pattern. */
 interface PatternRow {
   readonly present: Float64Array;
   readonly gains: Float64Array;
@@ -136,6 +154,11 @@ export interface AncestralReconstruction {
    * given, computed in chunks of patterns as the iterator is consumed.
    */
   families(names?: readonly string[]): Generator<FamilyAncestral>;
+  /**
+   * The same values as {@linkcode AncestralReconstruction.families}, a block of families at a
+   * time with each distinct pattern's values stored once (for writers of large tables).
+   */
+  familyBlocks(names?: readonly string[]): Generator<FamilyBlock>;
   /** Every family's expected gains and losses over the whole tree. */
   turnover(): FamilyTurnover;
 }
@@ -290,13 +313,16 @@ export function reconstructAncestral(
     1,
     Math.floor(options.chunkPatterns ?? CHUNK_DOUBLES / Math.max(1, C * kNodes * 4)),
   );
-  const row: PatternRow = {
-    present: new Float64Array(nNodes),
-    gains: new Float64Array(nNodes),
-    losses: new Float64Array(nNodes),
-  };
-  /** Runs per-pattern expectations for the sorted pattern list and calls `use` per pattern. */
-  const perPatternPass = (list: Uint32Array, use: (p: number, row: PatternRow) => void) => {
+  /**
+   * Runs per-pattern expectations for the sorted pattern list and writes pattern `list[e]`'s
+   * values into row `e` of `present`, `gains` and `losses` (`list.length * nNodes` each).
+   */
+  const perPatternRows = (
+    list: Uint32Array,
+    present: Float64Array,
+    gains: Float64Array,
+    losses: Float64Array,
+  ) => {
     const n = list.length;
     if (n === 0) return;
     const w = new Float64Array(C * n);
@@ -310,32 +336,53 @@ export function reconstructAncestral(
       perPattern: true,
     });
     const pp = res.perPattern!;
-    const { present, gains, losses } = row;
     const last = nNodes - 1;
     for (let e = 0; e < n; e++) {
       const p = list[e];
-      present.fill(invShare(p));
-      gains.fill(0);
-      losses.fill(0);
+      const at = e * nNodes;
+      present.fill(invShare(p), at, at + nNodes);
       for (let c = 0; c < C; c++) {
         const base = (c * n + e) * kNodes * 4 + shift * 4;
         const cb = c * last * 12;
         for (let v = 0; v < last; v++) {
           const o = base + v * 4, k = cb + v * 12;
           const m00 = pp[o], m01 = pp[o + 1], m10 = pp[o + 2], m11 = pp[o + 3];
-          present[v] += flat[k] * m01 + flat[k + 1] * m11;
-          gains[v] += flat[k + 2] * m00 + flat[k + 3] * m01 + flat[k + 4] * m10 +
+          present[at + v] += flat[k] * m01 + flat[k + 1] * m11;
+          gains[at + v] += flat[k + 2] * m00 + flat[k + 3] * m01 + flat[k + 4] * m10 +
             flat[k + 5] * m11;
-          losses[v] += flat[k + 6] * m00 + flat[k + 7] * m01 + flat[k + 8] * m10 +
+          losses[at + v] += flat[k + 6] * m00 + flat[k + 7] * m01 + flat[k + 8] * m10 +
             flat[k + 9] * m11;
         }
-        present[last] += pp[base + last * 4 + 3];
+        present[at + last] += pp[base + last * 4 + 3];
       }
-      use(p, row);
+      // Without tip error an observed tip is in its observed state: exactly 0 or 1 (the sums
+      // above reach it only up to rounding).
+      if (setup === null) {
+        for (let t = 0; t < nTips; t++) {
+          const st = patterns.states[p * nTips + t];
+          if (st !== MISSING) present[at + t] = st;
+        }
+      }
+    }
+  };
+  /** Runs per-pattern expectations for the sorted pattern list and calls `use` per pattern. */
+  const perPatternPass = (list: Uint32Array, use: (p: number, row: PatternRow) => void) => {
+    const n = list.length;
+    const present = new Float64Array(n * nNodes);
+    const gains = new Float64Array(n * nNodes);
+    const losses = new Float64Array(n * nNodes);
+    perPatternRows(list, present, gains, losses);
+    for (let e = 0; e < n; e++) {
+      const a = e * nNodes, b = a + nNodes;
+      use(list[e], {
+        present: present.subarray(a, b),
+        gains: gains.subarray(a, b),
+        losses: losses.subarray(a, b),
+      });
     }
   };
 
-  function* families(names?: readonly string[]): Generator<FamilyAncestral> {
+  function* familyBlocks(names?: readonly string[]): Generator<FamilyBlock> {
     const list = names === undefined
       ? Int32Array.from({ length: patterns.familyNames.length }, (_, f) => f)
       : familyIndex(patterns.familyNames, names, "per-family request");
@@ -353,30 +400,43 @@ export function reconstructAncestral(
         end++;
       }
       const sorted = Uint32Array.from(wanted).sort();
-      const rows = new Map<number, PatternRow>();
-      perPatternPass(sorted, (p, r) => {
-        rows.set(p, {
-          present: r.present.slice(),
-          gains: r.gains.slice(),
-          losses: r.losses.slice(),
-        });
-      });
-      // The last family of the batch on a pattern gets the pattern's arrays, the others copies.
-      const lastUse = new Map<number, number>();
-      for (let i = start; i < end; i++) lastUse.set(patterns.familyPattern[list[i]], i);
+      const rowOf = new Map<number, number>();
+      sorted.forEach((p, e) => rowOf.set(p, e));
+      const n = sorted.length;
+      const present = new Float64Array(n * nNodes);
+      const gains = new Float64Array(n * nNodes);
+      const losses = new Float64Array(n * nNodes);
+      perPatternRows(sorted, present, gains, losses);
+      const rows = new Uint32Array(end - start);
+      const names: string[] = [];
       for (let i = start; i < end; i++) {
         const f = list[i];
-        const p = patterns.familyPattern[f];
-        const r = rows.get(p)!;
-        const own = lastUse.get(p) === i;
+        rows[i - start] = rowOf.get(patterns.familyPattern[f])!;
+        names.push(patterns.familyNames[f]);
+      }
+      yield { families: names, rows, present, gains, losses };
+      start = end;
+    }
+  }
+
+  function* families(names?: readonly string[]): Generator<FamilyAncestral> {
+    for (const block of familyBlocks(names)) {
+      const { rows, present, gains, losses } = block;
+      // The last family of the block on a row gets views of the block's arrays, the others
+      // copies, so that no two families share an array.
+      const lastUse = new Map<number, number>();
+      rows.forEach((r, i) => lastUse.set(r, i));
+      for (let i = 0; i < rows.length; i++) {
+        const a = rows[i] * nNodes, b = a + nNodes;
+        const own = lastUse.get(rows[i]) === i;
+        const take = (x: Float64Array) => own ? x.subarray(a, b) : x.slice(a, b);
         yield {
-          family: patterns.familyNames[f],
-          pPresent: own ? r.present : r.present.slice(),
-          gains: own ? r.gains : r.gains.slice(),
-          losses: own ? r.losses : r.losses.slice(),
+          family: block.families[i],
+          pPresent: take(present),
+          gains: take(gains),
+          losses: take(losses),
         };
       }
-      start = end;
     }
   }
 
@@ -413,6 +473,7 @@ export function reconstructAncestral(
     genomes: genomeSums(tree, totals),
     familySet,
     families,
+    familyBlocks,
     turnover,
   };
 }

@@ -4,14 +4,19 @@
  * they refer to is `idNewick` of `lib/ancestral/node_ids.ts`.
  *
  * Inputs are plain structures: the tree, the node ids (one per node of the flat tree, see the
- * stable node-id rule), per-branch sums and per-family rows produced lazily. Numbers are written
- * with the shortest decimal that reads back to the same double (`String(x)`).
+ * stable node-id rule), per-branch sums and per-family rows produced lazily. The per-branch
+ * summary writes the shortest decimal that reads back to the same double (`String(x)`); the
+ * per-family table, which runs to hundreds of millions of rows, writes 6 significant digits
+ * ({@linkcode formatValue}), by the native kernel when it is loaded (`native_table.ts`, the same
+ * bytes, formatted and compressed in parallel) or here.
  *
  * @module
  */
 
 import { GenecontentError } from "../../errors.ts";
 import type { FlatTree } from "../../tree/flat_tree.ts";
+import type { Kernel } from "../../native/ffi.ts";
+import { NativeFamilyTable } from "./native_table.ts";
 import { openTextOutput, type TextOutputOptions, writeTextOutput } from "./stream_writer.ts";
 
 /** A quantity of the per-family table. */
@@ -32,6 +37,50 @@ export interface FamilyAncestralRow {
   /** Expected gains on the branch above each node (the root's entry is not written). */
   readonly gains: Float64Array;
   /** Expected losses on the branch above each node (the root's entry is not written). */
+  readonly losses: Float64Array;
+}
+
+/**
+ * A value of the per-family table with 6 significant digits: `0` and `1` when exactly 0 (either
+ * sign) or 1; otherwise the digits correctly rounded (ties away from zero), as a plain decimal
+ * keeping trailing zeros when the rounded value's decimal exponent `e` is in -4..5
+ * (`0.000123457`, `0.500000`, `123457`), else as `d.ddddde±x` (`5.32996e-6`, `1.23457e+6`):
+ * `toPrecision(6)`, with exponential notation from `e < -4` as in C's `%g`. Six digits bound the
+ * relative rounding error by 5e-6, far below the uncertainty of any fitted model, and keep the
+ * table short; `0` and `1` mark exact values (an observed tip), `1.00000` a rounded one. The
+ * native kernel (`gc_family_table`) writes the same bytes.
+ *
+ * @example
+ * ```ts
+ * import { formatValue } from "./long_tsv.ts";
+ * console.assert(formatValue(0.1 + 0.2) === "0.300000");
+ * console.assert(formatValue(5.3299562e-6) === "5.32996e-6");
+ * console.assert(formatValue(1) === "1" && formatValue(0.9999999) === "1.00000");
+ * ```
+ */
+export function formatValue(x: number): string {
+  if (x === 0) return "0";
+  if (x === 1) return "1";
+  const s = x.toExponential(5);
+  const e = Number(s.slice(s.indexOf("e") + 1));
+  return e < -4 || e > 5 ? s : x.toPrecision(6);
+}
+
+/**
+ * Per-family values of a run of families, stored once per distinct column pattern (as
+ * `AncestralReconstruction.familyBlocks` yields them): family `i` is named `families[i]` and its
+ * values are row `rows[i]` of `present`, `gains` and `losses` (`nRows * nNodes` each).
+ */
+export interface FamilyTableBlock {
+  /** The families' names. */
+  readonly families: readonly string[];
+  /** The value row of each family. */
+  readonly rows: Uint32Array;
+  /** Posterior probability of presence at each node (root included), row by row. */
+  readonly present: Float64Array;
+  /** Expected gains on the branch above each node (root entry not written), row by row. */
+  readonly gains: Float64Array;
+  /** Expected losses on the branch above each node (root entry not written), row by row. */
   readonly losses: Float64Array;
 }
 
@@ -148,7 +197,7 @@ export interface LongTsvSummary {
  *   gains: Float64Array.of(0.5, 0, 0),
  *   losses: Float64Array.of(0, 0.5, 0),
  * }, ["pPresent"]);
- * console.assert(text === "f1\ta\tpPresent\t1\nf1\tb\tpPresent\t0\nf1\troot\tpPresent\t0.5\n");
+ * console.assert(text === "f1\ta\tpPresent\t1\nf1\tb\tpPresent\t0\nf1\troot\tpPresent\t0.500000\n");
  * ```
  */
 export function familyLongTsvRows(
@@ -172,15 +221,17 @@ export function familyLongTsvRows(
     const [p, g, l] = arrays;
     for (let v = 0; v < root; v++) {
       const head = family + "\t" + ids[v];
-      text += `${head}\tpPresent\t${p[v]}\n${head}\tgains\t${g[v]}\n${head}\tlosses\t${l[v]}\n`;
+      text += `${head}\tpPresent\t${formatValue(p[v])}\n${head}\tgains\t${
+        formatValue(g[v])
+      }\n${head}\tlosses\t${formatValue(l[v])}\n`;
     }
-    return text + `${family}\t${ids[root]}\tpPresent\t${p[root]}\n`;
+    return text + `${family}\t${ids[root]}\tpPresent\t${formatValue(p[root])}\n`;
   }
   for (let v = 0; v < tree.nNodes; v++) {
     const head = family + "\t" + ids[v] + "\t";
     for (let k = 0; k < quantities.length; k++) {
       if (v === root && quantities[k] !== "pPresent") continue;
-      text += `${head}${quantities[k]}\t${arrays[k][v]}\n`;
+      text += `${head}${quantities[k]}\t${formatValue(arrays[k][v])}\n`;
     }
   }
   return text;
@@ -220,23 +271,8 @@ export async function writeFamilyLongTsv(
   options: LongTsvOptions = {},
 ): Promise<LongTsvSummary> {
   checkNodeIds(tree, ids);
-  const quantities = options.quantities ?? FAMILY_QUANTITIES;
-  if (quantities.length === 0 || new Set(quantities).size !== quantities.length) {
-    throw new GenecontentError(
-      `Per-family table: quantities ${JSON.stringify(quantities)} must be distinct and not ` +
-        `empty; choose among ${FAMILY_QUANTITIES.join(", ")}.`,
-    );
-  }
-  for (const q of quantities) {
-    if (!FAMILY_QUANTITIES.includes(q)) {
-      throw new GenecontentError(
-        `Per-family table: unknown quantity '${q}'; choose among ${FAMILY_QUANTITIES.join(", ")}.`,
-      );
-    }
-  }
-  const perFamily = quantities.reduce((n, q) => n + (q === "pPresent" ? 1 : 0), 0) *
-      tree.nNodes +
-    quantities.reduce((n, q) => n + (q === "pPresent" ? 0 : 1), 0) * (tree.nNodes - 1);
+  const quantities = checkQuantities(options.quantities);
+  const perFamily = rowsPerFamily(tree, quantities);
   const out = await openTextOutput(path, options);
   let families = 0;
   try {
@@ -251,6 +287,184 @@ export async function writeFamilyLongTsv(
   }
   await out.close();
   return { families, rows: families * perFamily, bytes: out.bytes };
+}
+
+/** The quantities of the options (default all), checked. */
+function checkQuantities(
+  given: readonly FamilyQuantity[] | undefined,
+): readonly FamilyQuantity[] {
+  const quantities = given ?? FAMILY_QUANTITIES;
+  if (quantities.length === 0 || new Set(quantities).size !== quantities.length) {
+    throw new GenecontentError(
+      `Per-family table: quantities ${JSON.stringify(quantities)} must be distinct and not ` +
+        `empty; choose among ${FAMILY_QUANTITIES.join(", ")}.`,
+    );
+  }
+  for (const q of quantities) {
+    if (!FAMILY_QUANTITIES.includes(q)) {
+      throw new GenecontentError(
+        `Per-family table: unknown quantity '${q}'; choose among ${FAMILY_QUANTITIES.join(", ")}.`,
+      );
+    }
+  }
+  return quantities;
+}
+
+function rowsPerFamily(tree: FlatTree, quantities: readonly FamilyQuantity[]): number {
+  let n = 0;
+  for (const q of quantities) n += q === "pPresent" ? tree.nNodes : tree.nNodes - 1;
+  return n;
+}
+
+/** Options of {@linkcode writeFamilyTable}. */
+export interface FamilyTableOptions extends LongTsvOptions {
+  /**
+   * The native kernel: when it has `gc_family_table`, it formats the rows (and compresses a
+   * `.gz` output: blocks of about 4 MiB deflated on their own, one gzip member in all) in
+   * parallel; absent or null, this thread formats them. Both write the same text.
+   */
+  readonly kernel?: Kernel | null;
+  /** The kernel's worker threads (0 or absent: one per core). */
+  readonly threads?: number;
+  /** The kernel's deflate level, 1 (default, the fastest) to 9. */
+  readonly gzipLevel?: number;
+  /** Called with every block before its rows are written (e.g. to collect a JSON view). */
+  readonly onBlock?: (block: FamilyTableBlock) => void;
+}
+
+/** What {@linkcode writeFamilyTable} wrote. */
+export interface FamilyTableSummary extends LongTsvSummary {
+  /** Who formatted the rows. */
+  readonly formatter: "native" | "ts";
+}
+
+/**
+ * Streams the per-family long TSV from blocks of families (as
+ * `AncestralReconstruction.familyBlocks` yields them) to `path`, with the rules of
+ * {@linkcode writeFamilyLongTsv} (gzip when the name ends in `.gz`, `-` for stdout, temporary
+ * file renamed at the end, nothing left behind on failure). With a native kernel the rows are
+ * formatted (and compressed) there, in parallel and while the next block is computed; the text
+ * is the same either way.
+ *
+ * @example
+ * ```ts
+ * import { flatTreeFromParents } from "../../tree/flat_tree.ts";
+ * import { writeFamilyTable } from "./long_tsv.ts";
+ * const t = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 2, 0]);
+ * const dir = await Deno.makeTempDir();
+ * const block = {
+ *   families: ["f1", "f2"],
+ *   rows: Uint32Array.of(0, 0),
+ *   present: Float64Array.of(1, 0, 0.5),
+ *   gains: Float64Array.of(0.5, 0, 0),
+ *   losses: Float64Array.of(0, 0.5, 0),
+ * };
+ * const s = await writeFamilyTable(`${dir}/fam.tsv`, t, ["a", "b", "root"], [block]);
+ * console.assert(s.families === 2 && s.rows === 14 && s.formatter === "ts");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFamilyTable(
+  path: string,
+  tree: FlatTree,
+  ids: readonly string[],
+  blocks: Iterable<FamilyTableBlock> | AsyncIterable<FamilyTableBlock>,
+  options: FamilyTableOptions = {},
+): Promise<FamilyTableSummary> {
+  checkNodeIds(tree, ids);
+  const quantities = checkQuantities(options.quantities);
+  const perFamily = rowsPerFamily(tree, quantities);
+  const nn = tree.nNodes;
+  const gzipWanted = path !== "-" && (options.gzip ?? path.endsWith(".gz"));
+  const level = options.gzipLevel ?? 1;
+  if (!Number.isInteger(level) || level < 1 || level > 9) {
+    throw new GenecontentError(`Per-family table: gzip level ${level} must be 1 to 9.`);
+  }
+  const native = options.kernel
+    ? NativeFamilyTable.open(
+      options.kernel,
+      ids,
+      quantities,
+      options.threads ?? 0,
+      gzipWanted ? level : 0,
+    )
+    : null;
+  // The kernel's deflate data goes to the file as it is.
+  const out = await openTextOutput(path, native ? { ...options, gzip: false } : options);
+  let families = 0;
+  try {
+    const header = LONG_TSV_HEADER.join("\t") + "\n";
+    if (native && gzipWanted) await out.writeBytes(native.gzipStart(header));
+    else await out.write(header);
+    // Natively: block k is formatted (kernel threads) while block k + 1 is computed here; the
+    // writes stay in order.
+    let previous: Promise<void> = Promise.resolve();
+    for await (const block of blocks) {
+      checkBlock(block, nn, families);
+      options.onBlock?.(block);
+      if (native) {
+        block.families.forEach((name, i) => checkFamilyName(name, families + i));
+        const first = families;
+        const formatted = native.format(block, first);
+        const before = previous;
+        previous = (async () => {
+          const bytes = await formatted;
+          await before;
+          await out.writeBytes(bytes);
+        })();
+        previous.catch(() => {}); // awaited below or after the loop; handled there
+
+        // Block k - 1 is written (its buffer is free again) before block k + 1 is formatted.
+        await before;
+      } else {
+        for (let i = 0; i < block.families.length; i++) {
+          const a = block.rows[i] * nn, b = a + nn;
+          await out.write(familyLongTsvRows(
+            tree,
+            ids,
+            {
+              family: block.families[i],
+              pPresent: block.present.subarray(a, b),
+              gains: block.gains.subarray(a, b),
+              losses: block.losses.subarray(a, b),
+            },
+            quantities,
+            families + i,
+          ));
+        }
+      }
+      families += block.families.length;
+    }
+    await previous;
+    if (native && gzipWanted) await out.writeBytes(native.gzipEnd());
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  await out.close();
+  const rows = families * perFamily;
+  return {
+    families,
+    rows,
+    bytes: native && gzipWanted ? native.textBytes : out.bytes,
+    formatter: native ? "native" : "ts",
+  };
+}
+
+/** Checks a block's shape (the kernel and the rows below index it). */
+function checkBlock(block: FamilyTableBlock, nn: number, first: number): void {
+  const nRows = block.present.length / nn;
+  const bad = !Number.isInteger(nRows) || block.gains.length !== block.present.length ||
+    block.losses.length !== block.present.length ||
+    block.rows.length !== block.families.length || block.rows.some((r) => r >= nRows);
+  if (bad) {
+    throw new GenecontentError(
+      `Per-family table: the block of families ${first + 1}.. has ${block.families.length} ` +
+        `names, ${block.rows.length} rows and ${block.present.length}, ${block.gains.length}, ` +
+        `${block.losses.length} values for ${nn} nodes; give n_rows * ${nn} values of each ` +
+        "quantity and one row below n_rows per family.",
+    );
+  }
 }
 
 /** Columns of the per-branch summary TSV. */

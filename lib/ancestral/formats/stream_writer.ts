@@ -144,6 +144,12 @@ async function workerSink(path: string): Promise<ByteSink> {
 export interface TextOutput {
   /** Appends text (buffered; awaits the file when a chunk is full). */
   write(text: string): Promise<void>;
+  /**
+   * Appends bytes as they are, after the buffered text: compressed like text when the output
+   * is gzip, otherwise written unchanged (an output opened with `gzip: false` takes gzip members
+   * made elsewhere). The bytes may be reused once the promise resolves.
+   */
+  writeBytes(bytes: Uint8Array): Promise<void>;
   /** Flushes, finishes the compression, checks the target again and renames into place. */
   close(): Promise<void>;
   /** Drops everything written so far (removes the temporary file). Safe to call twice. */
@@ -260,6 +266,18 @@ export async function openTextOutput(
           await output.abort();
           throw cannotWrite(flag, planned.display, e);
         }
+      }
+    },
+    async writeBytes(chunk: Uint8Array) {
+      if (state !== "open") throw new Error(`Output '${planned.display}' is already ${state}.`);
+      try {
+        await flush();
+        bytes += chunk.length;
+        // The gzip worker takes its chunks' buffers: it gets a copy.
+        await writer.write(gzip ? chunk.slice() : chunk);
+      } catch (e) {
+        await output.abort();
+        throw cannotWrite(flag, planned.display, e);
       }
     },
     async close() {

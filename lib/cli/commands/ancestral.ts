@@ -21,7 +21,8 @@ import {
   stochasticMapPatterns,
   type StochasticMapSummary,
 } from "../../ancestral/stochastic_map.ts";
-import { branchSummaryTsv, writeFamilyLongTsv } from "../../ancestral/formats/long_tsv.ts";
+import { branchSummaryTsv, writeFamilyTable } from "../../ancestral/formats/long_tsv.ts";
+import { openKernel } from "../../native/ffi.ts";
 import { formatNhx } from "../../ancestral/formats/nhx.ts";
 import { itolBranchStyle, itolBranchText, itolSimpleBar } from "../../ancestral/formats/itol.ts";
 import { writeTextOutput } from "../../ancestral/formats/stream_writer.ts";
@@ -520,18 +521,36 @@ export async function ancestralCommand(args: string[]): Promise<number> {
   };
   const jsonFamilies: unknown[] | null = v.json && plan.get("--per-family") ? [] : null;
   if (plan.get("--per-family")) {
-    const rows = function* () {
-      for (const f of rec.families()) {
-        jsonFamilies?.push(familyJson(f, ids));
-        yield f;
-      }
-    };
-    await writeFamilyLongTsv(v["per-family"]!, tree, ids, rows(), {
+    // The kernel formats (and compresses) the rows when the native backend runs.
+    const kernel = rec.backend === "native" && factory.libraryPath
+      ? openKernel(factory.libraryPath)
+      : null;
+    const nn = tree.nNodes;
+    progress.update("ancestral: per-family table");
+    let done = 0;
+    await writeFamilyTable(v["per-family"]!, tree, ids, rec.familyBlocks(), {
       flag: "--per-family",
       force,
       inputs,
       provenance: v["per-family"] === "-" ? undefined : { ...result, provenance },
+      kernel,
+      threads: lik.backend.threads,
+      onBlock: (block) => {
+        done += block.families.length;
+        progress.update(`ancestral: per-family table, ${done} of ${rec.nFamilies} families`);
+        if (!jsonFamilies) return;
+        block.families.forEach((family, i) => {
+          const a = block.rows[i] * nn, b = a + nn;
+          jsonFamilies.push(familyJson({
+            family,
+            pPresent: block.present.subarray(a, b),
+            gains: block.gains.subarray(a, b),
+            losses: block.losses.subarray(a, b),
+          }, ids));
+        });
+      },
     });
+    progress.done();
   }
   if (jsonFamilies) result.families = jsonFamilies;
   result.provenance = provenance;
