@@ -380,12 +380,28 @@ Deno.test("report: a tree inferred from the same PAM is stated; bad input is ref
     const base = ["report", "--tree", tree, "--pam", pam, "--model", "null"];
     const families = join(dir, "set.txt");
     await Deno.writeTextFile(families, "# a set\nfam_1\nno_such_family\n");
-    const [inferred, stated, noOut, unknown, same] = await Promise.all([
+    const members = Array.from({ length: 40 }, (_, i) => `fam${String(i + 1).padStart(4, "0")}`);
+    const pathway = join(dir, "pathway.txt");
+    await Deno.writeTextFile(pathway, members.join("\n") + "\n");
+    const twoSets = join(dir, "two.tsv");
+    await Deno.writeTextFile(twoSets, "family\tset\nfam0001\tA\nfam0002\tB\n");
+    const [inferred, stated, noOut, unknown, same, seedOnly, two] = await Promise.all([
       run([...base, "--out", join(dir, "a.html")]),
-      run([...base, "--out", join(dir, "b.html"), "--tree-from-pam", "--title", "T <1>"]),
+      run([
+        ...base,
+        "--out",
+        join(dir, "b.html"),
+        "--tree-from-pam",
+        "--title",
+        "T <1>",
+        "--families",
+        pathway,
+      ]),
       run(base),
       run([...base, "--out", join(dir, "c.html"), "--families", families]),
       run([...base, "--out", pam]),
+      run([...base, "--out", join(dir, "d.html"), "--seed", "3"]),
+      run([...base, "--out", join(dir, "e.html"), "--families", twoSets]),
     ]);
     assert.equal(inferred.code, 0, inferred.stderr);
     assert.equal(inferred.stdout, "", "quiet without --json");
@@ -398,11 +414,20 @@ Deno.test("report: a tree inferred from the same PAM is stated; bad input is ref
     assert.match(b, /<title>T &lt;1&gt;<\/title>/);
     // The comparison has null and gamma4 (the requested model is null).
     assert.equal([...b.matchAll(/<table class="parameters"/g)].length, 2);
+    // A family set: the tree shows its events, the top families are its members, and the set
+    // file is in the provenance with its digest.
+    assert.match(b, /Expected gains and losses per branch \(family set pathway, 40 families\)/);
+    const top = [...tableValues(tableOf(b, "top-families"), "family").keys()];
+    assert.equal(top.length, 25);
+    assert.ok(top.every((f) => members.includes(f)), top.join());
+    assert.ok(b.includes(await sha256Hex(await Deno.readFile(pathway))));
     for (
       const [r, pattern] of [
         [noOut, /--out/],
         [unknown, /no_such_family/],
         [same, /is the PAM file being read/],
+        [seedOnly, /--seed seeds the calibration/],
+        [two, /defines 2 sets \(A, B\)/],
       ] as const
     ) {
       assert.equal(r.code, 2, r.stderr);

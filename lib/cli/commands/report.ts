@@ -12,6 +12,7 @@ import { GenecontentError } from "../../errors.ts";
 import { parseModel } from "../../model/description.ts";
 import { makeProvenance } from "../../provenance.ts";
 import { refuseImpossible } from "../../likelihood/per_family.ts";
+import { readFamilySets } from "../../effects/inputs.ts";
 import { collectReportData } from "../../report/collect.ts";
 import type { ReportData, TreeSource } from "../../report/data.ts";
 import { FIGURE_FILES, renderFigures, renderReportHtml } from "../../report/render_html.ts";
@@ -73,9 +74,9 @@ Model (rates are per unit branch length of the tree):
 ${ASCERTAINMENT_HELP}
 Report:
   --level P              confidence level of the intervals, 0 < P < 1 (default 0.95)
-  --families SETFILE     a family set, one name per line (# comments and blank lines
-                         skipped): the tree shows its gains and losses, and the top-families
-                         table lists its members
+  --families SETFILE     a family set, one id per line (# comments and blank lines
+                         skipped; or a family<TAB>set table with one set): the tree shows its
+                         gains and losses, and the top-families table lists its members
   --calibration N        calibrate the screen's p-values on N families simulated under the
                          fitted model (default 0: chi-square(1) p-values, which are poor for
                          rare families; e.g. 10000)
@@ -98,27 +99,6 @@ ${
 
 Output: the HTML file; nothing on stdout unless --json (paths written, models with logLik,
 AIC and BIC, the sections not available, seconds). Progress on stderr when it is a terminal.`;
-
-/** Reads a family set file: one name per line, `#` comments and blank lines skipped. */
-async function readFamilyList(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new GenecontentError(
-      `Cannot read --families file '${path}': ${e instanceof Error ? e.message : e}.`,
-    );
-  }
-  const names: string[] = [];
-  for (const line of text.replace(/^\uFEFF/, "").split(/\r?\n/)) {
-    const name = line.trim();
-    if (name !== "" && !name.startsWith("#")) names.push(name);
-  }
-  if (names.length === 0) {
-    throw new GenecontentError(`--families file '${path}' lists no family; give one per line.`);
-  }
-  return names;
-}
 
 /** Whether some `sha256` field anywhere in `value` equals `digest`. */
 function mentionsDigest(value: unknown, digest: string, depth = 0): boolean {
@@ -274,10 +254,19 @@ export async function reportCommand(args: string[]): Promise<number> {
   const setup = await modelSetup(v, dataset, model);
   refuseZeroLengthTree(dataset, settings.treePath);
   refuseImpossible(dataset.tree, dataset.patterns, settings.treePath);
-  const familySet = v.families === undefined ? null : {
-    name: v.families.split("/").pop()!.replace(/\.[^.]*$/, ""),
-    families: await readFamilyList(v.families),
-  };
+  const sets = v.families === undefined
+    ? null
+    : await readFamilySets(v.families, dataset.patterns.familyNames);
+  if (sets && sets.sets.size !== 1) {
+    throw new GenecontentError(
+      `--families file '${v.families}' defines ${sets.sets.size} sets (${
+        [...sets.sets.keys()].slice(0, 5).join(", ")
+      }${sets.sets.size > 5 ? ", ..." : ""}): the report shows one set; give a file with one.`,
+    );
+  }
+  const familySet = sets
+    ? { name: [...sets.sets.keys()][0], families: [...sets.sets.values()][0] }
+    : null;
   const pamInput = dataset.inputs.find((i) => i.role === "pam")!;
   const source = await treeSource(settings.treePath, pamInput.sha256, v["tree-from-pam"] === true);
   const progress = new ProgressLine();
@@ -286,7 +275,11 @@ export async function reportCommand(args: string[]): Promise<number> {
     backend: factory.name,
     nativeLibrary: factory.libraryPath ?? null,
     threads: settings.threads,
-    inputs: setup.completenessInput ? [...dataset.inputs, setup.completenessInput] : dataset.inputs,
+    inputs: [
+      ...dataset.inputs,
+      ...(setup.completenessInput ? [setup.completenessInput] : []),
+      ...(sets ? [sets.input] : []),
+    ],
     options: {
       model: v.model ?? "gamma4",
       window: setup.window,
