@@ -13,12 +13,17 @@
  * checks it over all internal nodes but the root (IQ-TREE unroots the tree, which removes the
  * root's node), against the sum of IQ-TREE's `p_1` column (printed to 5 decimals).
  *
+ * genecontent writes the per-family table twice per run: uncompressed (`.tsv`, the main case)
+ * and gzip-compressed (`.tsv.gz`), both formatted (and compressed) by the native kernel.
  * Each time is the wall time of the whole process, median of `--runs` runs, the contenders
- * alternating so that load from other work falls on both alike. Prints a Markdown table on
- * stdout (progress on stderr).
+ * alternating so that load from other work falls on all alike; beside it the process's CPU
+ * time (user + system, from /usr/bin/time), which other work on the machine changes less.
+ * Prints a Markdown section on stdout (progress on stderr) and writes it between
+ * `<!-- ancestral:start -->` and `<!-- ancestral:end -->` of `--results` (default
+ * bench/results.md; `--results -` writes nothing).
  *
  * Usage: `deno run --allow-all scripts/bench_ancestral.ts [--runs N] [--threads N]
- * [--case ID] [--per-family FILE-SUFFIX] [--keep DIR]`
+ * [--case ID] [--keep DIR] [--results FILE]`
  *
  * @module
  */
@@ -27,6 +32,7 @@ import { parseArgs } from "node:util";
 import { readTree } from "../lib/load_dataset.ts";
 import { formatNewick } from "../lib/newick/format.ts";
 import { ensureBenchData, ensurePhylip, run, summarize } from "./run_benchmarks.ts";
+import { withMarkedSection } from "./marked_section.ts";
 
 const DENO = Deno.execPath();
 
@@ -58,7 +64,22 @@ async function sizeOf(path: string): Promise<number> {
 
 interface Timed {
   readonly wallMs: number;
+  /** User + system CPU time of the process. */
+  readonly cpuMs: number;
   readonly bytes: number;
+}
+
+/** Runs `cmd` under /usr/bin/time; its CPU time is taken off the last line of stderr. */
+async function timed(cmd: string, args: string[]) {
+  const r = await run("/usr/bin/time", ["-f", "CPU %U %S", cmd, ...args]);
+  const lines = r.stderr.trimEnd().split("\n");
+  const m = /^CPU ([\d.]+) ([\d.]+)$/.exec(lines[lines.length - 1] ?? "");
+  const cpuMs = m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN;
+  return { ...r, stderr: m ? lines.slice(0, -1).join("\n") : r.stderr, cpuMs };
+}
+
+function cpuSeconds(xs: readonly Timed[]): string {
+  return `${(summarize(xs.map((r) => r.cpuMs))!.median / 1000).toFixed(1)} s`;
 }
 
 /** The whole `genecontent ancestral` process; returns its time and output size. */
@@ -72,7 +93,7 @@ async function genecontentAncestral(
 ): Promise<Timed> {
   const out = `${dir}/genecontent${perFamily === null ? "_sums" : ""}`;
   const families = perFamily === null ? null : `${dir}/families${perFamily}`;
-  const r = await run(DENO, [
+  const r = await timed(DENO, [
     "task",
     "-q",
     "genecontent",
@@ -95,7 +116,8 @@ async function genecontentAncestral(
   if (r.code !== 0) throw new Error(`genecontent ancestral failed (exit ${r.code}):\n${r.stderr}`);
   let bytes = families === null ? 0 : await sizeOf(families);
   for await (const e of Deno.readDir(out)) bytes += await sizeOf(`${out}/${e.name}`);
-  return { wallMs: r.wallMs, bytes };
+  if (families !== null) await Deno.remove(families); // the next run writes it anew
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes };
 }
 
 /** The whole `iqtree2 -asr` process on the scaled tree; its files stay in `dir`. */
@@ -108,7 +130,7 @@ async function iqtreeAsr(
 ): Promise<Timed> {
   // Plain decimals: IQ-TREE's +F{...} parser rejects exponent notation.
   const f1 = pi1.toFixed(15), f0 = (1 - pi1).toFixed(15);
-  const r = await run("iqtree2", [
+  const r = await timed("iqtree2", [
     "-s",
     aln,
     "-st",
@@ -132,7 +154,7 @@ async function iqtreeAsr(
     const tail = (r.stdout + "\n" + r.stderr).trimEnd().split("\n").slice(-15).join("\n");
     throw new Error(`iqtree2 -asr failed (exit ${r.code}):\n${tail}`);
   }
-  return { wallMs: r.wallMs, bytes: await sizeOf(`${dir}/asr.state`) };
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes: await sizeOf(`${dir}/asr.state`) };
 }
 
 /** Sum of IQ-TREE's p_1 over all nodes and sites of its `.state` file, read as a stream. */
@@ -182,8 +204,8 @@ if (import.meta.main) {
       runs: { type: "string", default: "3" },
       threads: { type: "string", default: "2" },
       case: { type: "string", default: "1324x25420-yule" },
-      "per-family": { type: "string", default: ".tsv.gz" },
       keep: { type: "string" },
+      results: { type: "string", default: "bench/results.md" },
     },
     strict: true,
   });
@@ -220,24 +242,17 @@ if (import.meta.main) {
       formatNewick({ ...tree, branchLength: tree.branchLength.map((t) => t * scale) }) + "\n",
     );
     const gc: Timed[] = [];
+    const gcGz: Timed[] = [];
     const sumsOnly: Timed[] = [];
     const iq: Timed[] = [];
+    const rates = { gain, loss };
     for (let i = 0; i < runs; i++) {
       log(`run ${i + 1}/${runs}: genecontent ancestral, sums only`);
-      sumsOnly.push(
-        await genecontentAncestral(files.tree, files.pam, { gain, loss }, threads, work, null),
-      );
-      log(`run ${i + 1}/${runs}: genecontent ancestral`);
-      gc.push(
-        await genecontentAncestral(
-          files.tree,
-          files.pam,
-          { gain, loss },
-          threads,
-          work,
-          v["per-family"]!,
-        ),
-      );
+      sumsOnly.push(await genecontentAncestral(files.tree, files.pam, rates, threads, work, null));
+      log(`run ${i + 1}/${runs}: genecontent ancestral --per-family .tsv`);
+      gc.push(await genecontentAncestral(files.tree, files.pam, rates, threads, work, ".tsv"));
+      log(`run ${i + 1}/${runs}: genecontent ancestral --per-family .tsv.gz`);
+      gcGz.push(await genecontentAncestral(files.tree, files.pam, rates, threads, work, ".tsv.gz"));
       log(`run ${i + 1}/${runs}: iqtree2 -asr`);
       iq.push(await iqtreeAsr(aln, scaledTree, pi1, threads, work));
     }
@@ -247,8 +262,8 @@ if (import.meta.main) {
     const commit = (await run("git", ["rev-parse", "--short", "HEAD"])).stdout.trim();
     const iqVersion = (await run("iqtree2", ["--version"])).stdout.split("\n").find(Boolean) ??
       "";
-    const gcTime = summarize(gc.map((r) => r.wallMs))!.median;
-    const iqTime = summarize(iq.map((r) => r.wallMs))!.median;
+    const median = (xs: Timed[]) => summarize(xs.map((r) => r.wallMs))!.median;
+    const gcTime = median(gc), gzTime = median(gcGz), iqTime = median(iq);
     const L: string[] = [];
     L.push("## Ancestral reconstruction");
     L.push("");
@@ -259,35 +274,50 @@ if (import.meta.main) {
         `average ${load0} before, ${loadAverage()} after). Null model at its maximum-likelihood ` +
         `rates (gain ${gain.toPrecision(6)}, loss ${loss.toPrecision(6)}), fixed; ${threads} ` +
         "threads each; wall time of the whole process, median (min - max) of " +
-        `${runs} runs.`,
+        `${runs} runs, and its CPU time (user + system, median).`,
     );
     L.push("");
-    L.push("| program | what it writes | output | time |");
-    L.push("| --- | --- | --- | --- |");
+    L.push("| program | what it writes | output | time | CPU time |");
+    L.push("| --- | --- | --- | --- | --- |");
+    const table = (what: string) =>
+      `per-branch and per-genome sums, trees (ids, NHX), iTOL datasets, JSON, and the ` +
+      `per-family long TSV (${what}: pPresent at every node, gains and losses on every branch, ` +
+      "6 significant digits)";
     L.push(
-      `| genecontent \`ancestral --out DIR --per-family F\` | per-branch and per-genome sums, ` +
-        "trees (ids, NHX), iTOL datasets, JSON, and the per-family long TSV " +
-        `(\`${v["per-family"]}\`: pPresent at every node, gains and losses on every branch) | ` +
-        `${megabytes(gc[0].bytes)} | ${seconds(gc.map((r) => r.wallMs))} |`,
+      `| genecontent \`ancestral --out DIR --per-family F.tsv\` | ${table("uncompressed")} | ` +
+        `${megabytes(gc[0].bytes)} | ${seconds(gc.map((r) => r.wallMs))} | ${cpuSeconds(gc)} |`,
+    );
+    L.push(
+      `| genecontent \`ancestral --out DIR --per-family F.tsv.gz\` | ${table("gzip")} | ` +
+        `${megabytes(gcGz[0].bytes)} | ${seconds(gcGz.map((r) => r.wallMs))} | ` +
+        `${cpuSeconds(gcGz)} |`,
     );
     L.push(
       `| genecontent \`ancestral --out DIR\` | the same without the per-family table | ` +
-        `${megabytes(sumsOnly[0].bytes)} | ${seconds(sumsOnly.map((r) => r.wallMs))} |`,
+        `${megabytes(sumsOnly[0].bytes)} | ${seconds(sumsOnly.map((r) => r.wallMs))} | ` +
+        `${cpuSeconds(sumsOnly)} |`,
     );
     L.push(
       `| IQ-TREE 2 \`-m GTR2+F{pi0,pi1} -te T -blfix -asr\` | \`.state\`: p_0, p_1 at every ` +
         `internal node for every site (5 decimals) | ${megabytes(iq[0].bytes)} | ` +
-        `${seconds(iq.map((r) => r.wallMs))} |`,
+        `${seconds(iq.map((r) => r.wallMs))} | ${cpuSeconds(iq)} |`,
     );
     L.push("");
     L.push(
-      `genecontent / IQ-TREE time: ${(gcTime / iqTime).toFixed(2)}. Expected families present, ` +
+      `genecontent / IQ-TREE time: ${(gcTime / iqTime).toFixed(2)} with the uncompressed ` +
+        `table (IQ-TREE ${(iqTime / gcTime).toFixed(1)} times as long), ` +
+        `${(gzTime / iqTime).toFixed(2)} with the gzip table. Expected families present, ` +
         `summed over the ${tree.nTips - 2} internal nodes IQ-TREE keeps: genecontent ` +
         `${gcTotal.toFixed(3)}, IQ-TREE ${iqTotal.sum.toFixed(3)} (relative difference ` +
         `${(Math.abs(gcTotal - iqTotal.sum) / iqTotal.sum).toExponential(2)}; IQ-TREE rounds ` +
         `each of its ${iqTotal.rows} probabilities to 5 decimals). IQ-TREE: ${iqVersion}.`,
     );
-    console.log(L.join("\n"));
+    const section = L.join("\n");
+    if (v.results !== "-") {
+      const old = await Deno.readTextFile(v.results!).catch(() => "# Benchmark results\n");
+      await Deno.writeTextFile(v.results!, withMarkedSection(old, "ancestral", section));
+    }
+    console.log(section);
   } finally {
     if (v.keep === undefined) await Deno.remove(work, { recursive: true });
   }
