@@ -83,6 +83,126 @@ static int t_checks = 0;
     }                                                                                       \
   } while (0)
 
+/* The checks of the per-family table export (gc_family_table), reported on their own line. */
+static int f_failures = 0;
+static int f_checks = 0;
+
+#define FCHECK(cond, ...)                                                                   \
+  do {                                                                                      \
+    f_checks++;                                                                             \
+    if (!(cond)) {                                                                          \
+      f_failures++;                                                                         \
+      printf("FAIL line %d: ", __LINE__);                                                   \
+      printf(__VA_ARGS__);                                                                  \
+      printf("\n");                                                                         \
+    }                                                                                       \
+  } while (0)
+
+/* CRC-32 of gzip, bit by bit (an independent reference for the running CRC). */
+static uint32_t crc32_bits(uint32_t crc, const uint8_t *p, size_t n) {
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+/* Two families sharing rows of a 3-node tree, plain text against the text by hand (6
+   significant digits, exact 0 and 1), deflate output with its running CRC-32, and errors. */
+static void family_table_checks(void) {
+  char err[512];
+  FCHECK(sizeof(gc_family_table_args) == 216, "sizeof(gc_family_table_args) is %zu",
+         sizeof(gc_family_table_args));
+  const uint8_t q[3] = {0, 1, 2};
+  const double present[6] = {1, 0.25, 0.5, 0, 0.123456789, 0.99999999};
+  double gains[6] = {0.125, 0, 9, 5.3299562e-6, 1234565, 9};
+  const double losses[6] = {0, 0.5, 9, 0.1 + 0.2, 0.00009999996, 9};
+  const char *ids = "abroot";
+  const uint64_t id_ends[3] = {1, 2, 6};
+  const char *names = "f1fam2";
+  const uint64_t name_ends[2] = {2, 6};
+  const uint32_t rows[2] = {1, 0};
+  uint8_t out[4096];
+  uint64_t written[2] = {0, 0};
+  gc_family_table_args a;
+  memset(&a, 0, sizeof a);
+  a.struct_size = sizeof a;
+  a.n_nodes = 3;
+  a.n_threads = 2;
+  a.quantities = q;
+  a.quantities_len = 3;
+  a.present = present;
+  a.present_len = 6;
+  a.gains = gains;
+  a.gains_len = 6;
+  a.losses = losses;
+  a.losses_len = 6;
+  a.node_ids = (const uint8_t *)ids;
+  a.node_ids_len = 6;
+  a.node_id_ends = id_ends;
+  a.node_id_ends_len = 3;
+  a.family_names = (const uint8_t *)names;
+  a.family_names_len = 6;
+  a.family_name_ends = name_ends;
+  a.family_name_ends_len = 2;
+  a.family_rows = rows;
+  a.family_rows_len = 2;
+  a.out = out;
+  a.out_len = sizeof out;
+  a.out_written = written;
+  int32_t rc = gc_family_table(&a, err, sizeof err);
+  const char *want =
+      "f1\ta\tpPresent\t0\nf1\ta\tgains\t5.32996e-6\nf1\ta\tlosses\t0.300000\n"
+      "f1\tb\tpPresent\t0.123457\nf1\tb\tgains\t1.23457e+6\nf1\tb\tlosses\t0.000100000\n"
+      "f1\troot\tpPresent\t1.00000\n"
+      "fam2\ta\tpPresent\t1\nfam2\ta\tgains\t0.125000\nfam2\ta\tlosses\t0\n"
+      "fam2\tb\tpPresent\t0.250000\nfam2\tb\tgains\t0\nfam2\tb\tlosses\t0.500000\n"
+      "fam2\troot\tpPresent\t0.500000\n";
+  size_t n = strlen(want);
+  FCHECK(rc == GC_OK, "gc_family_table: %d %s", rc, err);
+  FCHECK(written[0] == n && written[1] == n && memcmp(out, want, n) == 0,
+         "plain text: %llu bytes: %.*s", (unsigned long long)written[0], (int)written[0], out);
+  /* Deflate pieces: twice, the CRC-32 and length carried on from a starting state. */
+  uint64_t crc[2] = {crc32_bits(0, (const uint8_t *)"head\n", 5), 5};
+  a.gzip_level = 1;
+  a.crc = crc;
+  a.crc_len = 2;
+  for (int k = 0; k < 2; k++) {
+    rc = gc_family_table(&a, err, sizeof err);
+    FCHECK(rc == GC_OK && written[1] == n && written[0] >= 4, "deflate %d: %d %s", k, rc, err);
+    FCHECK(memcmp(out + written[0] - 4, "\0\0\xff\xff", 4) == 0, "no sync flush at the end");
+  }
+  uint32_t c = crc32_bits(0, (const uint8_t *)"head\n", 5);
+  c = crc32_bits(c, (const uint8_t *)want, n);
+  c = crc32_bits(c, (const uint8_t *)want, n);
+  FCHECK(crc[0] == c && crc[1] == 5 + 2 * n, "crc %llx len %llu vs %x %zu",
+         (unsigned long long)crc[0], (unsigned long long)crc[1], c, 5 + 2 * n);
+  gc_family_table_args b = a;
+  b.crc_len = 0;
+  b.crc = NULL;
+  rc = gc_family_table(&b, err, sizeof err);
+  FCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "crc_len is 0"), "no crc: %d %s", rc, err);
+  /* Errors: a short buffer names the bytes needed; a NaN names family, quantity and node. */
+  b = a;
+  b.gzip_level = 0;
+  b.out_len = 10;
+  rc = gc_family_table(&b, err, sizeof err);
+  FCHECK(rc == GC_ERR_INVALID_ARGUMENT && written[0] >= n && strstr(err, "out_len is 10"),
+         "short: %d %s", rc, err);
+  gains[3] = NAN;
+  b.out_len = sizeof out;
+  rc = gc_family_table(&b, err, sizeof err);
+  FCHECK(rc == GC_ERR_INVALID_ARGUMENT &&
+             strstr(err, "Family 'f1': gains at node 'a' is NaN; every value must be finite."),
+         "NaN: %d %s", rc, err);
+  b.struct_size = 208;
+  rc = gc_family_table(&b, err, sizeof err);
+  FCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "struct_size is 208"), "small: %d %s", rc, err);
+  rc = gc_family_table(NULL, err, sizeof err);
+  FCHECK(rc == GC_ERR_NULL_POINTER && strstr(err, "args"), "NULL args: %d %s", rc, err);
+}
+
 /* Distances of a 4-family x 3-genome PAM with missing cells, against counts by hand; NJ on the
    additive distances of ((0:1,1:2):0.5,2:3,3:4) and UPGMA on an ultrametric matrix, against
    their trees; and the error paths. */
@@ -437,5 +557,7 @@ int main(void) {
   printf("ABI 2.1: %d checks, %d failures\n", e_checks, e_failures);
   tree_building_checks();
   printf("Trees: %d checks, %d failures\n", t_checks, t_failures);
-  return failures == 0 && e_failures == 0 && t_failures == 0 ? 0 : 1;
+  family_table_checks();
+  printf("Family table: %d checks, %d failures\n", f_checks, f_failures);
+  return failures == 0 && e_failures == 0 && t_failures == 0 && f_failures == 0 ? 0 : 1;
 }
