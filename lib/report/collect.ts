@@ -18,11 +18,16 @@ import { GenecontentError } from "../errors.ts";
 import type { BackendFactory } from "../likelihood/choose_backend.ts";
 import type { ModelLikelihood } from "../likelihood/model_likelihood.ts";
 import type { Dataset } from "../load_dataset.ts";
-import { formatModel, type ModelDescription, parseModel } from "../model/description.ts";
+import {
+  type Ascertainment,
+  formatModel,
+  type ModelDescription,
+  parseModel,
+} from "../model/description.ts";
 import { summarizeModel } from "../model/summaries.ts";
 import type { Provenance } from "../provenance.ts";
 import { totalLength } from "../tree/flat_tree.ts";
-import { type ModelSetup, openSetupLikelihood, windowText } from "../cli/model_setup.ts";
+import { openSetupLikelihood, windowText } from "../cli/model_setup.ts";
 import {
   RATE_UNIT,
   type ReportData,
@@ -42,6 +47,16 @@ import { screenFamilies, type ScreenResult } from "../effects/screen.ts";
 import { ModelLikelihood as Likelihood } from "../likelihood/model_likelihood.ts";
 import type { SitePatterns } from "../pam/patterns.ts";
 
+/** The model a report is about, and what the PAM's likelihood is conditioned on. */
+export interface ReportModelSetup {
+  /** The requested model. */
+  readonly model: ModelDescription;
+  /** The prevalence window the PAM was filtered to. */
+  readonly window: Ascertainment;
+  /** Per-genome completeness in the tree's tip order, or `null`. */
+  readonly completeness: Float64Array | null;
+}
+
 /** Options of {@linkcode collectReportData}. */
 export interface CollectOptions {
   /** The loaded tree and PAM. */
@@ -49,7 +64,7 @@ export interface CollectOptions {
   /** The backend factory. */
   readonly factory: BackendFactory;
   /** The requested model, window and completeness. */
-  readonly setup: ModelSetup;
+  readonly setup: ReportModelSetup;
   /** Level of the profile intervals, or `null` to skip them. */
   readonly level: number | null;
   /** A family set: the tree shows its gains and losses, the top-families table its members. */
@@ -122,7 +137,12 @@ export function collectReportData(o: CollectOptions): Promise<ReportData> {
       const name = formatModel(model);
       let lik: ModelLikelihood;
       try {
-        lik = openSetupLikelihood(dataset, o.factory, { ...setup, model }, treePath);
+        lik = openSetupLikelihood(
+          dataset,
+          o.factory,
+          { ...setup, model, completenessInput: null },
+          treePath,
+        );
       } catch (e) {
         // A comparison model the data cannot inform is reported; the requested one is fatal.
         if (name === requested || !(e instanceof GenecontentError)) throw e;

@@ -18,7 +18,7 @@ import { layoutTree } from "../tree_layout.ts";
 import { FIGURE_FONT } from "./vega.ts";
 
 /** What the tree figure draws on each branch, indexed by node (the root's entries unused). */
-export interface BranchEvents {
+export interface TreeFigureEvents {
   /** Stable node ids, one per node. */
   readonly ids: readonly string[];
   /** Expected gains on the branch above each node. */
@@ -94,7 +94,7 @@ function niceLength(width: number): number {
  * console.assert((svg.match(/class="tip"/g) ?? []).length === 3);
  * ```
  */
-export function treeSvg(tree: FlatTree, events: BranchEvents): string {
+export function treeSvg(tree: FlatTree, events: TreeFigureEvents): string {
   const { nTips, nNodes, parent, branchLength } = tree;
   if (
     events.ids.length !== nNodes || events.gains.length !== nNodes ||
