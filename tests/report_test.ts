@@ -335,6 +335,11 @@ Deno.test("report of the example: self-contained, every figure inline, the fit's
     }
     const hits = screen.families.filter((f) => f.q <= 0.05).length;
     assert.ok(html.includes(`; ${hits.toLocaleString("en-US")} at q ≤ 0.05`));
+    assert.ok(html.includes(`Per-family screen: ${hits} of 1,500 families at q ≤ 0.05.`));
+    const best = reference.table.find((r: { dAic: number }) => r.dAic === 0).model;
+    assert.ok(html.includes(`Best model by AIC: <b>${best}</b>`));
+    const flagged = genomes.flagged.length;
+    assert.ok(html.includes(`Genomes flagged: ${flagged}`));
     // Genome diagnostics: every genome's counts, expectations and z-scores.
     const genomeRows = tableValues(tableOf(html, "genomes"), "genome");
     assert.equal(genomeRows.size, dataset.tree.nTips);

@@ -338,6 +338,57 @@ function provenanceBlock(data: ReportData): string {
   }<h4>Options</h4><pre class="options">${esc(JSON.stringify(p.options, null, 2))}</pre>`;
 }
 
+/** The report's main findings in a few lines, each a number from the data. */
+function glance(data: ReportData): string {
+  const items: string[] = [];
+  const rows = data.comparison.rows;
+  if (rows.length > 0) {
+    const byAic = rows.find((r) => r.dAic === 0)!, byBic = rows.find((r) => r.dBic === 0)!;
+    items.push(
+      `Best model by AIC: <b>${esc(byAic.model)}</b>; by BIC: <b>${esc(byBic.model)}</b> ` +
+        `(of ${rows.map((r) => esc(r.model)).join(", ")}).`,
+    );
+  }
+  const t = data.tree;
+  let gains = 0, losses = 0;
+  for (let v = 0; v < t.gains.length; v++) {
+    gains += t.gains[v];
+    losses += t.losses[v];
+  }
+  items.push(
+    `Expected events on the tree under ${esc(t.model)} (${esc(t.label)}): ` +
+      `${formatNumber(gains, 4)} gains and ${formatNumber(losses, 4)} losses.`,
+  );
+  const s = data.spectrum;
+  const p = s?.statistics.find((x) => x.name.startsWith("p "))?.value;
+  if (s && p !== undefined) {
+    items.push(
+      `Spectrum goodness of fit under ${esc(s.model)}: p = ${
+        typeof p === "number" ? formatNumber(p, 3) : esc(p)
+      } (approximate).`,
+    );
+  }
+  if (data.screen) {
+    const hits = data.screen.rows.filter((r) => r.q <= data.screen!.qThreshold).length;
+    items.push(
+      `Per-family screen: ${hits.toLocaleString("en-US")} of ${
+        data.screen.rows.length.toLocaleString("en-US")
+      } families at q ≤ ${data.screen.qThreshold}.`,
+    );
+  }
+  if (data.genomes) {
+    const flagged = data.genomes.rows.filter((r) => r.flagged).map((r) => r.genome);
+    items.push(
+      `Genomes flagged: ${flagged.length}${
+        flagged.length > 0
+          ? ` (${esc(flagged.slice(0, 8).join(", "))}${flagged.length > 8 ? ", ..." : ""})`
+          : ""
+      }.`,
+    );
+  }
+  return `<ul class="glance">${items.map((i) => `<li>${i}</li>`).join("")}</ul>`;
+}
+
 const STYLE = `
 body { font-family: Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1200px;
   padding: 0 24px 48px; color: #222; line-height: 1.4; }
@@ -358,6 +409,7 @@ figure.scroll .svg { max-height: min(80vh, 900px); overflow: auto; border: 1px s
 .scroll-table { max-height: 480px; overflow: auto; }
 pre.options { font-size: 11px; background: #f7f7f7; padding: 8px; overflow: auto; }
 nav a { margin-right: 12px; font-size: 13px; }
+ul.glance { background: #f5f8fb; border: 1px solid #dde6ef; padding: 8px 8px 8px 28px; }
 @media print { figure.scroll .svg { max-height: none; overflow: visible; } }
 `;
 
@@ -400,6 +452,7 @@ export function renderReportHtml(data: ReportData, figures: ReportFigures): stri
           esc([...d.droppedTips, ...d.droppedTaxa].slice(0, 20).join(", "))
         }${d.droppedTips.length + d.droppedTaxa.length > 20 ? ", ..." : ""}).</p>`
         : "") +
+      glance(data) +
       `<nav><a href="#fit">Fit</a><a href="#tree">Tree</a><a href="#spectrum">Spectrum</a>` +
       `<a href="#screen">Screen</a><a href="#genomes">Genomes</a>` +
       `<a href="#provenance">Provenance</a></nav>`,
