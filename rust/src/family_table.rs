@@ -266,7 +266,7 @@ impl FamilyTable<'_> {
                 )));
             }
         }
-        if self.present.len() % nn != 0 {
+        if !self.present.len().is_multiple_of(nn) {
             return Err(GcError::invalid(format!(
                 "present_len is {}, not a multiple of n_nodes ({nn})",
                 self.present.len()
@@ -489,7 +489,7 @@ impl FamilyTable<'_> {
             }
             return Ok((at, at));
         }
-        let done: Vec<Result<(Vec<u8>, usize, crc32fast::Hasher), GcError>> = pool.install(|| {
+        let done: Vec<Result<Piece, GcError>> = pool.install(|| {
             blocks
                 .par_iter()
                 .map(|&(a, b, size)| {
@@ -548,6 +548,9 @@ pub fn deflate_piece(text: &[u8], level: u32) -> Result<Vec<u8>, GcError> {
     }
     Ok(out)
 }
+
+/// A block's deflate data, text length and the CRC-32 of its text.
+type Piece = (Vec<u8>, usize, crc32fast::Hasher);
 
 thread_local! {
     /// Each worker's text buffer for the blocks it compresses (kept between calls).
