@@ -124,8 +124,9 @@ Families:
                          skipped): its sums per branch and genome are reported too
   --per-family FILE      one family per block of rows: the long TSV (family, node, quantity,
                          value; quantities pPresent at every node, gains and losses on every
-                         branch), streamed; gzip when FILE ends in .gz; '-' for stdout. With
-                         --json the JSON also lists every family (large for big PAMs)
+                         branch; values with 6 significant digits, 0 and 1 when exact),
+                         streamed; gzip when FILE ends in .gz; '-' for stdout. With --json the
+                         JSON also lists every family, to full precision (large for big PAMs)
 Stochastic mapping:
   --samples N            also draw N histories per family from their posterior and report the
                          per-branch mean and 2.5% / 97.5% quantiles of the gains and losses
