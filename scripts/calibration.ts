@@ -23,7 +23,7 @@
  * `--replicates`, `--power-replicates`, `--screen-datasets`, `--recovery-replicates` change the
  * counts (0 skips a part), `--families N` the data sets' size, `--alpha A` makes the background
  * gamma4 (the example's fitted gain and loss, alpha A), `--name NAME` the output files'
- * base name, `--note TEXT` (repeatable) adds a line to the page's "Other runs", and
+ * base name, `--note TEXT` (repeatable) adds a line to the page's "Notes", and
  * `--render FILE.json` rewrites the Markdown of a finished run, `--rerun-screen FILE.json` reruns
  * only its screen (b) with its options and rewrites both files. The run is sequential; the
  * native kernel uses `--threads` threads (default 1).
@@ -352,6 +352,19 @@ export function nullRows(replicates: readonly EffectReplicate[], setSize: number
     );
   }
   return rows;
+}
+
+/** Writes a Markdown page and formats it with `deno fmt` (tables aligned as the repository's). */
+async function writeMarkdown(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(path, text);
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", path],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!fmt.success) {
+    throw new Error(`deno fmt ${path} failed: ${new TextDecoder().decode(fmt.stderr)}`);
+  }
 }
 
 /** Progress on stderr. */
@@ -874,7 +887,7 @@ export function renderMarkdown(
       "",
     );
   }
-  if (notes.length > 0) lines.push("## Other runs", "", ...notes.map((n) => `- ${n}`), "");
+  if (notes.length > 0) lines.push("## Notes", "", ...notes.map((n) => `- ${n}`), "");
   lines.push(
     "## Run time",
     "",
@@ -960,7 +973,7 @@ if (import.meta.main) {
     // Re-render the Markdown of a finished run (e.g. to add notes on companion runs).
     const report: CalibrationReport = JSON.parse(await Deno.readTextFile(render));
     const md = renderMarkdown(report, notes, basename(render).replace(/\.json$/, ""));
-    await Deno.writeTextFile(render.replace(/\.json$/, ".md"), md);
+    await writeMarkdown(render.replace(/\.json$/, ".md"), md);
     say(`wrote ${render.replace(/\.json$/, ".md")}`);
     Deno.exit(0);
   }
@@ -1014,7 +1027,7 @@ if (import.meta.main) {
     };
     await Deno.writeTextFile(screenUpdate, JSON.stringify(report, null, 2) + "\n");
     const md = renderMarkdown(report, notes, basename(screenUpdate).replace(/\.json$/, ""));
-    await Deno.writeTextFile(screenUpdate.replace(/\.json$/, ".md"), md);
+    await writeMarkdown(screenUpdate.replace(/\.json$/, ".md"), md);
     say(`rewrote ${screenUpdate} and its page with a new screen (b)`);
     Deno.exit(0);
   }
@@ -1031,7 +1044,7 @@ if (import.meta.main) {
   const md = renderMarkdown(report, notes, name);
   if (outDir) {
     await Deno.writeTextFile(`${outDir}/${name}.json`, json);
-    await Deno.writeTextFile(`${outDir}/${name}.md`, md);
+    await writeMarkdown(`${outDir}/${name}.md`, md);
     say(`wrote ${outDir}/${name}.json and ${outDir}/${name}.md`);
   } else console.log(md);
   const failed = report.rows.filter((x) => !x.pass);
