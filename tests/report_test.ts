@@ -390,7 +390,7 @@ Deno.test("report: a tree inferred from the same PAM is stated; bad input is ref
     await Deno.writeTextFile(pathway, members.join("\n") + "\n");
     const twoSets = join(dir, "two.tsv");
     await Deno.writeTextFile(twoSets, "family\tset\nfam0001\tA\nfam0002\tB\n");
-    const [inferred, stated, noOut, unknown, same, seedOnly, two] = await Promise.all([
+    const [inferred, stated, noOut, unknown, same, seedOnly, two, calibrated] = await Promise.all([
       run([...base, "--out", join(dir, "a.html")]),
       run([
         ...base,
@@ -407,7 +407,16 @@ Deno.test("report: a tree inferred from the same PAM is stated; bad input is ref
       run([...base, "--out", pam]),
       run([...base, "--out", join(dir, "d.html"), "--seed", "3"]),
       run([...base, "--out", join(dir, "e.html"), "--families", twoSets]),
+      run([...base, "--out", join(dir, "f.html"), "--calibration", "300", "--seed", "2"]),
     ]);
+    assert.equal(calibrated.code, 0, calibrated.stderr);
+    const f = await Deno.readTextFile(join(dir, "f.html"));
+    assert.ok(f.includes("p-values calibrated on 300 families simulated under the fitted model"));
+    const side = JSON.parse(await Deno.readTextFile(join(dir, "f.html.provenance.json")));
+    assert.equal(side.provenance.command, "report");
+    assert.equal(side.provenance.options.calibration, 300);
+    assert.equal(side.provenance.options.seed, 2);
+    assert.deepEqual(side.provenance.inputs.map((i: { role: string }) => i.role), ["tree", "pam"]);
     assert.equal(inferred.code, 0, inferred.stderr);
     assert.equal(inferred.stdout, "", "quiet without --json");
     const a = await Deno.readTextFile(join(dir, "a.html"));
