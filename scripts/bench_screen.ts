@@ -9,10 +9,15 @@
  *   optimisation of each family alone (a one-family `ModelLikelihood` on the TypeScript backend
  *   at the screen's background, the loss multiplied; a scan at step 0.25 over |theta| <= 12 and
  *   golden-section search to 1e-9 around the best point) on a random sample of `--sample`
- *   families (target: 1e-6).
+ *   families (target: 1e-6);
+ * - the calibration on data simulated under the fitted null background (`--null-families`
+ *   families on the same tree and window, screened in this process with `--calibration`
+ *   simulated null families of another seed): the fractions of families with p < 0.05 and
+ *   q < 0.1, asymptotic and calibrated, overall and per prevalence class, against the binomial
+ *   99% upper margin.
  *
  * Usage: `deno run --allow-all scripts/bench_screen.ts [--runs N] [--threads N] [--sample N]
- * [--calibration N] [--case ID] [--out FILE]`
+ * [--calibration N] [--null-families N] [--case ID] [--out FILE]`
  *
  * @module
  */
@@ -25,7 +30,11 @@ import { parseModel } from "../lib/model/description.ts";
 import { compressPatterns } from "../lib/pam/patterns.ts";
 import { Random } from "../lib/simulate/random.ts";
 import type { FlatTree } from "../lib/tree/flat_tree.ts";
-import { DEFAULT_CALIBRATION, THETA_BOUND } from "../lib/effects/screen.ts";
+import { DEFAULT_CALIBRATION, screenFamilies, THETA_BOUND } from "../lib/effects/screen.ts";
+import { chooseBackend } from "../lib/likelihood/choose_backend.ts";
+import { simulateModel } from "../lib/simulate/model.ts";
+import { SCREEN_CLASSES } from "../lib/diagnostics/prevalence_classes.ts";
+import type { SitePatterns } from "../lib/pam/patterns.ts";
 import { ensureBenchData, run, summarize } from "./run_benchmarks.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -117,6 +126,7 @@ if (import.meta.main) {
       threads: { type: "string", default: "2" },
       sample: { type: "string", default: "200" },
       calibration: { type: "string", default: String(DEFAULT_CALIBRATION) },
+      "null-families": { type: "string", default: "5000" },
       case: { type: "string", default: "1324x25420-yule" },
       out: { type: "string", default: `${ROOT}/bench/results.md` },
     },
@@ -158,6 +168,44 @@ if (import.meta.main) {
     if (Math.abs(r.theta) < THETA_BOUND) {
       maxTheta = Math.max(maxTheta, Math.abs(r.theta - got.theta));
     } else atBound++;
+  }
+  const nNull = Number(v["null-families"]);
+  log(`calibration on ${nNull} families simulated under the fitted null background`);
+  const factory = await chooseBackend("native", { threads });
+  const nullModel = parseModel("null");
+  const window = { minPresent: 1, maxPresent: null };
+  const simulated = simulateModel(data.tree, nullModel, { gain, loss }, {
+    nFamilies: nNull,
+    seed: 11,
+    ascertainment: window,
+  });
+  const simPatterns = compressPatterns(
+    simulated.states,
+    nNull,
+    nTips,
+    Array.from({ length: nNull }, (_, f) => `sim${f + 1}`),
+  );
+  const open = (p: SitePatterns) => new ModelLikelihood(data.tree, p, factory, nullModel, window);
+  let calibrationRows: string[] = [];
+  {
+    using simLik = open(simPatterns);
+    const r = screenFamilies(simLik, simPatterns, {
+      tree: data.tree,
+      model: nullModel,
+      values: Float64Array.of(gain, loss),
+      window,
+      completeness: null,
+      open,
+    }, { calibration: Number(v.calibration), seed: 12, level: 0.95 });
+    calibrationRows = [...SCREEN_CLASSES, "all"].map((cls) => {
+      const fam = r.families.filter((f) => cls === "all" || f.prevalenceClass === cls);
+      const n = fam.length;
+      const frac = (pick: (f: (typeof fam)[number]) => boolean) =>
+        n === 0 ? "-" : (fam.filter(pick).length / n).toFixed(3);
+      const upper = (a: number) => n === 0 ? "-" : (binomialUpper(n, a) / n).toFixed(3);
+      return `| ${cls} | ${n} | ${frac((f) => f.pAsymptotic < 0.05)} | ` +
+        `${frac((f) => f.p < 0.05)} | ${upper(0.05)} | ${frac((f) => f.q < 0.1)} | ${upper(0.1)} |`;
+    });
   }
   const ratio = summarize(screen)!.median / summarize(fit)!.median;
   const load1 = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
@@ -206,8 +254,35 @@ if (import.meta.main) {
       "the benchmark data come from a three-class mixture (core, shell and cloud rates), so a " +
       "one-rate-pair background is expected to leave many families with their own rates.",
   );
+  L.push("");
+  L.push(
+    `Calibration: ${nNull} families simulated under the fitted null background (gain ` +
+      `${gain.toPrecision(5)}, loss ${loss.toPrecision(5)}) on the same tree and window, ` +
+      `screened with ${v.calibration} simulated null families of another seed; fractions with ` +
+      "p < 0.05 (asymptotic chi2 and calibrated) and q < 0.1, against the binomial 99% upper " +
+      "margin (the largest fraction a valid test exceeds with probability 0.5%):",
+  );
+  L.push("");
+  L.push(
+    "| class | families | p < 0.05, asymptotic | p < 0.05, calibrated | margin | q < 0.1 | margin |",
+  );
+  L.push("|---|---|---|---|---|---|---|");
+  L.push(...calibrationRows);
   const section = L.join("\n");
   const old = await Deno.readTextFile(v.out!).catch(() => "# Benchmark results\n");
   await Deno.writeTextFile(v.out!, withScreenSection(old, section));
   console.log(section);
+}
+
+/** Binomial 99.5% quantile: the largest count a Binomial(n, a) exceeds with probability < 0.5%. */
+function binomialUpper(n: number, a: number): number {
+  let logP = n * Math.log1p(-a);
+  let cdf = Math.exp(logP);
+  let k = 0;
+  while (cdf < 0.995 && k < n) {
+    logP += Math.log((n - k) / (k + 1)) + Math.log(a / (1 - a));
+    k++;
+    cdf += Math.exp(logP);
+  }
+  return k;
 }

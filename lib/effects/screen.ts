@@ -84,7 +84,11 @@ import { MISSING, PRESENT } from "../pam/matrix.ts";
 import { simulateModel } from "../simulate/model.ts";
 import { Random } from "../simulate/random.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
-import { type ScreenClass, screenClass } from "../diagnostics/prevalence_classes.ts";
+import {
+  SCREEN_CLASSES,
+  type ScreenClass,
+  screenClass,
+} from "../diagnostics/prevalence_classes.ts";
 import { benjaminiHochberg } from "./fdr.ts";
 
 /** Which rate a family's own multiplier acts on. */
@@ -936,12 +940,21 @@ export function screenFamilies(
     say(`calibration: screening ${sim.patterns.nPatterns} simulated columns`);
     const ns = screen(simSource, simAll, null);
     nullLrt = Float64Array.from(sim.patterns.familyPattern, (q) => ns.r.lrt[q]);
+    const code = (c: ScreenClass) => SCREEN_CLASSES.indexOf(c);
+    const simCounts = familyCounts(sim.patterns);
     const cal = calibratedPValues(
       Float64Array.from({ length: nF }, (_, f) => lrtOf(f)),
       present,
       nullLrt,
       nullPresent,
       df,
+      {
+        real: Uint8Array.from({ length: nF }, (_, f) => code(screenClass(present[f], observed[f]))),
+        null: Uint8Array.from(
+          simCounts.present,
+          (k, i) => code(screenClass(k, simCounts.observed[i])),
+        ),
+      },
     );
     p = cal.p;
     poolSize.set(cal.poolSize);
@@ -1004,7 +1017,10 @@ export function screenFamilies(
 /**
  * Calibrated p-values of `lrt` (with present counts `present`) among null LRTs by prevalence
  * pool: the null families with the same present count, widened to counts within d until at
- * least {@linkcode MIN_POOL} (or all) are in the pool. With `above` = #{null >= lrt - 1e-6} and
+ * least {@linkcode MIN_POOL} (or all) are in the pool; with `classes` (a code per family and per
+ * null family), only null families of the family's class are pooled (every class where the
+ * class has fewer than MIN_POOL null families), so that widening never mixes, say, shell and
+ * near-core families, whose null LRTs differ. With `above` = #{null >= lrt - 1e-6} and
  * `size` the pool's size:
  *
  * - where above >= {@linkcode TAIL_COUNT}: p = (1 + above) / (1 + size), the empirical p-value;
@@ -1031,24 +1047,44 @@ export function calibratedPValues(
   nullLrt: Float64Array,
   nullPresent: Int32Array,
   df = 1,
+  classes: { readonly real: Uint8Array; readonly null: Uint8Array } | null = null,
 ): { p: Float64Array; poolSize: Int32Array; empirical: Float64Array } {
   const N = nullLrt.length;
   if (N === 0) throw new GenecontentError("The calibration needs at least one null family.");
   let maxCount = 0;
   for (let i = 0; i < N; i++) maxCount = Math.max(maxCount, nullPresent[i]);
   for (let f = 0; f < present.length; f++) maxCount = Math.max(maxCount, present[f]);
-  // Null LRTs sorted within each present count.
-  const byCount: number[][] = Array.from({ length: maxCount + 1 }, () => []);
-  for (let i = 0; i < N; i++) byCount[nullPresent[i]].push(nullLrt[i]);
-  const sorted = byCount.map((a) => Float64Array.from(a).sort());
+  // Null LRTs sorted within each (class, present count); class 255 holds every class.
+  const ALL = 255;
+  const groups = new Map<number, Float64Array[]>();
+  const build = (cls: number) => {
+    const byCount: number[][] = Array.from({ length: maxCount + 1 }, () => []);
+    for (let i = 0; i < N; i++) {
+      if (cls === ALL || classes!.null[i] === cls) byCount[nullPresent[i]].push(nullLrt[i]);
+    }
+    const sorted = byCount.map((x) => Float64Array.from(x).sort());
+    groups.set(cls, sorted);
+    return sorted;
+  };
   const p = new Float64Array(lrt.length);
   const empirical = new Float64Array(lrt.length);
   const poolSize = new Int32Array(lrt.length);
-  // Per present count: the pool's counts [from, to] and its TAIL_COUNT-th largest LRT.
-  const pools = new Map<number, { from: number; to: number; size: number; anchor: number }>();
-  const poolOf = (k: number) => {
-    let pool = pools.get(k);
+  // Per (class, present count): the pool's counts [from, to] and its TAIL_COUNT-th largest LRT.
+  const pools = new Map<
+    number,
+    { sorted: Float64Array[]; from: number; to: number; size: number; anchor: number }
+  >();
+  const poolOf = (cls: number, k: number) => {
+    const key = cls * (maxCount + 1) + k;
+    let pool = pools.get(key);
     if (pool) return pool;
+    let sorted = groups.get(cls) ?? build(cls);
+    let total = sorted.reduce((sum, x) => sum + x.length, 0);
+    if (total < Math.min(MIN_POOL, N)) {
+      // Too few null families of this class: pool over every class.
+      sorted = groups.get(ALL) ?? build(ALL);
+      total = N;
+    }
     let d = 0;
     const sizeAt = (d: number) => {
       let size = 0;
@@ -1058,7 +1094,7 @@ export function calibratedPValues(
       return size;
     };
     let size = sizeAt(0);
-    while (size < Math.min(MIN_POOL, N)) size = sizeAt(++d);
+    while (size < Math.min(MIN_POOL, total)) size = sizeAt(++d);
     const from = Math.max(0, k - d), to = Math.min(maxCount, k + d);
     const top: number[] = [];
     for (let c = from; c <= to; c++) {
@@ -1067,16 +1103,16 @@ export function calibratedPValues(
     }
     top.sort((x, y) => y - x);
     const anchor = top.length >= TAIL_COUNT ? top[TAIL_COUNT - 1] : NaN;
-    pool = { from, to, size, anchor };
-    pools.set(k, pool);
+    pool = { sorted, from, to, size, anchor };
+    pools.set(key, pool);
     return pool;
   };
   for (let f = 0; f < lrt.length; f++) {
-    const pool = poolOf(present[f]);
+    const pool = poolOf(classes ? classes.real[f] : ALL, present[f]);
     let above = 0;
     const x = lrt[f] - LRT_TIE;
     for (let c = pool.from; c <= pool.to; c++) {
-      const a = sorted[c];
+      const a = pool.sorted[c];
       // Count of entries >= x by binary search.
       let lo = 0, hi = a.length;
       while (lo < hi) {
