@@ -5,14 +5,13 @@
  *
  * Usage: deno task retention --tree T --pam P --families F [--model M] [--effect loss|gain|both]
  *          [--alternative less|greater|two-sided] [--level P] [--bootstrap N --seed S]
- *          [--clade TAXA | --node LABEL [--stem]]
+ *          [--clade TAXA | --node LABEL [--stem] | --classes FILE --column C --class NAME]
  *
  * Relative paths are relative to the folder the task is run from.
  *
  * @module
  */
 
-import { cladeDesign } from "../lib/effects/branches.ts";
 import { readFamilySets } from "../lib/effects/inputs.ts";
 import { GenecontentError } from "../lib/errors.ts";
 import { enterCallerFolder } from "../lib/cli/main.ts";
@@ -23,6 +22,7 @@ import {
   RETENTION_HELP,
   RETENTION_OPTIONS,
   retentionAnalysis,
+  retentionLineage,
 } from "../lib/cli/commands/retention.ts";
 
 async function run(args: string[]): Promise<number> {
@@ -37,18 +37,14 @@ async function run(args: string[]): Promise<number> {
   const settings = effectCommandSettings(v, given);
   const data = await prepareEffectData(v, "retention", settings.model);
   const familySets = await readFamilySets(v.families, data.dataset.patterns.familyNames);
-  const clade = v.clade !== undefined
-    ? cladeDesign(data.dataset.tree, { taxa: v.clade.split(",") }, v.stem ?? false)
-    : v.node !== undefined
-    ? cladeDesign(data.dataset.tree, { node: v.node }, v.stem ?? false)
-    : null;
+  const { lineage } = await retentionLineage(v, data.dataset);
   const report = await retentionAnalysis(
     data.dataset,
     data.factory,
     data.setup,
     familySets,
     settings,
-    clade,
+    lineage,
     (stage) => console.error(`retention: ${stage}`),
   );
   console.log(JSON.stringify({ ...report.json, backend: data.factory.name }, null, 2));

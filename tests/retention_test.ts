@@ -386,6 +386,36 @@ Deno.test("retention --json and --out-tsv: the documented keys, per set and join
   assert.deepEqual(clade.clade.branches, ["genome_A", "genome B", "n1"]);
   assert.equal(clade.clade.stem, true);
 
+  // The same lineage as a branch class from a file naming every branch.
+  const branchFile = `${dir}/branches.tsv`;
+  await Deno.writeTextFile(
+    branchFile,
+    "node\tniche\ngenome_A\thost\ngenome B\thost\nn1\thost\ngenome_C\tfree\n" +
+      "genome_D\tfree\ngenome_E\tfree\nnode6\tfree\n",
+  );
+  const byClass = JSON.parse(
+    (await run([
+      "retention",
+      ...base,
+      "--families",
+      `${dir}/core.txt`,
+      "--classes",
+      branchFile,
+      "--column",
+      "niche",
+      "--class",
+      "host",
+      "--json",
+      "--level",
+      "0.5",
+    ])).stdout,
+  );
+  assert.equal(byClass.branchClass.source, "file");
+  assert.deepEqual(byClass.branchClass.branches, ["genome_A", "genome B", "n1"]);
+  // The same design, so the same fits (the same arithmetic on the same data).
+  assertClose(byClass.logLikAlt, clade.logLikAlt, 1e-9);
+  assertClose(byClass.theta, clade.theta, 1e-6);
+
   const help = await run(["retention", "--help"]);
   assert.match(help.stdout, /exp\(theta\) < 1 means the set's genes are lost more slowly/);
 });
@@ -497,6 +527,25 @@ Deno.test("bad inputs are refused with status 2 and a message naming the item", 
       /--alternative less is one-sided/,
     ],
     [["retention", ...base, "--families", ok, "--seed", "3"], /--seed seeds the bootstrap/],
+    [
+      [
+        "retention",
+        ...base,
+        "--families",
+        ok,
+        "--classes",
+        meta,
+        "--column",
+        "host",
+        "--class",
+        "c",
+      ],
+      /Class 'c' is not a class of the branches \('a', 'b'\)/,
+    ],
+    [
+      ["retention", ...base, "--families", ok, "--classes", meta, "--column", "host"],
+      /needs --classes FILE, --column C and --class NAME together/,
+    ],
     [
       ["lineage", ...base, "--classes", meta, "--column", "Host"],
       /no column 'Host'; its columns are 'genome', 'host', 'size'/,

@@ -650,3 +650,53 @@ export function covariateDesign(
       `over the tips (${mean}); theta is per unit of the covariate`,
   };
 }
+
+/**
+ * The design of one branch class: `x_v = 1` on the branches of class `name`, 0 elsewhere and
+ * at the root. Refuses an unknown class (listing the classes) and a class holding every branch
+ * (its effect would be the background rates themselves).
+ *
+ * @example
+ * ```ts
+ * import { classDesign } from "./branches.ts";
+ * import { parseNewick } from "../newick/parse.ts";
+ * const tree = parseNewick("((a:1,b:1):1,(c:1,d:1):1);", "t.nwk");
+ * const d = classDesign(tree, { classes: ["free", "host"], ofNode: Int32Array.of(0, 0, 1, 1, 0, 1, -1),
+ *   source: "file", mk: null, rule: "" }, "host");
+ * console.assert(d.branches.join() === "2,3,5" && d.design[6] === 0);
+ * ```
+ */
+export function classDesign(
+  tree: FlatTree,
+  bc: BranchClasses,
+  name: string,
+): LineageDesign & { readonly class: string } {
+  const c = bc.classes.indexOf(name);
+  if (c < 0) {
+    throw new GenecontentError(
+      `Class ${quoteValue(name)} is not a class of the branches (${
+        bc.classes.map((x) => quoteValue(x)).join(", ")
+      }).`,
+    );
+  }
+  const design = new Float64Array(tree.nNodes);
+  const branches: number[] = [];
+  for (let v = 0; v < tree.nNodes - 1; v++) {
+    if (bc.ofNode[v] === c) {
+      design[v] = 1;
+      branches.push(v);
+    }
+  }
+  if (branches.length === tree.nNodes - 1) {
+    throw new GenecontentError(
+      `Every branch has class ${quoteValue(name)}: its effect would be the background rates ` +
+        "themselves.",
+    );
+  }
+  return {
+    class: name,
+    design,
+    branches,
+    description: `branches of class ${quoteValue(name)} (${branches.length})`,
+  };
+}

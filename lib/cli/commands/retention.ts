@@ -8,8 +8,15 @@
  * @module
  */
 
-import { type CladeDesign, cladeDesign, type LineageDesign } from "../../effects/branches.ts";
-import { type FamilySets, readFamilySets } from "../../effects/inputs.ts";
+import {
+  type BranchClasses,
+  branchClasses,
+  type CladeDesign,
+  cladeDesign,
+  classDesign,
+  type LineageDesign,
+} from "../../effects/branches.ts";
+import { type FamilySets, readFamilySets, readMetadataTable } from "../../effects/inputs.ts";
 import {
   type Alternative,
   contrast,
@@ -25,7 +32,7 @@ import { refuseImpossible } from "../../likelihood/per_family.ts";
 import type { Dataset } from "../../load_dataset.ts";
 import { formatModel, type ModelDescription, parseModel } from "../../model/description.ts";
 import type { Effect, EffectChannel, EffectSetup, FamilyGroups } from "../../model/effects.ts";
-import { makeProvenance } from "../../provenance.ts";
+import { type InputRecord, makeProvenance } from "../../provenance.ts";
 import {
   ASCERTAINMENT_HELP,
   ASCERTAINMENT_OPTIONS,
@@ -68,6 +75,9 @@ export const RETENTION_OPTIONS = {
   clade: { type: "string" },
   node: { type: "string" },
   stem: { type: "boolean" },
+  classes: { type: "string" },
+  column: { type: "string" },
+  class: { type: "string" },
 } as const;
 
 /** The input help with `--out-tsv` in place of `--out`. */
@@ -104,7 +114,8 @@ export const RETENTION_HELP =
 
 Usage: genecontent retention --tree FILE --pam FILE --families FILE [--model M]
          [--effect loss|gain|both] [--alternative less|greater|two-sided] [--bootstrap N --seed S]
-         [--clade TAXA | --node LABEL [--stem]] [--json] [--out-tsv FILE]
+         [--clade TAXA | --node LABEL [--stem] | --classes FILE --column C --class NAME]
+         [--json] [--out-tsv FILE]
 
 Each family of a set has the background model's rates (per unit branch length) with its loss
 (or gain) rate multiplied by exp(theta), on every branch and at the root. theta = 0 is no
@@ -121,15 +132,21 @@ Family sets:
                          with the other sets' effects in both models, and all jointly, the
                          joint test two-sided; a header 'family<TAB>set' is allowed); ids
                          exactly as in the PAM; '#' lines and blank lines are skipped
-Set x lineage (is the set's rate different in a clade, beyond the clade's own change?):
+Set x lineage (is the set's rate different in a lineage, beyond the lineage's own change?):
   --clade TAXA           the clade of the most recent common ancestor of these genomes
                          (comma-separated tip names)
   --node LABEL           the clade below this node: an internal label (unique, not a number)
                          or a node id (node<i>) as 'genecontent ancestral' writes them
   --stem                 include the clade's stem branch (the branch above its ancestor)
-                         With a clade, the models hold each set's effect everywhere and the
-                         clade's effect on every family; the tested effect (contrast) is the
-                         set's extra log multiplier on the clade's branches.
+  --classes FILE         branch classes, as for 'genecontent lineage --classes' (a TSV with a
+                         header naming genomes, the internal nodes reconstructed by joint
+                         maximum likelihood under the equal-rates Mk model, or naming every
+                         branch by node id); needs --column and --class
+  --column C             the column of --classes, by its header name
+  --class NAME           the class whose branches are the lineage
+                         With a lineage, the models hold each set's effect everywhere and the
+                         lineage's effect on every family; the tested effect (contrast) is the
+                         set's extra log multiplier on the lineage's branches.
 ${EFFECT_COMMON_HELP}
 ${EFFECT_INPUT_HELP}
 
@@ -143,6 +160,7 @@ thetaCI, multiplier, multiplierCI, p, lrt, df, reference); joint: the test of ev
 together (lrt, df, p, reference, bootstrapP); effects: every fitted effect (name, channel,
 tested, estimate, interval, open, multiplier, multiplierInterval, description); background: the
 alternative's background parameters; clade (with --clade/--node: mrca, stem, tips, branches);
+branchClass (with --classes: class, column, source, rule, classes, branches);
 nFamilies, nGenomes, backend, provenance. --out-tsv FILE: one row per effect with columns set,
 effect, channel, tested, estimate, lower, upper, multiplier, multiplierLower,
 multiplierUpper, p, lrt, df, reference, nFamilies (p, lrt, df, reference are those of the
@@ -376,6 +394,61 @@ export async function prepareEffectData(
   };
 }
 
+/** The lineage of a set x lineage analysis: a clade, or one class of branches. */
+export type RetentionLineage =
+  | { readonly kind: "clade"; readonly design: CladeDesign }
+  | {
+    readonly kind: "class";
+    readonly design: LineageDesign & { readonly class: string };
+    readonly classes: BranchClasses;
+    readonly column: string;
+  };
+
+/**
+ * The lineage of `--clade`, `--node` (with `--stem`) or `--classes`/`--column`/`--class` on the
+ * dataset's tree, with the class file's record; null without any.
+ *
+ * @example
+ * ```ts ignore
+ * import { retentionLineage } from "./retention.ts";
+ * const { lineage } = await retentionLineage({ node: "n1", stem: true }, dataset);
+ * ```
+ */
+export async function retentionLineage(
+  v: {
+    clade?: string;
+    node?: string;
+    stem?: boolean;
+    classes?: string;
+    column?: string;
+    class?: string;
+  },
+  dataset: Dataset,
+): Promise<{ lineage: RetentionLineage | null; input: InputRecord | null }> {
+  if (v.clade !== undefined || v.node !== undefined) {
+    const spec = v.clade !== undefined ? { taxa: v.clade.split(",") } : { node: v.node! };
+    return {
+      lineage: { kind: "clade", design: cladeDesign(dataset.tree, spec, v.stem ?? false) },
+      input: null,
+    };
+  }
+  if (v.classes === undefined) return { lineage: null, input: null };
+  if (v.column === undefined || v.class === undefined) {
+    throw new GenecontentError("--classes needs --column C and --class NAME.");
+  }
+  const read = await readMetadataTable(v.classes, v.column, "classes");
+  const classes = branchClasses(dataset.tree, read.table, dataset.droppedTips);
+  return {
+    lineage: {
+      kind: "class",
+      design: classDesign(dataset.tree, classes, v.class),
+      classes,
+      column: v.column,
+    },
+    input: read.input,
+  };
+}
+
 /** The result of a retention analysis, as the command line writes it. */
 export interface RetentionReport {
   /** The tests. */
@@ -405,13 +478,14 @@ export async function retentionAnalysis(
   modelSetupValue: ModelSetup,
   familySets: FamilySets,
   settings: EffectCommandSettings,
-  clade: CladeDesign | null,
+  lineage: RetentionLineage | null,
   onProgress: (stage: string) => void = () => {},
 ): Promise<RetentionReport> {
+  const clade = lineage?.kind === "clade" ? lineage.design : null;
   const { setup, parts } = retentionEffects({
     groups: familySets.groups,
     channels: settings.channels,
-    clade,
+    clade: lineage?.design ?? null,
   });
   const tests = await testEffectParts(
     {
@@ -486,6 +560,17 @@ export async function retentionAnalysis(
         tips: clade.tips,
         branches: clade.branches.map((v) => ids[v]),
         description: clade.description,
+      }
+      : null,
+    branchClass: lineage?.kind === "class"
+      ? {
+        class: lineage.design.class,
+        column: lineage.column,
+        source: lineage.classes.source,
+        rule: lineage.classes.rule,
+        classes: lineage.classes.classes,
+        branches: lineage.design.branches.map((v) => ids[v]),
+        description: lineage.design.description,
       }
       : null,
     interpretation: settings.channels.includes("loss")
@@ -616,12 +701,21 @@ export async function retentionCommand(args: string[]): Promise<number> {
     ["min-present", "no-ascertainment", "--no-ascertainment is the same as --min-present 0"],
     ["max-present", "no-ascertainment", "--no-ascertainment conditions on nothing"],
     ["clade", "node", "give the clade once: by its taxa or by its node"],
+    ["clade", "classes", "give one lineage"],
+    ["node", "classes", "give one lineage"],
   ], "retention");
   if (v.families === undefined) {
     throw new GenecontentError("'genecontent retention' needs --families FILE (see --help).");
   }
   if (v.stem && v.clade === undefined && v.node === undefined) {
     throw new GenecontentError("--stem belongs to a clade: give --clade TAXA or --node LABEL.");
+  }
+  const classOptions = ["classes", "column", "class"].filter((k) => given.has(k));
+  if (classOptions.length > 0 && classOptions.length < 3) {
+    throw new GenecontentError(
+      "A branch-class lineage needs --classes FILE, --column C and --class NAME together; got " +
+        `${classOptions.map((k) => `--${k}`).join(", ")}.`,
+    );
   }
   const settings = effectCommandSettings(v, given);
   const plan = await planOutputs([
@@ -633,17 +727,14 @@ export async function retentionCommand(args: string[]): Promise<number> {
       PAM: v.pam,
       completeness: v.completeness,
       "family-set": v.families,
+      classes: v.classes,
     },
     force: v.force ?? false,
   });
   const data = await prepareEffectData(v, "retention", settings.model);
   const { dataset, factory } = data;
   const familySets = await readFamilySets(v.families, dataset.patterns.familyNames);
-  const clade = v.clade !== undefined
-    ? cladeDesign(dataset.tree, { taxa: v.clade.split(",") }, v.stem ?? false)
-    : v.node !== undefined
-    ? cladeDesign(dataset.tree, { node: v.node }, v.stem ?? false)
-    : null;
+  const { lineage, input: classesInput } = await retentionLineage(v, dataset);
   const progress = new ProgressLine();
   const report = await retentionAnalysis(
     dataset,
@@ -651,7 +742,7 @@ export async function retentionCommand(args: string[]): Promise<number> {
     data.setup,
     familySets,
     settings,
-    clade,
+    lineage,
     (stage) => progress.update(`retention: ${stage}`),
   );
   progress.done();
@@ -669,6 +760,7 @@ export async function retentionCommand(args: string[]): Promise<number> {
         ...dataset.inputs,
         ...(data.setup.completenessInput ? [data.setup.completenessInput] : []),
         familySets.input,
+        ...(classesInput ? [classesInput] : []),
       ],
       options: {
         model: formatModel(settings.model),
@@ -680,6 +772,7 @@ export async function retentionCommand(args: string[]): Promise<number> {
         clade: v.clade ?? null,
         node: v.node ?? null,
         stem: v.stem ?? false,
+        classes: v.classes === undefined ? null : { column: v.column, class: v.class },
         ...data.load,
       },
     }),
