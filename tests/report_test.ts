@@ -11,7 +11,9 @@ import { nodeDepths } from "../lib/tree/flat_tree.ts";
 import { readTree } from "../lib/load_dataset.ts";
 import { layoutTree } from "../lib/report/tree_layout.ts";
 import { divergingColour, treeSvg } from "../lib/report/figures/tree.ts";
-import { formatNumber } from "../lib/report/render_html.ts";
+import { formatNumber, renderFigures, renderReportHtml } from "../lib/report/render_html.ts";
+import type { ReportData } from "../lib/report/data.ts";
+import { makeProvenance } from "../lib/provenance.ts";
 import { randomTopology } from "./support/random_topology.ts";
 import { caterpillar } from "./support/small_trees.ts";
 import { loadDataset } from "../lib/load_dataset.ts";
@@ -464,4 +466,65 @@ Deno.test("table numbers: 6 significant digits, exponents for the very small and
   assert.equal(formatNumber(1.5e-7), "1.50000e-7");
   assert.equal(formatNumber(null), "–");
   assert.equal(formatNumber(Infinity), "∞");
+});
+
+Deno.test("renderer: a section that could not be computed says why, and has no figure", async () => {
+  const tree = randomTopology(6, new Random(11));
+  const n = tree.nNodes;
+  const data: ReportData = {
+    title: "t",
+    dataset: {
+      treePath: "t.nwk",
+      pamPath: "p.tsv",
+      nFamilies: 10,
+      nGenomes: tree.nTips,
+      nPatterns: 8,
+      ascertainment: "at least 1 present",
+      treeLength: 1,
+      droppedTips: [],
+      droppedTaxa: [],
+    },
+    treeSource: { inferredFromPam: false, evidence: null },
+    model: "null",
+    fits: [],
+    refused: [],
+    comparison: { rows: [], tests: [] },
+    tree: {
+      tipNames: tree.tipNames,
+      parent: Array.from(tree.parent),
+      branchLength: Array.from(tree.branchLength),
+      ids: Array.from({ length: n }, (_, v) => `n${v}`),
+      // The root's entries are 0 (no branch above it), as in AncestralSums.
+      gains: Array.from({ length: n }, (_, v) => (v < n - 1 ? 1 : 0)),
+      losses: Array.from({ length: n }, (_, v) => (v < n - 1 ? 0.5 : 0)),
+      label: "all 10 families",
+      model: "null",
+    },
+    spectrum: null,
+    screen: null,
+    topFamilies: [],
+    genomes: null,
+    missing: [
+      { section: "spectrum", reason: "The gene-frequency spectrum could not be computed: X." },
+      { section: "screen", reason: "The per-family screen could not be computed: Y." },
+    ],
+    provenance: {
+      ...makeProvenance({ command: "report", backend: "ts", threads: 1, inputs: [], options: {} }),
+      seconds: 1,
+      steps: {},
+      plotting: {},
+    },
+  };
+  const figures = await renderFigures(data);
+  assert.deepEqual(Object.keys(figures), ["tree"]);
+  const html = renderReportHtml(data, figures);
+  assert.match(
+    html,
+    /data-missing="spectrum">The gene-frequency spectrum could not be computed: X\./,
+  );
+  assert.match(html, /data-missing="screen">The per-family screen could not be computed: Y\./);
+  assert.doesNotMatch(html, /data-figure="(spectrum|qq|volcano)"/);
+  assert.equal((html.match(/<path class="branch"/g) ?? []).length, n - 1);
+  // 1 gain and 0.5 loss on each of the n - 1 branches (the root's entries are not a branch).
+  assert.ok(html.includes(`${n - 1} gains and ${(n - 1) / 2} losses`));
 });

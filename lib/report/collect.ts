@@ -199,52 +199,78 @@ export function collectReportData(o: CollectOptions): Promise<ReportData> {
     const tree = dataset.tree;
     const missing: { section: string; reason: string }[] = [];
     lap("ancestral");
+    // A diagnostic the data or the model cannot support is reported as missing, with the
+    // owning module's reason; the rest of the report is still written.
+    const attempt = <T>(section: string, what: string, f: () => T): T | null => {
+      try {
+        return f();
+      } catch (e) {
+        if (!(e instanceof GenecontentError)) throw e;
+        missing.push({ section, reason: `${what} could not be computed: ${e.message}` });
+        return null;
+      }
+    };
     say(`spectrum: expected counts under ${requested}`);
-    const spectrum = reportSpectrum(main, setup.completeness, o.maxSpectrumBars ?? 200);
+    const spectrum = attempt(
+      "spectrum",
+      "The gene-frequency spectrum",
+      () => reportSpectrum(main, setup.completeness, o.maxSpectrumBars ?? 200),
+    );
     lap("spectrum");
     say(`screen: every family against ${requested}`);
-    const screened = screenFamilies(main.lik, dataset.patterns, {
-      tree: dataset.tree,
-      model: main.model,
-      values: main.fit.values,
-      window: setup.window,
-      completeness: setup.completeness,
-      open: (patterns: SitePatterns) =>
-        new Likelihood(dataset.tree, patterns, o.factory, main.model, setup.window, {
+    const screened = attempt(
+      "screen",
+      "The per-family screen",
+      () =>
+        screenFamilies(main.lik, dataset.patterns, {
+          tree: dataset.tree,
+          model: main.model,
+          values: main.fit.values,
+          window: setup.window,
           completeness: setup.completeness,
+          open: (patterns: SitePatterns) =>
+            new Likelihood(dataset.tree, patterns, o.factory, main.model, setup.window, {
+              completeness: setup.completeness,
+            }),
+        }, {
+          channel: "loss",
+          level: o.level ?? 0.95,
+          calibration: o.calibration ?? 0,
+          seed: o.seed ?? 1,
+          onProgress: (m) => say(`screen: ${m}`),
         }),
-    }, {
-      channel: "loss",
-      level: o.level ?? 0.95,
-      calibration: o.calibration ?? 0,
-      seed: o.seed ?? 1,
-      onProgress: (m) => say(`screen: ${m}`),
-    });
-    const screen = reportScreen(screened, requested);
-    lap("screen");
-    const members = set ? new Set(set.families) : null;
-    const top = topScreenRows(
-      members ? screen.rows.filter((r) => members.has(r.family)) : screen.rows,
-      o.topFamilies ?? 25,
     );
-    const present = new Map(screened.families.map((f) => [f.family, f.present]));
+    const screen = screened ? reportScreen(screened, requested) : null;
+    lap("screen");
     const topFamilies: TopFamilyRow[] = [];
-    const byName = new Map(top.map((r) => [r.family, r]));
-    for (const fam of rec.families(top.map((r) => r.family))) {
-      let g = 0, l = 0;
-      for (let v = 0; v < fam.gains.length; v++) {
-        g += fam.gains[v];
-        l += fam.losses[v];
+    if (screened && screen) {
+      const members = set ? new Set(set.families) : null;
+      const top = topScreenRows(
+        members ? screen.rows.filter((r) => members.has(r.family)) : screen.rows,
+        o.topFamilies ?? 25,
+      );
+      const present = new Map(screened.families.map((f) => [f.family, f.present]));
+      const byName = new Map(top.map((r) => [r.family, r]));
+      for (const fam of rec.families(top.map((r) => r.family))) {
+        let g = 0, l = 0;
+        for (let v = 0; v < fam.gains.length; v++) {
+          g += fam.gains[v];
+          l += fam.losses[v];
+        }
+        topFamilies.push({
+          ...byName.get(fam.family)!,
+          present: present.get(fam.family)!,
+          gains: g,
+          losses: l,
+        });
       }
-      topFamilies.push({
-        ...byName.get(fam.family)!,
-        present: present.get(fam.family)!,
-        gains: g,
-        losses: l,
-      });
     }
     say(`genomes: diagnostics under ${requested}`);
-    const genomes = reportGenomes(main, setup.completeness, o.factory, say);
+    const genomes = attempt(
+      "genomes",
+      "The genome diagnostics",
+      () => reportGenomes(main, setup.completeness, o.factory, say),
+    );
     lap("genomes");
     const seconds = (performance.now() - o.started) / 1000;
     return Promise.resolve({

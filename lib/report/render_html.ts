@@ -458,7 +458,7 @@ export function renderReportHtml(data: ReportData, figures: ReportFigures): stri
       `<a href="#provenance">Provenance</a></nav>`,
   );
   sections.push(
-    `<h2 id="fit">Parameters and model comparison</h2>${fitBlock(main, true)}${
+    `<h2 id="fit">Parameters and model comparison</h2>${main ? fitBlock(main, true) : ""}${
       others.map((f) => fitBlock(f, false)).join("")
     }${comparisonBlock(data)}`,
   );
