@@ -6,6 +6,7 @@
  * Usage: deno task retention --tree T --pam P --families F [--model M] [--effect loss|gain|both]
  *          [--alternative less|greater|two-sided] [--level P] [--bootstrap N --seed S]
  *          [--clade TAXA | --node LABEL [--stem] | --classes FILE --column C --class NAME]
+ *          [--random-sets N]
  *
  * Relative paths are relative to the folder the task is run from.
  *
@@ -19,6 +20,7 @@ import { parseCommandLine } from "../lib/cli/options.ts";
 import {
   effectCommandSettings,
   prepareEffectData,
+  randomSetsOption,
   RETENTION_HELP,
   RETENTION_OPTIONS,
   retentionAnalysis,
@@ -34,7 +36,7 @@ async function run(args: string[]): Promise<number> {
   if (v.families === undefined) {
     throw new GenecontentError("scripts/retention.ts needs --families FILE.");
   }
-  const settings = effectCommandSettings(v, given);
+  const settings = effectCommandSettings(v, given, true);
   const data = await prepareEffectData(v, "retention", settings.model);
   const familySets = await readFamilySets(v.families, data.dataset.patterns.familyNames);
   const { lineage } = await retentionLineage(v, data.dataset);
@@ -46,6 +48,7 @@ async function run(args: string[]): Promise<number> {
     settings,
     lineage,
     (stage) => console.error(`retention: ${stage}`),
+    randomSetsOption(v),
   );
   console.log(JSON.stringify({ ...report.json, backend: data.factory.name }, null, 2));
   return 0;

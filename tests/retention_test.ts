@@ -575,3 +575,33 @@ Deno.test("bad inputs are refused with status 2 and a message naming the item", 
     assert.equal(r.stdout, "");
   }
 });
+
+Deno.test("retention: random sets of the same size beside the chi-square test", async () => {
+  const tree = new URL("../examples/tree.nwk", import.meta.url).pathname;
+  const pam = new URL("../examples/pam.tsv", import.meta.url).pathname;
+  const rows = (await Deno.readTextFile(pam)).split("\n").slice(1, 201);
+  const dir = await Deno.makeTempDir();
+  const set = `${dir}/first200.txt`;
+  await Deno.writeTextFile(set, rows.map((r) => r.slice(0, r.indexOf("\t"))).join("\n") + "\n");
+  const args = ["retention", "--tree", tree, "--pam", pam, "--families", set, "--model", "null"];
+  const r = await run([...args, "--random-sets", "99", "--seed", "3", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  const rs = j.sets[0].randomSets;
+  assert.equal(rs.draws, 99);
+  assert.equal(j.pRandomSets, rs.p);
+  assert.equal(rs.p, (1 + rs.exceed) / 100);
+  // The fixed-background statistic differs from the refitted one only by the background's
+  // move when 200 of 5,000 families change rate: well under 5% of the LRT here (and 0.05 in
+  // absolute terms when the LRT is near 0).
+  assert.ok(Math.abs(rs.lrt - j.lrt) <= 0.05 + 0.05 * j.lrt, `${rs.lrt} vs ${j.lrt}`);
+  // The example data were simulated under the null model: random sets behave as chi2(1) says
+  // (5% of 99 draws; the binomial 99% upper end is 0.11).
+  assert.ok(rs.asymptoticRejection < 0.15, `${rs.asymptoticRejection}`);
+  const none = await run([...args, "--random-sets", "0", "--json"]);
+  assert.equal(JSON.parse(none.stdout).pRandomSets, null);
+  const bad = await run([...args, "--random-sets", "-1"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--random-sets/);
+  await Deno.remove(dir, { recursive: true });
+});
