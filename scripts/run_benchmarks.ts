@@ -1116,12 +1116,28 @@ export async function runBenchmarks(options: RunBenchmarksOptions = {}): Promise
     { before, after: loadAverage() },
     (performance.now() - startedAt) / 1000,
   );
-  // Sections other scripts own (e.g. `bench_models.ts`) are kept as they are.
+  // Sections other scripts own (`<!-- NAME:start -->` to `<!-- NAME:end -->`, e.g. those of
+  // `bench_models.ts` and `bench_screen.ts`) are kept as they are.
   const old = await Deno.readTextFile(out).catch(() => "");
-  const a = old.indexOf(MODELS_SECTION_START), b = old.indexOf(MODELS_SECTION_END);
-  const kept = a >= 0 && b > a ? old.slice(a, b + MODELS_SECTION_END.length) + "\n" : "";
+  const sections = markedSections(old);
+  const kept = sections.length > 0 ? sections.join("\n\n") + "\n" : "";
   await Deno.writeTextFile(out, kept ? `${markdown.trimEnd()}\n\n${kept}` : markdown);
   return out;
+}
+
+/**
+ * Every marked section of a results file (`<!-- NAME:start -->` ... `<!-- NAME:end -->`), in
+ * order, markers included.
+ *
+ * @example
+ * ```ts
+ * import { markedSections } from "./run_benchmarks.ts";
+ * const text = "# R\n<!-- a:start -->\nA\n<!-- a:end -->\nx\n<!-- b:start -->B<!-- b:end -->";
+ * console.assert(markedSections(text).length === 2);
+ * ```
+ */
+export function markedSections(text: string): string[] {
+  return [...text.matchAll(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
 }
 
 function parseMainArgs(args: string[]): RunBenchmarksOptions {
