@@ -166,6 +166,12 @@ pub struct PackedRows {
     pub present: Vec<u64>,
     /// `observed[g * words + w]`, bit `b` = family `64 w + b` not missing in genome g.
     pub observed: Vec<u64>,
+    /// Number of families.
+    pub n_families: usize,
+    /// Whether genome g has no missing cell.
+    pub complete: Vec<bool>,
+    /// Families present in genome g.
+    pub n_present: Vec<u32>,
 }
 
 /// Packs family-major cells (`states[f * n_genomes + g]`, each 0, 1 or 2 = missing) into
@@ -178,7 +184,15 @@ pub fn pack_rows(
 ) -> Result<PackedRows, GcError> {
     let words = n_families.div_ceil(64);
     if n_genomes == 0 || words == 0 {
-        return Ok(PackedRows { n_genomes, words, present: vec![0; 0], observed: vec![0; 0] });
+        return Ok(PackedRows {
+            n_genomes,
+            words,
+            n_families,
+            present: vec![0; 0],
+            observed: vec![0; 0],
+            complete: vec![true; n_genomes],
+            n_present: vec![0; n_genomes],
+        });
     }
     // Word-major first: word w of every genome, from 64 contiguous rows of the matrix.
     let mut wp = vec![0u64; words * n_genomes];
@@ -234,7 +248,16 @@ pub fn pack_rows(
             },
         )
     });
-    Ok(PackedRows { n_genomes, words, present, observed })
+    let complete: Vec<bool> = (0..n_genomes)
+        .map(|g| {
+            let row = &observed[g * words..(g + 1) * words];
+            row.iter().map(|w| w.count_ones() as usize).sum::<usize>() == n_families
+        })
+        .collect();
+    let n_present: Vec<u32> = (0..n_genomes)
+        .map(|g| present[g * words..(g + 1) * words].iter().map(|w| w.count_ones()).sum())
+        .collect();
+    Ok(PackedRows { n_genomes, words, n_families, present, observed, complete, n_present })
 }
 
 // ----- Counting -----
@@ -250,6 +273,21 @@ fn chunk_counts(ap: &[u64], ao: &[u64], bp: &[u64], bo: &[u64]) -> (u32, u32, u3
         union += ((ap[k] | bp[k]) & o).count_ones();
     }
     (both, diff, union)
+}
+
+/// The counts (n_both, n_diff, n_union) of pair (i, j) from the tile's accumulator: as summed
+/// when a cell is missing in either genome; otherwise the accumulator holds the families
+/// present in both (`k`), and n_both = n_families, n_union = n_i + n_j - k, n_diff = n_union - k.
+#[inline]
+fn counts_of(rows: &PackedRows, i: usize, j: usize, acc: [u32; 3]) -> [u32; 3] {
+    if rows.complete[i] && rows.complete[j] {
+        let k = acc[0];
+        let union = rows.n_present[i] + rows.n_present[j] - k;
+        // Every family is observed in both.
+        [rows.n_families as u32, union - k, union]
+    } else {
+        acc
+    }
 }
 
 /// One tile: rows `i0..i1` against rows `j0..j1` (only pairs i < j), words `w0..w1`, adding
@@ -272,9 +310,19 @@ fn tile_body(
         let ao = &rows.observed[i * wds + w0..i * wds + w1];
         for j in j0.max(i + 1)..j1 {
             let bp = &rows.present[j * wds + w0..j * wds + w1];
+            let a = &mut acc[(i - i0) * BLOCK + (j - j0)];
+            if rows.complete[i] && rows.complete[j] {
+                // Nothing missing in either: only the families present in both are counted
+                // here (the other counts follow from the genomes' totals, see `counts_of`).
+                let mut both_present = 0u32;
+                for k in 0..ap.len() {
+                    both_present += (ap[k] & bp[k]).count_ones();
+                }
+                a[0] += both_present;
+                continue;
+            }
             let bo = &rows.observed[j * wds + w0..j * wds + w1];
             let (b, d, u) = chunk_counts(ap, ao, bp, bo);
-            let a = &mut acc[(i - i0) * BLOCK + (j - j0)];
             a[0] += b;
             a[1] += d;
             a[2] += u;
@@ -365,7 +413,7 @@ pub fn distances_packed(
                 }
                 for i in i0..i1 {
                     for j in j0.max(i + 1)..j1 {
-                        let [both, diff, union] = acc[(i - i0) * BLOCK + (j - j0)];
+                        let [both, diff, union] = counts_of(rows, i, j, acc[(i - i0) * BLOCK + (j - j0)]);
                         let den = if jaccard { union } else { both };
                         piece[pair_index(n, i, j) - base] =
                             if den == 0 { f64::NAN } else { diff as f64 / den as f64 };
@@ -381,6 +429,7 @@ pub fn distances_packed(
 /// The counts (n_both, n_diff, n_union) of one pair, for messages.
 pub fn pair_counts(rows: &PackedRows, i: usize, j: usize) -> (u32, u32, u32) {
     let w = rows.words;
+    // Always the general counts (a complete pair's accumulator means something else).
     chunk_counts(
         &rows.present[i * w..(i + 1) * w],
         &rows.observed[i * w..(i + 1) * w],
@@ -431,6 +480,9 @@ pub fn distances(
             GcError::invalid(format!("n_genomes is {n_genomes}: distances need at least 2 genomes")),
             None,
         ));
+    }
+    if n_families > u32::MAX as usize {
+        return Err((GcError::invalid(format!("n_families ({n_families}) is more than 2^32 - 1")), None));
     }
     let rows = pack_rows(states, n_genomes, n_families, &pool).map_err(|e| (e, None))?;
     distances_packed(&rows, metric, out, &pool).map_err(|e| (e, None))?;
@@ -557,9 +609,17 @@ mod tests {
                     _ => 0,
                 };
             }
-            // Every genome observed and present somewhere: no undefined pair.
+            // Every genome observed and present somewhere: no undefined pair. Every third genome
+            // has no missing cell (pairs of two such take the counting shortcut).
             for g in 0..ng {
                 states[g] = 1;
+                if g % 3 == 0 {
+                    for f in 0..nf {
+                        if states[f * ng + g] == 2 {
+                            states[f * ng + g] = 0;
+                        }
+                    }
+                }
             }
             for metric in [GC_DISTANCE_JACCARD, GC_DISTANCE_HAMMING] {
                 let mut out = vec![0.0; ng * (ng - 1) / 2];
