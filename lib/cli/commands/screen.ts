@@ -109,10 +109,11 @@ Screen:
   --calibration N        simulate N null families under the fitted background (same tree,
                          window and missing cells) and give each family the empirical p-value
                          among the simulated families of its present count (pooled with nearby
-                         counts until at least ${MIN_POOL}); where fewer than ${TAIL_COUNT} null LRTs reach a
-                         family's, the chi-squared tail anchored at the ${TAIL_COUNT}th largest; 0: p is
-                         the asymptotic p-value (default ${DEFAULT_CALIBRATION}: p-values down to 1e-4
-                         empirically resolved for common counts)
+                         counts of the same prevalence class until at least ${MIN_POOL}); where
+                         fewer than ${TAIL_COUNT} null LRTs reach a family's, the chi-squared tail
+                         anchored at the ${TAIL_COUNT}th largest; 0: p is the asymptotic p-value
+                         (default ${DEFAULT_CALIBRATION}: pools a few counts wide on thousands of
+                         families; far fewer widens the pools and blurs the calibration)
   --seed S               seed of the calibration's simulation (default 1)
   --top K                rows of the text summary (default 20; the TSV and JSON have every
                          family)
@@ -132,9 +133,12 @@ with columns
   pAsymptotic      P(chi2_1 >= lrt)
   q                Benjamini-Hochberg q-value of p over every family
   prevalenceClass  rare (present in < 15% of observed genomes), shell, or nearCore (>= 95%)
---json: background (model, parameters, logLik), effect, level, bound, calibration, seed,
+With --effect both, thetaGain and thetaLoss (the joint estimates) replace theta, thetaLow and
+thetaHigh, and pAsymptotic is P(chi2_2 >= lrt).
+--json: background (model, parameters, logLik), effect, df, level, bound, calibration, seed,
 families (each with family, present, observed, theta, thetaCI, open, atBound, lrt, p,
-pAsymptotic, pEmpirical, q, prevalenceClass, poolSize, multiplier = exp(theta)), and counts.`;
+pAsymptotic, pEmpirical, q, prevalenceClass, poolSize, multiplier = exp(theta); with both:
+thetaGain, thetaLoss, gainMultiplier, lossMultiplier), and counts.`;
 
 /**
  * Runs `screen` with its arguments; returns the exit status.
