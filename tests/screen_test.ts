@@ -344,6 +344,22 @@ Deno.test("calibratedPValues: empirical within the pool, pooled counts, and the 
   const s = calibratedPValues(Float64Array.of(0.5), Int32Array.of(10), nl, nc);
   assert.equal(s.poolSize[0], 305);
   assert.equal(s.p[0], 306 / 306);
+  // Widening stops 2 counts out (MAX_WIDEN) with at least 10 (TAIL_COUNT) in the pool: 15
+  // null families at count 10 and 300 at count 20 give a pool of the 15.
+  const ml = new Float64Array(315).fill(1), mc = new Int32Array(315).fill(20);
+  mc.fill(10, 0, 15);
+  ml.fill(0, 0, 15);
+  const w = calibratedPValues(Float64Array.of(0.5), Int32Array.of(10), ml, mc);
+  assert.equal(w.poolSize[0], 15);
+  assert.equal(w.p[0], 1 / 16);
+  // With classes, only the family's class is pooled: class 1 holds the 300.
+  const classes = { real: Uint8Array.of(0), null: Uint8Array.from(mc, (c) => (c === 20 ? 1 : 0)) };
+  const z = calibratedPValues(Float64Array.of(0.5), Int32Array.of(20), ml, mc, 1, {
+    real: Uint8Array.of(1),
+    null: classes.null,
+  });
+  assert.equal(z.poolSize[0], 300);
+  assert.equal(z.p[0], 301 / 301);
 });
 
 Deno.test("screenPatternsBoth: the joint LRT (2 df) of every family equals an independent 2-D optimisation", () => {

@@ -58,10 +58,11 @@
  *
  *     p = (1 + #{null LRT >= LRT_f - 1e-6}) / (1 + N_pool)
  *
- * among the simulated families of its prevalence pool: those with the same present count, or,
- * when fewer than {@linkcode MIN_POOL} simulated families have it, those whose present count is
- * within d of it, d the smallest distance giving at least MIN_POOL (the tolerance 1e-6 is the
- * precision of the LRTs, so that a real family and a simulated one with the same column tie).
+ * among the simulated families of its prevalence pool: those of its prevalence class with the
+ * same present count, or, when fewer than {@linkcode MIN_POOL} simulated families have it, those
+ * whose present count is within d of it, d the smallest distance giving at least MIN_POOL but at
+ * most {@linkcode MAX_WIDEN} (the tolerance 1e-6 is the precision of the LRTs, so that a real
+ * family and a simulated one with the same column tie).
  * The empirical p-value cannot go below 1 / (1 + N_pool), far above what a screen of thousands
  * of families needs for a discovery; where fewer than {@linkcode TAIL_COUNT} null LRTs of the
  * pool reach a family's, its p-value is the chi-squared tail anchored at the pool's
@@ -102,8 +103,14 @@ export const BIN_WIDTH = 0.1;
 export const COARSE_STEP = 1;
 /** Spacing of the local grids the estimates are refined on. */
 export const LOCAL_SPACING = 0.025;
-/** Fewest simulated families in a prevalence pool of the calibration. */
+/** Simulated families a prevalence pool of the calibration is widened towards. */
 export const MIN_POOL = 200;
+/**
+ * Most present counts a pool is widened by on either side towards MIN_POOL (beyond, only until
+ * it holds TAIL_COUNT families): near-core families pooled with counts further off were
+ * miscalibrated (validation/calibration.md).
+ */
+export const MAX_WIDEN = 2;
 /** Default number of simulated null families for the calibration. */
 export const DEFAULT_CALIBRATION = 10000;
 /** Fewest null LRTs above a family's for its empirical p-value (beyond: the anchored tail). */
@@ -1017,10 +1024,10 @@ export function screenFamilies(
 /**
  * Calibrated p-values of `lrt` (with present counts `present`) among null LRTs by prevalence
  * pool: the null families with the same present count, widened to counts within d until at
- * least {@linkcode MIN_POOL} (or all) are in the pool; with `classes` (a code per family and per
- * null family), only null families of the family's class are pooled (every class where the
- * class has fewer than MIN_POOL null families), so that widening never mixes, say, shell and
- * near-core families, whose null LRTs differ. With `above` = #{null >= lrt - 1e-6} and
+ * least {@linkcode MIN_POOL} are in the pool or d = {@linkcode MAX_WIDEN} (then further only
+ * until {@linkcode TAIL_COUNT} are); with `classes` (a code per family and per null family),
+ * only null families of the family's class are pooled (every class where the class has none),
+ * so that widening never mixes, say, shell and near-core families, whose null LRTs differ. With `above` = #{null >= lrt - 1e-6} and
  * `size` the pool's size:
  *
  * - where above >= {@linkcode TAIL_COUNT}: p = (1 + above) / (1 + size), the empirical p-value;
@@ -1080,8 +1087,8 @@ export function calibratedPValues(
     if (pool) return pool;
     let sorted = groups.get(cls) ?? build(cls);
     let total = sorted.reduce((sum, x) => sum + x.length, 0);
-    if (total < Math.min(MIN_POOL, N)) {
-      // Too few null families of this class: pool over every class.
+    if (total === 0) {
+      // No null family of this class at all: pool over every class.
       sorted = groups.get(ALL) ?? build(ALL);
       total = N;
     }
@@ -1093,8 +1100,11 @@ export function calibratedPValues(
       }
       return size;
     };
+    // Widen to MIN_POOL, but by at most MAX_WIDEN counts (wider pools mix in null LRTs of other
+    // prevalences); beyond, only until TAIL_COUNT null families are in the pool.
     let size = sizeAt(0);
-    while (size < Math.min(MIN_POOL, total)) size = sizeAt(++d);
+    while (size < Math.min(MIN_POOL, total) && d < MAX_WIDEN) size = sizeAt(++d);
+    while (size < Math.min(TAIL_COUNT, total)) size = sizeAt(++d);
     const from = Math.max(0, k - d), to = Math.min(maxCount, k + d);
     const top: number[] = [];
     for (let c = from; c <= to; c++) {

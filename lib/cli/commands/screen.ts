@@ -11,6 +11,7 @@ import { GenecontentError } from "../../errors.ts";
 import {
   DEFAULT_CALIBRATION,
   type FamilyScreen,
+  MAX_WIDEN,
   MIN_POOL,
   type ScreenChannel,
   screenFamilies,
@@ -108,12 +109,12 @@ Screen:
                          0 < P < 1 (default 0.95)
   --calibration N        simulate N null families under the fitted background (same tree,
                          window and missing cells) and give each family the empirical p-value
-                         among the simulated families of its present count (pooled with nearby
-                         counts of the same prevalence class until at least ${MIN_POOL}); where
+                         among the simulated families of its present count (pooled with counts
+                         within ${MAX_WIDEN} of it in the same prevalence class, towards ${MIN_POOL}); where
                          fewer than ${TAIL_COUNT} null LRTs reach a family's, the chi-squared tail
                          anchored at the ${TAIL_COUNT}th largest; 0: p is the asymptotic p-value
-                         (default ${DEFAULT_CALIBRATION}: pools a few counts wide on thousands of
-                         families; far fewer widens the pools and blurs the calibration)
+                         (default ${DEFAULT_CALIBRATION}: pools of hundreds for the common
+                         counts; fewer gives coarser p-values for families of rare counts)
   --seed S               seed of the calibration's simulation (default 1)
   --top K                rows of the text summary (default 20; the TSV and JSON have every
                          family)
