@@ -10,7 +10,6 @@ import { parseMetadataTable } from "../lib/effects/inputs.ts";
 import {
   contrast,
   lrtPValue,
-  simulateLikeData,
   testEffectParts,
   testEffects,
 } from "../lib/effects/likelihood_ratio.ts";
@@ -21,6 +20,7 @@ import { parseModel } from "../lib/model/description.ts";
 import type { Effect, FamilyGroups } from "../lib/model/effects.ts";
 import { compressPatterns, type SitePatterns } from "../lib/pam/patterns.ts";
 import { simulateModel } from "../lib/simulate/model.ts";
+import { simulateLikeData } from "../lib/simulate/like_data.ts";
 import { Random } from "../lib/simulate/random.ts";
 import { yuleTree } from "../lib/simulate/trees.ts";
 
@@ -230,13 +230,10 @@ Deno.test("bootstrap replicates keep each family's missing cells and window; p_b
   const patterns = compressPatterns(sim.states, 200, 30, fams);
   const window = { minPresent: 2, maxPresent: 28 };
   const data = { tree: small, patterns, factory, window };
-  const replicate = simulateLikeData(
-    data,
-    parseModel("null"),
-    null,
-    Float64Array.of(0.5, 1),
-    new Random(9),
-  );
+  const replicate = simulateLikeData(small, patterns, parseModel("null"), [0.5, 1], {
+    rng: new Random(9),
+    window,
+  });
   for (let f = 0; f < 200; f++) {
     let present = 0;
     for (let t = 0; t < 30; t++) {
@@ -526,7 +523,8 @@ Deno.test("bad inputs are refused with status 2 and a message naming the item", 
       ["retention", ...base, "--families", ok, "--effect", "both", "--alternative", "less"],
       /--alternative less is one-sided/,
     ],
-    [["retention", ...base, "--families", ok, "--seed", "3"], /--seed seeds the bootstrap/],
+    // In retention --seed also draws the random sets; lineage has no random sets.
+    [["lineage", ...base, "--clade", "genome_A,genome B", "--seed", "3"], /--seed seeds/],
     [
       [
         "retention",

@@ -1,3 +1,4 @@
+import { simulateLikeData } from "../lib/simulate/like_data.ts";
 import assert from "node:assert/strict";
 import {
   expectedSpectrum,
@@ -7,7 +8,6 @@ import {
   observedSpectrum,
   pooledPearson,
   prevalenceComparison,
-  simulateLikeData,
   spectrumFit,
 } from "../lib/diagnostics/spectrum.ts";
 import {
@@ -232,7 +232,7 @@ Deno.test("spectrumFit: df, asymptotic p (closed form for df 2) and a seeded boo
   const rows: number[][] = [];
   const rng = new Random(11);
   while (rows.length < 400) {
-    const s = simulateLikeData(lik0, truth, { rng });
+    const s = simulateLikeData(TREE, base, model, truth, { rng, window: lik0.window });
     for (let f = 0; f < s.familyNames.length; f++) {
       const p = s.familyPattern[f];
       rows.push(Array.from(s.states.subarray(p * 5, p * 5 + 5)));
@@ -282,7 +282,10 @@ Deno.test("simulateLikeData keeps every family's missing cells and the window", 
     parseModel("null"),
     window,
   );
-  const sim = simulateLikeData(lik, [1, 1], { rng: new Random(5) });
+  const sim = simulateLikeData(TREE, lik.patterns, lik.model, [1, 1], {
+    rng: new Random(5),
+    window,
+  });
   for (let f = 0; f < rows.length; f++) {
     const p = sim.familyPattern[f];
     const col = Array.from(sim.states.subarray(p * 5, p * 5 + 5));

@@ -53,6 +53,7 @@
  * @module
  */
 
+import { simulateLikeData } from "../simulate/like_data.ts";
 import { GenecontentError } from "../errors.ts";
 import { chiSquareSurvival } from "../fit/chi_square.ts";
 import { fitModelLikelihood } from "../fit/fit_model.ts";
@@ -68,8 +69,7 @@ import {
 } from "../model/components.ts";
 import type { Ascertainment } from "../model/description.ts";
 import { MISSING, PRESENT } from "../pam/matrix.ts";
-import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
-import { simulateModel } from "../simulate/model.ts";
+import type { SitePatterns } from "../pam/patterns.ts";
 import { type PrevalenceClass, prevalenceClass } from "./prevalence_classes.ts";
 import { Random } from "../simulate/random.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
@@ -857,86 +857,6 @@ export function spectrumFit(
   };
 }
 
-/** Options of {@linkcode simulateLikeData}. */
-export interface SimulateLikeDataOptions extends DiagnosticOptions {
-  /** The generator to draw from (advanced by the call). */
-  readonly rng: Random;
-}
-
-/**
- * A PAM simulated under `lik`'s model at `values` shaped like `lik`'s data: the same tree, the
- * same number of families, each with the missing cells of the family it replaces, conditioned
- * on the same window (each family drawn again until its recorded present count among its
- * observed genomes is inside the window). Family names are those of the data.
- *
- * @example
- * ```ts
- * import { simulateLikeData } from "./spectrum.ts";
- * import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
- * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
- * import { parseModel } from "../model/description.ts";
- * import { compressPatterns } from "../pam/patterns.ts";
- * import { Random } from "../simulate/random.ts";
- * import { flatTreeFromParents } from "../tree/flat_tree.ts";
- * const tree = flatTreeFromParents(["a", "b", "c"], [3, 3, 4, 4, -1], [0.1, 0.2, 0.3, 0.1, 0]);
- * const patterns = compressPatterns(Uint8Array.of(1, 2, 1, 1, 1, 1), 2, 3, ["f1", "f2"]);
- * using lik = new ModelLikelihood(tree, patterns, tsBackendFactory, parseModel("null"));
- * const sim = simulateLikeData(lik, [0.5, 1], { rng: new Random(3) });
- * console.assert(sim.familyNames.length === 2 && sim.states[sim.familyPattern[0] * 3 + 1] === 2);
- * ```
- */
-export function simulateLikeData(
-  lik: ModelLikelihood,
-  values: ArrayLike<number>,
-  options: SimulateLikeDataOptions,
-): SitePatterns {
-  const { patterns, tree, model, window } = lik;
-  const nTips = tree.nTips;
-  const nFamilies = patterns.familyNames.length;
-  const completeness = likelihoodCompleteness(lik, options);
-  const lo = window.minPresent;
-  const hi = window.maxPresent ?? nTips;
-  const rows = new Uint8Array(nFamilies * nTips);
-  let pool: Uint8Array = new Uint8Array(0);
-  let next = 0;
-  let drawn = 0;
-  const limit = 1000 * nFamilies + 100000;
-  for (let f = 0; f < nFamilies; f++) {
-    const src = patterns.familyPattern[f] * nTips;
-    for (;;) {
-      if (next === pool.length / nTips) {
-        const batch = Math.min(Math.max(256, nFamilies - f), limit - drawn);
-        if (batch <= 0) {
-          throw new GenecontentError(
-            `Simulating families like the data needed more than ${limit} draws: the model at ` +
-              "these values almost never gives a family inside the window.",
-          );
-        }
-        pool = simulateModel(tree, model, values, {
-          nFamilies: batch,
-          rng: options.rng,
-          ascertainment: { minPresent: 0, maxPresent: null },
-          completeness: completeness ?? undefined,
-        }).states;
-        drawn += batch;
-        next = 0;
-      }
-      const o = next * nTips;
-      next++;
-      let present = 0;
-      for (let i = 0; i < nTips; i++) {
-        if (patterns.states[src + i] !== MISSING && pool[o + i] === PRESENT) present++;
-      }
-      if (present < lo || present > hi) continue;
-      for (let i = 0; i < nTips; i++) {
-        rows[f * nTips + i] = patterns.states[src + i] === MISSING ? MISSING : pool[o + i];
-      }
-      break;
-    }
-  }
-  return compressPatterns(rows, nFamilies, nTips, patterns.familyNames);
-}
-
 function bootstrapSpectrum(
   lik: ModelLikelihood,
   values: ArrayLike<number>,
@@ -958,7 +878,11 @@ function bootstrapSpectrum(
   const statistics: number[] = [];
   const failed: string[] = [];
   for (let b = 0; b < replicates; b++) {
-    const patterns = simulateLikeData(lik, values, { rng, completeness });
+    const patterns = simulateLikeData(lik.tree, lik.patterns, lik.model, values, {
+      rng,
+      window: lik.window,
+      completeness,
+    });
     try {
       using rep = new ModelLikelihood(
         lik.tree,

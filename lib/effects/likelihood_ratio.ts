@@ -32,9 +32,8 @@ import {
   modelParameters,
 } from "../model/description.ts";
 import type { Effect, EffectChannel, EffectSetup, FamilyGroups } from "../model/effects.ts";
-import { MISSING } from "../pam/matrix.ts";
-import { compressPatterns, type SitePatterns } from "../pam/patterns.ts";
-import { simulateModel } from "../simulate/model.ts";
+import type { SitePatterns } from "../pam/patterns.ts";
+import { simulateLikeData } from "../simulate/like_data.ts";
 import { Random } from "../simulate/random.ts";
 import type { FlatTree } from "../tree/flat_tree.ts";
 
@@ -370,7 +369,20 @@ function testEffectsNow(
     let atLeast = 0;
     for (let b = 0; b < replicates; b++) {
       say(`bootstrap replicate ${b + 1} of ${replicates}`);
-      const patterns = simulateLikeData(data, background, nullEffects, nullFit.values, rng);
+      const nBase = modelParameters(background).length;
+      const patterns = simulateLikeData(
+        data.tree,
+        data.patterns,
+        background,
+        nullFit.values.subarray(0, nBase),
+        {
+          rng,
+          window: data.window,
+          completeness: data.completeness,
+          effects: nullEffects,
+          effectValues: nullFit.values.subarray(nBase),
+        },
+      );
       const pair = fitPair(
         data,
         patterns,
@@ -407,90 +419,6 @@ function testEffectsNow(
     aic: { null: nullFit.aic, alt: altFit.aic },
     bic: { null: nullFit.bic, alt: altFit.bic },
   };
-}
-
-/**
- * A PAM simulated like the data under a model (background values followed by effect values):
- * row f has data family f's set, its missing cells and is conditioned on the window over its
- * observed genomes (redrawn until it falls inside).
- *
- * @example
- * ```ts
- * import { simulateLikeData } from "./likelihood_ratio.ts";
- * import { tsBackendFactory } from "../likelihood/choose_backend.ts";
- * import { parseModel } from "../model/description.ts";
- * import { compressPatterns } from "../pam/patterns.ts";
- * import { parseNewick } from "../newick/parse.ts";
- * import { Random } from "../simulate/random.ts";
- * const tree = parseNewick("((a:0.3,b:0.2):0.1,(c:0.4,d:0.1):0.2);", "t.nwk");
- * const patterns = compressPatterns(Uint8Array.of(1, 2, 0, 0, 0, 1, 1, 1), 2, 4, ["f1", "f2"]);
- * const sim = simulateLikeData({ tree, patterns, factory: tsBackendFactory }, parseModel("null"),
- *   null, Float64Array.of(0.5, 1), new Random(1));
- * // Family f1's second genome is missing in every replicate, as in the data.
- * console.assert(sim.states[sim.familyPattern[0] * 4 + 1] === 2);
- * ```
- */
-export function simulateLikeData(
-  data: EffectTestData,
-  background: ModelDescription,
-  effects: EffectSetup | null,
-  values: Float64Array,
-  rng: Random,
-): SitePatterns {
-  const { tree, patterns } = data;
-  const { nTips, states, familyPattern, familyNames } = patterns;
-  const nFamilies = familyNames.length;
-  const window = data.window ?? AT_LEAST_ONE;
-  const lo = window.minPresent;
-  const hi = window.maxPresent ?? nTips;
-  const nBase = modelParameters(background).length;
-  const base = values.subarray(0, nBase);
-  const out = new Uint8Array(nFamilies * nTips);
-  let pending = Int32Array.from({ length: nFamilies }, (_, f) => f);
-  for (let round = 0; pending.length > 0; round++) {
-    if (round > 100000) {
-      throw new GenecontentError(
-        `Simulating like the data: ${pending.length} families still fall outside the window ` +
-          "after 100,000 draws each; the fitted null model hardly produces such columns.",
-      );
-    }
-    const sim = simulateModel(tree, background, base, {
-      nFamilies: pending.length,
-      rng,
-      ascertainment: { minPresent: 0, maxPresent: null },
-      ...(data.completeness ? { completeness: data.completeness } : {}),
-      ...(effects
-        ? {
-          effects: {
-            effects: effects.effects,
-            groups: effects.groups
-              ? {
-                sets: effects.groups.sets,
-                ofFamily: Int32Array.from(pending, (f) => effects.groups!.ofFamily[f]),
-              }
-              : null,
-          },
-          effectValues: values.subarray(nBase),
-        }
-        : {}),
-    });
-    const still: number[] = [];
-    pending.forEach((f, i) => {
-      const mask = states.subarray(familyPattern[f] * nTips, (familyPattern[f] + 1) * nTips);
-      const row = sim.states.subarray(i * nTips, (i + 1) * nTips);
-      let present = 0;
-      for (let t = 0; t < nTips; t++) if (mask[t] !== MISSING && row[t] === 1) present++;
-      if (present < lo || present > hi) {
-        still.push(f);
-        return;
-      }
-      for (let t = 0; t < nTips; t++) {
-        out[f * nTips + t] = mask[t] === MISSING ? MISSING : row[t];
-      }
-    });
-    pending = Int32Array.from(still);
-  }
-  return compressPatterns(out, nFamilies, nTips, familyNames);
 }
 
 /** A part of a test reported on its own: a label and the effects it tests. */
