@@ -130,19 +130,18 @@ struct Entry {
     id: u32,
 }
 
-/// The distances of one cluster to the clusters that existed when it was made, sorted lazily:
-/// `e[..sorted]` is in increasing order and holds the smallest entries.
+/// The distances of one cluster to the other active clusters, made from the matrix when the
+/// scan first needs them and sorted lazily: `e[..sorted]` is in increasing order and holds the
+/// smallest entries; `e[..start]` are entries of retired clusters, skipped for good.
 #[derive(Default)]
 struct Row {
     e: Vec<Entry>,
     sorted: usize,
+    start: usize,
+    ready: bool,
 }
 
 impl Row {
-    fn new(e: Vec<Entry>) -> Row {
-        Row { e, sorted: 0 }
-    }
-
     /// Sorts the next block of the smallest unsorted entries (at least 16, doubling), so that a
     /// row scanned only at its start costs O(len) rather than O(len log len).
     fn extend_sorted(&mut self) {
@@ -156,64 +155,93 @@ impl Row {
     }
 }
 
-/// The best (Q, a, b) over the rows of positions `p0..p0 + rows.len()` (retired ones skipped),
-/// pruned by the bound of [`neighbor_joining`]: a row ends where `bound > best`, as no later
-/// entry can then reach the best.
-#[allow(clippy::too_many_arguments)]
-fn scan_rows(
-    p0: usize,
-    rows: &mut [Row],
-    pos_of: &[i32],
-    live: &[bool],
-    rsum: &[f64],
+/// What the scan reads besides the rows.
+struct Scan<'a> {
+    n: usize,
+    d: &'a [f64],
+    active: &'a [usize],
+    node_of: &'a [usize],
+    pos_of: &'a [i32],
+    rsum: &'a [f64],
     rm2: f64,
     rmax: f64,
-) -> (f64, usize, usize) {
-    let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
-    for (k, row) in rows.iter_mut().enumerate() {
-        let x = p0 + k;
-        if !live[x] {
-            continue;
-        }
-        let rx = rsum[x];
-        let mut i = 0;
-        while i < row.e.len() {
-            if i == row.sorted {
-                row.extend_sorted();
-            }
-            let e = row.e[i];
-            i += 1;
-            let t = rm2 * e.d;
-            // A lower bound of the Q of this and every later entry of the row, in floating
-            // point: the spec's Q is (t - R_a) - R_b with a < b, and x is either a or b.
-            let bound = ((t - rx) - rmax).min((t - rmax) - rx);
-            if bound > best.0 {
-                break;
-            }
-            let y = pos_of[e.id as usize];
-            if y < 0 {
+}
+
+impl Scan<'_> {
+    /// A floating-point lower bound of the spec's Q = (t - R_a) - R_b (a < b) of every pair
+    /// of row x at distance >= `dist`, t = (r - 2) dist: x is either a or b.
+    #[inline]
+    fn bound(&self, dist: f64, rx: f64) -> f64 {
+        let t = self.rm2 * dist;
+        ((t - rx) - self.rmax).min((t - self.rmax) - rx)
+    }
+
+    /// The best (Q, a, b) over the active rows: a row whose lower bound (from its smallest
+    /// distance, `head`) exceeds the best so far is passed over, and a scanned row ends where
+    /// the bound does, as no later entry can then reach the best.
+    fn best(&self, rows: &mut [Row], head: &mut [f64]) -> (f64, usize, usize) {
+        let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
+        for &x in self.active {
+            let rx = self.rsum[x];
+            if self.bound(head[x], rx) > best.0 {
                 continue;
             }
-            let y = y as usize;
-            let (a, b) = if x < y { (x, y) } else { (y, x) };
-            let q = (t - rsum[a]) - rsum[b];
-            if q < best.0 || (q == best.0 && (a, b) < (best.1, best.2)) {
-                best = (q, a, b);
+            let row = &mut rows[x];
+            if !row.ready {
+                row.e = self
+                    .active
+                    .iter()
+                    .filter(|&&c| c != x)
+                    .map(|&c| Entry { d: self.d[x * self.n + c], id: self.node_of[c] as u32 })
+                    .collect();
+                row.ready = true;
+            }
+            let mut i = row.start;
+            let mut leading = true;
+            while i < row.e.len() {
+                if i == row.sorted {
+                    row.extend_sorted();
+                }
+                let e = row.e[i];
+                i += 1;
+                if self.bound(e.d, rx) > best.0 {
+                    break;
+                }
+                let y = self.pos_of[e.id as usize];
+                if y < 0 {
+                    if leading {
+                        row.start = i;
+                    }
+                    continue;
+                }
+                leading = false;
+                let y = y as usize;
+                let (a, b) = if x < y { (x, y) } else { (y, x) };
+                let q = (self.rm2 * e.d - self.rsum[a]) - self.rsum[b];
+                if q < best.0 || (q == best.0 && (a, b) < (best.1, best.2)) {
+                    best = (q, a, b);
+                }
+            }
+            // The entries left are at least as far as the last retired one passed over.
+            if row.start > 0 {
+                head[x] = head[x].max(row.e[row.start - 1].d);
             }
         }
+        best
     }
-    best
 }
 
 /// Neighbour joining of `n >= 3` taxa (see the module notes).
 ///
 /// The pair of least Q is found without visiting every pair (as RapidNJ does, Simonsen et al.
-/// 2008): each cluster keeps its distances to the clusters that existed when it was made,
-/// sorted (lazily, a block at a time), and its row is scanned only while
-/// `min((t - R_x) - max R, (t - max R) - R_x)` with `t = (r - 2) d` (a floating-point lower bound
-/// of the spec's Q of this and every later entry) does not exceed the best Q so far. A pair
-/// (x, y) is in the row of the later-made of the two, so every live pair is seen; entries of
-/// retired clusters are skipped. The result is the exhaustive search's, ties included.
+/// 2008). Each active cluster x has its least distance to another (`head`, a lower bound kept
+/// valid as clusters retire) and, once the search needs it, its row of distances to the other
+/// active clusters, sorted lazily a block at a time. A row is passed over, or its scan ends,
+/// where `min((t - R_x) - max R, (t - max R) - R_x)` with `t = (r - 2) d` (a floating-point
+/// lower bound of the spec's Q of that entry and every later one) exceeds the best Q so far.
+/// A row made after some of its clusters retired or were made holds every live pair of x at
+/// that time, and a pair (x, y) with y made later is in y's row: every live pair is seen. The
+/// result is the exhaustive search's, ties included.
 pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<BuiltTree, GcError> {
     if n < 3 {
         return Err(GcError::invalid(format!("n_taxa is {n}: neighbour joining needs at least 3 taxa")));
@@ -228,29 +256,27 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
     let mut clamped = 0u64;
     let mut node_of: Vec<usize> = (0..n).collect();
     let mut pos_of: Vec<i32> = (0..n_nodes).map(|v| if v < n { v as i32 } else { -1 }).collect();
-    let mut live = vec![true; n];
     let mut active: Vec<usize> = (0..n).collect();
-    // Row sums in position order (d_pp = 0 is added too, as the spec does).
-    let mut rsum: Vec<f64> = (0..n)
-        .map(|p| {
-            let mut s = 0.0;
-            for c in 0..n {
-                s += d[p * n + c];
-            }
-            s
-        })
-        .collect();
-    // Position p's row: tip p's distances to every other tip.
-    let mut rows: Vec<Row> = pool.install(|| {
+    // Row sums in position order (d_pp = 0 is added too, as the spec does), and each tip's
+    // least distance to another.
+    let (mut rsum, mut head): (Vec<f64>, Vec<f64>) = pool.install(|| {
         (0..n)
             .into_par_iter()
             .map(|p| {
-                Row::new(
-                    (0..n).filter(|&c| c != p).map(|c| Entry { d: d[p * n + c], id: c as u32 }).collect(),
-                )
+                let row = &d[p * n..(p + 1) * n];
+                let mut s = 0.0;
+                let mut m = f64::INFINITY;
+                for (c, &x) in row.iter().enumerate() {
+                    s += x;
+                    if c != p && x < m {
+                        m = x;
+                    }
+                }
+                (s, m)
             })
-            .collect()
+            .unzip()
     });
+    let mut rows: Vec<Row> = (0..n).map(|_| Row::default()).collect();
     let mut next = n;
     loop {
         let r = active.len();
@@ -258,7 +284,9 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
         let rmax = active.iter().map(|&p| rsum[p]).fold(f64::NEG_INFINITY, f64::max);
         // One thread: with the pruning a step visits a few entries per row, too little work to
         // share out at every join.
-        let (_, a, b) = scan_rows(0, &mut rows, &pos_of, &live, &rsum, rm2, rmax);
+        let (_, a, b) =
+            Scan { n, d: &d, active: &active, node_of: &node_of, pos_of: &pos_of, rsum: &rsum, rm2, rmax }
+                .best(&mut rows, &mut head);
         let dab = d[a * n + b];
         let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
         let mut lb = dab - la;
@@ -299,10 +327,9 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
         }
         let ib = active.iter().position(|&p| p == b).unwrap();
         active.remove(ib);
-        live[b] = false;
         rows[b] = Row::default();
         let mut ru = 0.0;
-        let mut row_u = Vec::with_capacity(active.len() - 1);
+        let mut hu = f64::INFINITY;
         for &c in &active {
             if c == a {
                 continue;
@@ -313,14 +340,15 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
             d[c * n + a] = x;
             rsum[c] = ((rsum[c] - dac) - dbc) + x;
             ru += x;
-            row_u.push(Entry { d: x, id: node_of[c] as u32 });
+            hu = hu.min(x);
         }
         rsum[a] = ru;
+        head[a] = hu;
         pos_of[node_of[a]] = -1;
         pos_of[node_of[b]] = -1;
         node_of[a] = u;
         pos_of[u] = a as i32;
-        rows[a] = Row::new(row_u);
+        rows[a] = Row::default();
     }
     debug_assert_eq!(next, n_nodes);
     Ok(BuiltTree { parent, branch_length: bl, clamped })
