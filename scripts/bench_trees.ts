@@ -326,8 +326,8 @@ if (import.meta.main) {
           sameSplits
             ? "the same bipartitions as scikit-bio"
             : "DIFFERENT bipartitions from scikit-bio"
-        }, branch lengths within ${maxLen.toExponential(1)} (scikit-bio updates its row sums ` +
-        `incrementally, we sum them afresh); 1 and 2 threads ${
+        }, branch lengths within ${maxLen.toExponential(1)} (scikit-bio and genecontent ` +
+        `update their row sums in different orders); 1 and 2 threads ${
           njThreadsSame ? "identical" : "DIFFERENT"
         }.`,
     );

@@ -510,8 +510,8 @@ Deno.test("NJ equals scikit-bio's nj (PyPI, installed into a venv under the syst
       const key = (side[0] ? side.map((x) => !x) : side).map((x) => (x ? "1" : "0")).join("");
       want.set(key, (want.get(key) ?? 0) + l);
     }
-    // scikit-bio updates its row sums incrementally where we sum them afresh: the lengths
-    // differ by rounding (~1e-14 of O(1) values) only.
+    // scikit-bio and we update the row sums in different orders (it recomputes the merged
+    // cluster's and subtracts half-sums): the lengths differ by rounding (~1e-14) only.
     assertSameSplits(
       splits(ours[c].parent, ours[c].branchLength, n),
       want,
