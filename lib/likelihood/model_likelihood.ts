@@ -509,7 +509,20 @@ export class ModelLikelihood implements Disposable {
     // Only the channel's direction is needed: no error directions.
     const a = groupAssignments(this.tree, comps, this.#setup, gradient, variants, []);
     const data = this.backend.evaluate(a.rates, { ...a.options, patterns });
-    const obs = this.#observable?.evaluate(a.rates, {
+    // The window probabilities of the listed patterns' masks only (with missing cells, families
+    // may each have their own mask).
+    const used = [...new Set(Array.from(patterns, (p) => this.#maskOf[p]))].sort((x, y) => x - y);
+    const local = new Map(used.map((m, i) => [m, i]));
+    const window = !this.#observable
+      ? null
+      : used.length === this.#masks.length
+      ? this.#observable
+      : new ObservableWindow(
+        this.#setup?.tree ?? this.tree,
+        used.map((m) => this.#masks[m]),
+        this.window,
+      );
+    const obs = window?.evaluate(a.rates, {
       gradient,
       layout: a.options.layout,
       tangents: a.options.tangents,
@@ -525,7 +538,7 @@ export class ModelLikelihood implements Disposable {
     const logLik = new Float64Array(T * nEval);
     const dTheta = gradient ? new Float64Array(T * nEval) : undefined;
     const terms = new Float64Array(nComp);
-    const nMasks = this.#masks.length;
+    const nMasks = used.length;
     const invCol = new Float64Array(nEval);
     if (inv) {
       for (let i = 0; i < nEval; i++) {
@@ -533,7 +546,7 @@ export class ModelLikelihood implements Disposable {
       }
     }
     const invObs = inv
-      ? this.#masks.map((m) => invariantObservable(m, em, c, fitted, this.window).logProb)
+      ? used.map((m) => invariantObservable(this.#masks[m], em, c, fitted, this.window).logProb)
       : [];
     const setOf = (t: number, k: number) => (t * a.pairs) * C + k;
     for (let t = 0; t < T; t++) {
@@ -559,7 +572,7 @@ export class ModelLikelihood implements Disposable {
         const top = this.#mixTerms(terms, comps, (k) => data.logLik[setOf(t, k) * nEval + i]);
         if (inv) terms[C] = inv.logWeight + invCol[i];
         const ll = logSumExp(terms, nComp, Math.max(top, inv ? terms[C] : -Infinity));
-        const m = this.#maskOf[patterns[i]];
+        const m = local.get(this.#maskOf[patterns[i]])!;
         logLik[t * nEval + i] = ll - logObs[m];
         if (!dTheta) continue;
         let d = 0;
