@@ -206,6 +206,7 @@ export {
   type AncestralReconstruction,
   type AncestralSums,
   type FamilyAncestral,
+  type FamilyBlock,
   type FamilySetSums,
   type FamilyTurnover,
   type GenomeSums,
@@ -279,13 +280,160 @@ export {
 } from "./lib/simulate/trees.ts";
 export {
   type BranchEvents,
+  effectValueVector,
+  type GroupCounts,
   type ModelSimulation,
   type ModelValues,
+  type SimulatedEffect,
   simulateModel,
   type SimulateModelOptions,
   type SimulationComponent,
   simulationComponents,
 } from "./lib/simulate/model.ts";
+export { type LikeDataOptions, simulateLikeData } from "./lib/simulate/like_data.ts";
+
+// Tests of effects: family sets, lineages, per-family screens
+export {
+  type FamilySets,
+  type MetadataRow,
+  type MetadataTable,
+  parseFamilySets,
+  parseMetadataTable,
+  readFamilySets,
+  readMetadataTable,
+  type TipClasses,
+  tipClasses,
+  tipCovariate,
+} from "./lib/effects/inputs.ts";
+export {
+  type BranchClasses,
+  branchClasses,
+  type CladeDesign,
+  cladeDesign,
+  classDesign,
+  classDesigns,
+  covariateDesign,
+  fitMkRate,
+  jointMkReconstruction,
+  type LineageDesign,
+  mkLogLikelihood,
+  mrcaOf,
+  resolveNode,
+} from "./lib/effects/branches.ts";
+export {
+  type Alternative,
+  contrast,
+  type EffectEstimate,
+  type EffectPart,
+  type EffectTestData,
+  type EffectTestOptions,
+  type EffectTestResult,
+  lrtPValue,
+  type PartsTestResult,
+  testEffectParts,
+  testEffects,
+} from "./lib/effects/likelihood_ratio.ts";
+export {
+  maximizeOnGrid,
+  type RandomSetCalibration,
+  randomSetCalibration,
+  type RandomSetOptions,
+  thetaGrid,
+} from "./lib/effects/random_sets.ts";
+export { benjaminiHochberg } from "./lib/effects/fdr.ts";
+export {
+  calibratedPValues,
+  type CurveValues,
+  DEFAULT_CALIBRATION,
+  type FamilyCurveSource,
+  type FamilyScreen,
+  type PatternScreen,
+  type PatternScreenBoth,
+  scaledBackground,
+  type ScreenBackground,
+  type ScreenChannel,
+  screenFamilies,
+  type ScreenOptions,
+  type ScreenPatternOptions,
+  screenPatterns,
+  screenPatternsBoth,
+  type ScreenResult,
+  THETA_BOUND,
+} from "./lib/effects/screen.ts";
+
+// Does the model fit? Spectrum, prevalence classes, genome diagnostics
+export {
+  countPrevalenceClasses,
+  PREVALENCE_CLASSES,
+  PREVALENCE_TABLE,
+  type PrevalenceClass,
+  prevalenceClass,
+  type PrevalenceClassRow,
+  SCREEN_CLASSES,
+  type ScreenClass,
+  screenClass,
+  screenOfClass,
+} from "./lib/diagnostics/prevalence_classes.ts";
+export {
+  type DiagnosticOptions,
+  expectedSpectrum,
+  MIN_EXPECTED,
+  observedSpectrum,
+  pooledPearson,
+  type PooledStatistic,
+  type PrevalenceComparison,
+  prevalenceComparison,
+  type SpectrumBootstrap,
+  type SpectrumBootstrapOptions,
+  type SpectrumClass,
+  type SpectrumFit,
+  spectrumFit,
+  type SpectrumFitOptions,
+} from "./lib/diagnostics/spectrum.ts";
+export {
+  GENOME_Z_THRESHOLD,
+  type GenomeDiagnostic,
+  type GenomeDiagnosticOptions,
+  type GenomeDiagnostics,
+  genomeDiagnostics,
+  type GenomeStatistic,
+  type ParameterChange,
+  type RefitComparison,
+  refitWithout,
+  type RefitWithoutOptions,
+} from "./lib/diagnostics/genomes.ts";
+
+// The report
+export {
+  type CollectOptions,
+  collectReportData,
+  reportModels,
+  type ReportModelSetup,
+} from "./lib/report/collect.ts";
+export {
+  type ReportData,
+  type ReportFit,
+  reportFit,
+  type ReportGenomes,
+  type ReportParameter,
+  type ReportScreen,
+  type ReportSpectrum,
+  type ReportTree,
+  type ScreenRow as ReportScreenRow,
+  type SpectrumClassRow,
+  type TopFamilyRow,
+  topScreenRows,
+  type TreeSource,
+} from "./lib/report/data.ts";
+export {
+  FIGURE_FILES,
+  renderFigures,
+  renderReportHtml,
+  type ReportFigures,
+} from "./lib/report/render_html.ts";
+export { layoutTree, type TreeLayout, type TreeLayoutOptions } from "./lib/report/tree_layout.ts";
+export { type TreeFigureEvents, treeSvg } from "./lib/report/figures/tree.ts";
+export { PLOTTING_LIBRARIES, type VegaLiteSpec, vegaLiteToSvg } from "./lib/report/figures/vega.ts";
 export { encodePamTsv, simulatedFamilyName } from "./lib/simulate/pam_tsv.ts";
 export {
   type ObservedPam,
