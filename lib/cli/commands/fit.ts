@@ -96,8 +96,7 @@ Branch lengths:
                          model's parameters (analytic gradients); the fitted tree keeps the
                          input tree's total length, and the rates are then per unit branch
                          length of the fitted tree; intervals are profiled on the fitted tree
-                         (lengths held); not with --compare, nor with --max-present or
-                         --min-present above 1
+                         (lengths held); any ascertainment window; not with --compare
   --tree-out FILE        write the fitted tree (Newick, names and labels kept), with
                          FILE.provenance.json; '-' for stdout; needs --optimize-branch-lengths
 ${INPUT_HELP}
