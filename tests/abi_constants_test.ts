@@ -117,7 +117,7 @@ Deno.test("the built library reports the header's ABI version and struct sizes",
       new RegExp(
         `struct_size is ${
           EXPECT_ARGS_SIZE - 1
-        } but gc_expect_args of ABI version 2\\.1 has ${EXPECT_ARGS_SIZE} bytes`,
+        } but gc_expect_args of ABI version 2\\.${ABI_MINOR} has ${EXPECT_ARGS_SIZE} bytes`,
       ),
     );
   } finally {

@@ -51,6 +51,13 @@ Deno.test("a C program built against genecontent.h passes its checks", async () 
     const minor = out.match(/ABI 2\.1: (\d+) checks, 0 failures/);
     assert.ok(minor, out);
     assert.equal(Number(minor[1]), 278, out);
+    // The exports of ABI 2.2, each on its own line: trees (distances, NJ, UPGMA) and the
+    // per-family table.
+    for (const [what, n] of [["Trees", 43], ["Family table", 13]] as const) {
+      const line = out.match(new RegExp(`^${what}: (\\d+) checks, 0 failures`, "m"));
+      assert.ok(line, `${what}: ${out}`);
+      assert.equal(Number(line[1]), n, out);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -15,10 +15,10 @@ export const ABI_VERSION = 2;
 
 /**
  * The minor ABI version this module was written for (`GC_ABI_MINOR` in the header): minor 1
- * added `gc_expectations`. A library of an older minor loads (its other exports are the same);
+ * added `gc_expectations`, minor 2 `gc_family_table`, `gc_distances` and `gc_build_tree`. A library of an older minor loads (its other exports are the same);
  * {@linkcode Kernel.minor} says which it is.
  */
-export const ABI_MINOR = 1;
+export const ABI_MINOR = 2;
 
 /** Status codes returned by the kernel (`GC_*` in the header). */
 export const Status = {

@@ -7,7 +7,8 @@
  * version 1 is kept and gives the same results as before.
  *
  * Minor versions are compatible growth within a version: new exports with their own argument
- * structs, nothing existing changed. Minor 1 added gc_expectations and gc_abi_minor. A caller
+ * structs, nothing existing changed. Minor 1 added gc_expectations and gc_abi_minor; minor 2
+ * added gc_family_table, gc_distances and gc_build_tree. A caller
  * that needs an addition looks the symbol gc_abi_minor up (dlsym, or an optional symbol of its
  * FFI): if it is absent the library is minor 0; otherwise gc_abi_minor() >= the minor that
  * introduced the addition tells that its exports are there.
@@ -70,7 +71,7 @@ extern "C" {
 #endif
 
 #define GC_ABI_VERSION 2u
-#define GC_ABI_MINOR 1u
+#define GC_ABI_MINOR 2u
 
 /* Status codes. */
 #define GC_OK 0
