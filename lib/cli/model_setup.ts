@@ -6,13 +6,13 @@
  */
 
 import { GenecontentError } from "../errors.ts";
-import type { BackendFactory } from "../likelihood/choose_backend.ts";
+import { type BackendFactory, tsBackendFactory } from "../likelihood/choose_backend.ts";
 import { ModelLikelihood } from "../likelihood/model_likelihood.ts";
 import type { Dataset } from "../load_dataset.ts";
 import type { Ascertainment, ModelDescription } from "../model/description.ts";
 import { readCompleteness } from "../model/tip_error.ts";
 import { type InputRecord, inputRecord } from "../provenance.ts";
-import { totalLength } from "../tree/flat_tree.ts";
+import { flatTreeFromParents, totalLength } from "../tree/flat_tree.ts";
 import {
   ascertainmentOption,
   type AscertainmentOptionValues,
@@ -86,4 +86,28 @@ export function windowText(window: Ascertainment): string {
   if (window.minPresent === 0 && window.maxPresent === null) return "none";
   const lo = `at least ${window.minPresent} present`;
   return window.maxPresent === null ? lo : `${lo} and at most ${window.maxPresent} present`;
+}
+
+/**
+ * `factory` when its backends have the expectations pass branch-length gradients need, else the
+ * TypeScript backend, with a one-line notice on stderr.
+ */
+export function expectationsFactory(factory: BackendFactory): BackendFactory {
+  const probe = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 1, 0]);
+  const backend = factory.create(probe, Uint8Array.of(0, 1), 1);
+  let has = false;
+  try {
+    // A native library built before the expectations pass binds the method but refuses the call.
+    has = backend.expectations?.(Float64Array.of(1, 1)) !== undefined;
+  } catch {
+    has = false;
+  } finally {
+    backend[Symbol.dispose]();
+  }
+  if (has) return factory;
+  console.error(
+    `genecontent: notice: the ${factory.name} backend has no expectations pass; branch lengths ` +
+      "are optimised on the TypeScript backend.",
+  );
+  return tsBackendFactory;
 }

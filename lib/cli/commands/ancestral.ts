@@ -8,6 +8,7 @@
  * @module
  */
 
+import { checkFittedTree, readFitFile } from "../from_fit.ts";
 import { join, resolve } from "node:path";
 import { GenecontentError } from "../../errors.ts";
 import { idNewick } from "../../ancestral/node_ids.ts";
@@ -29,14 +30,8 @@ import { writeTextOutput } from "../../ancestral/formats/stream_writer.ts";
 import { fitModel } from "../../fit/fit_model.ts";
 import { modelObjective } from "../../fit/objective.ts";
 import { refuseImpossible } from "../../likelihood/per_family.ts";
-import {
-  formatModel,
-  type ModelDescription,
-  modelParameters,
-  parseModel,
-} from "../../model/description.ts";
+import { formatModel, type ModelDescription } from "../../model/description.ts";
 import { namedValues, valuesFromNames } from "../../model/values.ts";
-import { parseNewick } from "../../newick/parse.ts";
 import { inputRecord, makeProvenance } from "../../provenance.ts";
 import type { FlatTree } from "../../tree/flat_tree.ts";
 import {
@@ -146,73 +141,6 @@ the node, gains, losses, net), totals, genomes (genome, gains, losses), familySe
 --families), families (with --per-family: family, gains, losses over the tree, nodes [{node,
 pPresent}], branches [{node, gains, losses}]), stochasticMap (with --samples), backend and
 provenance.`;
-
-/** Named values from a fit (or loglik) JSON result. */
-function fromFitFile(text: string, path: string): {
-  model: ModelDescription;
-  named: Record<string, number>;
-  fit: Record<string, unknown>;
-} {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new GenecontentError(
-      `--from-fit '${path}' is not JSON (${e instanceof Error ? e.message : e}); give the ` +
-        "output of 'genecontent fit --json'.",
-    );
-  }
-  const fit = json as Record<string, unknown>;
-  if (fit === null || typeof fit !== "object") {
-    throw new GenecontentError(`--from-fit '${path}' holds no JSON object.`);
-  }
-  if (Array.isArray(fit.models)) {
-    throw new GenecontentError(
-      `--from-fit '${path}' compares several models (fit --compare): fit the one to use with ` +
-        "'genecontent fit --model M --json' and pass that result.",
-    );
-  }
-  if (typeof fit.model !== "string" || typeof fit.parameters !== "object" || !fit.parameters) {
-    throw new GenecontentError(
-      `--from-fit '${path}' has no 'model' and 'parameters': give the output of ` +
-        "'genecontent fit --json'.",
-    );
-  }
-  const model = parseModel(fit.model);
-  const named: Record<string, number> = {};
-  for (const spec of modelParameters(model)) {
-    const entry = (fit.parameters as Record<string, unknown>)[spec.name];
-    const value = typeof entry === "number"
-      ? entry
-      : (entry as { estimate?: unknown } | undefined)?.estimate;
-    if (typeof value !== "number") {
-      throw new GenecontentError(
-        `--from-fit '${path}': model ${fit.model} needs an estimate of ${spec.name}, which the ` +
-          "file does not give.",
-      );
-    }
-    named[spec.name] = value;
-  }
-  return { model, named, fit };
-}
-
-/** Refuses a fit whose branch lengths were optimised unless `tree` is that fitted tree. */
-function checkFittedTree(fit: Record<string, unknown>, tree: FlatTree, path: string): void {
-  const bl = fit.branchLengths as { optimized?: boolean; newick?: string } | undefined;
-  if (!bl?.optimized || typeof bl.newick !== "string") return;
-  const fitted = parseNewick(bl.newick, `${path} (branchLengths.newick)`);
-  const same = fitted.nNodes === tree.nNodes &&
-    fitted.tipNames.every((n, i) => n === tree.tipNames[i]) &&
-    fitted.parent.every((p, i) => p === tree.parent[i]) &&
-    fitted.branchLength.every((t, i) => Math.abs(t - tree.branchLength[i]) <= 1e-12 * (1 + t));
-  if (!same) {
-    throw new GenecontentError(
-      `--from-fit '${path}' was fitted with --optimize-branch-lengths, so its rates are per unit ` +
-        "length of its fitted tree: pass that tree (fit --tree-out FILE, or branchLengths.newick " +
-        "of the JSON) as --tree.",
-    );
-  }
-}
 
 /** Family names of a set file: one per line, `#` comments and blank lines skipped. */
 async function readFamilySet(path: string): Promise<string[]> {
@@ -334,7 +262,7 @@ export async function ancestralCommand(args: string[]): Promise<number> {
   const setPath = v.families === undefined ? undefined : resolve(v.families);
   let model: ModelDescription;
   let values: Float64Array | null;
-  let fitFile: ReturnType<typeof fromFitFile> | null = null;
+  let fitFile: ReturnType<typeof readFitFile> | null = null;
   if (fitPath !== undefined) {
     const valueFlags = ["gain", "loss", "alpha", "pinv", "false-presence", "false-absence"]
       .concat(["gains", "losses", "weights", "param"]).filter((f) => given.has(f));
@@ -351,7 +279,7 @@ export async function ancestralCommand(args: string[]): Promise<number> {
         `Cannot read --from-fit file '${v["from-fit"]}': ${e instanceof Error ? e.message : e}.`,
       );
     }
-    fitFile = fromFitFile(text, v["from-fit"]!);
+    fitFile = readFitFile(text, v["from-fit"]!);
     model = fitFile.model;
     values = valuesFromNames(model, fitFile.named);
   } else {

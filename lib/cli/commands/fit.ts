@@ -23,8 +23,6 @@ import { formatModel, type ModelDescription, parseModel } from "../../model/desc
 import { summarizeModel } from "../../model/summaries.ts";
 import { makeProvenance } from "../../provenance.ts";
 import { formatNewick } from "../../newick/format.ts";
-import { type BackendFactory, tsBackendFactory } from "../../likelihood/choose_backend.ts";
-import { flatTreeFromParents } from "../../tree/flat_tree.ts";
 import {
   ASCERTAINMENT_HELP,
   ASCERTAINMENT_OPTIONS,
@@ -32,6 +30,7 @@ import {
   MODEL_CHOICE_OPTIONS,
 } from "../model_options.ts";
 import {
+  expectationsFactory,
   modelSetup,
   openSetupLikelihood,
   refuseZeroLengthTree,
@@ -538,28 +537,4 @@ export async function fitCommand(args: string[]): Promise<number> {
     }
     return 0;
   }
-}
-
-/**
- * `factory` when its backends have the expectations pass branch-length gradients need, else the
- * TypeScript backend, with a one-line notice on stderr.
- */
-function expectationsFactory(factory: BackendFactory): BackendFactory {
-  const probe = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 1, 0]);
-  const backend = factory.create(probe, Uint8Array.of(0, 1), 1);
-  let has = false;
-  try {
-    // A native library built before the expectations pass binds the method but refuses the call.
-    has = backend.expectations?.(Float64Array.of(1, 1)) !== undefined;
-  } catch {
-    has = false;
-  } finally {
-    backend[Symbol.dispose]();
-  }
-  if (has) return factory;
-  console.error(
-    `genecontent: notice: the ${factory.name} backend has no expectations pass; branch lengths ` +
-      "are optimised on the TypeScript backend.",
-  );
-  return tsBackendFactory;
 }

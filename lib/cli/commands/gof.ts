@@ -8,6 +8,7 @@
  * @module
  */
 
+import { checkFittedTree, readFitFile } from "../from_fit.ts";
 import { GenecontentError } from "../../errors.ts";
 import {
   type GenomeDiagnostics,
@@ -26,17 +27,10 @@ import { fitModel } from "../../fit/fit_model.ts";
 import { modelObjective } from "../../fit/objective.ts";
 import type { ModelLikelihood } from "../../likelihood/model_likelihood.ts";
 import { refuseImpossible } from "../../likelihood/per_family.ts";
-import {
-  formatModel,
-  type ModelDescription,
-  modelParameters,
-  parseModel,
-} from "../../model/description.ts";
+import { formatModel } from "../../model/description.ts";
 import { namedValues, valuesFromNames } from "../../model/values.ts";
-import { parseNewick } from "../../newick/parse.ts";
 import { MISSING, PRESENT } from "../../pam/matrix.ts";
 import { makeProvenance } from "../../provenance.ts";
-import type { FlatTree } from "../../tree/flat_tree.ts";
 import {
   ASCERTAINMENT_HELP,
   ASCERTAINMENT_OPTIONS,
@@ -113,73 +107,6 @@ class), genomes (threshold, flagged, table), refit (parameters before and after 
 flagged genomes out, or null), backend and provenance.
 --out FILE: the spectrum table as TSV (k, observed, expected, class).`;
 
-/** The model and values of a fit result file (`fit --json`). */
-function readFitFile(text: string, path: string): {
-  model: ModelDescription;
-  values: Float64Array;
-  fit: Record<string, unknown>;
-} {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new GenecontentError(
-      `--from-fit '${path}' is not JSON (${e instanceof Error ? e.message : e}); give the ` +
-        "output of 'genecontent fit --json'.",
-    );
-  }
-  const fit = json as Record<string, unknown>;
-  if (fit === null || typeof fit !== "object" || Array.isArray(fit)) {
-    throw new GenecontentError(`--from-fit '${path}' holds no JSON object.`);
-  }
-  if (Array.isArray(fit.models)) {
-    throw new GenecontentError(
-      `--from-fit '${path}' compares several models (fit --compare): fit the one to test with ` +
-        "'genecontent fit --model M --json' and pass that result.",
-    );
-  }
-  if (typeof fit.model !== "string" || typeof fit.parameters !== "object" || !fit.parameters) {
-    throw new GenecontentError(
-      `--from-fit '${path}' has no 'model' and 'parameters': give the output of ` +
-        "'genecontent fit --json'.",
-    );
-  }
-  const model = parseModel(fit.model);
-  const named: Record<string, number> = {};
-  for (const spec of modelParameters(model)) {
-    const entry = (fit.parameters as Record<string, unknown>)[spec.name];
-    const value = typeof entry === "number"
-      ? entry
-      : (entry as { estimate?: unknown } | undefined)?.estimate;
-    if (typeof value !== "number") {
-      throw new GenecontentError(
-        `--from-fit '${path}': model ${fit.model} needs an estimate of ${spec.name}, which the ` +
-          "file does not give.",
-      );
-    }
-    named[spec.name] = value;
-  }
-  return { model, values: valuesFromNames(model, named), fit };
-}
-
-/** Refuses a fit with optimised branch lengths unless `tree` is its fitted tree. */
-function checkFittedTree(fit: Record<string, unknown>, tree: FlatTree, path: string): void {
-  const bl = fit.branchLengths as { optimized?: boolean; newick?: string } | undefined;
-  if (!bl?.optimized || typeof bl.newick !== "string") return;
-  const fitted = parseNewick(bl.newick, `${path} (branchLengths.newick)`);
-  const same = fitted.nNodes === tree.nNodes &&
-    fitted.tipNames.every((n, i) => n === tree.tipNames[i]) &&
-    fitted.parent.every((p, i) => p === tree.parent[i]) &&
-    fitted.branchLength.every((t, i) => Math.abs(t - tree.branchLength[i]) <= 1e-12 * (1 + t));
-  if (!same) {
-    throw new GenecontentError(
-      `--from-fit '${path}' was fitted with --optimize-branch-lengths, so its rates are per unit ` +
-        "length of its fitted tree: pass that tree (fit --tree-out FILE, or branchLengths.newick " +
-        "of the JSON) as --tree.",
-    );
-  }
-}
-
 /** Posterior expected families of each prevalence class in each mixture class. */
 function classesByComponent(
   lik: ModelLikelihood,
@@ -248,7 +175,7 @@ export async function gofCommand(args: string[]): Promise<number> {
   const seed = numberOption(v.seed ?? "1", "--seed", { min: 0, integer: true });
   const settings = inputSettings(v, "gof");
   const fitPath = v["from-fit"];
-  let fitFile: ReturnType<typeof readFitFile> | null = null;
+  let fitFile: (ReturnType<typeof readFitFile> & { values: Float64Array }) | null = null;
   if (fitPath !== undefined) {
     let text: string;
     try {
@@ -258,7 +185,8 @@ export async function gofCommand(args: string[]): Promise<number> {
         `Cannot read --from-fit file '${fitPath}': ${e instanceof Error ? e.message : e}.`,
       );
     }
-    fitFile = readFitFile(text, fitPath);
+    const read = readFitFile(text, fitPath);
+    fitFile = { ...read, values: valuesFromNames(read.model, read.named) };
   }
   const model = fitFile ? fitFile.model : modelOption(v);
   const plan = await planOutputs([

@@ -9,12 +9,7 @@
 import { resolve } from "node:path";
 import { GenecontentError } from "../../errors.ts";
 import { fitBranchLengths } from "../../fit/branch_lengths.ts";
-import {
-  type BackendChoice,
-  type BackendFactory,
-  chooseBackend,
-  tsBackendFactory,
-} from "../../likelihood/choose_backend.ts";
+import { type BackendChoice, chooseBackend } from "../../likelihood/choose_backend.ts";
 import { formatModel, modelParameters, parseModel } from "../../model/description.ts";
 import { formatNewick } from "../../newick/format.ts";
 import { unobservedTaxa } from "../../pam/matrix.ts";
@@ -35,6 +30,7 @@ import {
   refuseConflicts,
   required,
 } from "../options.ts";
+import { expectationsFactory } from "../model_setup.ts";
 import { planOutputs, printJson } from "../output.ts";
 import { ProgressLine } from "../progress.ts";
 
@@ -183,29 +179,6 @@ function refuseAbsentFamilies(
       "--optimize-branch-lengths conditions every family on at least one present genome; " +
       "remove them from the PAM (the Jaccard distances do not change) or leave out --optimize-branch-lengths.",
   );
-}
-
-/**
- * `factory` when its backends have the expectations pass that branch-length gradients need,
- * else the TypeScript backend, with a one-line notice on stderr.
- */
-function expectationsFactory(factory: BackendFactory): BackendFactory {
-  const probe = flatTreeFromParents(["a", "b"], [2, 2, -1], [1, 1, 0]);
-  const backend = factory.create(probe, Uint8Array.of(0, 1), 1);
-  let has = false;
-  try {
-    has = backend.expectations?.(Float64Array.of(1, 1)) !== undefined;
-  } catch {
-    has = false;
-  } finally {
-    backend[Symbol.dispose]();
-  }
-  if (has) return factory;
-  console.error(
-    `genecontent: notice: the ${factory.name} backend has no expectations pass; branch lengths ` +
-      "are optimised on the TypeScript backend.",
-  );
-  return tsBackendFactory;
 }
 
 /**
