@@ -27,8 +27,8 @@
 //! there is no sister branch to take it). The result is an unrooted binary tree written with a
 //! root of three children: `2n - 2` nodes. O(n^3) time at worst, 24 n^2 bytes of memory (the
 //! matrix and the rows); the search for the least Q prunes with sorted rows (see
-//! [`neighbor_joining`]) on one thread, and the result is bit-identical to
-//! `lib/tree_building/nj.ts` (which evaluates every Q).
+//! [`neighbor_joining`]) on one thread (whatever the thread count), and the result is
+//! bit-identical to `lib/tree_building/nj.ts` (which evaluates every Q).
 //!
 //! **UPGMA** (average linkage). Each step joins the pair a < b of smallest `d_ab` (ties: the
 //! lowest pair), at height `d_ab / 2`; each child's branch is the new height minus the child's
@@ -37,7 +37,7 @@
 //! ultrametric tree of `2n - 1` nodes; its scans run in parallel for r >= [`PARALLEL_MIN`] with a
 //! deterministic reduction (the same tree for any thread count).
 
-use crate::distances::{guard, n_pairs, pair_index, read_args, slice, slice_mut, to_usize};
+use crate::distances::{guard, n_pairs, read_args, slice, slice_mut, to_usize};
 use crate::error::GcError;
 use crate::pool::shared_pool;
 use rayon::prelude::*;
@@ -62,8 +62,34 @@ pub struct BuiltTree {
     pub clamped: u64,
 }
 
-/// The full symmetric matrix of condensed distances, checked finite and >= 0.
-fn full_matrix(n: usize, condensed: &[f64]) -> Result<Vec<f64>, GcError> {
+/// Asks Linux to back `v` with huge pages where it can (a hint; errors are ignored): the
+/// joins read the matrix down its columns, a page apart at every step, and with 4 KiB pages
+/// each such read would also miss the translation cache. Called before the pages are touched.
+fn huge_pages(v: &mut [f64]) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        const MADV_HUGEPAGE: i32 = 14;
+        const HUGE: usize = 2 << 20;
+        let start = v.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(v);
+        let (lo, hi) = (start.div_ceil(HUGE) * HUGE, end / HUGE * HUGE);
+        if lo < hi {
+            // SAFETY: [lo, hi) lies inside `v`'s allocation; the advice changes no contents.
+            unsafe {
+                madvise(lo as *mut std::ffi::c_void, hi - lo, MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
+/// The n x n matrix of condensed distances, checked finite and >= 0: the upper triangle
+/// (`d[i n + j]`, i < j), and the lower one too when `symmetric`.
+fn full_matrix(n: usize, condensed: &[f64], symmetric: bool) -> Result<Vec<f64>, GcError> {
     let want = n_pairs(n)?;
     if condensed.len() != want {
         return Err(GcError::invalid(format!(
@@ -77,12 +103,24 @@ fn full_matrix(n: usize, condensed: &[f64]) -> Result<Vec<f64>, GcError> {
             condensed[k]
         )));
     }
+    // Each condensed row is one contiguous run of the upper triangle; the lower triangle is
+    // filled by transposing blocks that stay in cache.
     let mut d = vec![0.0; n * n];
+    huge_pages(&mut d);
+    let mut k = 0;
     for i in 0..n {
-        for j in i + 1..n {
-            let x = condensed[pair_index(n, i, j)];
-            d[i * n + j] = x;
-            d[j * n + i] = x;
+        let len = n - i - 1;
+        d[i * n + i + 1..(i + 1) * n].copy_from_slice(&condensed[k..k + len]);
+        k += len;
+    }
+    const BLOCK: usize = 32;
+    for i0 in (0..n).step_by(BLOCK).filter(|_| symmetric) {
+        for j0 in (i0..n).step_by(BLOCK) {
+            for i in i0..(i0 + BLOCK).min(n) {
+                for j in j0.max(i + 1)..(j0 + BLOCK).min(n) {
+                    d[j * n + i] = d[i * n + j];
+                }
+            }
         }
     }
     Ok(d)
@@ -123,6 +161,19 @@ fn scan_min(
     }
 }
 
+/// Asks the processor to bring the cache line of `x` into cache (a hint that never faults).
+#[inline]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching reads nothing and never faults; the address is of a live value.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// One entry of a row: the distance to cluster `id` (a node id).
 #[derive(Clone, Copy)]
 struct Entry {
@@ -142,6 +193,14 @@ struct Row {
 }
 
 impl Row {
+    /// Asks the processor to bring the row's first live entries into cache.
+    #[inline]
+    fn prefetch(&self) {
+        if let Some(e) = self.e.get(self.start) {
+            prefetch(e);
+        }
+    }
+
     /// Sorts the next block of the smallest unsorted entries (at least 16, doubling), so that a
     /// row scanned only at its start costs O(len) rather than O(len log len).
     fn extend_sorted(&mut self) {
@@ -155,6 +214,13 @@ impl Row {
     }
 }
 
+/// Whether the cluster at position x was made after the one at y (`born`: the join that made
+/// each; of two tips, the lower position counts as the later).
+#[inline]
+fn later(born: &[u32], x: usize, y: usize) -> bool {
+    born[x] > born[y] || (born[x] == born[y] && x < y)
+}
+
 /// What the scan reads besides the rows.
 struct Scan<'a> {
     n: usize,
@@ -162,6 +228,7 @@ struct Scan<'a> {
     active: &'a [usize],
     node_of: &'a [usize],
     pos_of: &'a [i32],
+    born: &'a [u32],
     rsum: &'a [f64],
     rm2: f64,
     rmax: f64,
@@ -179,55 +246,89 @@ impl Scan<'_> {
     /// The best (Q, a, b) over the active rows: a row whose lower bound (from its smallest
     /// distance, `head`) exceeds the best so far is passed over, and a scanned row ends where
     /// the bound does, as no later entry can then reach the best.
-    fn best(&self, rows: &mut [Row], head: &mut [f64]) -> (f64, usize, usize) {
+    fn best(
+        &self,
+        rows: &mut [Row],
+        head: &mut [f64],
+        bounds: &mut Vec<f64>,
+        candidates: &mut Vec<usize>,
+    ) -> (f64, usize, usize) {
+        bounds.clear();
+        let mut first = 0;
+        let mut least = f64::INFINITY;
+        for (i, &x) in self.active.iter().enumerate() {
+            let v = self.bound(head[x], self.rsum[x]);
+            bounds.push(v);
+            if v < least {
+                least = v;
+                first = i;
+            }
+        }
         let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
-        for &x in self.active {
-            let rx = self.rsum[x];
-            if self.bound(head[x], rx) > best.0 {
-                continue;
+        self.scan_row(self.active[first], rows, head, &mut best);
+        // The rows left to scan, in position order; each row's first entries are fetched into
+        // cache a few rows ahead, as the rows lie far apart in memory.
+        candidates.clear();
+        candidates.extend((0..self.active.len()).filter(|&i| i != first && bounds[i] <= best.0));
+        const AHEAD: usize = 6;
+        for k in 0..candidates.len() {
+            if let Some(&i) = candidates.get(k + AHEAD) {
+                rows[self.active[i]].prefetch();
             }
-            let row = &mut rows[x];
-            if !row.ready {
-                row.e = self
-                    .active
-                    .iter()
-                    .filter(|&&c| c != x)
-                    .map(|&c| Entry { d: self.d[x * self.n + c], id: self.node_of[c] as u32 })
-                    .collect();
-                row.ready = true;
-            }
-            let mut i = row.start;
-            let mut leading = true;
-            while i < row.e.len() {
-                if i == row.sorted {
-                    row.extend_sorted();
-                }
-                let e = row.e[i];
-                i += 1;
-                if self.bound(e.d, rx) > best.0 {
-                    break;
-                }
-                let y = self.pos_of[e.id as usize];
-                if y < 0 {
-                    if leading {
-                        row.start = i;
-                    }
-                    continue;
-                }
-                leading = false;
-                let y = y as usize;
-                let (a, b) = if x < y { (x, y) } else { (y, x) };
-                let q = (self.rm2 * e.d - self.rsum[a]) - self.rsum[b];
-                if q < best.0 || (q == best.0 && (a, b) < (best.1, best.2)) {
-                    best = (q, a, b);
-                }
-            }
-            // The entries left are at least as far as the last retired one passed over.
-            if row.start > 0 {
-                head[x] = head[x].max(row.e[row.start - 1].d);
+            let i = candidates[k];
+            if bounds[i] <= best.0 {
+                self.scan_row(self.active[i], rows, head, &mut best);
             }
         }
         best
+    }
+
+    /// Scans the row of x for pairs that beat `best`, up to where its bound exceeds `best`.
+    fn scan_row(&self, x: usize, rows: &mut [Row], head: &mut [f64], best: &mut (f64, usize, usize)) {
+        let rx = self.rsum[x];
+        let row = &mut rows[x];
+        if !row.ready {
+            let dx = &self.d[x * self.n..(x + 1) * self.n];
+            row.e = self
+                .active
+                .iter()
+                .filter(|&&c| later(self.born, x, c))
+                .map(|&c| Entry { d: dx[c], id: self.node_of[c] as u32 })
+                .collect();
+            row.ready = true;
+        }
+        let mut i = row.start;
+        let mut leading = true;
+        while i < row.e.len() {
+            if i == row.sorted {
+                row.extend_sorted();
+            }
+            let e = row.e[i];
+            i += 1;
+            if self.bound(e.d, rx) > best.0 {
+                break;
+            }
+            let y = self.pos_of[e.id as usize];
+            if y < 0 {
+                if leading {
+                    row.start = i;
+                }
+                continue;
+            }
+            leading = false;
+            let y = y as usize;
+            let (a, b) = if x < y { (x, y) } else { (y, x) };
+            let q = (self.rm2 * e.d - self.rsum[a]) - self.rsum[b];
+            if q < best.0 || (q == best.0 && (a, b) < (best.1, best.2)) {
+                *best = (q, a, b);
+            }
+        }
+        // The entries left are at least as far as the last retired one passed over.
+        if row.start < row.sorted {
+            head[x] = head[x].max(row.e[row.start].d);
+        } else if row.start > 0 {
+            head[x] = head[x].max(row.e[row.start - 1].d);
+        }
     }
 }
 
@@ -239,17 +340,26 @@ impl Scan<'_> {
 /// active clusters, sorted lazily a block at a time. A row is passed over, or its scan ends,
 /// where `min((t - R_x) - max R, (t - max R) - R_x)` with `t = (r - 2) d` (a floating-point
 /// lower bound of the spec's Q of that entry and every later one) exceeds the best Q so far.
-/// A row made after some of its clusters retired or were made holds every live pair of x at
-/// that time, and a pair (x, y) with y made later is in y's row: every live pair is seen. The
-/// result is the exhaustive search's, ties included.
-pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<BuiltTree, GcError> {
+/// The row of x holds the clusters made before x that were active when the row was made (of
+/// two tips, the one at the higher position counts as the earlier), so each live pair is in
+/// the row of its later-made cluster and is seen once; the current d_xy is in the matrix row
+/// of that cluster too, so a join writes one row (the new cluster's, which is also the
+/// content of its sorted row) and no column. The scan visits first the row of least bound,
+/// then the others in position order, fetching their first entries into cache ahead. The
+/// result is the exhaustive search's, ties included (least Q, then the lowest pair, in any
+/// visiting order).
+pub fn neighbor_joining(
+    n: usize,
+    condensed: &[f64],
+    _pool: &rayon::ThreadPool,
+) -> Result<BuiltTree, GcError> {
     if n < 3 {
         return Err(GcError::invalid(format!("n_taxa is {n}: neighbour joining needs at least 3 taxa")));
     }
     if n > u32::MAX as usize / 2 {
         return Err(GcError::invalid(format!("n_taxa is {n}: too many for neighbour joining")));
     }
-    let mut d = full_matrix(n, condensed)?;
+    let mut d = full_matrix(n, condensed, false)?;
     let n_nodes = 2 * n - 2;
     let mut parent = vec![-1i32; n_nodes];
     let mut bl = vec![0.0f64; n_nodes];
@@ -258,36 +368,56 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
     let mut pos_of: Vec<i32> = (0..n_nodes).map(|v| if v < n { v as i32 } else { -1 }).collect();
     let mut active: Vec<usize> = (0..n).collect();
     // Row sums in position order (d_pp = 0 is added too, as the spec does), and each tip's
-    // least distance to another.
-    let (mut rsum, mut head): (Vec<f64>, Vec<f64>) = pool.install(|| {
-        (0..n)
-            .into_par_iter()
-            .map(|p| {
-                let row = &d[p * n..(p + 1) * n];
-                let mut s = 0.0;
-                let mut m = f64::INFINITY;
-                for (c, &x) in row.iter().enumerate() {
-                    s += x;
-                    if c != p && x < m {
-                        m = x;
-                    }
-                }
-                (s, m)
-            })
-            .unzip()
-    });
+    // least distance to a later tip, from the upper triangle alone: row i adds d_ic to R_c
+    // for every c > i, which comes after the d_jc (j < i) of the earlier rows.
+    let mut rsum = vec![0.0f64; n];
+    let mut head = vec![f64::INFINITY; n];
+    for i in 0..n {
+        let row = &d[i * n + i + 1..(i + 1) * n];
+        let mut s = rsum[i] + 0.0;
+        let mut m = f64::INFINITY;
+        for (&x, r) in row.iter().zip(&mut rsum[i + 1..]) {
+            s += x;
+            m = m.min(x);
+            *r += x;
+        }
+        rsum[i] = s;
+        head[i] = m;
+    }
     let mut rows: Vec<Row> = (0..n).map(|_| Row::default()).collect();
+    // The join at which each position's cluster was made (0 for the tips). The current d_xy
+    // is held in the row of the later made of x and y (`later`; of two tips the lower
+    // position, so the upper triangle), as a join writes only the new cluster's row.
+    let mut born: Vec<u32> = vec![0; n];
+    let dist = |d: &[f64], born: &[u32], x: usize, y: usize| {
+        if later(born, x, y) {
+            d[x * n + y]
+        } else {
+            d[y * n + x]
+        }
+    };
     let mut next = n;
+    let mut bounds: Vec<f64> = Vec::with_capacity(n);
+    let mut candidates: Vec<usize> = Vec::with_capacity(n);
     loop {
         let r = active.len();
         let rm2 = (r - 2) as f64;
         let rmax = active.iter().map(|&p| rsum[p]).fold(f64::NEG_INFINITY, f64::max);
         // One thread: with the pruning a step visits a few entries per row, too little work to
         // share out at every join.
-        let (_, a, b) =
-            Scan { n, d: &d, active: &active, node_of: &node_of, pos_of: &pos_of, rsum: &rsum, rm2, rmax }
-                .best(&mut rows, &mut head);
-        let dab = d[a * n + b];
+        let (_, a, b) = Scan {
+            n,
+            d: &d,
+            active: &active,
+            node_of: &node_of,
+            pos_of: &pos_of,
+            born: &born,
+            rsum: &rsum,
+            rm2,
+            rmax,
+        }
+        .best(&mut rows, &mut head, &mut bounds, &mut candidates);
+        let dab = dist(&d, &born, a, b);
         let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
         let mut lb = dab - la;
         if la < 0.0 {
@@ -316,7 +446,7 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
         bl[node_of[b]] = lb;
         if r == 3 {
             let c = active.iter().copied().find(|&c| c != a && c != b).unwrap();
-            let mut lc = (d[a * n + c] + d[b * n + c] - dab) / 2.0;
+            let mut lc = (dist(&d, &born, a, c) + dist(&d, &born, b, c) - dab) / 2.0;
             if lc < 0.0 {
                 lc = 0.0;
                 clamped += 1;
@@ -330,25 +460,35 @@ pub fn neighbor_joining(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -
         rows[b] = Row::default();
         let mut ru = 0.0;
         let mut hu = f64::INFINITY;
-        for &c in &active {
+        // The new cluster's row (it is made after every other active cluster) is filled here,
+        // in its allocation's old space.
+        let mut row_u = std::mem::take(&mut rows[a]);
+        row_u.e.clear();
+        for (k, &c) in active.iter().enumerate() {
+            // The values of later made clusters lie down columns a and b: fetch them ahead.
+            if let Some(&f) = active.get(k + 16) {
+                prefetch(&d[f * n + a]);
+                prefetch(&d[f * n + b]);
+            }
             if c == a {
                 continue;
             }
-            let (dac, dbc) = (d[a * n + c], d[b * n + c]);
+            let (dac, dbc) = (dist(&d, &born, a, c), dist(&d, &born, b, c));
             let x = (dac + dbc - dab) / 2.0;
             d[a * n + c] = x;
-            d[c * n + a] = x;
             rsum[c] = ((rsum[c] - dac) - dbc) + x;
             ru += x;
             hu = hu.min(x);
+            row_u.e.push(Entry { d: x, id: node_of[c] as u32 });
         }
         rsum[a] = ru;
         head[a] = hu;
+        born[a] = (u - n + 1) as u32;
         pos_of[node_of[a]] = -1;
         pos_of[node_of[b]] = -1;
         node_of[a] = u;
         pos_of[u] = a as i32;
-        rows[a] = Row::default();
+        rows[a] = Row { e: row_u.e, sorted: 0, start: 0, ready: true };
     }
     debug_assert_eq!(next, n_nodes);
     Ok(BuiltTree { parent, branch_length: bl, clamped })
@@ -359,7 +499,7 @@ pub fn upgma(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<Bu
     if n < 2 {
         return Err(GcError::invalid(format!("n_taxa is {n}: UPGMA needs at least 2 taxa")));
     }
-    let mut d = full_matrix(n, condensed)?;
+    let mut d = full_matrix(n, condensed, true)?;
     let n_nodes = 2 * n - 1;
     let mut parent = vec![-1i32; n_nodes];
     let mut bl = vec![0.0f64; n_nodes];
@@ -492,6 +632,7 @@ pub unsafe extern "C" fn gc_build_tree(args: *const gc_tree_args, err: *mut c_ch
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distances::pair_index;
 
     fn condensed(n: usize, full: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; n * (n - 1) / 2];
@@ -522,8 +663,8 @@ mod tests {
         // Joins (0, 1) into node 4, then the root 5 holds 4, 2 and 3.
         assert_eq!(tree.parent, vec![4, 4, 5, 5, 5, -1]);
         let want = [1.0, 2.0, 3.0, 4.0, 0.5];
-        for v in 0..5 {
-            assert!((tree.branch_length[v] - want[v]).abs() < 1e-12, "{v}: {:?}", tree.branch_length);
+        for (v, w) in want.iter().enumerate() {
+            assert!((tree.branch_length[v] - w).abs() < 1e-12, "{v}: {:?}", tree.branch_length);
         }
         assert_eq!(tree.clamped, 0);
     }
