@@ -24,15 +24,15 @@
 //! the L1 and L2 caches; row blocks run in parallel on the crate's shared pool. On x86-64 with
 //! AVX2 the popcounts are compiled with AVX2 and POPCNT (detected at run time).
 //!
-//! The module also holds the argument checking and `catch_unwind` helpers that the exports of
-//! this module and of [`crate::tree_building`] share.
+//! The module also holds the argument-struct and size helpers that the exports of this module
+//! and of [`crate::tree_building`] share.
 
+use crate::abi::{guard, slice, slice_mut};
 use crate::constants::{GC_ABI_MINOR, GC_ABI_VERSION};
-use crate::error::{GcError, GC_ERR_NULL_POINTER, GC_ERR_PANIC, GC_OK};
+use crate::error::{GcError, GC_ERR_NULL_POINTER};
 use crate::pool::shared_pool;
 use rayon::prelude::*;
 use std::os::raw::c_char;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// `metric` of `gc_distance_args`: 1 minus the Jaccard similarity of the present sets.
 pub const GC_DISTANCE_JACCARD: u32 = 0;
@@ -44,71 +44,7 @@ const BLOCK: usize = 32;
 /// 64-bit words per tile step (512 words = 32,768 families: 4 KiB per bitset and genome).
 const CHUNK: usize = 512;
 
-// ----- Helpers shared with `tree_building` (the ones in lib.rs are private to it). -----
-
-/// Writes `msg` NUL-terminated (truncated at a character boundary) into `err`.
-pub(crate) unsafe fn write_err(err: *mut c_char, err_len: u64, msg: &str) {
-    if err.is_null() || err_len == 0 {
-        return;
-    }
-    let cap = (err_len - 1).min(usize::MAX as u64) as usize;
-    let mut n = msg.len().min(cap);
-    while !msg.is_char_boundary(n) {
-        n -= 1;
-    }
-    std::ptr::copy_nonoverlapping(msg.as_ptr(), err as *mut u8, n);
-    *err.add(n) = 0;
-}
-
-/// Runs `f` inside `catch_unwind`, turning errors and panics into status codes and messages.
-pub(crate) unsafe fn guard(err: *mut c_char, err_len: u64, f: impl FnOnce() -> Result<(), GcError>) -> i32 {
-    let result = catch_unwind(AssertUnwindSafe(f));
-    let (code, msg) = match result {
-        Ok(Ok(())) => return GC_OK,
-        Ok(Err(e)) => (e.code, e.message),
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            (GC_ERR_PANIC, format!("Internal error in the genecontent kernel (please report it): {what}"))
-        }
-    };
-    write_err(err, err_len, &msg);
-    code
-}
-
-/// Borrows `len` elements at `ptr`; NULL is allowed only when `len` is 0.
-pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: u64, name: &str) -> Result<&'a [T], GcError> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if ptr.is_null() {
-        return Err(GcError::null(name, len));
-    }
-    let len =
-        usize::try_from(len).map_err(|_| GcError::invalid(format!("{name} length {len} is too large")))?;
-    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
-        return Err(GcError::invalid(format!("{name} length {len} is too large")));
-    }
-    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
-        return Err(GcError::invalid(format!(
-            "{name} is not aligned to {} bytes",
-            std::mem::align_of::<T>()
-        )));
-    }
-    Ok(std::slice::from_raw_parts(ptr, len))
-}
-
-/// Mutable version of [`slice`].
-pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: u64, name: &str) -> Result<&'a mut [T], GcError> {
-    if len == 0 {
-        return Ok(&mut []);
-    }
-    let s = slice(ptr as *const T, len, name)?;
-    Ok(std::slice::from_raw_parts_mut(ptr, s.len()))
-}
+// ----- Helpers shared with `tree_building`. -----
 
 /// Reads an argument struct whose first field is its caller's `struct_size`.
 pub(crate) unsafe fn read_args<T: Copy>(args: *const T, name: &str) -> Result<T, GcError> {

@@ -4,6 +4,7 @@
 //! validation, `catch_unwind` and error-buffer writing. The work happens in [`dataset`] and the
 //! pruning [`engines`]; every constant of the ABI is in [`constants`].
 
+mod abi;
 pub mod constants;
 pub mod dataset;
 pub mod distances;
@@ -17,10 +18,11 @@ pub mod transition;
 pub mod tree;
 pub mod tree_building;
 
+use abi::{guard, slice, slice_mut};
 pub use constants::{GC_ABI_MINOR, GC_ABI_VERSION};
 use constants::{GC_RATES_GLOBAL, GC_RATES_PER_BRANCH};
 use dataset::{Dataset, ExpectRequest, Progress, RateLayout, Request};
-use error::{GcError, GC_ERR_INVALID_ARGUMENT, GC_ERR_NULL_POINTER, GC_ERR_PANIC, GC_OK};
+use error::{GcError, GC_ERR_INVALID_ARGUMENT, GC_ERR_NULL_POINTER};
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicU64;
@@ -28,69 +30,6 @@ use std::sync::atomic::AtomicU64;
 /// Opaque dataset handle of the C ABI.
 #[allow(non_camel_case_types)]
 pub struct gc_dataset(Dataset);
-
-/// Writes `msg` NUL-terminated (truncated at a character boundary) into `err`.
-unsafe fn write_err(err: *mut c_char, err_len: u64, msg: &str) {
-    if err.is_null() || err_len == 0 {
-        return;
-    }
-    let cap = (err_len - 1).min(usize::MAX as u64) as usize;
-    let mut n = msg.len().min(cap);
-    while !msg.is_char_boundary(n) {
-        n -= 1;
-    }
-    std::ptr::copy_nonoverlapping(msg.as_ptr(), err as *mut u8, n);
-    *err.add(n) = 0;
-}
-
-/// Runs `f` inside `catch_unwind`, turning errors and panics into status codes and messages.
-unsafe fn guard(err: *mut c_char, err_len: u64, f: impl FnOnce() -> Result<(), GcError>) -> i32 {
-    let result = catch_unwind(AssertUnwindSafe(f));
-    let (code, msg) = match result {
-        Ok(Ok(())) => return GC_OK,
-        Ok(Err(e)) => (e.code, e.message),
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            (GC_ERR_PANIC, format!("Internal error in the genecontent kernel (please report it): {what}"))
-        }
-    };
-    write_err(err, err_len, &msg);
-    code
-}
-
-/// Borrows `len` elements at `ptr`; NULL is allowed only when `len` is 0.
-unsafe fn slice<'a, T>(ptr: *const T, len: u64, name: &str) -> Result<&'a [T], GcError> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if ptr.is_null() {
-        return Err(GcError::null(name, len));
-    }
-    let len =
-        usize::try_from(len).map_err(|_| GcError::invalid(format!("{name} length {len} is too large")))?;
-    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
-        return Err(GcError::invalid(format!("{name} length {len} is too large")));
-    }
-    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
-        return Err(GcError::invalid(format!(
-            "{name} is not aligned to {} bytes",
-            std::mem::align_of::<T>()
-        )));
-    }
-    Ok(std::slice::from_raw_parts(ptr, len))
-}
-
-unsafe fn slice_mut<'a, T>(ptr: *mut T, len: u64, name: &str) -> Result<&'a mut [T], GcError> {
-    if len == 0 {
-        return Ok(&mut []);
-    }
-    let s = slice(ptr as *const T, len, name)?;
-    Ok(std::slice::from_raw_parts_mut(ptr, s.len()))
-}
 
 /// The progress counters at `progress` (3 values), or `None` for NULL.
 unsafe fn progress_at<'a>(progress: *mut u64) -> Result<Option<Progress<'a>>, GcError> {

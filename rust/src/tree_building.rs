@@ -37,7 +37,8 @@
 //! ultrametric tree of `2n - 1` nodes; its scans run in parallel for r >= [`PARALLEL_MIN`] with a
 //! deterministic reduction (the same tree for any thread count).
 
-use crate::distances::{guard, n_pairs, read_args, slice, slice_mut, to_usize};
+use crate::abi::{guard, slice, slice_mut};
+use crate::distances::{n_pairs, read_args, to_usize};
 use crate::error::GcError;
 use crate::pool::shared_pool;
 use rayon::prelude::*;
