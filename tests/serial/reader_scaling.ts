@@ -1,8 +1,15 @@
+/**
+ * Reader scaling checks: inputs that a damaged file holds (long runs of digits, quotes,
+ * brackets, delimiters) must be read or refused in linear time. These compare the times of two
+ * input sizes, so they run alone after the parallel suite (`deno task test` names this file
+ * explicitly; it is outside the `*_test.ts` pattern so that the parallel run does not pick it up).
+ * @module
+ */
 import assert from "node:assert/strict";
-import { GenecontentError } from "../lib/errors.ts";
-import { parseNewick } from "../lib/newick/parse.ts";
-import { parseTreeFile } from "../lib/newick/nexus.ts";
-import { parsePamBytes, readPamWithDigest } from "../lib/pam/read.ts";
+import { GenecontentError } from "../../lib/errors.ts";
+import { parseNewick } from "../../lib/newick/parse.ts";
+import { parseTreeFile } from "../../lib/newick/nexus.ts";
+import { parsePamBytes, readPamWithDigest } from "../../lib/pam/read.ts";
 
 const enc = new TextEncoder();
 
@@ -212,7 +219,7 @@ Deno.test("readers: PAM runs of delimiters, quotes, digits and long rows scale l
 });
 
 Deno.test("readers: a long quoted field streamed in small chunks is read in linear time", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "reader_fuzz_" });
+  const dir = await Deno.makeTempDir({ prefix: "reader_scaling_" });
   try {
     // A record far longer than the chunk is re-scanned only when the window has doubled; with
     // a re-scan per chunk this would be quadratic (n / chunk scans of up to n bytes).
