@@ -13,8 +13,12 @@
  * checks it over all internal nodes but the root (IQ-TREE unroots the tree, which removes the
  * root's node), against the sum of IQ-TREE's `p_1` column (printed to 5 decimals).
  *
- * genecontent writes the per-family table twice per run: uncompressed (`.tsv`, the main case)
- * and gzip-compressed (`.tsv.gz`), both formatted (and compressed) by the native kernel.
+ * genecontent writes the per-family table four times per run: as the command writes it by
+ * default (rows below `--per-family-min` 1e-4 left out), uncompressed (`.tsv`, the main case)
+ * and gzip-compressed (`.tsv.gz`), and complete (`--per-family-min 0`, every row) in both
+ * forms, all formatted (and compressed) by the native kernel. The complete uncompressed table
+ * is several GB: the script also times `dd` writing as many bytes, the machine's floor for
+ * writing that file.
  * Each time is the wall time of the whole process, median of `--runs` runs, the contenders
  * alternating so that load from other work falls on all alike; beside it the process's CPU
  * time (user + system, from /usr/bin/time), which other work on the machine changes less.
@@ -67,7 +71,13 @@ interface Timed {
   readonly wallMs: number;
   /** User + system CPU time of the process. */
   readonly cpuMs: number;
+  /** Bytes of every output. */
   readonly bytes: number;
+  /** Bytes of the per-family table file (0 when none). */
+  readonly tableBytes: number;
+  /** Rows of the per-family table written, and of the complete table (0 when none). */
+  readonly rows: number;
+  readonly rowsInAll: number;
 }
 
 /** Runs `cmd` under /usr/bin/time; its CPU time is taken off the last line of stderr. */
@@ -91,6 +101,7 @@ async function genecontentAncestral(
   threads: number,
   dir: string,
   perFamily: string | null,
+  min: string | null = null,
 ): Promise<Timed> {
   const out = `${dir}/genecontent${perFamily === null ? "_sums" : ""}`;
   const families = perFamily === null ? null : `${dir}/families${perFamily}`;
@@ -112,13 +123,34 @@ async function genecontentAncestral(
     "--out",
     out,
     ...(families === null ? [] : ["--per-family", families]),
+    ...(min === null ? [] : ["--per-family-min", min]),
     "--force",
   ]);
   if (r.code !== 0) throw new Error(`genecontent ancestral failed (exit ${r.code}):\n${r.stderr}`);
-  let bytes = families === null ? 0 : await sizeOf(families);
+  const tableBytes = families === null ? 0 : await sizeOf(families);
+  let bytes = tableBytes;
   for await (const e of Deno.readDir(out)) bytes += await sizeOf(`${out}/${e.name}`);
-  if (families !== null) await Deno.remove(families); // the next run writes it anew
-  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes };
+  let rows = 0, rowsInAll = 0;
+  if (families !== null) {
+    const sidecar = JSON.parse(await Deno.readTextFile(`${families}.provenance.json`));
+    ({ rows, rowsInAll } = sidecar.familyTable);
+    await Deno.remove(families); // the next run writes it anew
+  }
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes, tableBytes, rows, rowsInAll };
+}
+
+/**
+ * `dd` writing `bytes` zeros (in 4 MiB blocks) to a file in `dir`, then removing it: what
+ * writing a file of that size costs on this machine, whatever writes it.
+ */
+async function ddWrite(bytes: number, dir: string): Promise<Timed> {
+  const path = `${dir}/dd.bin`;
+  const count = Math.ceil(bytes / (4 << 20));
+  const r = await timed("dd", ["if=/dev/zero", `of=${path}`, "bs=4M", `count=${count}`]);
+  if (r.code !== 0) throw new Error(`dd failed (exit ${r.code}):\n${r.stderr}`);
+  const size = await sizeOf(path);
+  await Deno.remove(path);
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes: size, tableBytes: 0, rows: 0, rowsInAll: 0 };
 }
 
 /** The whole `iqtree2 -asr` process on the scaled tree; its files stay in `dir`. */
@@ -155,7 +187,8 @@ async function iqtreeAsr(
     const tail = (r.stdout + "\n" + r.stderr).trimEnd().split("\n").slice(-15).join("\n");
     throw new Error(`iqtree2 -asr failed (exit ${r.code}):\n${tail}`);
   }
-  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes: await sizeOf(`${dir}/asr.state`) };
+  const bytes = await sizeOf(`${dir}/asr.state`);
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes, tableBytes: 0, rows: 0, rowsInAll: 0 };
 }
 
 /** Sum of IQ-TREE's p_1 over all nodes and sites of its `.state` file, read as a stream. */
@@ -245,18 +278,37 @@ if (import.meta.main) {
       scaledTree,
       formatNewick({ ...tree, branchLength: tree.branchLength.map((t) => t * scale) }) + "\n",
     );
-    const gc: Timed[] = [];
-    const gcGz: Timed[] = [];
+    // The per-family table as written by default, and complete, each plain and gzip.
+    const variants = [
+      { key: "cut", ext: ".tsv", min: null },
+      { key: "cutGz", ext: ".tsv.gz", min: null },
+      { key: "all", ext: ".tsv", min: "0" },
+      { key: "allGz", ext: ".tsv.gz", min: "0" },
+    ] as const;
+    const gcRuns: Record<(typeof variants)[number]["key"], Timed[]> = {
+      cut: [],
+      cutGz: [],
+      all: [],
+      allGz: [],
+    };
     const sumsOnly: Timed[] = [];
     const iq: Timed[] = [];
+    const dd: Timed[] = [];
     const rates = { gain, loss };
     for (let i = 0; i < runs; i++) {
       log(`run ${i + 1}/${runs}: genecontent ancestral, sums only`);
       sumsOnly.push(await genecontentAncestral(files.tree, files.pam, rates, threads, work, null));
-      log(`run ${i + 1}/${runs}: genecontent ancestral --per-family .tsv`);
-      gc.push(await genecontentAncestral(files.tree, files.pam, rates, threads, work, ".tsv"));
-      log(`run ${i + 1}/${runs}: genecontent ancestral --per-family .tsv.gz`);
-      gcGz.push(await genecontentAncestral(files.tree, files.pam, rates, threads, work, ".tsv.gz"));
+      for (const x of variants) {
+        log(
+          `run ${i + 1}/${runs}: genecontent ancestral --per-family ${x.ext}` +
+            (x.min === null ? "" : ` --per-family-min ${x.min}`),
+        );
+        gcRuns[x.key].push(
+          await genecontentAncestral(files.tree, files.pam, rates, threads, work, x.ext, x.min),
+        );
+      }
+      log(`run ${i + 1}/${runs}: dd of as many bytes as the complete table`);
+      dd.push(await ddWrite(gcRuns.all[0].tableBytes, work));
       if (i >= iqRuns) continue;
       log(`run ${i + 1}/${runs}: iqtree2 -asr`);
       iq.push(await iqtreeAsr(aln, scaledTree, pi1, threads, work));
@@ -268,7 +320,7 @@ if (import.meta.main) {
     const iqVersion = (await run("iqtree2", ["--version"])).stdout.split("\n").find(Boolean) ??
       "";
     const median = (xs: Timed[]) => summarize(xs.map((r) => r.wallMs))!.median;
-    const gcTime = median(gc), gzTime = median(gcGz), iqTime = median(iq);
+    const iqTime = median(iq);
     const L: string[] = [];
     L.push("## Ancestral reconstruction");
     L.push("");
@@ -283,43 +335,60 @@ if (import.meta.main) {
         `rates (gain ${gain.toPrecision(6)}, loss ${loss.toPrecision(6)}), fixed; ${threads} ` +
         "threads each; wall time of the whole process, median (min - max) of " +
         `${runs} runs${iqRuns < runs ? ` (IQ-TREE: ${iqRuns})` : ""}, and its CPU time ` +
-        "(user + system, median).",
+        "(user + system, median). Every genecontent run also writes the per-branch and " +
+        "per-genome sums, the trees (ids, NHX), the iTOL datasets and the JSON (`--out DIR`).",
     );
     L.push("");
-    L.push("| program | what it writes | output | time | CPU time |");
-    L.push("| --- | --- | --- | --- | --- |");
-    const table = (what: string) =>
-      `per-branch and per-genome sums, trees (ids, NHX), iTOL datasets, JSON, and the ` +
-      `per-family long TSV (${what}: pPresent at every node, gains and losses on every branch, ` +
-      "6 significant digits)";
-    L.push(
-      `| genecontent \`ancestral --out DIR --per-family F.tsv\` | ${table("uncompressed")} | ` +
-        `${megabytes(gc[0].bytes)} | ${seconds(gc.map((r) => r.wallMs))} | ${cpuSeconds(gc)} |`,
-    );
-    L.push(
-      `| genecontent \`ancestral --out DIR --per-family F.tsv.gz\` | ${table("gzip")} | ` +
-        `${megabytes(gcGz[0].bytes)} | ${seconds(gcGz.map((r) => r.wallMs))} | ` +
-        `${cpuSeconds(gcGz)} |`,
-    );
-    L.push(
-      `| genecontent \`ancestral --out DIR\` | the same without the per-family table | ` +
-        `${megabytes(sumsOnly[0].bytes)} | ${seconds(sumsOnly.map((r) => r.wallMs))} | ` +
-        `${cpuSeconds(sumsOnly)} |`,
-    );
-    L.push(
-      `| IQ-TREE 2 \`-m GTR2+F{pi0,pi1} -te T -blfix -asr\` | \`.state\`: p_0, p_1 at every ` +
-        `internal node for every site (5 decimals) | ${megabytes(iq[0].bytes)} | ` +
-        `${seconds(iq.map((r) => r.wallMs))} | ${cpuSeconds(iq)} |`,
-    );
+    L.push("| program | per-family table | output | time | CPU time | IQ-TREE's time / this |");
+    L.push("| --- | --- | --- | --- | --- | --- |");
+    const row = (cmd: string, what: string, xs: Timed[]) =>
+      `| ${cmd} | ${what} | ${megabytes(xs[0].bytes)} | ${seconds(xs.map((r) => r.wallMs))} | ` +
+      `${cpuSeconds(xs)} | ${(iqTime / median(xs)).toFixed(1)}x |`;
+    const rowsOf = (x: Timed) =>
+      `${x.rows.toLocaleString("en-US")} of ${x.rowsInAll.toLocaleString("en-US")} rows`;
+    L.push(row(
+      "genecontent `ancestral --out DIR --per-family F.tsv`",
+      `long TSV as written by default: rows below 1e-4 left out (${rowsOf(gcRuns.cut[0])}), ` +
+        "6 significant digits",
+      gcRuns.cut,
+    ));
+    L.push(row(
+      "genecontent `ancestral --out DIR --per-family F.tsv.gz`",
+      "the same, gzip",
+      gcRuns.cutGz,
+    ));
+    L.push(row(
+      "genecontent `ancestral --out DIR --per-family F.tsv --per-family-min 0`",
+      `complete: pPresent at every node, gains and losses on every branch (${
+        rowsOf(gcRuns.all[0])
+      })`,
+      gcRuns.all,
+    ));
+    L.push(row(
+      "genecontent `ancestral --out DIR --per-family F.tsv.gz --per-family-min 0`",
+      "complete, gzip",
+      gcRuns.allGz,
+    ));
+    L.push(row("genecontent `ancestral --out DIR`", "none", sumsOnly));
+    L.push(row(
+      "IQ-TREE 2 `-m GTR2+F{pi0,pi1} -te T -blfix -asr`",
+      "`.state`: p_0, p_1 at every internal node for every site (5 decimals)",
+      iq,
+    ));
+    L.push(row(
+      "`dd if=/dev/zero bs=4M` (the floor for writing the complete table's bytes)",
+      "-",
+      dd,
+    ));
     L.push("");
     L.push(
-      `genecontent / IQ-TREE time: ${(gcTime / iqTime).toFixed(2)} with the uncompressed ` +
-        `table (IQ-TREE ${(iqTime / gcTime).toFixed(1)} times as long), ` +
-        `${(gzTime / iqTime).toFixed(2)} with the gzip table. Expected families present, ` +
+      `Expected families present, ` +
         `summed over the ${tree.nTips - 2} internal nodes IQ-TREE keeps: genecontent ` +
         `${gcTotal.toFixed(3)}, IQ-TREE ${iqTotal.sum.toFixed(3)} (relative difference ` +
         `${(Math.abs(gcTotal - iqTotal.sum) / iqTotal.sum).toExponential(2)}; IQ-TREE rounds ` +
-        `each of its ${iqTotal.rows} probabilities to 5 decimals). IQ-TREE: ${iqVersion}.`,
+        `each of its ${iqTotal.rows} probabilities to 5 decimals). IQ-TREE: ${iqVersion}. ` +
+        "The complete uncompressed table cannot be written faster than `dd` writes as many " +
+        "bytes on this machine (past about 4.6 GB of unwritten pages, writes wait for the disk).",
     );
     const section = L.join("\n");
     if (v.results !== "-") {

@@ -76,6 +76,12 @@ async function run(args: string[]) {
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
+/** The text of a gzip file. */
+async function gunzipFile(path: string): Promise<string> {
+  const file = await Deno.open(path);
+  return await new Response(file.readable.pipeThrough(new DecompressionStream("gzip"))).text();
+}
+
 async function runJson(args: string[]): Promise<Json> {
   const r = await run([...args, "--json"]);
   assert.equal(r.code, 0, r.stderr);
@@ -108,22 +114,60 @@ Deno.test("ancestral: the contract's branch sums, presences and totals", async (
       });
     }
     // The per-family long TSV (gzip) holds the JSON's numbers at its documented 6 significant
-    // digits, formatted exactly as formatValue does.
-    const text = await new Response(
-      (await Deno.open(fam)).readable.pipeThrough(new DecompressionStream("gzip")),
-    ).text();
-    const lines = text.trim().split("\n");
-    assert.equal(lines[0], "family\tnode\tquantity\tvalue");
-    for (const line of lines.slice(1)) {
-      const [family, node, quantity, value] = line.split("\t");
-      const f = families.get(family) as Json;
-      const want = quantity === "pPresent"
-        ? f.nodes.find((n: Json) => n.node === node).pPresent
-        : f.branches.find((b: Json) => b.node === node)[quantity];
-      assert.equal(value, formatValue(want), line);
+    // digits, formatted exactly as formatValue does, leaving out exactly the values below the
+    // default cut (1e-4); with --per-family-min 0, every row: 5 families x (8 presences + 7
+    // gains + 7 losses).
+    const full = `${dir}/full.tsv`;
+    const all = await run([
+      ...BASE,
+      "--backend",
+      backend,
+      "--per-family",
+      full,
+      "--per-family-min",
+      "0",
+      "--force",
+    ]);
+    assert.equal(all.code, 0, all.stderr);
+    const want = new Map<string, number>();
+    for (const f of r.families) {
+      for (const n of f.nodes) want.set(`${f.family}\t${n.node}\tpPresent`, n.pPresent);
+      for (const b of f.branches) {
+        want.set(`${f.family}\t${b.node}\tgains`, b.gains);
+        want.set(`${f.family}\t${b.node}\tlosses`, b.losses);
+      }
     }
-    // 5 families x (8 presences + 7 gains + 7 losses).
-    assert.equal(lines.length - 1, 5 * 22);
+    assert.equal(want.size, 5 * 22);
+    for (
+      const [text, cut] of [[await gunzipFile(fam), 1e-4], [
+        await Deno.readTextFile(full),
+        0,
+      ]] as const
+    ) {
+      const lines = text.trim().split("\n");
+      assert.equal(lines[0], "family\tnode\tquantity\tvalue");
+      const seen = new Set<string>();
+      for (const line of lines.slice(1)) {
+        const key = line.slice(0, line.lastIndexOf("\t"));
+        assert.ok(want.has(key), line);
+        assert.equal(line.slice(key.length + 1), formatValue(want.get(key)!), line);
+        seen.add(key);
+      }
+      const kept = [...want].filter(([, x]) => !(cut > 0 && x < cut)).map(([k]) => k);
+      assert.deepEqual([...seen].sort(), kept.sort(), `rows at cut ${cut}`);
+      assert.ok(cut === 0 ? kept.length === 110 : kept.length < 110, `cut ${cut}: ${kept.length}`);
+    }
+    assert.deepEqual(
+      [r.familyTable.minValue, r.familyTable.rowsInAll],
+      [1e-4, 110],
+    );
+    assert.equal(r.familyTable.rows, (await gunzipFile(fam)).trim().split("\n").length - 1);
+    const sidecar = JSON.parse(await Deno.readTextFile(`${fam}.provenance.json`));
+    assert.deepEqual(
+      [sidecar.familyTable.minValue, sidecar.familyTable.rows, sidecar.familyTable.rowsInAll],
+      [1e-4, r.familyTable.rows, 110],
+    );
+    assert.match(all.stderr, /per-family table: 110 of 110 rows;/);
     // Genomes: root-to-tip sums of the branches.
     const gA = r.genomes.find((g: Json) => g.genome === "genome_A");
     assertClose(gA.gains, got["genome_A"][0] + got["n1"][0], 1e-14);
@@ -307,6 +351,11 @@ Deno.test("ancestral: bad input ends in one message naming the problem", async (
     [[...BASE, "--seed", "3"], /--seed seeds the draws of --samples/],
     [[...BASE, "--samples", "0"], /--samples/],
     [[...BASE, "--out", "-"], /--out names a folder/],
+    [[...BASE, "--per-family-min", "0.01"], /--per-family-min cuts the table of --per-family/],
+    [
+      [...BASE, "--per-family", `${dir}/f.tsv`, "--per-family-min=-1"],
+      /--per-family-min must be a number >= 0; got '-1'/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = await run(args);

@@ -379,6 +379,100 @@ Deno.test("long TSV: the native formatter writes the TypeScript writer's bytes, 
   }
 });
 
+Deno.test("long TSV: a cut leaves out exactly the rows below it, natively and in TypeScript; the sidecar records it", async () => {
+  const { kernel } = await loadKernel();
+  const tree = awkwardTree();
+  const ids = idsOf(tree);
+  const nn = tree.nNodes;
+  const root = nn - 1;
+  // Values spread over 10^-4..10^4 (and exact 0, 1e-300 and 0.3): a cut at 0.01 keeps some
+  // of each quantity, and the cut value itself is kept (the rule is "below").
+  const blocks = randomBlocks(tree, 600, 250, new Random(41));
+  blocks[0].gains[blocks[0].rows[0] * nn] = 0.01;
+  const cut = 0.01;
+  // The reference, row by row from the values: every (family, node, quantity) not below cut.
+  let want = "family\tnode\tquantity\tvalue\n", wantRows = 0;
+  for (const b of blocks) {
+    b.families.forEach((family, i) => {
+      const a = b.rows[i] * nn;
+      for (let v = 0; v < nn; v++) {
+        for (
+          const [q, values] of [["pPresent", b.present], ["gains", b.gains], [
+            "losses",
+            b.losses,
+          ]] as const
+        ) {
+          if (v === root && q !== "pPresent") continue;
+          const x = values[a + v];
+          if (x < cut) continue;
+          want += `${family}\t${ids[v]}\t${q}\t${formatValue(x)}\n`;
+          wantRows++;
+        }
+      }
+    });
+  }
+  assert(want.includes(`\tgains\t0.0100000\n`), "the cut value itself is written");
+  const dir = await Deno.makeTempDir();
+  try {
+    const ts = await writeFamilyTable(`${dir}/ts.tsv`, tree, ids, blocks, {
+      minValue: cut,
+      provenance: { command: "test" },
+    });
+    assertEquals(await Deno.readTextFile(`${dir}/ts.tsv`), want);
+    assertEquals([ts.rows, ts.rowsInAll, ts.minValue], [wantRows, 600 * (3 * nn - 2), cut]);
+    assert(wantRows > 0 && wantRows < ts.rowsInAll * 0.8, `${wantRows} rows kept`);
+    const sidecar = JSON.parse(await Deno.readTextFile(`${dir}/ts.tsv.provenance.json`));
+    assertEquals(sidecar.command, "test");
+    assertEquals(
+      [sidecar.familyTable.minValue, sidecar.familyTable.rows, sidecar.familyTable.rowsInAll],
+      [cut, wantRows, ts.rowsInAll],
+    );
+    if (kernel?.symbols.gc_family_table && kernel.minor >= 3) {
+      for (const name of ["n.tsv", "n.tsv.gz"]) {
+        const r = await writeFamilyTable(`${dir}/${name}`, tree, ids, blocks, {
+          kernel,
+          minValue: cut,
+        });
+        assertEquals([r.formatter, r.rows, r.bytes], [
+          "native",
+          wantRows,
+          new TextEncoder().encode(want).length,
+        ]);
+        const bytes = await Deno.readFile(`${dir}/${name}`);
+        assertEquals(
+          name.endsWith(".gz") ? await gunzipText(bytes) : new TextDecoder().decode(bytes),
+          want,
+        );
+      }
+    } else {
+      console.warn("no native library of ABI minor >= 3: only the TypeScript writer checked");
+    }
+    // The row-by-row writer applies the same rule.
+    const rows = blocks.flatMap((b) =>
+      b.families.map((family, i) => {
+        const a = b.rows[i] * nn;
+        return {
+          family,
+          pPresent: b.present.subarray(a, a + nn),
+          gains: b.gains.subarray(a, a + nn),
+          losses: b.losses.subarray(a, a + nn),
+        };
+      })
+    );
+    const one = await writeFamilyLongTsv(`${dir}/rows.tsv`, tree, ids, rows, { minValue: cut });
+    assertEquals([one.rows, await Deno.readTextFile(`${dir}/rows.tsv`)], [wantRows, want]);
+    for (const bad of [-1, NaN, Infinity]) {
+      await assertRejects(
+        () => writeFamilyTable(`${dir}/bad.tsv`, tree, ids, blocks, { minValue: bad }),
+        GenecontentError,
+        "must be a finite number >= 0",
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("long TSV: bad rows, names and ids are refused and leave no file", async () => {
   const tree = awkwardTree();
   const ids = idsOf(tree);

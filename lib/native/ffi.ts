@@ -15,10 +15,11 @@ export const ABI_VERSION = 2;
 
 /**
  * The minor ABI version this module was written for (`GC_ABI_MINOR` in the header): minor 1
- * added `gc_expectations`, minor 2 `gc_family_table`, `gc_distances` and `gc_build_tree`. A library of an older minor loads (its other exports are the same);
- * {@linkcode Kernel.minor} says which it is.
+ * added `gc_expectations`, minor 2 `gc_family_table`, `gc_distances` and `gc_build_tree`, minor 3
+ * `min_value` and `out_rows` of `gc_family_table_args`. A library of an older minor loads (its
+ * other exports are the same); {@linkcode Kernel.minor} says which it is.
  */
-export const ABI_MINOR = 2;
+export const ABI_MINOR = 3;
 
 /** Status codes returned by the kernel (`GC_*` in the header). */
 export const Status = {
@@ -152,8 +153,11 @@ export function packExpectArgs(args: ExpectArgs): Uint8Array {
 
 // The per-family long TSV (`gc_family_table`, an addition after minor 1; see the header).
 
-/** `sizeof(gc_family_table_args)` on 64-bit platforms: 27 eight-byte fields and two four-byte. */
-export const FAMILY_TABLE_ARGS_SIZE = 216;
+/**
+ * `sizeof(gc_family_table_args)` on 64-bit platforms: 30 eight-byte fields and two four-byte
+ * (216 bytes before minor 3 appended `min_value`, `out_rows` and `out_rows_len`).
+ */
+export const FAMILY_TABLE_ARGS_SIZE = 240;
 
 /** The fields of one `gc_family_table` call (see `gc_family_table_args` in the header). */
 export interface FamilyTableArgs {
@@ -192,6 +196,10 @@ export interface FamilyTableArgs {
   readonly outWritten: BigUint64Array;
   /** Compressed output: CRC-32 and length of the text so far (read and carried on), or null. */
   readonly crc: BigUint64Array | null;
+  /** Rows whose value is below this are not written (0: every row; since minor 3). */
+  readonly minValue: number;
+  /** 1 value, written by the kernel: the rows written (since minor 3). */
+  readonly outRows: BigUint64Array;
 }
 
 /** Address of any typed array's data (0 for an empty one); see {@linkcode address}. */
@@ -235,6 +243,9 @@ export function packFamilyTableArgs(args: FamilyTableArgs): Uint8Array {
   u64(192, anyAddress(args.outWritten));
   u64(200, args.crc ? anyAddress(args.crc) : 0n);
   u64(208, BigInt(args.crc?.length ?? 0));
+  view.setFloat64(216, args.minValue, true);
+  u64(224, anyAddress(args.outRows));
+  u64(232, BigInt(args.outRows.length));
   return bytes;
 }
 

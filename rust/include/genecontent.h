@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define GC_ABI_VERSION 2u
-#define GC_ABI_MINOR 2u
+#define GC_ABI_MINOR 3u
 
 /* Status codes. */
 #define GC_OK 0
@@ -386,9 +386,16 @@ int32_t gc_build_tree(const gc_tree_args *args, char *err, uint64_t err_len);
  * byte strings given as one buffer and their end offsets; a family name or node id that is
  * empty or holds a tab or line break, and a value that is not finite (named by family, quantity
  * and node), are GC_ERR_INVALID_ARGUMENT.
+ *
+ * Since minor 3, rows whose value is below min_value are left out (min_value 0 writes every
+ * row), and *out_rows (when out_rows_len is 1) is set to the rows written. The struct grows by
+ * appended fields: a caller built against minor 2 passes struct_size 216, and the fields it
+ * lacks read as 0 (every row written, rows not reported). A minor-2 library ignores fields
+ * past its 216 bytes: check gc_abi_minor() >= 3 before relying on min_value.
  */
 typedef struct gc_family_table_args {
-  uint64_t struct_size;             /* sizeof(gc_family_table_args): 216 bytes on 64-bit */
+  uint64_t struct_size;             /* sizeof(gc_family_table_args): 240 bytes on 64-bit
+                                       (216 before minor 3, still accepted) */
   uint64_t n_nodes;                 /* nodes of the tree, >= 1; the last is the root */
   uint32_t n_threads;               /* worker threads, 0 for one per core */
   uint32_t gzip_level;              /* 0: plain text; 1..9: deflate pieces at that level */
@@ -418,6 +425,11 @@ typedef struct gc_family_table_args {
   uint64_t *crc;                    /* gzip_level > 0: 2 values, read and written: CRC-32 and
                                        length of the text before the call, carried on */
   uint64_t crc_len;                 /* 2, or 0 (NULL) for plain text */
+  /* Since minor 3: */
+  double min_value;                 /* rows whose value is below it are not written; finite,
+                                       >= 0; 0 writes every row */
+  uint64_t *out_rows;               /* 1 value, written: the rows written (or NULL) */
+  uint64_t out_rows_len;            /* 1, or 0 (NULL) */
 } gc_family_table_args;
 
 int32_t gc_family_table(const gc_family_table_args *args, char *err, uint64_t err_len);

@@ -68,3 +68,33 @@ pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: u64, name: &str) -> Resu
     let s = slice(ptr as *const T, len, name)?;
     Ok(std::slice::from_raw_parts_mut(ptr, s.len()))
 }
+
+/// Reads an argument struct that grows by appended fields: its first field is the caller's
+/// `struct_size`, which must be at least `oldest` (the size in the ABI minor that introduced
+/// it). A caller's older, smaller struct is read as far as it goes; the fields it lacks read as
+/// zero (0, 0.0 and NULL: each such field documents that value as its default). A larger
+/// struct (a newer caller) is read up to the fields this library knows.
+///
+/// # Safety
+/// `args` must be NULL or point to `struct_size` readable bytes; `T` must be a `repr(C)`
+/// struct of integers, floats and raw pointers (all-zero bytes are a valid value).
+pub(crate) unsafe fn read_grown_args<T: Copy>(args: *const T, name: &str, oldest: usize) -> Result<T, GcError> {
+    use crate::constants::{GC_ABI_MINOR, GC_ABI_VERSION};
+    if args.is_null() {
+        return Err(GcError { code: crate::error::GC_ERR_NULL_POINTER, message: "args is NULL".into() });
+    }
+    if !(args as usize).is_multiple_of(std::mem::align_of::<T>()) {
+        return Err(GcError::invalid(format!("args is not aligned to {} bytes", std::mem::align_of::<T>())));
+    }
+    let size = *(args as *const u64);
+    if size < oldest as u64 {
+        return Err(GcError::invalid(format!(
+            "args->struct_size is {size} but {name} has at least {oldest} bytes (ABI {GC_ABI_VERSION}.{GC_ABI_MINOR}: {}): set struct_size = sizeof({name}) from genecontent.h",
+            std::mem::size_of::<T>()
+        )));
+    }
+    let n = (size as usize).min(std::mem::size_of::<T>());
+    let mut value = std::mem::MaybeUninit::<T>::zeroed();
+    std::ptr::copy_nonoverlapping(args as *const u8, value.as_mut_ptr() as *mut u8, n);
+    Ok(value.assume_init())
+}

@@ -7,9 +7,10 @@ pub const GC_ABI_VERSION: u32 = 2;
 
 /// Minor version of the C ABI (`GC_ABI_MINOR`): compatible additions within `GC_ABI_VERSION`.
 /// Minor 1 added `gc_expectations` and `gc_abi_minor` itself; minor 2 added `gc_family_table`,
-/// `gc_distances` and `gc_build_tree`. A version 2 library without the `gc_abi_minor` symbol is
-/// minor 0.
-pub const GC_ABI_MINOR: u32 = 2;
+/// `gc_distances` and `gc_build_tree`; minor 3 appended `min_value` and `out_rows` to
+/// `gc_family_table_args` (a minor-2 caller's struct still reads). A version 2 library without
+/// the `gc_abi_minor` symbol is minor 0.
+pub const GC_ABI_MINOR: u32 = 3;
 
 /// Success.
 pub const GC_OK: i32 = 0;

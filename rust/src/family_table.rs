@@ -165,6 +165,15 @@ impl Cursor<'_> {
         self.buf[self.pos..self.pos + s.len()].copy_from_slice(s);
         self.pos += s.len();
     }
+
+    /// Appends `x` as [`format_value`] writes it, then a line break.
+    #[inline(always)]
+    fn put_value(&mut self, x: f64) {
+        let mut num = [0u8; 16];
+        let n = format_value_into(x, &mut num);
+        num[n] = b'\n';
+        self.put(&num[..n + 1]);
+    }
 }
 
 /// A number as ECMAScript's `String(x)` writes the non-finite ones (for messages).
@@ -240,6 +249,8 @@ pub struct FamilyTable<'a> {
     pub family_rows: &'a [u32],
     /// Index of the first family in the whole table (for messages: "family N").
     pub first_family: u64,
+    /// Rows whose value is below this are not written (0, or anything not above 0: every row).
+    pub min_value: f64,
 }
 
 fn bad_name(name: &[u8]) -> bool {
@@ -250,6 +261,12 @@ impl FamilyTable<'_> {
     /// Checks every length, code, name and row index.
     pub fn validate(&self) -> Result<(), GcError> {
         let nn = self.n_nodes;
+        if !(self.min_value.is_finite() && self.min_value >= 0.0) {
+            return Err(GcError::invalid(format!(
+                "min_value is {}: give a finite value >= 0 (0 writes every row)",
+                js_number(self.min_value)
+            )));
+        }
         if nn == 0 {
             return Err(GcError::invalid("n_nodes is 0: a tree has at least one node"));
         }
@@ -370,42 +387,46 @@ impl FamilyTable<'_> {
         (bytes, ends)
     }
 
-    /// Writes the rows of families `a..b` into `out` (at least their bounds long); returns the
-    /// bytes written.
+    /// Writes the rows of families `a..b` into `out` (at least their bounds long), leaving out
+    /// the rows whose value is below `min_value`; returns the bytes and the rows written.
     fn write_families(
         &self,
         a: usize,
         b: usize,
         prefixes: &(Vec<u8>, Vec<usize>),
         out: &mut [u8],
-    ) -> Result<usize, GcError> {
+    ) -> Result<(usize, u64), GcError> {
         let nn = self.n_nodes;
         let root = nn - 1;
         let (pre, ends) = prefixes;
+        let min = self.min_value;
         let mut c = Cursor { buf: out, pos: 0 };
-        let mut num = [0u8; 16];
+        let mut rows = 0u64;
         for f in a..b {
             self.check_family(f)?;
             let row = self.family_rows[f] as usize;
             let name = self.families.get(f);
             let mut k = 0;
-            let mut start = 0;
             for v in 0..nn {
                 for &q in self.quantities {
                     if v == root && q != 0 {
                         continue;
                     }
-                    c.put(name);
-                    c.put(&pre[start..ends[k]]);
-                    start = ends[k];
+                    let x = self.values(q)[row * nn + v];
+                    let start = if k == 0 { 0 } else { ends[k - 1] };
                     k += 1;
-                    let n = format_value_into(self.values(q)[row * nn + v], &mut num);
-                    num[n] = b'\n';
-                    c.put(&num[..n + 1]);
+                    // With min 0 every row is kept, negative rounding residues included.
+                    if min > 0.0 && x < min {
+                        continue;
+                    }
+                    c.put(name);
+                    c.put(&pre[start..ends[k - 1]]);
+                    c.put_value(x);
+                    rows += 1;
                 }
             }
         }
-        Ok(c.pos)
+        Ok((c.pos, rows))
     }
 
     /// An upper bound of the bytes of family `f`'s rows.
@@ -444,17 +465,17 @@ impl FamilyTable<'_> {
 
     /// Writes the rows of every family into `out`, plain (`gzip_level` 0) or as raw deflate
     /// pieces ([`deflate_piece`]) of blocks of about [`BLOCK_BYTES`], formatted in parallel on
-    /// `pool`, and (compressed only) carries `crc` on over the text. Returns the bytes
-    /// the result takes and the length of the text before compression; when the first is more
-    /// than `out.len()` (plain text: when `out` is shorter than [`FamilyTable::bound`], which is
-    /// then the first), `out` holds nothing useful and the first is the length needed.
+    /// `pool`, and (compressed only) carries `crc` on over the text. Returns what the result
+    /// takes ([`Rendered`]); when its `bytes` are more than `out.len()` (plain text: when `out`
+    /// is shorter than [`FamilyTable::bound`], which is then `bytes`), `out` holds nothing
+    /// useful and `bytes` is the length needed.
     pub fn render(
         &self,
         gzip_level: u32,
         pool: &rayon::ThreadPool,
         out: &mut [u8],
         crc: &mut crc32fast::Hasher,
-    ) -> Result<(usize, usize), GcError> {
+    ) -> Result<Rendered, GcError> {
         self.validate()?;
         let blocks = self.blocks();
         let prefixes = self.prefixes();
@@ -462,7 +483,7 @@ impl FamilyTable<'_> {
             let total: usize = blocks.iter().map(|b| b.2).sum();
             if total > out.len() {
                 // Too short for the bounds the blocks are formatted into: they are needed.
-                return Ok((total, 0));
+                return Ok(Rendered { bytes: total, text: 0, rows: 0 });
             }
             // Every block in its own region at the offset of its bounds, then moved together.
             let mut regions: Vec<&mut [u8]> = Vec::with_capacity(blocks.len());
@@ -472,22 +493,23 @@ impl FamilyTable<'_> {
                 regions.push(head);
                 rest = tail;
             }
-            let lens: Vec<Result<usize, GcError>> = pool.install(|| {
+            let lens: Vec<Result<(usize, u64), GcError>> = pool.install(|| {
                 blocks
                     .par_iter()
                     .zip(regions.par_iter_mut())
                     .map(|(&(a, b, _), region)| self.write_families(a, b, &prefixes, region))
                     .collect()
             });
-            let (mut at, mut from) = (0, 0);
-            for (len, &(_, _, size)) in lens.into_iter().zip(&blocks) {
+            let (mut at, mut from, mut rows) = (0, 0, 0);
+            for (done, &(_, _, size)) in lens.into_iter().zip(&blocks) {
                 // The first failing block in family order reports (the first bad family in it).
-                let len = len?;
+                let (len, n) = done?;
                 out.copy_within(from..from + len, at);
                 at += len;
                 from += size;
+                rows += n;
             }
-            return Ok((at, at));
+            return Ok(Rendered { bytes: at, text: at, rows });
         }
         let done: Vec<Result<Piece, GcError>> = pool.install(|| {
             blocks
@@ -498,33 +520,45 @@ impl FamilyTable<'_> {
                         if text.len() < size {
                             text.resize(size, 0);
                         }
-                        let len = self.write_families(a, b, &prefixes, &mut text[..size])?;
+                        let (len, rows) = self.write_families(a, b, &prefixes, &mut text[..size])?;
                         let mut crc = crc32fast::Hasher::new();
                         crc.update(&text[..len]);
-                        Ok((deflate_piece(&text[..len], gzip_level)?, len, crc))
+                        Ok((deflate_piece(&text[..len], gzip_level)?, len, rows, crc))
                     })
                 })
                 .collect()
         });
         let mut pieces = Vec::with_capacity(done.len());
-        let (mut need, mut text) = (0, 0);
+        let mut result = Rendered { bytes: 0, text: 0, rows: 0 };
         for d in done {
             // The first failing block in family order reports (the first bad family in it).
-            let (m, n, c) = d?;
-            need += m.len();
-            text += n;
+            let (m, n, rows, c) = d?;
+            result.bytes += m.len();
+            result.text += n;
+            result.rows += rows;
             crc.combine(&c);
             pieces.push(m);
         }
-        if need <= out.len() {
+        if result.bytes <= out.len() {
             let mut at = 0;
             for m in &pieces {
                 out[at..at + m.len()].copy_from_slice(m);
                 at += m.len();
             }
         }
-        Ok((need, text))
+        Ok(result)
     }
+}
+
+/// What [`FamilyTable::render`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rendered {
+    /// Bytes the result takes in `out` (or needs, when `out` is too short).
+    pub bytes: usize,
+    /// Bytes of the text before compression.
+    pub text: usize,
+    /// Rows written.
+    pub rows: u64,
 }
 
 /// `text` as raw deflate data ended by a sync flush (an empty stored block): byte-aligned and
@@ -549,8 +583,8 @@ pub fn deflate_piece(text: &[u8], level: u32) -> Result<Vec<u8>, GcError> {
     Ok(out)
 }
 
-/// A block's deflate data, text length and the CRC-32 of its text.
-type Piece = (Vec<u8>, usize, crc32fast::Hasher);
+/// A block's deflate data, text length, rows and the CRC-32 of its text.
+type Piece = (Vec<u8>, usize, u64, crc32fast::Hasher);
 
 thread_local! {
     /// Each worker's text buffer for the blocks it compresses (kept between calls).
@@ -621,10 +655,21 @@ pub struct gc_family_table_args {
     pub crc: *mut u64,
     /// Length of `crc`: 2, or 0 (NULL) for plain text.
     pub crc_len: u64,
+    // ----- Since ABI 2.3 (a caller's smaller struct reads as 0 / NULL here). -----
+    /// Rows whose value is below this are not written; 0 writes every row.
+    pub min_value: f64,
+    /// 1 value, written: the rows written (NULL: not reported).
+    pub out_rows: *mut u64,
+    /// Length of `out_rows`: 1, or 0 (NULL).
+    pub out_rows_len: u64,
 }
 
 /// Size of the `gc_family_table_args` this library knows.
 pub const GC_FAMILY_TABLE_ARGS_SIZE: usize = std::mem::size_of::<gc_family_table_args>();
+
+/// Size of `gc_family_table_args` in ABI 2.2, where it first appeared: the least a caller's
+/// `struct_size` may be.
+pub const GC_FAMILY_TABLE_ARGS_SIZE_2_2: usize = 216;
 
 /// See `genecontent.h`.
 ///
@@ -638,7 +683,7 @@ pub unsafe extern "C" fn gc_family_table(
     err_len: u64,
 ) -> i32 {
     crate::guard(err, err_len, || {
-        let a = crate::read_args(args, "gc_family_table_args", GC_FAMILY_TABLE_ARGS_SIZE)?;
+        let a = crate::abi::read_grown_args(args, "gc_family_table_args", GC_FAMILY_TABLE_ARGS_SIZE_2_2)?;
         if a.gzip_level > 9 {
             return Err(GcError::invalid(format!(
                 "gzip_level is {}: use 0 (plain text) or 1 to 9",
@@ -668,6 +713,7 @@ pub unsafe extern "C" fn gc_family_table(
             )?,
             family_rows: crate::slice(a.family_rows, a.family_rows_len, "family_rows")?,
             first_family: a.first_family,
+            min_value: a.min_value,
         };
         let written = crate::slice_mut(a.out_written, 2, "out_written")?;
         let out = crate::slice_mut(a.out, a.out_len, "out")?;
@@ -688,9 +734,20 @@ pub unsafe extern "C" fn gc_family_table(
             [c, n] => crc32fast::Hasher::new_with_initial_len(*c as u32, *n),
             _ => crc32fast::Hasher::new(),
         };
-        let (total, text) = table.render(a.gzip_level, &pool, out, &mut crc)?;
+        let out_rows = crate::slice_mut(a.out_rows, a.out_rows_len, "out_rows")?;
+        if out_rows.len() > 1 {
+            return Err(GcError::invalid(format!(
+                "out_rows_len is {}: the rows written are 1 value (or 0 for none)",
+                out_rows.len()
+            )));
+        }
+        let done = table.render(a.gzip_level, &pool, out, &mut crc)?;
+        let (total, text) = (done.bytes, done.text);
         written[0] = total as u64;
         written[1] = text as u64;
+        if let [rows] = out_rows {
+            *rows = done.rows;
+        }
         if let [c, n] = crc_state {
             if total <= out.len() {
                 *n += text as u64;
@@ -774,7 +831,8 @@ mod tests {
 
     #[test]
     fn args_have_the_documented_size() {
-        assert_eq!(GC_FAMILY_TABLE_ARGS_SIZE, 216);
+        assert_eq!(GC_FAMILY_TABLE_ARGS_SIZE, 240);
+        assert_eq!(std::mem::offset_of!(gc_family_table_args, min_value), GC_FAMILY_TABLE_ARGS_SIZE_2_2);
     }
 
     #[test]
@@ -793,16 +851,19 @@ mod tests {
             families: Names::new(names, &fends, "family_name").unwrap(),
             family_rows: &[1, 0],
             first_family: 0,
+            min_value: 0.0,
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let mut out = vec![0u8; t.bound() + 4096];
         let mut crc = crc32fast::Hasher::new();
-        let (len, text_len) = t.render(0, &pool, &mut out, &mut crc).unwrap();
+        let r = t.render(0, &pool, &mut out, &mut crc).unwrap();
+        let (len, text_len) = (r.bytes, r.text);
         assert_eq!(len, text_len);
+        assert_eq!(r.rows, 8);
         let text = out[..len].to_vec();
         // A buffer too short for the bounds: they are the length needed.
         let mut short = vec![0u8; 10];
-        assert_eq!(t.render(0, &pool, &mut short, &mut crc).unwrap().0, t.bound());
+        assert_eq!(t.render(0, &pool, &mut short, &mut crc).unwrap().bytes, t.bound());
         assert_eq!(
             String::from_utf8(text.clone()).unwrap(),
             "f1\ta\tpPresent\t0\nf1\ta\tgains\t0\nf1\ta\tlosses\t0.500000\nf1\tb\tpPresent\t0.500000\n\
@@ -812,8 +873,10 @@ mod tests {
         let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
         let mut crc = crc32fast::Hasher::new();
         for _ in 0..2 {
-            let (n, text_len) = t.render(1, &pool, &mut out, &mut crc).unwrap();
+            let r = t.render(1, &pool, &mut out, &mut crc).unwrap();
+            let (n, text_len) = (r.bytes, r.text);
             assert_eq!(text_len, text.len());
+            assert_eq!(r.rows, 8);
             gz.extend_from_slice(&out[..n]);
         }
         gz.extend_from_slice(&[3, 0]);
@@ -826,5 +889,21 @@ mod tests {
         let bad = FamilyTable { gains: &[f64::NAN, 9.0, 0.0, 9.0], ..t };
         let e = bad.render(0, &pool, &mut out, &mut crc32fast::Hasher::new()).unwrap_err();
         assert_eq!(e.message, "Family 'f2': gains at node 'a' is NaN; every value must be finite.");
+        // A cut at 0.25 leaves out the rows below it (0, 0.125), plain and compressed alike.
+        let cut = FamilyTable { min_value: 0.25, ..t };
+        let r = cut.render(0, &pool, &mut out, &mut crc32fast::Hasher::new()).unwrap();
+        assert_eq!(
+            String::from_utf8(out[..r.bytes].to_vec()).unwrap(),
+            "f1\ta\tlosses\t0.500000\nf1\tb\tpPresent\t0.500000\nf2\ta\tpPresent\t1\nf2\tb\tpPresent\t0.250000\n"
+        );
+        assert_eq!(r.rows, 4);
+        let z = cut.render(6, &pool, &mut out, &mut crc32fast::Hasher::new()).unwrap();
+        assert_eq!((z.text, z.rows), (r.bytes, 4));
+        for bad in [-1e-9, f64::NAN, f64::INFINITY] {
+            let e = FamilyTable { min_value: bad, ..t }
+                .render(0, &pool, &mut out, &mut crc32fast::Hasher::new())
+                .unwrap_err();
+            assert!(e.message.starts_with("min_value is "), "{}", e.message);
+        }
     }
 }

@@ -112,7 +112,7 @@ static uint32_t crc32_bits(uint32_t crc, const uint8_t *p, size_t n) {
    significant digits, exact 0 and 1), deflate output with its running CRC-32, and errors. */
 static void family_table_checks(void) {
   char err[512];
-  FCHECK(sizeof(gc_family_table_args) == 216, "sizeof(gc_family_table_args) is %zu",
+  FCHECK(sizeof(gc_family_table_args) == 240, "sizeof(gc_family_table_args) is %zu",
          sizeof(gc_family_table_args));
   const uint8_t q[3] = {0, 1, 2};
   const double present[6] = {1, 0.25, 0.5, 0, 0.123456789, 0.99999999};
@@ -196,6 +196,32 @@ static void family_table_checks(void) {
   FCHECK(rc == GC_ERR_INVALID_ARGUMENT &&
              strstr(err, "Family 'f1': gains at node 'a' is NaN; every value must be finite."),
          "NaN: %d %s", rc, err);
+  gains[3] = 5.3299562e-6;
+  /* min_value (minor 3): rows below 0.2 are left out, and out_rows counts the rest. */
+  uint64_t nrows = 99;
+  b.min_value = 0.2;
+  b.out_rows = &nrows;
+  b.out_rows_len = 1;
+  rc = gc_family_table(&b, err, sizeof err);
+  const char *cut =
+      "f1\ta\tlosses\t0.300000\nf1\tb\tgains\t1.23457e+6\nf1\troot\tpPresent\t1.00000\n"
+      "fam2\ta\tpPresent\t1\nfam2\tb\tpPresent\t0.250000\nfam2\tb\tlosses\t0.500000\n"
+      "fam2\troot\tpPresent\t0.500000\n";
+  FCHECK(rc == GC_OK && written[0] == strlen(cut) && memcmp(out, cut, strlen(cut)) == 0 && nrows == 7,
+         "min_value 0.2: %d %s, %llu rows: %.*s", rc, err, (unsigned long long)nrows,
+         (int)written[0], out);
+  /* A caller of minor 2 (struct_size 216, no min_value): every row, rows not reported. */
+  b.struct_size = 216;
+  nrows = 99;
+  rc = gc_family_table(&b, err, sizeof err);
+  FCHECK(rc == GC_OK && written[0] == n && memcmp(out, want, n) == 0 && nrows == 99,
+         "struct_size 216: %d %s", rc, err);
+  b.struct_size = sizeof b;
+  b.min_value = -1;
+  rc = gc_family_table(&b, err, sizeof err);
+  FCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "min_value is -1"), "min_value -1: %d %s", rc,
+         err);
+  b.min_value = 0;
   b.struct_size = 208;
   rc = gc_family_table(&b, err, sizeof err);
   FCHECK(rc == GC_ERR_INVALID_ARGUMENT && strstr(err, "struct_size is 208"), "small: %d %s", rc, err);

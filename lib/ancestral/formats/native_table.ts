@@ -84,9 +84,11 @@ export class NativeFamilyTable {
   readonly #rowsPerFamily: number;
   readonly #threads: number;
   readonly #gzipLevel: number;
+  readonly #minValue: number;
   #buffers: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
   #turn = 0;
   #textBytes = 0;
+  #rows = 0;
   /** CRC-32 and length of the text so far (compressed output). */
   #crc = new BigUint64Array(2);
   #last: Promise<void> = Promise.resolve();
@@ -96,13 +98,20 @@ export class NativeFamilyTable {
     return this.#textBytes;
   }
 
+  /** Rows formatted so far (the header line not counted). */
+  get rows(): number {
+    return this.#rows;
+  }
+
   /**
    * Binds the formatter. `gzipLevel` 0 writes plain text, 1..9 deflate data at that level
    * (between {@linkcode NativeFamilyTable.gzipStart} and {@linkcode NativeFamilyTable.gzipEnd}).
+   * Rows whose value is below `minValue` are left out (0: every row). Null when the library
+   * has no `gc_family_table`, or is older than minor 3 (which would ignore `minValue`).
    *
    * @example
    * ```ts ignore
-   * const t = NativeFamilyTable.open(kernel, ["a", "b", "root"], ["pPresent"], 0, 0)!;
+   * const t = NativeFamilyTable.open(kernel, ["a", "b", "root"], ["pPresent"], 0, 0, 0)!;
    * const bytes = await t.format(block, 0);
    * ```
    */
@@ -112,9 +121,10 @@ export class NativeFamilyTable {
     quantities: readonly ("pPresent" | "gains" | "losses")[],
     threads: number,
     gzipLevel: number,
+    minValue: number,
   ): NativeFamilyTable | null {
-    if (!kernel.symbols.gc_family_table_async) return null;
-    return new NativeFamilyTable(kernel, ids, quantities, threads, gzipLevel);
+    if (!kernel.symbols.gc_family_table_async || kernel.minor < 3) return null;
+    return new NativeFamilyTable(kernel, ids, quantities, threads, gzipLevel, minValue);
   }
 
   private constructor(
@@ -123,6 +133,7 @@ export class NativeFamilyTable {
     quantities: readonly ("pPresent" | "gains" | "losses")[],
     threads: number,
     gzipLevel: number,
+    minValue: number,
   ) {
     this.#kernel = kernel;
     this.#nNodes = ids.length;
@@ -130,6 +141,7 @@ export class NativeFamilyTable {
     this.#quantities = Uint8Array.from(quantities, (q) => QUANTITY_CODES[q]);
     this.#threads = threads;
     this.#gzipLevel = gzipLevel;
+    this.#minValue = minValue;
     const n = ids.length;
     let fixed = 0, rows = 0;
     for (const q of quantities) {
@@ -198,6 +210,7 @@ export class NativeFamilyTable {
     const turn = this.#turn;
     this.#turn = 1 - turn;
     const written = new BigUint64Array(2);
+    const rows = new BigUint64Array(1);
     for (let attempt = 0; attempt < 2; attempt++) {
       if (this.#buffers[turn].length < need) this.#buffers[turn] = new Uint8Array(need);
       const out = this.#buffers[turn];
@@ -218,6 +231,8 @@ export class NativeFamilyTable {
         out,
         outWritten: written,
         crc: this.#gzipLevel > 0 ? this.#crc : null,
+        minValue: this.#minValue,
+        outRows: rows,
       };
       const args = packFamilyTableArgs(keep);
       const err = new Uint8Array(ERROR_BUFFER_BYTES);
@@ -230,6 +245,7 @@ export class NativeFamilyTable {
       const n = Number(written[0]);
       if (status === Status.OK) {
         this.#textBytes += Number(written[1]);
+        this.#rows += Number(rows[0]);
         return out.subarray(0, n);
       }
       if (status === Status.INVALID_ARGUMENT && n > out.length && attempt === 0) {

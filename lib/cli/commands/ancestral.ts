@@ -22,7 +22,11 @@ import {
   stochasticMapPatterns,
   type StochasticMapSummary,
 } from "../../ancestral/stochastic_map.ts";
-import { branchSummaryTsv, writeFamilyTable } from "../../ancestral/formats/long_tsv.ts";
+import {
+  branchSummaryTsv,
+  DEFAULT_FAMILY_TABLE_MIN,
+  writeFamilyTable,
+} from "../../ancestral/formats/long_tsv.ts";
 import { openKernel } from "../../native/ffi.ts";
 import { formatNhx } from "../../ancestral/formats/nhx.ts";
 import { itolBranchStyle, itolBranchText, itolSimpleBar } from "../../ancestral/formats/itol.ts";
@@ -62,6 +66,7 @@ export const ANCESTRAL_OPTIONS = {
   ...ASCERTAINMENT_OPTIONS,
   "from-fit": { type: "string" },
   "per-family": { type: "string" },
+  "per-family-min": { type: "string" },
   families: { type: "string" },
   samples: { type: "string" },
   seed: { type: "string" },
@@ -95,7 +100,8 @@ export const ANCESTRAL_HELP =
   `genecontent ancestral: ancestral gene content and expected gains and losses per branch
 
 Usage: genecontent ancestral --tree FILE --pam FILE [--model M [values] | --from-fit FIT.json]
-       [--families SETFILE] [--per-family FILE] [--samples N --seed S] [--json] [--out DIR]
+       [--families SETFILE] [--per-family FILE [--per-family-min V]] [--samples N --seed S]
+       [--json] [--out DIR]
 
 For each family, the posterior probability that it is present at every node and its expected
 numbers of gains (absent to present) and losses on every branch, given its column, under the
@@ -120,8 +126,15 @@ Families:
   --per-family FILE      one family per block of rows: the long TSV (family, node, quantity,
                          value; quantities pPresent at every node, gains and losses on every
                          branch; values with 6 significant digits, 0 and 1 when exact),
-                         streamed; gzip when FILE ends in .gz; '-' for stdout. With --json the
-                         JSON also lists every family, to full precision (large for big PAMs)
+                         streamed; gzip when FILE ends in .gz; '-' for stdout. Rows below
+                         --per-family-min are left out. With --json the JSON also lists every
+                         family, every value, to full precision (large for big PAMs)
+  --per-family-min V     leave out of the per-family TSV the rows whose value is below V
+                         (default ${DEFAULT_FAMILY_TABLE_MIN}): a (family, node, quantity) absent from the table is
+                         below V. Most families are absent from most of the tree, so most rows
+                         are near 0 and the cut shrinks the table about tenfold; branch and
+                         genome sums always use every value. 0 writes every row. The table's
+                         .provenance.json records V and the rows written
 Stochastic mapping:
   --samples N            also draw N histories per family from their posterior and report the
                          per-branch mean and 2.5% / 97.5% quantiles of the gains and losses
@@ -253,6 +266,16 @@ export async function ancestralCommand(args: string[]): Promise<number> {
   if (v.seed !== undefined && v.samples === undefined) {
     throw new GenecontentError("--seed seeds the draws of --samples: give --samples N too.");
   }
+  if (v["per-family-min"] !== undefined && v["per-family"] === undefined) {
+    throw new GenecontentError(
+      "--per-family-min cuts the table of --per-family: give --per-family FILE too.",
+    );
+  }
+  const perFamilyMin = numberOption(
+    v["per-family-min"] ?? String(DEFAULT_FAMILY_TABLE_MIN),
+    "--per-family-min",
+    { min: 0 },
+  );
   const samples = v.samples === undefined
     ? null
     : numberOption(v.samples, "--samples", { min: 1, integer: true });
@@ -449,6 +472,7 @@ export async function ancestralCommand(args: string[]): Promise<number> {
     pruned,
   };
   const jsonFamilies: unknown[] | null = v.json && plan.get("--per-family") ? [] : null;
+  let tableNote = "";
   if (plan.get("--per-family")) {
     // The kernel formats (and compresses) the rows when the native backend runs.
     const kernel = rec.backend === "native" && factory.libraryPath
@@ -457,8 +481,9 @@ export async function ancestralCommand(args: string[]): Promise<number> {
     const nn = tree.nNodes;
     progress.update("ancestral: per-family table");
     let done = 0;
-    await writeFamilyTable(v["per-family"]!, tree, ids, rec.familyBlocks(), {
+    const table = await writeFamilyTable(v["per-family"]!, tree, ids, rec.familyBlocks(), {
       flag: "--per-family",
+      minValue: perFamilyMin,
       force,
       inputs,
       provenance: v["per-family"] === "-" ? undefined : { ...result, provenance },
@@ -480,6 +505,14 @@ export async function ancestralCommand(args: string[]): Promise<number> {
       },
     });
     progress.done();
+    result.familyTable = {
+      minValue: table.minValue,
+      rows: table.rows,
+      rowsInAll: table.rowsInAll,
+      rule: "rows whose value is below minValue are not written (0: every row)",
+    };
+    tableNote = `; per-family table: ${table.rows} of ${table.rowsInAll} rows` +
+      (table.minValue > 0 ? ` (values below ${table.minValue} left out)` : "");
   }
   if (jsonFamilies) result.families = jsonFamilies;
   result.provenance = provenance;
@@ -522,7 +555,7 @@ export async function ancestralCommand(args: string[]): Promise<number> {
   console.error(
     `genecontent: ancestral: ${rec.nFamilies} families, ${tree.nTips} genomes, model ` +
       `${formatModel(model)} (values ${valuesFrom}); expected gains ${t.gains.toPrecision(6)}, ` +
-      `losses ${t.losses.toPrecision(6)} over the tree; ${rec.backend} backend`,
+      `losses ${t.losses.toPrecision(6)} over the tree${tableNote}; ${rec.backend} backend`,
   );
   return 0;
 }
