@@ -283,6 +283,21 @@ Deno.test("long TSV: values have 6 significant digits, rounded exactly, ties awa
   assertEquals(formatValue(5.3299562e-6), "5.32996e-6");
 });
 
+/** The families of blocks, one row each, as the row-by-row writer takes them. */
+function familyRows(blocks: readonly FamilyTableBlock[], nn: number): FamilyAncestralRow[] {
+  return blocks.flatMap((b) =>
+    b.families.map((family, i) => {
+      const a = b.rows[i] * nn;
+      return {
+        family,
+        pPresent: b.present.subarray(a, a + nn),
+        gains: b.gains.subarray(a, a + nn),
+        losses: b.losses.subarray(a, a + nn),
+      };
+    })
+  );
+}
+
 /** Blocks of `rows` (random values, shared rows) for writeFamilyTable. */
 function randomBlocks(tree: FlatTree, nFamilies: number, perBlock: number, rng: Random) {
   const nn = tree.nNodes;
@@ -315,17 +330,7 @@ Deno.test("long TSV: the native formatter writes the TypeScript writer's bytes, 
   const dir = await Deno.makeTempDir();
   try {
     // The reference: the per-family writer, row by row.
-    const rows = blocks.flatMap((b) =>
-      b.families.map((family, i) => {
-        const a = b.rows[i] * nn;
-        return {
-          family,
-          pPresent: b.present.subarray(a, a + nn),
-          gains: b.gains.subarray(a, a + nn),
-          losses: b.losses.subarray(a, a + nn),
-        };
-      })
-    );
+    const rows = familyRows(blocks, nn);
     await writeFamilyLongTsv(`${dir}/ref.tsv`, tree, ids, rows);
     const ref = await Deno.readFile(`${dir}/ref.tsv`);
     const ts = await writeFamilyTable(`${dir}/ts.tsv`, tree, ids, blocks);
@@ -448,17 +453,7 @@ Deno.test("long TSV: a cut leaves out exactly the rows below it, natively and in
       console.warn("no native library of ABI minor >= 3: only the TypeScript writer checked");
     }
     // The row-by-row writer applies the same rule.
-    const rows = blocks.flatMap((b) =>
-      b.families.map((family, i) => {
-        const a = b.rows[i] * nn;
-        return {
-          family,
-          pPresent: b.present.subarray(a, a + nn),
-          gains: b.gains.subarray(a, a + nn),
-          losses: b.losses.subarray(a, a + nn),
-        };
-      })
-    );
+    const rows = familyRows(blocks, nn);
     const one = await writeFamilyLongTsv(`${dir}/rows.tsv`, tree, ids, rows, { minValue: cut });
     assertEquals([one.rows, await Deno.readTextFile(`${dir}/rows.tsv`)], [wantRows, want]);
     for (const bad of [-1, NaN, Infinity]) {
