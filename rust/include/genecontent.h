@@ -7,8 +7,11 @@
  * version 1 is kept and gives the same results as before.
  *
  * Minor versions are compatible growth within a version: new exports with their own argument
- * structs, nothing existing changed. Minor 1 added gc_expectations and gc_abi_minor; minor 2
- * added gc_family_table, gc_distances and gc_build_tree. A caller
+ * structs, or fields appended to an argument struct (whose struct_size then tells the library
+ * which fields the caller has; the fields an older caller lacks read as 0), nothing existing
+ * changed. Minor 1 added gc_expectations and gc_abi_minor; minor 2 added gc_family_table,
+ * gc_distances and gc_build_tree; minor 3 appended min_value and out_rows to
+ * gc_family_table_args. A caller
  * that needs an addition looks the symbol gc_abi_minor up (dlsym, or an optional symbol of its
  * FFI): if it is absent the library is minor 0; otherwise gc_abi_minor() >= the minor that
  * introduced the addition tells that its exports are there.
