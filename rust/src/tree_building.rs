@@ -38,7 +38,7 @@
 //! deterministic reduction (the same tree for any thread count).
 
 use crate::abi::{guard, slice, slice_mut};
-use crate::distances::{n_pairs, read_args, to_usize};
+use crate::distances::{n_pairs, read_args, row_start, to_usize};
 use crate::error::GcError;
 use crate::pool::shared_pool;
 use rayon::prelude::*;
@@ -88,9 +88,8 @@ fn huge_pages(v: &mut [f64]) {
     let _ = v;
 }
 
-/// The n x n matrix of condensed distances, checked finite and >= 0: the upper triangle
-/// (`d[i n + j]`, i < j), and the lower one too when `symmetric`.
-fn full_matrix(n: usize, condensed: &[f64], symmetric: bool) -> Result<Vec<f64>, GcError> {
+/// The symmetric n x n matrix of condensed distances (`d[i n + j]`), checked finite and >= 0.
+fn full_matrix(n: usize, condensed: &[f64]) -> Result<Vec<f64>, GcError> {
     let want = n_pairs(n)?;
     if condensed.len() != want {
         return Err(GcError::invalid(format!(
@@ -115,7 +114,7 @@ fn full_matrix(n: usize, condensed: &[f64], symmetric: bool) -> Result<Vec<f64>,
         k += len;
     }
     const BLOCK: usize = 32;
-    for i0 in (0..n).step_by(BLOCK).filter(|_| symmetric) {
+    for i0 in (0..n).step_by(BLOCK) {
         for j0 in (i0..n).step_by(BLOCK) {
             for i in i0..(i0 + BLOCK).min(n) {
                 for j in j0.max(i + 1)..(j0 + BLOCK).min(n) {
@@ -175,6 +174,14 @@ fn prefetch<T>(x: &T) {
     let _ = x;
 }
 
+/// Asks the processor to bring `v[i]` into cache; an index out of range fetches nothing.
+#[inline]
+fn prefetch_at(v: &[f64], i: usize) {
+    if let Some(x) = v.get(i) {
+        prefetch(x);
+    }
+}
+
 /// One entry of a row: the distance to cluster `id` (a node id).
 #[derive(Clone, Copy)]
 struct Entry {
@@ -215,33 +222,101 @@ impl Row {
     }
 }
 
-/// Whether the cluster at position x was made after the one at y (`born`: the join that made
-/// each; of two tips, the lower position counts as the later).
-#[inline]
-fn later(born: &[u32], x: usize, y: usize) -> bool {
-    born[x] > born[y] || (born[x] == born[y] && x < y)
+/// Entries that [`Least`] keeps: the sorted start of a row as it is made.
+const LEAST: usize = 8;
+
+/// The `LEAST` smallest distances offered so far (their indices into the row being made), in
+/// increasing order, kept while the row is filled so that it starts sorted there without a
+/// selection pass.
+struct Least {
+    d: [f64; LEAST],
+    i: [u32; LEAST],
+    len: usize,
 }
+
+impl Least {
+    fn new() -> Self {
+        Least { d: [f64::INFINITY; LEAST], i: [0; LEAST], len: 0 }
+    }
+
+    /// Offers entry `i` of distance `d`; kept if it is among the `LEAST` smallest so far.
+    #[inline]
+    fn offer(&mut self, d: f64, i: usize) {
+        if d < self.d[LEAST - 1] {
+            self.insert(d, i);
+        }
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, d: f64, i: usize) {
+        let mut k = self.len.min(LEAST - 1);
+        while k > 0 && d < self.d[k - 1] {
+            self.d[k] = self.d[k - 1];
+            self.i[k] = self.i[k - 1];
+            k -= 1;
+        }
+        self.d[k] = d;
+        self.i[k] = i as u32;
+        self.len = (self.len + 1).min(LEAST);
+    }
+
+    /// Moves the kept entries, in order, to the start of `e` (the others fill the places they
+    /// left) and returns how many there are: the row's sorted length.
+    fn place(&self, e: &mut [Entry]) -> usize {
+        let m = self.len;
+        let kept: [Entry; LEAST] = std::array::from_fn(|k| if k < m { e[self.i[k] as usize] } else { Entry { d: 0.0, id: 0 } });
+        let mut front = 0u32; // bit p: place p < m holds a kept entry
+        for &i in &self.i[..m] {
+            if (i as usize) < m {
+                front |= 1 << i;
+            }
+        }
+        let mut p = 0;
+        for &i in &self.i[..m] {
+            if (i as usize) >= m {
+                while front & (1 << p) != 0 {
+                    p += 1;
+                }
+                e[i as usize] = e[p];
+                p += 1;
+            }
+        }
+        e[..m].copy_from_slice(&kept[..m]);
+        m
+    }
+}
+
+/// The age key of each position's cluster: `(j << 32) | (n - p)` for the cluster made by join
+/// j at position p (j = 0 for the tips), so that the later made of two clusters has the larger
+/// key, and of two tips the one at the lower position.
+#[inline]
+fn age_key(join: usize, n: usize, p: usize) -> u64 {
+    ((join as u64) << 32) | (n - p) as u64
+}
+
+/// Keys below this are of tips.
+const FIRST_JOIN: u64 = 1 << 32;
 
 /// What the scan reads besides the rows.
 struct Scan<'a> {
     n: usize,
-    d: &'a [f64],
+    tips: &'a [f64],
     active: &'a [usize],
-    node_of: &'a [usize],
     pos_of: &'a [i32],
-    born: &'a [u32],
+    age: &'a [u64],
     rsum: &'a [f64],
     rm2: f64,
-    rmax: f64,
+    /// The largest R of the active clusters made before each position's (those of its row).
+    older_max: &'a [f64],
 }
 
 impl Scan<'_> {
     /// A floating-point lower bound of the spec's Q = (t - R_a) - R_b (a < b) of every pair
     /// of row x at distance >= `dist`, t = (r - 2) dist: x is either a or b.
     #[inline]
-    fn bound(&self, dist: f64, rx: f64) -> f64 {
+    fn bound(&self, dist: f64, rx: f64, rmax: f64) -> f64 {
         let t = self.rm2 * dist;
-        ((t - rx) - self.rmax).min((t - self.rmax) - rx)
+        ((t - rx) - rmax).min((t - rmax) - rx)
     }
 
     /// The best (Q, a, b) over the active rows: a row whose lower bound (from its smallest
@@ -258,7 +333,7 @@ impl Scan<'_> {
         let mut first = 0;
         let mut least = f64::INFINITY;
         for (i, &x) in self.active.iter().enumerate() {
-            let v = self.bound(head[x], self.rsum[x]);
+            let v = self.bound(head[x], self.rsum[x], self.older_max[x]);
             bounds.push(v);
             if v < least {
                 least = v;
@@ -287,15 +362,25 @@ impl Scan<'_> {
     /// Scans the row of x for pairs that beat `best`, up to where its bound exceeds `best`.
     fn scan_row(&self, x: usize, rows: &mut [Row], head: &mut [f64], best: &mut (f64, usize, usize)) {
         let rx = self.rsum[x];
+        let px = self.older_max[x];
         let row = &mut rows[x];
         if !row.ready {
-            let dx = &self.d[x * self.n..(x + 1) * self.n];
-            row.e = self
-                .active
-                .iter()
-                .filter(|&&c| later(self.born, x, c))
-                .map(|&c| Entry { d: dx[c], id: self.node_of[c] as u32 })
-                .collect();
+            // The row of a tip holds the active tips after it (made before it), in position order,
+            // with their distances in its condensed row.
+            let start = row_start(self.n, x);
+            let dx = &self.tips[start..start + self.n - x - 1];
+            let at = self.active.partition_point(|&c| c <= x);
+            let mut least = Least::new();
+            row.e.clear();
+            row.e.reserve(self.active.len() - at);
+            for &c in &self.active[at..] {
+                if self.age[c] < FIRST_JOIN {
+                    let v = dx[c - x - 1];
+                    least.offer(v, row.e.len());
+                    row.e.push(Entry { d: v, id: c as u32 });
+                }
+            }
+            row.sorted = least.place(&mut row.e);
             row.ready = true;
         }
         let mut i = row.start;
@@ -306,7 +391,7 @@ impl Scan<'_> {
             }
             let e = row.e[i];
             i += 1;
-            if self.bound(e.d, rx) > best.0 {
+            if self.bound(e.d, rx, px) > best.0 {
                 break;
             }
             let y = self.pos_of[e.id as usize];
@@ -360,7 +445,13 @@ pub fn neighbor_joining(
     if n > u32::MAX as usize / 2 {
         return Err(GcError::invalid(format!("n_taxa is {n}: too many for neighbour joining")));
     }
-    let mut d = full_matrix(n, condensed, false)?;
+    let want = n_pairs(n)?;
+    if condensed.len() != want {
+        return Err(GcError::invalid(format!(
+            "distances_len is {} but n_taxa (n_taxa - 1) / 2 is {want}",
+            condensed.len()
+        )));
+    }
     let n_nodes = 2 * n - 2;
     let mut parent = vec![-1i32; n_nodes];
     let mut bl = vec![0.0f64; n_nodes];
@@ -368,57 +459,81 @@ pub fn neighbor_joining(
     let mut node_of: Vec<usize> = (0..n).collect();
     let mut pos_of: Vec<i32> = (0..n_nodes).map(|v| if v < n { v as i32 } else { -1 }).collect();
     let mut active: Vec<usize> = (0..n).collect();
+    // The current d_xy is kept in the row of the later made of x and y (`age`), so a join
+    // writes one row, the new cluster's, and no column. `dm` holds the tips' rows (the
+    // condensed distances: of two tips the one at the lower position is the later made), then
+    // the rows that the joins write, one per position; `base[x] + y` is where d_xy is in
+    // the row of x.
+    let mut dm = vec![0.0f64; want + n * n];
+    huge_pages(&mut dm);
+    let mut base: Vec<usize> = (0..n).map(|x| row_start(n, x).wrapping_sub(x + 1)).collect();
+    let mut age: Vec<u64> = (0..n).map(|p| age_key(0, n, p)).collect();
     // Row sums in position order (d_pp = 0 is added too, as the spec does), and each tip's
-    // least distance to a later tip, from the upper triangle alone: row i adds d_ic to R_c
-    // for every c > i, which comes after the d_jc (j < i) of the earlier rows.
+    // least distance to a later tip, in one pass over the condensed rows that also copies and
+    // checks them: row i adds d_ic to R_c for every c > i, which comes after the d_jc (j < i)
+    // of the earlier rows.
     let mut rsum = vec![0.0f64; n];
     let mut head = vec![f64::INFINITY; n];
+    let mut bad = false;
     for i in 0..n {
-        let row = &d[i * n + i + 1..(i + 1) * n];
+        let span = row_start(n, i)..row_start(n, i + 1);
+        let row = &condensed[span.clone()];
+        dm[span].copy_from_slice(row);
         let mut s = rsum[i] + 0.0;
         let mut m = f64::INFINITY;
         for (&x, r) in row.iter().zip(&mut rsum[i + 1..]) {
             s += x;
             m = m.min(x);
             *r += x;
+            bad |= !(x >= 0.0 && x < f64::INFINITY);
         }
         rsum[i] = s;
         head[i] = m;
     }
+    if bad {
+        let k = condensed.iter().position(|x| !(x.is_finite() && *x >= 0.0)).unwrap_or(0);
+        return Err(GcError::invalid(format!(
+            "distances[{k}] is {}: distances must be finite and >= 0",
+            condensed[k]
+        )));
+    }
     let mut rows: Vec<Row> = (0..n).map(|_| Row::default()).collect();
-    // The join at which each position's cluster was made (0 for the tips). The current d_xy
-    // is held in the row of the later made of x and y (`later`; of two tips the lower
-    // position, so the upper triangle), as a join writes only the new cluster's row.
-    let mut born: Vec<u32> = vec![0; n];
-    let dist = |d: &[f64], born: &[u32], x: usize, y: usize| {
-        if later(born, x, y) {
-            d[x * n + y]
+    let at = |base: &[usize], age: &[u64], x: usize, y: usize| {
+        if age[x] > age[y] {
+            base[x].wrapping_add(y)
         } else {
-            d[y * n + x]
+            base[y].wrapping_add(x)
         }
     };
+    // The active positions from the earliest made cluster to the latest, and for each the
+    // largest R of those before it.
+    let mut by_age: Vec<usize> = (0..n).rev().collect();
+    let mut older_max = vec![f64::NEG_INFINITY; n];
     let mut next = n;
     let mut bounds: Vec<f64> = Vec::with_capacity(n);
     let mut candidates: Vec<usize> = Vec::with_capacity(n);
     loop {
         let r = active.len();
         let rm2 = (r - 2) as f64;
-        let rmax = active.iter().map(|&p| rsum[p]).fold(f64::NEG_INFINITY, f64::max);
+        let mut m = f64::NEG_INFINITY;
+        for &x in &by_age {
+            older_max[x] = m;
+            m = m.max(rsum[x]);
+        }
         // One thread: with the pruning a step visits a few entries per row, too little work to
         // share out at every join.
         let (_, a, b) = Scan {
             n,
-            d: &d,
+            tips: &dm[..want],
             active: &active,
-            node_of: &node_of,
             pos_of: &pos_of,
-            born: &born,
+            age: &age,
             rsum: &rsum,
             rm2,
-            rmax,
+            older_max: &older_max,
         }
         .best(&mut rows, &mut head, &mut bounds, &mut candidates);
-        let dab = dist(&d, &born, a, b);
+        let dab = dm[at(&base, &age, a, b)];
         let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
         let mut lb = dab - la;
         if la < 0.0 {
@@ -447,7 +562,7 @@ pub fn neighbor_joining(
         bl[node_of[b]] = lb;
         if r == 3 {
             let c = active.iter().copied().find(|&c| c != a && c != b).unwrap();
-            let mut lc = (dist(&d, &born, a, c) + dist(&d, &born, b, c) - dab) / 2.0;
+            let mut lc = (dm[at(&base, &age, a, c)] + dm[at(&base, &age, b, c)] - dab) / 2.0;
             if lc < 0.0 {
                 lc = 0.0;
                 clamped += 1;
@@ -458,38 +573,57 @@ pub fn neighbor_joining(
         }
         let ib = active.iter().position(|&p| p == b).unwrap();
         active.remove(ib);
+        by_age.retain(|&p| p != a && p != b);
+        by_age.push(a);
         rows[b] = Row::default();
         let mut ru = 0.0;
         let mut hu = f64::INFINITY;
         // The new cluster's row (it is made after every other active cluster) is filled here,
-        // in its allocation's old space.
+        // in its allocation's old space, and its row of `dm` after the tips' rows.
         let mut row_u = std::mem::take(&mut rows[a]);
-        row_u.e.clear();
+        let e = &mut row_u.e;
+        e.clear();
+        e.resize(r - 2, Entry { d: 0.0, id: 0 });
+        let mut least = Least::new();
+        let wu = want + a * n;
+        let (ka, kb, ba, bb) = (age[a], age[b], base[a], base[b]);
+        let mut j = 0;
         for (k, &c) in active.iter().enumerate() {
             // The values of later made clusters lie down columns a and b: fetch them ahead.
             if let Some(&f) = active.get(k + 16) {
-                prefetch(&d[f * n + a]);
-                prefetch(&d[f * n + b]);
+                let (kf, bf) = (age[f], base[f]);
+                let pa = if kf > ka { bf.wrapping_add(a) } else { ba.wrapping_add(f) };
+                let pb = if kf > kb { bf.wrapping_add(b) } else { bb.wrapping_add(f) };
+                prefetch_at(&dm, pa);
+                prefetch_at(&dm, pb);
             }
             if c == a {
                 continue;
             }
-            let (dac, dbc) = (dist(&d, &born, a, c), dist(&d, &born, b, c));
+            let (kc, bc) = (age[c], base[c]);
+            let ia = if kc > ka { bc.wrapping_add(a) } else { ba.wrapping_add(c) };
+            let ibc = if kc > kb { bc.wrapping_add(b) } else { bb.wrapping_add(c) };
+            let (dac, dbc) = (dm[ia], dm[ibc]);
             let x = (dac + dbc - dab) / 2.0;
-            d[a * n + c] = x;
-            rsum[c] = ((rsum[c] - dac) - dbc) + x;
+            dm[wu + c] = x;
+            let rc = ((rsum[c] - dac) - dbc) + x;
+            rsum[c] = rc;
             ru += x;
             hu = hu.min(x);
-            row_u.e.push(Entry { d: x, id: node_of[c] as u32 });
+            least.offer(x, j);
+            e[j] = Entry { d: x, id: node_of[c] as u32 };
+            j += 1;
         }
         rsum[a] = ru;
         head[a] = hu;
-        born[a] = (u - n + 1) as u32;
+        age[a] = age_key(u - n + 1, n, a);
+        base[a] = wu;
         pos_of[node_of[a]] = -1;
         pos_of[node_of[b]] = -1;
         node_of[a] = u;
         pos_of[u] = a as i32;
-        rows[a] = Row { e: row_u.e, sorted: 0, start: 0, ready: true };
+        let sorted = least.place(&mut row_u.e);
+        rows[a] = Row { e: row_u.e, sorted, start: 0, ready: true };
     }
     debug_assert_eq!(next, n_nodes);
     Ok(BuiltTree { parent, branch_length: bl, clamped })
@@ -500,7 +634,7 @@ pub fn upgma(n: usize, condensed: &[f64], pool: &rayon::ThreadPool) -> Result<Bu
     if n < 2 {
         return Err(GcError::invalid(format!("n_taxa is {n}: UPGMA needs at least 2 taxa")));
     }
-    let mut d = full_matrix(n, condensed, true)?;
+    let mut d = full_matrix(n, condensed)?;
     let n_nodes = 2 * n - 1;
     let mut parent = vec![-1i32; n_nodes];
     let mut bl = vec![0.0f64; n_nodes];
@@ -584,6 +718,7 @@ pub struct gc_tree_args {
 /// # Safety
 /// `args` must point to a `gc_tree_args` of `args->struct_size` bytes whose pointers are valid
 /// for their stated lengths.
+
 #[no_mangle]
 pub unsafe extern "C" fn gc_build_tree(args: *const gc_tree_args, err: *mut c_char, err_len: u64) -> i32 {
     guard(err, err_len, || {
