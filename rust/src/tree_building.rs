@@ -66,7 +66,7 @@ pub struct BuiltTree {
 /// Asks Linux to back `v` with huge pages where it can (a hint; errors are ignored): the
 /// joins read the matrix down its columns, a page apart at every step, and with 4 KiB pages
 /// each such read would also miss the translation cache. Called before the pages are touched.
-fn huge_pages(v: &mut [f64]) {
+fn huge_pages<T>(v: &mut [T]) {
     #[cfg(target_os = "linux")]
     {
         extern "C" {
@@ -306,54 +306,60 @@ struct Scan<'a> {
     age: &'a [u64],
     rsum: &'a [f64],
     rm2: f64,
-    /// The largest R of the active clusters made before each position's (those of its row).
-    older_max: &'a [f64],
+    /// The largest R of the active clusters.
+    rmax: f64,
+}
+
+/// The smaller of two numbers that are not NaN (one comparison, where `f64::min` also
+/// handles NaN).
+#[inline]
+fn min(x: f64, y: f64) -> f64 {
+    if y < x {
+        y
+    } else {
+        x
+    }
+}
+
+/// The larger of two numbers that are not NaN.
+#[inline]
+fn max(x: f64, y: f64) -> f64 {
+    if y > x {
+        y
+    } else {
+        x
+    }
+}
+
+/// A floating-point lower bound of the spec's Q = (t - R_a) - R_b (a < b) of every pair of
+/// a cluster x (of row sum `rx`) at distance >= `dist`, t = (r - 2) dist, with `rmax` at least
+/// every R: x is either a or b.
+#[inline]
+fn q_bound(rm2: f64, dist: f64, rx: f64, rmax: f64) -> f64 {
+    let t = rm2 * dist;
+    min((t - rx) - rmax, (t - rmax) - rx)
 }
 
 impl Scan<'_> {
-    /// A floating-point lower bound of the spec's Q = (t - R_a) - R_b (a < b) of every pair
-    /// of row x at distance >= `dist`, t = (r - 2) dist: x is either a or b.
-    #[inline]
-    fn bound(&self, dist: f64, rx: f64, rmax: f64) -> f64 {
-        let t = self.rm2 * dist;
-        ((t - rx) - rmax).min((t - rmax) - rx)
-    }
-
-    /// The best (Q, a, b) over the active rows: a row whose lower bound (from its smallest
-    /// distance, `head`) exceeds the best so far is passed over, and a scanned row ends where
-    /// the bound does, as no later entry can then reach the best.
-    fn best(
-        &self,
-        rows: &mut [Row],
-        head: &mut [f64],
-        bounds: &mut Vec<f64>,
-        candidates: &mut Vec<usize>,
-    ) -> (f64, usize, usize) {
-        bounds.clear();
-        let mut first = 0;
-        let mut least = f64::INFINITY;
-        for (i, &x) in self.active.iter().enumerate() {
-            let v = self.bound(head[x], self.rsum[x], self.older_max[x]);
-            bounds.push(v);
-            if v < least {
-                least = v;
-                first = i;
-            }
-        }
+    /// The best (Q, a, b) over the active rows, given a lower bound of each row's Q
+    /// (`bounds`, by position) and the row to scan first: a row whose bound exceeds the best
+    /// so far is passed over, and a scanned row ends where the bound of its next entry does,
+    /// as no later entry can then reach the best.
+    fn best(&self, rows: &mut [Row], head: &mut [f64], bounds: &[f64], first: usize) -> (f64, usize, usize) {
         let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
-        self.scan_row(self.active[first], rows, head, &mut best);
-        // The rows left to scan, in position order; each row's first entries are fetched into
-        // cache a few rows ahead, as the rows lie far apart in memory.
-        candidates.clear();
-        candidates.extend((0..self.active.len()).filter(|&i| i != first && bounds[i] <= best.0));
-        const AHEAD: usize = 6;
-        for k in 0..candidates.len() {
-            if let Some(&i) = candidates.get(k + AHEAD) {
-                rows[self.active[i]].prefetch();
+        self.scan_row(first, rows, head, &mut best);
+        // The other rows in position order; the first entries of a row to scan are fetched
+        // into cache a few rows ahead, as the rows lie far apart in memory.
+        const AHEAD: usize = 8;
+        let act = self.active;
+        for (k, &x) in act.iter().enumerate() {
+            if let Some(&f) = act.get(k + AHEAD) {
+                if bounds[f] <= best.0 {
+                    rows[f].prefetch();
+                }
             }
-            let i = candidates[k];
-            if bounds[i] <= best.0 {
-                self.scan_row(self.active[i], rows, head, &mut best);
+            if bounds[x] <= best.0 && x != first {
+                self.scan_row(x, rows, head, &mut best);
             }
         }
         best
@@ -362,7 +368,6 @@ impl Scan<'_> {
     /// Scans the row of x for pairs that beat `best`, up to where its bound exceeds `best`.
     fn scan_row(&self, x: usize, rows: &mut [Row], head: &mut [f64], best: &mut (f64, usize, usize)) {
         let rx = self.rsum[x];
-        let px = self.older_max[x];
         let row = &mut rows[x];
         if !row.ready {
             // The row of a tip holds the active tips after it (made before it), in position order,
@@ -391,7 +396,7 @@ impl Scan<'_> {
             }
             let e = row.e[i];
             i += 1;
-            if self.bound(e.d, rx, px) > best.0 {
+            if q_bound(self.rm2, e.d, rx, self.rmax) > best.0 {
                 break;
             }
             let y = self.pos_of[e.id as usize];
@@ -464,31 +469,60 @@ pub fn neighbor_joining(
     // condensed distances: of two tips the one at the lower position is the later made), then
     // the rows that the joins write, one per position; `base[x] + y` is where d_xy is in
     // the row of x.
-    let mut dm = vec![0.0f64; want + n * n];
-    huge_pages(&mut dm);
+    // Rows for the joins are added as positions first need them (at most one per position),
+    // so only the memory the joins write is touched.
+    let mut dm: Vec<f64> = Vec::with_capacity(want + n * n);
+    huge_pages(dm.spare_capacity_mut());
     let mut base: Vec<usize> = (0..n).map(|x| row_start(n, x).wrapping_sub(x + 1)).collect();
     let mut age: Vec<u64> = (0..n).map(|p| age_key(0, n, p)).collect();
     // Row sums in position order (d_pp = 0 is added too, as the spec does), and each tip's
     // least distance to a later tip, in one pass over the condensed rows that also copies and
     // checks them: row i adds d_ic to R_c for every c > i, which comes after the d_jc (j < i)
-    // of the earlier rows.
+    // of the earlier rows. Rows are taken two at a time (i, i + 1), so that the two sums are
+    // independent chains of additions, each in its own order.
     let mut rsum = vec![0.0f64; n];
     let mut head = vec![f64::INFINITY; n];
     let mut bad = false;
-    for i in 0..n {
-        let span = row_start(n, i)..row_start(n, i + 1);
-        let row = &condensed[span.clone()];
-        dm[span].copy_from_slice(row);
+    let ok = |x: f64| x >= 0.0 && x < f64::INFINITY;
+    let mut i = 0;
+    while i + 2 < n {
+        let r0 = &condensed[row_start(n, i)..row_start(n, i + 1)];
+        let r1 = &condensed[row_start(n, i + 1)..row_start(n, i + 2)];
+        dm.extend_from_slice(r0);
+        dm.extend_from_slice(r1);
+        let x = r0[0];
+        bad |= !ok(x);
+        let mut s0 = (rsum[i] + 0.0) + x;
+        let mut s1 = (rsum[i + 1] + x) + 0.0;
+        let (mut m0, mut m1) = (x, f64::INFINITY);
+        for ((&x0, &x1), r) in r0[1..].iter().zip(r1).zip(&mut rsum[i + 2..]) {
+            s0 += x0;
+            s1 += x1;
+            m0 = min(m0, x0);
+            m1 = min(m1, x1);
+            *r = (*r + x0) + x1;
+            bad |= !(ok(x0) && ok(x1));
+        }
+        rsum[i] = s0;
+        rsum[i + 1] = s1;
+        head[i] = m0;
+        head[i + 1] = m1;
+        i += 2;
+    }
+    while i < n {
+        let row = &condensed[row_start(n, i)..row_start(n, i + 1)];
+        dm.extend_from_slice(row);
         let mut s = rsum[i] + 0.0;
         let mut m = f64::INFINITY;
         for (&x, r) in row.iter().zip(&mut rsum[i + 1..]) {
             s += x;
-            m = m.min(x);
+            m = min(m, x);
             *r += x;
-            bad |= !(x >= 0.0 && x < f64::INFINITY);
+            bad |= !ok(x);
         }
         rsum[i] = s;
         head[i] = m;
+        i += 1;
     }
     if bad {
         let k = condensed.iter().position(|x| !(x.is_finite() && *x >= 0.0)).unwrap_or(0);
@@ -505,21 +539,16 @@ pub fn neighbor_joining(
             base[y].wrapping_add(x)
         }
     };
-    // The active positions from the earliest made cluster to the latest, and for each the
-    // largest R of those before it.
-    let mut by_age: Vec<usize> = (0..n).rev().collect();
-    let mut older_max = vec![f64::NEG_INFINITY; n];
+    // Each row's lower bound of Q for the next join and the row of least bound, computed as
+    // the row sums are updated (with the largest R before the update, which is at least
+    // every R after it unless some R grew).
+    let mut rmax = rsum.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut bounds: Vec<f64> = (0..n).map(|x| q_bound((n - 2) as f64, head[x], rsum[x], rmax)).collect();
+    let mut first = (0..n).fold(0, |m, x| if bounds[x] < bounds[m] { x } else { m });
     let mut next = n;
-    let mut bounds: Vec<f64> = Vec::with_capacity(n);
-    let mut candidates: Vec<usize> = Vec::with_capacity(n);
     loop {
         let r = active.len();
         let rm2 = (r - 2) as f64;
-        let mut m = f64::NEG_INFINITY;
-        for &x in &by_age {
-            older_max[x] = m;
-            m = m.max(rsum[x]);
-        }
         // One thread: with the pruning a step visits a few entries per row, too little work to
         // share out at every join.
         let (_, a, b) = Scan {
@@ -530,9 +559,9 @@ pub fn neighbor_joining(
             age: &age,
             rsum: &rsum,
             rm2,
-            older_max: &older_max,
+            rmax,
         }
-        .best(&mut rows, &mut head, &mut bounds, &mut candidates);
+        .best(&mut rows, &mut head, &bounds, first);
         let dab = dm[at(&base, &age, a, b)];
         let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
         let mut lb = dab - la;
@@ -571,13 +600,13 @@ pub fn neighbor_joining(
             bl[node_of[c]] = lc;
             break;
         }
-        let ib = active.iter().position(|&p| p == b).unwrap();
+        let ib = active.binary_search(&b).unwrap();
         active.remove(ib);
-        by_age.retain(|&p| p != a && p != b);
-        by_age.push(a);
         rows[b] = Row::default();
         let mut ru = 0.0;
         let mut hu = f64::INFINITY;
+        let mut new_max = f64::NEG_INFINITY;
+        let mut lowest = f64::INFINITY;
         // The new cluster's row (it is made after every other active cluster) is filled here,
         // in its allocation's old space, and its row of `dm` after the tips' rows.
         let mut row_u = std::mem::take(&mut rows[a]);
@@ -585,7 +614,13 @@ pub fn neighbor_joining(
         e.clear();
         e.resize(r - 2, Entry { d: 0.0, id: 0 });
         let mut least = Least::new();
-        let wu = want + a * n;
+        let wu = if age[a] < FIRST_JOIN {
+            let w = dm.len();
+            dm.resize(w + n, 0.0);
+            w
+        } else {
+            base[a]
+        };
         let (ka, kb, ba, bb) = (age[a], age[b], base[a], base[b]);
         let mut j = 0;
         for (k, &c) in active.iter().enumerate() {
@@ -608,14 +643,34 @@ pub fn neighbor_joining(
             dm[wu + c] = x;
             let rc = ((rsum[c] - dac) - dbc) + x;
             rsum[c] = rc;
+            new_max = max(new_max, rc);
+            let v = q_bound(rm2 - 1.0, head[c], rc, rmax);
+            bounds[c] = v;
+            if v < lowest {
+                lowest = v;
+                first = c;
+            }
             ru += x;
-            hu = hu.min(x);
+            hu = min(hu, x);
             least.offer(x, j);
             e[j] = Entry { d: x, id: node_of[c] as u32 };
             j += 1;
         }
         rsum[a] = ru;
         head[a] = hu;
+        new_max = max(new_max, ru);
+        bounds[a] = q_bound(rm2 - 1.0, hu, ru, rmax);
+        if bounds[a] < lowest {
+            first = a;
+        }
+        if new_max > rmax {
+            // Some R grew: the bounds are made again with the new largest R.
+            for &c in &active {
+                bounds[c] = q_bound(rm2 - 1.0, head[c], rsum[c], new_max);
+            }
+            first = active.iter().copied().fold(a, |m, x| if bounds[x] < bounds[m] { x } else { m });
+        }
+        rmax = new_max;
         age[a] = age_key(u - n + 1, n, a);
         base[a] = wu;
         pos_of[node_of[a]] = -1;
