@@ -297,6 +297,16 @@ fn age_key(join: usize, n: usize, p: usize) -> u64 {
 /// Keys below this are of tips.
 const FIRST_JOIN: u64 = 1 << 32;
 
+/// The start of a row as the bounds need it: `d0` and `id` are its first entry (a lower bound
+/// of the row's distances, with `id` a node that is never active while the row is not made),
+/// and every other entry is at least `d1`.
+#[derive(Clone, Copy)]
+struct Head {
+    d0: f64,
+    d1: f64,
+    id: u32,
+}
+
 /// What the scan reads besides the rows.
 struct Scan<'a> {
     n: usize,
@@ -308,6 +318,8 @@ struct Scan<'a> {
     rm2: f64,
     /// The largest R of the active clusters.
     rmax: f64,
+    /// A node id that is never active.
+    never: u32,
 }
 
 /// The smaller of two numbers that are not NaN (one comparison, where `f64::min` also
@@ -345,9 +357,9 @@ impl Scan<'_> {
     /// (`bounds`, by position) and the row to scan first: a row whose bound exceeds the best
     /// so far is passed over, and a scanned row ends where the bound of its next entry does,
     /// as no later entry can then reach the best.
-    fn best(&self, rows: &mut [Row], head: &mut [f64], bounds: &[f64], first: usize) -> (f64, usize, usize) {
+    fn best(&self, rows: &mut [Row], heads: &mut [Head], bounds: &[f64], first: usize) -> (f64, usize, usize) {
         let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
-        self.scan_row(first, rows, head, &mut best);
+        self.scan_row(first, rows, heads, &mut best);
         // The other rows in position order; the first entries of a row to scan are fetched
         // into cache a few rows ahead, as the rows lie far apart in memory.
         const AHEAD: usize = 8;
@@ -359,14 +371,14 @@ impl Scan<'_> {
                 }
             }
             if bounds[x] <= best.0 && x != first {
-                self.scan_row(x, rows, head, &mut best);
+                self.scan_row(x, rows, heads, &mut best);
             }
         }
         best
     }
 
     /// Scans the row of x for pairs that beat `best`, up to where its bound exceeds `best`.
-    fn scan_row(&self, x: usize, rows: &mut [Row], head: &mut [f64], best: &mut (f64, usize, usize)) {
+    fn scan_row(&self, x: usize, rows: &mut [Row], heads: &mut [Head], best: &mut (f64, usize, usize)) {
         let rx = self.rsum[x];
         let row = &mut rows[x];
         if !row.ready {
@@ -414,12 +426,14 @@ impl Scan<'_> {
                 *best = (q, a, b);
             }
         }
-        // The entries left are at least as far as the last retired one passed over.
-        if row.start < row.sorted {
-            head[x] = head[x].max(row.e[row.start].d);
-        } else if row.start > 0 {
-            head[x] = head[x].max(row.e[row.start - 1].d);
+        // The row's head: its first entry left and the one after it, sorted.
+        if row.start + 1 >= row.sorted && row.sorted < row.e.len() {
+            row.extend_sorted();
         }
+        heads[x] = match row.e.get(row.start) {
+            Some(e) => Head { d0: e.d, d1: row.e.get(row.start + 1).map_or(f64::INFINITY, |f| f.d), id: e.id },
+            None => Head { d0: f64::INFINITY, d1: f64::INFINITY, id: self.never },
+        };
     }
 }
 
@@ -462,7 +476,9 @@ pub fn neighbor_joining(
     let mut bl = vec![0.0f64; n_nodes];
     let mut clamped = 0u64;
     let mut node_of: Vec<usize> = (0..n).collect();
-    let mut pos_of: Vec<i32> = (0..n_nodes).map(|v| if v < n { v as i32 } else { -1 }).collect();
+    // One more node id than the tree has, never active.
+    let never = n_nodes as u32;
+    let mut pos_of: Vec<i32> = (0..=n_nodes).map(|v| if v < n { v as i32 } else { -1 }).collect();
     let mut active: Vec<usize> = (0..n).collect();
     // The current d_xy is kept in the row of the later made of x and y (`age`), so a join
     // writes one row, the new cluster's, and no column. `dm` holds the tips' rows (the
@@ -539,16 +555,34 @@ pub fn neighbor_joining(
             base[y].wrapping_add(x)
         }
     };
-    // Each row's lower bound of Q for the next join and the row of least bound, computed as
-    // the row sums are updated (with the largest R before the update, which is at least
-    // every R after it unless some R grew).
     let mut rmax = rsum.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut bounds: Vec<f64> = (0..n).map(|x| q_bound((n - 2) as f64, head[x], rsum[x], rmax)).collect();
-    let mut first = (0..n).fold(0, |m, x| if bounds[x] < bounds[m] { x } else { m });
+    let mut heads: Vec<Head> = head.iter().map(|&h| Head { d0: h, d1: h, id: never }).collect();
+    let mut bounds = vec![f64::INFINITY; n];
     let mut next = n;
     loop {
         let r = active.len();
         let rm2 = (r - 2) as f64;
+        // Each row's lower bound of Q: the exact Q of its first entry (if that cluster is
+        // still active) and the bound of the distance of the next one.
+        let mut first = active[0];
+        let mut lowest = f64::INFINITY;
+        for &c in &active {
+            let h = heads[c];
+            let rc = rsum[c];
+            let mut v = q_bound(rm2, h.d1, rc, rmax);
+            let y = pos_of[h.id as usize];
+            if y >= 0 {
+                let (y, t) = (y as usize, rm2 * h.d0);
+                let ry = rsum[y];
+                let q = if c < y { (t - rc) - ry } else { (t - ry) - rc };
+                v = min(v, q);
+            }
+            bounds[c] = v;
+            if v < lowest {
+                lowest = v;
+                first = c;
+            }
+        }
         // One thread: with the pruning a step visits a few entries per row, too little work to
         // share out at every join.
         let (_, a, b) = Scan {
@@ -560,8 +594,9 @@ pub fn neighbor_joining(
             rsum: &rsum,
             rm2,
             rmax,
+            never,
         }
-        .best(&mut rows, &mut head, &bounds, first);
+        .best(&mut rows, &mut heads, &bounds, first);
         let dab = dm[at(&base, &age, a, b)];
         let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
         let mut lb = dab - la;
@@ -604,9 +639,7 @@ pub fn neighbor_joining(
         active.remove(ib);
         rows[b] = Row::default();
         let mut ru = 0.0;
-        let mut hu = f64::INFINITY;
         let mut new_max = f64::NEG_INFINITY;
-        let mut lowest = f64::INFINITY;
         // The new cluster's row (it is made after every other active cluster) is filled here,
         // in its allocation's old space, and its row of `dm` after the tips' rows.
         let mut row_u = std::mem::take(&mut rows[a]);
@@ -644,33 +677,13 @@ pub fn neighbor_joining(
             let rc = ((rsum[c] - dac) - dbc) + x;
             rsum[c] = rc;
             new_max = max(new_max, rc);
-            let v = q_bound(rm2 - 1.0, head[c], rc, rmax);
-            bounds[c] = v;
-            if v < lowest {
-                lowest = v;
-                first = c;
-            }
             ru += x;
-            hu = min(hu, x);
             least.offer(x, j);
             e[j] = Entry { d: x, id: node_of[c] as u32 };
             j += 1;
         }
         rsum[a] = ru;
-        head[a] = hu;
-        new_max = max(new_max, ru);
-        bounds[a] = q_bound(rm2 - 1.0, hu, ru, rmax);
-        if bounds[a] < lowest {
-            first = a;
-        }
-        if new_max > rmax {
-            // Some R grew: the bounds are made again with the new largest R.
-            for &c in &active {
-                bounds[c] = q_bound(rm2 - 1.0, head[c], rsum[c], new_max);
-            }
-            first = active.iter().copied().fold(a, |m, x| if bounds[x] < bounds[m] { x } else { m });
-        }
-        rmax = new_max;
+        rmax = max(new_max, ru);
         age[a] = age_key(u - n + 1, n, a);
         base[a] = wu;
         pos_of[node_of[a]] = -1;
@@ -678,6 +691,7 @@ pub fn neighbor_joining(
         node_of[a] = u;
         pos_of[u] = a as i32;
         let sorted = least.place(&mut row_u.e);
+        heads[a] = Head { d0: row_u.e[0].d, d1: row_u.e.get(1).map_or(f64::INFINITY, |f| f.d), id: row_u.e[0].id };
         rows[a] = Row { e: row_u.e, sorted, start: 0, ready: true };
     }
     debug_assert_eq!(next, n_nodes);
