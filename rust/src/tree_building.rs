@@ -884,6 +884,144 @@ mod tests {
         assert_eq!(tree.branch_length, vec![1.0, 1.0, 3.0, 3.0, 3.0, 1.0, 0.0]);
     }
 
+    /// Neighbour joining as `lib/tree_building/nj.ts` specifies it: every Q evaluated, in the
+    /// same order and with the same operations.
+    fn exhaustive_nj(n: usize, condensed: &[f64]) -> BuiltTree {
+        let mut d = vec![0.0; n * n];
+        for i in 0..n {
+            for j in i + 1..n {
+                let x = condensed[pair_index(n, i, j)];
+                d[i * n + j] = x;
+                d[j * n + i] = x;
+            }
+        }
+        let mut parent = vec![-1i32; 2 * n - 2];
+        let mut bl = vec![0.0; 2 * n - 2];
+        let mut clamped = 0;
+        let mut node_of: Vec<usize> = (0..n).collect();
+        let mut active: Vec<usize> = (0..n).collect();
+        let mut rsum: Vec<f64> = (0..n).map(|p| d[p * n..(p + 1) * n].iter().fold(0.0, |s, &x| s + x)).collect();
+        let mut next = n;
+        loop {
+            let r = active.len();
+            let rm2 = (r - 2) as f64;
+            let (mut best, mut ia, mut ib) = (f64::INFINITY, 0, 0);
+            for x in 0..r - 1 {
+                for y in x + 1..r {
+                    let (a, b) = (active[x], active[y]);
+                    let q = rm2 * d[a * n + b] - rsum[a] - rsum[b];
+                    if q < best {
+                        (best, ia, ib) = (q, x, y);
+                    }
+                }
+            }
+            let (a, b) = (active[ia], active[ib]);
+            let dab = d[a * n + b];
+            let mut la = dab / 2.0 + (rsum[a] - rsum[b]) / (2.0 * rm2);
+            let mut lb = dab - la;
+            if la < 0.0 {
+                lb += la;
+                la = 0.0;
+                clamped += 1;
+            } else if lb < 0.0 {
+                la += lb;
+                lb = 0.0;
+                clamped += 1;
+            }
+            if la < 0.0 {
+                la = 0.0;
+                clamped += 1;
+            }
+            if lb < 0.0 {
+                lb = 0.0;
+                clamped += 1;
+            }
+            let u = next;
+            next += 1;
+            (parent[node_of[a]], parent[node_of[b]]) = (u as i32, u as i32);
+            (bl[node_of[a]], bl[node_of[b]]) = (la, lb);
+            if r == 3 {
+                let c = active.iter().copied().find(|&c| c != a && c != b).unwrap();
+                let mut lc = (d[a * n + c] + d[b * n + c] - dab) / 2.0;
+                if lc < 0.0 {
+                    lc = 0.0;
+                    clamped += 1;
+                }
+                parent[node_of[c]] = u as i32;
+                bl[node_of[c]] = lc;
+                break;
+            }
+            active.remove(ib);
+            let mut ru = 0.0;
+            for &c in &active {
+                if c != a {
+                    let (dac, dbc) = (d[a * n + c], d[b * n + c]);
+                    let x = (dac + dbc - dab) / 2.0;
+                    d[a * n + c] = x;
+                    d[c * n + a] = x;
+                    rsum[c] = ((rsum[c] - dac) - dbc) + x;
+                    ru += x;
+                }
+            }
+            rsum[a] = ru;
+            node_of[a] = u;
+        }
+        BuiltTree { parent, branch_length: bl, clamped }
+    }
+
+    #[test]
+    fn nj_equals_the_exhaustive_search_bit_for_bit() {
+        let mut x = 11u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pool = shared_pool(1).unwrap();
+        for rep in 0..240 {
+            let n = 3 + (next() % 150) as usize;
+            let m = n * (n - 1) / 2;
+            let d: Vec<f64> = match rep % 5 {
+                // Distinct distances.
+                0 => (0..m).map(|_| (next() % 1_000_000) as f64 / 1e6).collect(),
+                // Many ties, of distances and of Q.
+                1 => (0..m).map(|_| (next() % 3) as f64).collect(),
+                // Mostly zeros (identical genomes), some negative updated distances.
+                2 => (0..m).map(|_| if next() % 4 == 0 { (next() % 5) as f64 * 0.25 } else { 0.0 }).collect(),
+                // An additive tree: each tip's distance to the root of a random caterpillar.
+                3 => {
+                    let h: Vec<f64> = (0..n).map(|_| (next() % 100) as f64 / 64.0).collect();
+                    let mut out = vec![0.0; m];
+                    for i in 0..n {
+                        for j in i + 1..n {
+                            out[pair_index(n, i, j)] = h[i] + h[j] + (j - i) as f64 / 8.0;
+                        }
+                    }
+                    out
+                }
+                // Jaccard-like distances of random sets.
+                _ => {
+                    let sets: Vec<u64> = (0..n).map(|_| next() | 1).collect();
+                    let mut out = vec![0.0; m];
+                    for i in 0..n {
+                        for j in i + 1..n {
+                            let (and, or) = ((sets[i] & sets[j]).count_ones(), (sets[i] | sets[j]).count_ones());
+                            out[pair_index(n, i, j)] = 1.0 - and as f64 / or as f64;
+                        }
+                    }
+                    out
+                }
+            };
+            let want = exhaustive_nj(n, &d);
+            let got = neighbor_joining(n, &d, &pool).unwrap();
+            assert_eq!(got.parent, want.parent, "case {rep} (n = {n}): parents");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got.branch_length), bits(&want.branch_length), "case {rep} (n = {n}): lengths");
+            assert_eq!(got.clamped, want.clamped, "case {rep} (n = {n}): clamped");
+        }
+    }
+
     #[test]
     fn threads_do_not_change_the_result() {
         let n = 300;
