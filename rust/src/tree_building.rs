@@ -25,10 +25,11 @@
 //! smallest Q the same way and attaches the third cluster c to the same node with
 //! `l_c = (d_ac + d_bc - d_ab) / 2` (the three-point formula; a negative `l_c` is set to 0, as
 //! there is no sister branch to take it). The result is an unrooted binary tree written with a
-//! root of three children: `2n - 2` nodes. O(n^3) time at worst, 24 n^2 bytes of memory (the
-//! matrix and the rows); the search for the least Q prunes with sorted rows (see
-//! [`neighbor_joining`]) on one thread (whatever the thread count), and the result is
-//! bit-identical to `lib/tree_building/nj.ts` (which evaluates every Q).
+//! root of three children: `2n - 2` nodes. O(n^3) time at worst, at most about 20 n^2 bytes
+//! of memory (the distances, each held once, and the sorted rows); the search for the least Q
+//! prunes with sorted rows and per-row lower bounds of Q (see [`neighbor_joining`]) on one
+//! thread (whatever the thread count), and the result is bit-identical to
+//! `lib/tree_building/nj.ts` (which evaluates every Q).
 //!
 //! **UPGMA** (average linkage). Each step joins the pair a < b of smallest `d_ab` (ties: the
 //! lowest pair), at height `d_ab / 2`; each child's branch is the new height minus the child's
@@ -189,9 +190,11 @@ struct Entry {
     id: u32,
 }
 
-/// The distances of one cluster to the other active clusters, made from the matrix when the
-/// scan first needs them and sorted lazily: `e[..sorted]` is in increasing order and holds the
-/// smallest entries; `e[..start]` are entries of retired clusters, skipped for good.
+/// The distances of one cluster to the active clusters made before it: made by the join that
+/// makes the cluster (already sorted at its start), or for a tip from its condensed row when
+/// the search first needs it, and sorted further lazily: `e[..sorted]` is in increasing order
+/// and holds the smallest entries; `e[..start]` are entries of retired clusters, skipped for
+/// good.
 #[derive(Default)]
 struct Row {
     e: Vec<Entry>,
@@ -264,7 +267,8 @@ impl Least {
     /// left) and returns how many there are: the row's sorted length.
     fn place(&self, e: &mut [Entry]) -> usize {
         let m = self.len;
-        let kept: [Entry; LEAST] = std::array::from_fn(|k| if k < m { e[self.i[k] as usize] } else { Entry { d: 0.0, id: 0 } });
+        let kept: [Entry; LEAST] =
+            std::array::from_fn(|k| if k < m { e[self.i[k] as usize] } else { Entry { d: 0.0, id: 0 } });
         let mut front = 0u32; // bit p: place p < m holds a kept entry
         for &i in &self.i[..m] {
             if (i as usize) < m {
@@ -357,7 +361,13 @@ impl Scan<'_> {
     /// (`bounds`, by position) and the row to scan first: a row whose bound exceeds the best
     /// so far is passed over, and a scanned row ends where the bound of its next entry does,
     /// as no later entry can then reach the best.
-    fn best(&self, rows: &mut [Row], heads: &mut [Head], bounds: &[f64], first: usize) -> (f64, usize, usize) {
+    fn best(
+        &self,
+        rows: &mut [Row],
+        heads: &mut [Head],
+        bounds: &[f64],
+        first: usize,
+    ) -> (f64, usize, usize) {
         let mut best = (f64::INFINITY, usize::MAX, usize::MAX);
         self.scan_row(first, rows, heads, &mut best);
         // The other rows in position order; the first entries of a row to scan are fetched
@@ -431,7 +441,9 @@ impl Scan<'_> {
             row.extend_sorted();
         }
         heads[x] = match row.e.get(row.start) {
-            Some(e) => Head { d0: e.d, d1: row.e.get(row.start + 1).map_or(f64::INFINITY, |f| f.d), id: e.id },
+            Some(e) => {
+                Head { d0: e.d, d1: row.e.get(row.start + 1).map_or(f64::INFINITY, |f| f.d), id: e.id }
+            }
             None => Head { d0: f64::INFINITY, d1: f64::INFINITY, id: self.never },
         };
     }
@@ -439,20 +451,30 @@ impl Scan<'_> {
 
 /// Neighbour joining of `n >= 3` taxa (see the module notes).
 ///
-/// The pair of least Q is found without visiting every pair (as RapidNJ does, Simonsen et al.
-/// 2008). Each active cluster x has its least distance to another (`head`, a lower bound kept
-/// valid as clusters retire) and, once the search needs it, its row of distances to the other
-/// active clusters, sorted lazily a block at a time. A row is passed over, or its scan ends,
-/// where `min((t - R_x) - max R, (t - max R) - R_x)` with `t = (r - 2) d` (a floating-point
-/// lower bound of the spec's Q of that entry and every later one) exceeds the best Q so far.
-/// The row of x holds the clusters made before x that were active when the row was made (of
-/// two tips, the one at the higher position counts as the earlier), so each live pair is in
-/// the row of its later-made cluster and is seen once; the current d_xy is in the matrix row
-/// of that cluster too, so a join writes one row (the new cluster's, which is also the
-/// content of its sorted row) and no column. The scan visits first the row of least bound,
-/// then the others in position order, fetching their first entries into cache ahead. The
-/// result is the exhaustive search's, ties included (least Q, then the lowest pair, in any
-/// visiting order).
+/// The pair of least Q is found without visiting every pair (after RapidNJ, Simonsen et al.
+/// 2008); the operations that make the tree are the spec's, in its order.
+///
+/// **Distances.** The current d_xy is held once, in the row of the later made of x and y
+/// (`age_key`; of two tips, the one at the lower position counts as the later): the tips'
+/// rows are a copy of the condensed distances (their upper triangle), and a join writes one
+/// row, the new cluster's, into a row of `dm` kept for its position (added the first time a
+/// position needs one), and no column. The row of x thus holds exactly the active clusters made
+/// before x, and each active pair is in one row. The update of a join reads d_ac and d_bc for
+/// every other active c, along the rows of a and b or, for the clusters made after them, down
+/// their columns (fetched into cache ahead).
+///
+/// **Search.** Each row also has a sorted copy (`Row`: each entry's distance and node id),
+/// which starts sorted at its 8 least entries (selected while it is filled) and is sorted
+/// further a block at a time; entries of retired clusters are skipped, and dropped at its
+/// start. `Head` keeps each row's first two entries. Before a search every active row gets a
+/// lower bound of the spec's Q of all its pairs: the exact Q of its first entry (if that
+/// cluster is still active) and, for the others, `min((t - R_x) - max R, (t - max R) - R_x)`
+/// with `t = (r - 2) d` at the second entry's distance d (a floating-point lower bound, as
+/// rounding is monotone). The search scans the row of least bound, then, in position order,
+/// each row whose bound does not exceed the best Q so far (fetching rows a few ahead into
+/// cache), and a scan ends at the first entry whose bound of the same form exceeds the best.
+/// The result is the exhaustive search's, ties included (least Q, then the lowest pair, in
+/// any visiting order).
 pub fn neighbor_joining(
     n: usize,
     condensed: &[f64],
@@ -499,7 +521,7 @@ pub fn neighbor_joining(
     let mut rsum = vec![0.0f64; n];
     let mut head = vec![f64::INFINITY; n];
     let mut bad = false;
-    let ok = |x: f64| x >= 0.0 && x < f64::INFINITY;
+    let ok = |x: f64| (0.0..f64::INFINITY).contains(&x);
     let mut i = 0;
     while i + 2 < n {
         let r0 = &condensed[row_start(n, i)..row_start(n, i + 1)];
@@ -691,7 +713,8 @@ pub fn neighbor_joining(
         node_of[a] = u;
         pos_of[u] = a as i32;
         let sorted = least.place(&mut row_u.e);
-        heads[a] = Head { d0: row_u.e[0].d, d1: row_u.e.get(1).map_or(f64::INFINITY, |f| f.d), id: row_u.e[0].id };
+        heads[a] =
+            Head { d0: row_u.e[0].d, d1: row_u.e.get(1).map_or(f64::INFINITY, |f| f.d), id: row_u.e[0].id };
         rows[a] = Row { e: row_u.e, sorted, start: 0, ready: true };
     }
     debug_assert_eq!(next, n_nodes);
@@ -787,7 +810,6 @@ pub struct gc_tree_args {
 /// # Safety
 /// `args` must point to a `gc_tree_args` of `args->struct_size` bytes whose pointers are valid
 /// for their stated lengths.
-
 #[no_mangle]
 pub unsafe extern "C" fn gc_build_tree(args: *const gc_tree_args, err: *mut c_char, err_len: u64) -> i32 {
     guard(err, err_len, || {
@@ -900,7 +922,8 @@ mod tests {
         let mut clamped = 0;
         let mut node_of: Vec<usize> = (0..n).collect();
         let mut active: Vec<usize> = (0..n).collect();
-        let mut rsum: Vec<f64> = (0..n).map(|p| d[p * n..(p + 1) * n].iter().fold(0.0, |s, &x| s + x)).collect();
+        let mut rsum: Vec<f64> =
+            (0..n).map(|p| d[p * n..(p + 1) * n].iter().fold(0.0, |s, &x| s + x)).collect();
         let mut next = n;
         loop {
             let r = active.len();
@@ -1006,7 +1029,8 @@ mod tests {
                     let mut out = vec![0.0; m];
                     for i in 0..n {
                         for j in i + 1..n {
-                            let (and, or) = ((sets[i] & sets[j]).count_ones(), (sets[i] | sets[j]).count_ones());
+                            let (and, or) =
+                                ((sets[i] & sets[j]).count_ones(), (sets[i] | sets[j]).count_ones());
                             out[pair_index(n, i, j)] = 1.0 - and as f64 / or as f64;
                         }
                     }
