@@ -18,7 +18,8 @@
  * and gzip-compressed (`.tsv.gz`), and complete (`--per-family-min 0`, every row) in both
  * forms, all formatted (and compressed) by the native kernel. The complete uncompressed table
  * is several GB: the script also times `dd` writing as many bytes, the machine's floor for
- * writing that file.
+ * writing that file. After every timed process the script waits for the written data to reach
+ * the disk (`sync`, not timed), so that no run is slowed by the write-back of the one before.
  * Each time is the wall time of the whole process, median of `--runs` runs, the contenders
  * alternating so that load from other work falls on all alike; beside it the process's CPU
  * time (user + system, from /usr/bin/time), which other work on the machine changes less.
@@ -80,6 +81,16 @@ interface Timed {
   readonly rowsInAll: number;
 }
 
+/**
+ * Waits until the data written so far is on disk (`sync`, not timed): a run that writes
+ * gigabytes leaves the kernel writing them back for many seconds after it ends, which would
+ * slow whatever is timed next.
+ */
+async function settle(): Promise<void> {
+  const r = await run("sync", []);
+  if (r.code !== 0) throw new Error(`sync failed (exit ${r.code}):\n${r.stderr}`);
+}
+
 /** Runs `cmd` under /usr/bin/time; its CPU time is taken off the last line of stderr. */
 async function timed(cmd: string, args: string[]) {
   const r = await run("/usr/bin/time", ["-f", "CPU %U %S", cmd, ...args]);
@@ -136,6 +147,7 @@ async function genecontentAncestral(
     ({ rows, rowsInAll } = sidecar.familyTable);
     await Deno.remove(families); // the next run writes it anew
   }
+  await settle();
   return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes, tableBytes, rows, rowsInAll };
 }
 
@@ -150,6 +162,7 @@ async function ddWrite(bytes: number, dir: string): Promise<Timed> {
   if (r.code !== 0) throw new Error(`dd failed (exit ${r.code}):\n${r.stderr}`);
   const size = await sizeOf(path);
   await Deno.remove(path);
+  await settle();
   return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes: size, tableBytes: 0, rows: 0, rowsInAll: 0 };
 }
 
@@ -188,6 +201,7 @@ async function iqtreeAsr(
     throw new Error(`iqtree2 -asr failed (exit ${r.code}):\n${tail}`);
   }
   const bytes = await sizeOf(`${dir}/asr.state`);
+  await settle();
   return { wallMs: r.wallMs, cpuMs: r.cpuMs, bytes, tableBytes: 0, rows: 0, rowsInAll: 0 };
 }
 
@@ -335,7 +349,8 @@ if (import.meta.main) {
         `rates (gain ${gain.toPrecision(6)}, loss ${loss.toPrecision(6)}), fixed; ${threads} ` +
         "threads each; wall time of the whole process, median (min - max) of " +
         `${runs} runs${iqRuns < runs ? ` (IQ-TREE: ${iqRuns})` : ""}, and its CPU time ` +
-        "(user + system, median). Every genecontent run also writes the per-branch and " +
+        "(user + system, median); every process starts after the previous one's output is on " +
+        "disk (\`sync\`). Every genecontent run also writes the per-branch and " +
         "per-genome sums, the trees (ids, NHX), the iTOL datasets and the JSON (`--out DIR`).",
     );
     L.push("");
