@@ -69,17 +69,19 @@ pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: u64, name: &str) -> Resu
     Ok(std::slice::from_raw_parts_mut(ptr, s.len()))
 }
 
-/// Reads an argument struct that grows by appended fields: its first field is the caller's
-/// `struct_size`, which must be at least `oldest` (the size in the ABI minor that introduced
-/// it). A caller's older, smaller struct is read as far as it goes; the fields it lacks read as
-/// zero (0, 0.0 and NULL: each such field documents that value as its default). A larger
-/// struct (a newer caller) is read up to the fields this library knows.
+/// Reads an argument struct whose first field is its caller's `struct_size`, which must be at
+/// least `oldest`: the struct's size in the ABI minor that introduced it (its full size,
+/// `size_of::<T>()`, for a struct that has not grown). A caller's older, smaller struct is read
+/// as far as it goes; the fields it lacks read as zero (0, 0.0 and NULL: each such field
+/// documents that value as its default). A larger struct (a newer caller) is read up to the
+/// fields this library knows.
 ///
 /// # Safety
 /// `args` must be NULL or point to `struct_size` readable bytes; `T` must be a `repr(C)`
 /// struct of integers, floats and raw pointers (all-zero bytes are a valid value).
-pub(crate) unsafe fn read_grown_args<T: Copy>(args: *const T, name: &str, oldest: usize) -> Result<T, GcError> {
+pub(crate) unsafe fn read_args<T: Copy>(args: *const T, name: &str, oldest: usize) -> Result<T, GcError> {
     use crate::constants::{GC_ABI_MINOR, GC_ABI_VERSION};
+    let known = std::mem::size_of::<T>();
     if args.is_null() {
         return Err(GcError { code: crate::error::GC_ERR_NULL_POINTER, message: "args is NULL".into() });
     }
@@ -88,12 +90,16 @@ pub(crate) unsafe fn read_grown_args<T: Copy>(args: *const T, name: &str, oldest
     }
     let size = *(args as *const u64);
     if size < oldest as u64 {
+        let older = if oldest < known {
+            format!(" (a struct of {oldest} bytes or more, from an earlier minor, is read too)")
+        } else {
+            String::new()
+        };
         return Err(GcError::invalid(format!(
-            "args->struct_size is {size} but {name} has at least {oldest} bytes (ABI {GC_ABI_VERSION}.{GC_ABI_MINOR}: {}): set struct_size = sizeof({name}) from genecontent.h",
-            std::mem::size_of::<T>()
+            "args->struct_size is {size} but {name} of ABI version {GC_ABI_VERSION}.{GC_ABI_MINOR} has {known} bytes: set struct_size = sizeof({name}) from genecontent.h{older}"
         )));
     }
-    let n = (size as usize).min(std::mem::size_of::<T>());
+    let n = (size as usize).min(known);
     let mut value = std::mem::MaybeUninit::<T>::zeroed();
     std::ptr::copy_nonoverlapping(args as *const u8, value.as_mut_ptr() as *mut u8, n);
     Ok(value.assume_init())

@@ -27,9 +27,8 @@
 //! The module also holds the argument-struct and size helpers that the exports of this module
 //! and of [`crate::tree_building`] share.
 
-use crate::abi::{guard, slice, slice_mut};
-use crate::constants::{GC_ABI_MINOR, GC_ABI_VERSION};
-use crate::error::{GcError, GC_ERR_NULL_POINTER};
+use crate::abi::{guard, read_args, slice, slice_mut};
+use crate::error::GcError;
 use crate::pool::shared_pool;
 use rayon::prelude::*;
 use std::os::raw::c_char;
@@ -45,24 +44,6 @@ const BLOCK: usize = 32;
 const CHUNK: usize = 512;
 
 // ----- Helpers shared with `tree_building`. -----
-
-/// Reads an argument struct whose first field is its caller's `struct_size`.
-pub(crate) unsafe fn read_args<T: Copy>(args: *const T, name: &str) -> Result<T, GcError> {
-    let known = std::mem::size_of::<T>();
-    if args.is_null() {
-        return Err(GcError { code: GC_ERR_NULL_POINTER, message: "args is NULL".into() });
-    }
-    if !(args as usize).is_multiple_of(std::mem::align_of::<T>()) {
-        return Err(GcError::invalid(format!("args is not aligned to {} bytes", std::mem::align_of::<T>())));
-    }
-    let size = *(args as *const u64);
-    if size < known as u64 {
-        return Err(GcError::invalid(format!(
-            "args->struct_size is {size} but {name} of ABI version {GC_ABI_VERSION}.{GC_ABI_MINOR} has {known} bytes: set struct_size = sizeof({name}) from genecontent.h"
-        )));
-    }
-    Ok(std::ptr::read(args))
-}
 
 /// `x` as usize, or an error naming it.
 pub(crate) fn to_usize(x: u64, name: &str) -> Result<usize, GcError> {
@@ -475,7 +456,7 @@ pub struct gc_distance_args {
 #[no_mangle]
 pub unsafe extern "C" fn gc_distances(args: *const gc_distance_args, err: *mut c_char, err_len: u64) -> i32 {
     guard(err, err_len, || {
-        let a = read_args(args, "gc_distance_args")?;
+        let a = read_args(args, "gc_distance_args", std::mem::size_of::<gc_distance_args>())?;
         let n_genomes = to_usize(a.n_genomes, "n_genomes")?;
         let n_families = to_usize(a.n_families, "n_families")?;
         let states = slice(a.states, a.states_len, "states")?;

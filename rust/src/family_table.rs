@@ -683,7 +683,7 @@ pub unsafe extern "C" fn gc_family_table(
     err_len: u64,
 ) -> i32 {
     crate::guard(err, err_len, || {
-        let a = crate::abi::read_grown_args(args, "gc_family_table_args", GC_FAMILY_TABLE_ARGS_SIZE_2_2)?;
+        let a = crate::abi::read_args(args, "gc_family_table_args", GC_FAMILY_TABLE_ARGS_SIZE_2_2)?;
         if a.gzip_level > 9 {
             return Err(GcError::invalid(format!(
                 "gzip_level is {}: use 0 (plain text) or 1 to 9",

@@ -18,7 +18,7 @@ pub mod transition;
 pub mod tree;
 pub mod tree_building;
 
-use abi::{guard, slice, slice_mut};
+use abi::{guard, read_args, slice, slice_mut};
 pub use constants::{GC_ABI_MINOR, GC_ABI_VERSION};
 use constants::{GC_RATES_GLOBAL, GC_RATES_PER_BRANCH};
 use dataset::{Dataset, ExpectRequest, Progress, RateLayout, Request};
@@ -303,24 +303,6 @@ pub unsafe extern "C" fn gc_evaluate(
         };
         ds.evaluate(&req, out, grad, progress.as_ref())
     })
-}
-
-/// Reads an argument struct whose first field is its caller's `struct_size`, checking
-/// alignment and that the caller's struct holds at least the `known` bytes this library reads.
-unsafe fn read_args<T: Copy>(args: *const T, name: &str, known: usize) -> Result<T, GcError> {
-    if args.is_null() {
-        return Err(GcError { code: GC_ERR_NULL_POINTER, message: "args is NULL".into() });
-    }
-    if !(args as usize).is_multiple_of(std::mem::align_of::<T>()) {
-        return Err(GcError::invalid(format!("args is not aligned to {} bytes", std::mem::align_of::<T>())));
-    }
-    let size = *(args as *const u64);
-    if size < known as u64 {
-        return Err(GcError::invalid(format!(
-            "args->struct_size is {size} but {name} of ABI version {GC_ABI_VERSION}.{GC_ABI_MINOR} has {known} bytes: set struct_size = sizeof({name}) from genecontent.h"
-        )));
-    }
-    Ok(std::ptr::read(args))
 }
 
 /// Parses a `GC_RATES_*` layout.

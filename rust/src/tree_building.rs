@@ -39,7 +39,8 @@
 //! deterministic reduction (the same tree for any thread count).
 
 use crate::abi::{guard, slice, slice_mut};
-use crate::distances::{n_pairs, read_args, row_start, to_usize};
+use crate::abi::read_args;
+use crate::distances::{n_pairs, row_start, to_usize};
 use crate::error::GcError;
 use crate::pool::shared_pool;
 use rayon::prelude::*;
@@ -813,7 +814,7 @@ pub struct gc_tree_args {
 #[no_mangle]
 pub unsafe extern "C" fn gc_build_tree(args: *const gc_tree_args, err: *mut c_char, err_len: u64) -> i32 {
     guard(err, err_len, || {
-        let a = read_args(args, "gc_tree_args")?;
+        let a = read_args(args, "gc_tree_args", std::mem::size_of::<gc_tree_args>())?;
         let n = to_usize(a.n_taxa, "n_taxa")?;
         let distances = slice(a.distances, a.distances_len, "distances")?;
         let n_nodes = match a.method {
