@@ -23,8 +23,12 @@
 import { parseArgs } from "node:util";
 import { openKernel } from "../lib/native/ffi.ts";
 import { Random } from "../lib/simulate/random.ts";
+import { pairIndex } from "../lib/tree_building/distances.ts";
 import { nativeTreeBackend } from "../lib/tree_building/native.ts";
 import { withMarkedSection } from "./marked_section.ts";
+import { summarize } from "./run_benchmarks.ts";
+
+const median = (xs: readonly number[]) => summarize(xs)!.median;
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -62,16 +66,6 @@ function directJaccard(
     if (x !== y) differ++;
   }
   return differ / union;
-}
-
-/** Index of pair (a, b), a < b, in the condensed layout. */
-function pairIndex(n: number, a: number, b: number): number {
-  return a * n - (a * (a + 1)) / 2 + (b - a - 1);
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 if (import.meta.main) {

@@ -186,8 +186,9 @@ export interface LongTsvOptions extends TextOutputOptions {
  */
 export const DEFAULT_FAMILY_TABLE_MIN = 1e-4;
 
-/** What the sidecar of a per-family table says of its rows. */
-const FAMILY_TABLE_RULE = "rows whose value is below minValue are not written: a (family, node, " +
+/** What the sidecar (and `ancestral`'s JSON) says of the rows of a per-family table. */
+export const FAMILY_TABLE_RULE =
+  "rows whose value is below minValue are not written: a (family, node, " +
   "quantity) absent from the table has a value below minValue (0: every row is written)";
 
 /** `minValue` of the options, checked. */

@@ -25,6 +25,7 @@ import {
 import {
   branchSummaryTsv,
   DEFAULT_FAMILY_TABLE_MIN,
+  FAMILY_TABLE_RULE,
   writeFamilyTable,
 } from "../../ancestral/formats/long_tsv.ts";
 import { openKernel } from "../../native/ffi.ts";
@@ -509,7 +510,7 @@ export async function ancestralCommand(args: string[]): Promise<number> {
       minValue: table.minValue,
       rows: table.rows,
       rowsInAll: table.rowsInAll,
-      rule: "rows whose value is below minValue are not written (0: every row)",
+      rule: FAMILY_TABLE_RULE,
     };
     tableNote = `; per-family table: ${table.rows} of ${table.rowsInAll} rows` +
       (table.minValue > 0 ? ` (values below ${table.minValue} left out)` : "");
