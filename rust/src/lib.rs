@@ -255,23 +255,7 @@ pub unsafe extern "C" fn gc_evaluate(
         if dataset.is_null() {
             return Err(GcError { code: GC_ERR_NULL_POINTER, message: "dataset is NULL".into() });
         }
-        if args.is_null() {
-            return Err(GcError { code: GC_ERR_NULL_POINTER, message: "args is NULL".into() });
-        }
-        if !(args as usize).is_multiple_of(std::mem::align_of::<gc_eval_args>()) {
-            return Err(GcError::invalid(format!(
-                "args is not aligned to {} bytes",
-                std::mem::align_of::<gc_eval_args>()
-            )));
-        }
-        let size = *(args as *const u64);
-        if size < GC_EVAL_ARGS_SIZE as u64 {
-            return Err(GcError::invalid(format!(
-                "args->struct_size is {size} but gc_eval_args of ABI version {GC_ABI_VERSION} has {GC_EVAL_ARGS_SIZE} bytes: set struct_size = sizeof(gc_eval_args) from genecontent.h"
-            )));
-        }
-        // The caller's struct is at least as large as ours: read the fields this library knows.
-        let a = std::ptr::read(args);
+        let a = read_args(args, "gc_eval_args", GC_EVAL_ARGS_SIZE)?;
         let ds = &(*dataset).0;
         let layout = match a.layout {
             GC_RATES_GLOBAL => RateLayout::Global,
